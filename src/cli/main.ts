@@ -1,0 +1,114 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from '../server/config.ts';
+
+const HELP: Record<string, string> = {
+  '': `provenant — verifiable product-lifecycle ledger
+
+Usage: provenant <command> [options]
+
+Commands:
+  serve     run the GraphQL server (migrates and seeds demo data on first start)
+  migrate   apply pending database migrations
+  seed      load the demo data into an empty database
+  schema    write the printed GraphQL schema to schema.graphql (--check: fail if stale)
+
+Run "provenant <command> --help" for a command's options. Configuration comes from the environment;
+see README.md (PORT, PROVENANT_DATA_DIR, DATABASE_URL, PROVENANT_OPERATOR_KEY, …).`,
+  serve: `Usage: provenant serve
+
+Starts the GraphQL server on PORT (default 4000), GraphiQL at /graphql. Uses PostgreSQL when DATABASE_URL is set,
+else embedded PGlite in PROVENANT_DATA_DIR (default ./.provenant). Migrates to latest, seeds demo data into an empty
+database (PROVENANT_SEED_DEMO=false to skip), and prints the operator key the first time it is generated.
+Stops gracefully on SIGTERM/SIGINT: stops accepting, finishes in-flight requests, closes the database.`,
+  migrate: `Usage: provenant migrate
+
+Applies every pending migration in migrations/ to the configured database and prints what ran.`,
+  seed: `Usage: provenant seed
+
+Loads the demo actors, products, batches and item histories into the configured database if it has none yet.
+Writes the demo actors' API keys to PROVENANT_DATA_DIR/demo-keys.json.`,
+  schema: `Usage: provenant schema [--check]
+
+Writes the lexicographically sorted printed schema to schema.graphql. With --check, exits 1 when the file is stale.`,
+};
+
+function help(cmd: string): number {
+  console.log(HELP[cmd] ?? HELP['']);
+  return 0;
+}
+
+/** Entry point; returns the process exit code (0 ok, 1 failure, 2 usage error). */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd = '', ...rest] = argv;
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help' || cmd === '') return help(rest[0] ?? '');
+  if (!(cmd in HELP)) {
+    console.error(`provenant: unknown command "${cmd}"\n`);
+    console.error(HELP['']);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) return help(cmd);
+  try {
+    switch (cmd) {
+      case 'schema': {
+        const { printedSchema } = await import('../graphql/schema.ts');
+        const file = fileURLToPath(new URL('../../schema.graphql', import.meta.url));
+        const sdl = printedSchema();
+        if (rest.includes('--check')) {
+          const { readFileSync } = await import('node:fs');
+          const current = (() => { try { return readFileSync(file, 'utf8'); } catch { return ''; } })();
+          if (current !== sdl) {
+            console.error('schema.graphql is stale: run npm run schema');
+            return 1;
+          }
+          console.log('schema.graphql is up to date');
+          return 0;
+        }
+        writeFileSync(file, sdl);
+        console.log(`wrote ${file}`);
+        return 0;
+      }
+      case 'serve': {
+        const { serve } = await import('../server/main.ts');
+        await serve(loadConfig());
+        return 0;
+      }
+      case 'migrate': {
+        const config = loadConfig();
+        const { openConfiguredDatabase } = await import('../server/bootstrap.ts');
+        const { migrateToLatest } = await import('../db/migrator.ts');
+        const handle = await openConfiguredDatabase(config);
+        try {
+          const results = await migrateToLatest(handle.db);
+          if (results.length === 0) console.log('database is up to date');
+          for (const r of results) console.log(`${r.status === 'Success' ? 'applied' : r.status}: ${r.migrationName}`);
+        } finally {
+          await handle.close();
+        }
+        return 0;
+      }
+      case 'seed': {
+        const config = loadConfig();
+        const { openConfiguredDatabase, prepareDatabase } = await import('../server/bootstrap.ts');
+        const { seedDemo } = await import('../../seeds/demo.ts');
+        const handle = await openConfiguredDatabase(config);
+        try {
+          await prepareDatabase(handle);
+          const seeded = await seedDemo(handle.db, { now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs, dataDir: config.dataDir });
+          console.log(seeded ? `seeded demo data; API keys in ${seeded.keysFile}` : 'database already has actors; nothing seeded');
+        } finally {
+          await handle.close();
+        }
+        return 0;
+      }
+    }
+    return 2;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`provenant: configuration error: ${e.message}`);
+      return 2;
+    }
+    console.error(`provenant: ${(e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,132 @@
+import { type Result, err, ok } from './result.ts';
+
+export const EVENT_KINDS = [
+  'COMMISSION', 'SHIP', 'RECEIVE', 'SELL', 'ACTIVATE', 'SERVICE', 'USE_REPORT', 'RETURN', 'RECALL', 'RECYCLE', 'DESTROY',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export const STAGES = ['MANUFACTURED', 'IN_TRANSIT', 'IN_STOCK', 'SOLD', 'IN_USE', 'RETURNED', 'RECYCLED', 'DESTROYED'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const ROLES = ['MANUFACTURER', 'DISTRIBUTOR', 'RETAILER', 'SERVICER', 'RECYCLER', 'AUDITOR'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TERMINAL_STAGES: readonly Stage[] = ['RECYCLED', 'DESTROYED'];
+const NON_TERMINAL: readonly Stage[] = STAGES.filter((s) => !TERMINAL_STAGES.includes(s));
+
+/**
+ * Who may record a kind, relative to one item:
+ * custodian — the current custodian; receiver — the actor named by the pending SHIP; brand — the product's owner;
+ * custodianOrServicer — the custodian (owner) or any actor with the SERVICER role.
+ */
+export type Recorder = 'manufacturer' | 'custodian' | 'receiver' | 'brand' | 'custodianOrServicer';
+
+export interface KindRule {
+  from: readonly Stage[];
+  /** `null` keeps the stage (RECALL). */
+  to: Stage | null;
+  recorder: Recorder;
+  /** Role the recording actor must hold, beyond the recorder relation. */
+  role?: Role;
+  /** The event names the actor that takes custody (SHIP: on receipt; RETURN: at once). */
+  namesCounterparty: boolean;
+  /** CBV 2.0 business step and disposition (short names). */
+  bizStep: string;
+  disposition: string;
+}
+
+/** The lifecycle table of DESIGN.md, as data: the single source for transitions, rights tests and EPCIS mapping. */
+export const LIFECYCLE: Readonly<Record<EventKind, KindRule>> = {
+  COMMISSION: { from: [], to: 'MANUFACTURED', recorder: 'manufacturer', role: 'MANUFACTURER', namesCounterparty: false, bizStep: 'commissioning', disposition: 'active' },
+  SHIP: { from: ['MANUFACTURED', 'IN_STOCK', 'RETURNED'], to: 'IN_TRANSIT', recorder: 'custodian', namesCounterparty: true, bizStep: 'shipping', disposition: 'in_transit' },
+  RECEIVE: { from: ['IN_TRANSIT'], to: 'IN_STOCK', recorder: 'receiver', namesCounterparty: false, bizStep: 'receiving', disposition: 'in_progress' },
+  SELL: { from: ['IN_STOCK'], to: 'SOLD', recorder: 'custodian', role: 'RETAILER', namesCounterparty: false, bizStep: 'retail_selling', disposition: 'retail_sold' },
+  ACTIVATE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'installing', disposition: 'active' },
+  SERVICE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'repairing', disposition: 'active' },
+  USE_REPORT: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'sensor_reporting', disposition: 'active' },
+  RETURN: { from: ['SOLD', 'IN_USE'], to: 'RETURNED', recorder: 'custodian', namesCounterparty: true, bizStep: 'receiving', disposition: 'returned' },
+  RECALL: { from: NON_TERMINAL, to: null, recorder: 'brand', namesCounterparty: false, bizStep: 'holding', disposition: 'recalled' },
+  RECYCLE: { from: ['RETURNED', 'IN_STOCK'], to: 'RECYCLED', recorder: 'custodian', role: 'RECYCLER', namesCounterparty: false, bizStep: 'disassembling', disposition: 'disposed' },
+  DESTROY: { from: NON_TERMINAL, to: 'DESTROYED', recorder: 'custodian', namesCounterparty: false, bizStep: 'destroying', disposition: 'destroyed' },
+};
+
+/** An item's projection: what the chain says about it now. */
+export interface ItemState {
+  stage: Stage;
+  custodianId: string;
+  pendingReceiverId: string | null;
+  recalled: boolean;
+  brandOwnerId: string;
+}
+
+export interface Recording {
+  kind: EventKind;
+  actorId: string;
+  actorRoles: readonly string[];
+  /** SHIP/RETURN: who takes custody. SELL: optional buyer who becomes custodian. */
+  counterpartyId: string | null;
+}
+
+export type TransitionError =
+  | { type: 'InvalidTransition'; from: Stage; kind: EventKind; reason: string }
+  | { type: 'PermissionDenied'; rule: string };
+
+/**
+ * Decides one item's next state for a recording, or why it is refused. Stage is checked before rights
+ * so an impossible move reports the lifecycle, not a permission. COMMISSION is not decided here (no prior state).
+ */
+export function decideTransition(item: ItemState, rec: Recording): Result<ItemState, TransitionError> {
+  const rule = LIFECYCLE[rec.kind];
+  if (rec.kind === 'COMMISSION') return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: 'item already commissioned' });
+  if (TERMINAL_STAGES.includes(item.stage)) {
+    return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `item is closed (${item.stage})` });
+  }
+  if (!rule.from.includes(item.stage)) {
+    return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `${rec.kind} requires stage ${rule.from.join(' or ')}` });
+  }
+  if (rec.kind === 'SELL' && item.recalled) return err({ type: 'PermissionDenied', rule: 'RECALLED' });
+  switch (rule.recorder) {
+    case 'custodian':
+      if (rec.actorId !== item.custodianId) return err({ type: 'PermissionDenied', rule: 'NOT_CUSTODIAN' });
+      break;
+    case 'receiver':
+      if (rec.actorId !== item.pendingReceiverId) return err({ type: 'PermissionDenied', rule: 'NOT_NAMED_RECEIVER' });
+      break;
+    case 'brand':
+      if (rec.actorId !== item.brandOwnerId) return err({ type: 'PermissionDenied', rule: 'NOT_BRAND_OWNER' });
+      break;
+    case 'custodianOrServicer':
+      if (rec.actorId !== item.custodianId && !rec.actorRoles.includes('SERVICER')) {
+        return err({ type: 'PermissionDenied', rule: 'NOT_CUSTODIAN_OR_SERVICER' });
+      }
+      break;
+    case 'manufacturer':
+      break;
+  }
+  if (rule.role && !rec.actorRoles.includes(rule.role)) return err({ type: 'PermissionDenied', rule: `ROLE_REQUIRED:${rule.role}` });
+  if (rule.namesCounterparty && !rec.counterpartyId) {
+    return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `${rec.kind} must name the receiving actor` });
+  }
+  const next: ItemState = { ...item, stage: rule.to ?? item.stage };
+  switch (rec.kind) {
+    case 'SHIP':
+      next.pendingReceiverId = rec.counterpartyId;
+      break;
+    case 'RECEIVE':
+      next.custodianId = rec.actorId;
+      next.pendingReceiverId = null;
+      break;
+    case 'RETURN':
+      next.custodianId = rec.counterpartyId!;
+      break;
+    case 'SELL':
+      if (rec.counterpartyId) next.custodianId = rec.counterpartyId;
+      break;
+    case 'RECALL':
+      next.recalled = true;
+      break;
+    default:
+      break;
+  }
+  return ok(next);
+}

@@ -1,0 +1,65 @@
+import type { DbOrTrx } from './connection.ts';
+import type { ActorRow, ApiKeyRow } from './types.ts';
+
+export async function findOperator(db: DbOrTrx): Promise<ActorRow | undefined> {
+  return db.selectFrom('actors').selectAll().where('is_operator', '=', true).executeTakeFirst();
+}
+
+/** Creates the operator actor if missing; safe to call on every start (one operator row by unique index). */
+export async function ensureOperator(db: DbOrTrx): Promise<ActorRow> {
+  await db
+    .insertInto('actors')
+    .values({ name: 'Platform operator', roles: [], company_prefixes: [], gln: null, public_key: null, is_operator: true })
+    .onConflict((oc) => oc.column('is_operator').where('is_operator', '=', true).doNothing())
+    .execute();
+  return (await findOperator(db))!;
+}
+
+export async function findActiveKeyByHash(db: DbOrTrx, hash: Uint8Array): Promise<{ actor: ActorRow; keyId: string } | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('actors', 'actors.id', 'api_keys.actor_id')
+    .selectAll('actors')
+    .select('api_keys.id as key_id')
+    .where('api_keys.key_hash', '=', hash)
+    .where('api_keys.revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { key_id, ...actor } = row;
+  return { actor, keyId: key_id };
+}
+
+export async function insertActor(
+  db: DbOrTrx,
+  a: { name: string; roles: string[]; gln: string | null; companyPrefixes: string[]; publicKey: Uint8Array | null },
+): Promise<ActorRow> {
+  return db
+    .insertInto('actors')
+    .values({ name: a.name, roles: a.roles, gln: a.gln, company_prefixes: a.companyPrefixes, public_key: a.publicKey })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function insertApiKey(db: DbOrTrx, actorId: string, keyHash: Uint8Array, hint: string): Promise<ApiKeyRow> {
+  return db.insertInto('api_keys').values({ actor_id: actorId, key_hash: keyHash, hint }).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findActorsByIds(db: DbOrTrx, ids: readonly string[]): Promise<ActorRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('actors').selectAll().where('id', 'in', ids).execute();
+}
+
+export async function findApiKey(db: DbOrTrx, id: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks a key revoked (first revocation time wins). Returns the row after the update. */
+export async function revokeKey(db: DbOrTrx, id: string, at: Date): Promise<ApiKeyRow | undefined> {
+  await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  return findApiKey(db, id);
+}
+
+export async function findKeysOfActors(db: DbOrTrx, actorIds: readonly string[]): Promise<ApiKeyRow[]> {
+  if (actorIds.length === 0) return [];
+  return db.selectFrom('api_keys').selectAll().where('actor_id', 'in', actorIds).orderBy('created_at').execute();
+}

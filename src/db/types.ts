@@ -1,0 +1,134 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Row types of the database; only `src/db` and services see them, never GraphQL clients. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+
+export interface ActorsTable {
+  id: Generated<string>;
+  name: string;
+  roles: string[];
+  gln: string | null;
+  company_prefixes: string[];
+  public_key: Uint8Array | null;
+  is_operator: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  actor_id: string;
+  key_hash: Uint8Array;
+  hint: string;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
+export interface ProductsTable {
+  gtin: string;
+  owner_id: string;
+  name: string;
+  attributes: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+}
+
+export interface BatchesTable {
+  id: Generated<string>;
+  gtin: string;
+  lot: string;
+  produced_at: Date;
+  site: string;
+  recalled_at: Date | null;
+  recall_reason: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ItemsTable {
+  id: Generated<string>;
+  batch_id: string;
+  gtin: string;
+  serial: string;
+  sgtin: string;
+  stage: string;
+  custodian_id: string;
+  pending_receiver_id: string | null;
+  recalled: Generated<boolean>;
+  head_seq: number;
+  head_hash: Uint8Array;
+  created_at: CreatedAt;
+}
+
+export interface EventsTable {
+  id: Generated<string>;
+  leaf_index: number;
+  kind: string;
+  actor_id: string;
+  occurred_at: Date;
+  tz_offset: string;
+  recorded_at: Date;
+  location: string | null;
+  counterparty_id: string | null;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  body: string;
+  content_hash: Uint8Array;
+  signature: Uint8Array | null;
+  item_count: number;
+}
+
+export interface ChainLinksTable {
+  item_id: string;
+  seq: number;
+  event_id: string;
+  prev_hash: Uint8Array;
+  hash: Uint8Array;
+}
+
+export interface IdempotencyKeysTable {
+  actor_id: string;
+  key: string;
+  operation: string;
+  request_hash: Uint8Array;
+  response: ColumnType<unknown, string, string>;
+  created_at: CreatedAt;
+}
+
+export interface LogStateTable {
+  id: Generated<boolean>;
+  size: number;
+  root_hash: Uint8Array;
+}
+
+export interface LogNodesTable {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+export interface CheckpointsTable {
+  tree_size: number;
+  root_hash: Uint8Array;
+  note: string;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  actors: ActorsTable;
+  api_keys: ApiKeysTable;
+  products: ProductsTable;
+  batches: BatchesTable;
+  items: ItemsTable;
+  events: EventsTable;
+  chain_links: ChainLinksTable;
+  idempotency_keys: IdempotencyKeysTable;
+  log_state: LogStateTable;
+  log_nodes: LogNodesTable;
+  checkpoints: CheckpointsTable;
+}
+
+export type ActorRow = Selectable<ActorsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ProductRow = Selectable<ProductsTable>;
+export type BatchRow = Selectable<BatchesTable>;
+export type ItemRow = Selectable<ItemsTable>;
+export type EventRow = Selectable<EventsTable>;
+export type ChainLinkRow = Selectable<ChainLinksTable>;
+export type NewEvent = Insertable<EventsTable>;

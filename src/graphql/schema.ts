@@ -1,0 +1,14 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/scalars.ts';
+import './types/errors.ts';
+import './types/actor.ts';
+
+builder.queryType({});
+builder.mutationType({});
+
+/** The executable schema; built once per process. */
+export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });
+
+/** SDL as committed in schema.graphql: printed from the lexicographically sorted schema. */
+export const printedSchema = (): string => printSchema(lexicographicSortSchema(schema)) + '\n';

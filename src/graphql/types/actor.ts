@@ -1,0 +1,140 @@
+import { findKeysOfActors } from '../../db/actors.ts';
+import type { ActorRow, ApiKeyRow } from '../../db/types.ts';
+import { createActor } from '../../services/create-actor.ts';
+import { issueApiKey } from '../../services/issue-api-key.ts';
+import { revokeApiKey } from '../../services/revoke-api-key.ts';
+import { ROLES } from '../../core/lifecycle.ts';
+import { builder } from '../builder.ts';
+import { viewerOf } from '../context.ts';
+import { ActorRef, ApiKeyRef } from '../refs.ts';
+import { failureToGraphQL, resultUnion, success } from './errors.ts';
+
+export const RoleEnum = builder.enumType('Role', { values: ROLES });
+
+builder.node(ActorRef, {
+  description: 'An organisation (or consumer) that records events and holds items.',
+  id: { resolve: (a) => a.id },
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.actor.load(id))),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    roles: t.field({ type: [RoleEnum], resolve: (a) => a.roles as (typeof ROLES)[number][] }),
+    gln: t.exposeString('gln', { nullable: true }),
+    companyPrefixes: t.exposeStringList('company_prefixes'),
+    isOperator: t.exposeBoolean('is_operator'),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+    apiKeys: t.field({
+      type: [ApiKeyRef],
+      description: 'Keys of this actor (hints only, never secrets). Visible to the actor itself and the operator.',
+      authScopes: { authenticated: true },
+      resolve: async (a, _args, ctx) => {
+        const viewer = viewerOf(ctx);
+        if (!viewer.is_operator && viewer.id !== a.id) return [];
+        return findKeysOfActors(ctx.db, [a.id]);
+      },
+    }),
+  }),
+});
+
+builder.node(ApiKeyRef, {
+  id: { resolve: (k) => k.id },
+  fields: (t) => ({
+    hint: t.exposeString('hint', { description: 'Non-secret label derived from the key hash.' }),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+    revokedAt: t.expose('revoked_at', { type: 'DateTime', nullable: true }),
+    actor: t.field({ type: ActorRef, resolve: async (k, _a, ctx) => (await ctx.loaders.actor.load(k.actor_id))! }),
+  }),
+});
+
+builder.queryField('viewer', (t) =>
+  t.field({
+    type: ActorRef,
+    description: 'The actor the API key belongs to.',
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, ctx) => viewerOf(ctx),
+  }),
+);
+
+const CreateActorInput = builder.inputType('CreateActorInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    roles: t.field({ type: [RoleEnum], required: true }),
+    gln: t.string({ description: 'GS1 Global Location Number (13 digits, check digit validated).' }),
+    companyPrefixes: t.stringList({ description: 'GS1 company prefixes (6–12 digits) this actor owns.' }),
+  }),
+});
+
+const CreateActorSuccess = builder.objectRef<{ actor: ActorRow; apiKey: ApiKeyRow; secret: string }>('CreateActorSuccess').implement({
+  fields: (t) => ({
+    actor: t.field({ type: ActorRef, resolve: (s) => s.actor }),
+    apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }),
+    secret: t.exposeString('secret', { description: 'The API key itself. Shown once; only its SHA-256 is stored.' }),
+  }),
+});
+const CreateActorResult = resultUnion('CreateActor', CreateActorSuccess, ['ValidationError', 'PermissionDeniedError']);
+
+builder.mutationField('createActor', (t) =>
+  t.field({
+    type: CreateActorResult,
+    description: 'Operator only: creates an actor with its first API key.',
+    authScopes: { operator: true },
+    args: { input: t.arg({ type: CreateActorInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const result = await createActor(ctx.db, viewerOf(ctx), input);
+      switch (result.kind) {
+        case 'ok':
+          return success('CreateActorSuccess', result);
+        case 'ValidationError':
+        case 'PermissionDeniedError':
+          return failureToGraphQL(result);
+        case 'NotFoundError':
+        case 'InvalidTransitionError':
+        case 'ConflictError':
+          throw new Error(`createActor: unexpected ${result.kind}`);
+        default:
+          throw new Error(result satisfies never);
+      }
+    },
+  }),
+);
+
+const KeySecretSuccess = builder.objectRef<{ apiKey: ApiKeyRow; secret: string }>('IssueApiKeySuccess').implement({
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }),
+    secret: t.exposeString('secret', { description: 'The API key itself. Shown once.' }),
+  }),
+});
+const IssueApiKeyResult = resultUnion('IssueApiKey', KeySecretSuccess, ['NotFoundError', 'PermissionDeniedError']);
+
+builder.mutationField('issueApiKey', (t) =>
+  t.field({
+    type: IssueApiKeyResult,
+    description: 'Operator only: issues another API key for an actor.',
+    authScopes: { operator: true },
+    args: { input: t.arg({ type: builder.inputType('IssueApiKeyInput', { fields: (f) => ({ actor: f.globalID({ required: true, for: ActorRef }) }) }), required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const result = await issueApiKey(ctx.db, viewerOf(ctx), input.actor.id);
+      if (result.kind === 'ok') return success('IssueApiKeySuccess', result);
+      return failureToGraphQL(result);
+    },
+  }),
+);
+
+const RevokeApiKeySuccess = builder.objectRef<{ apiKey: ApiKeyRow }>('RevokeApiKeySuccess').implement({
+  fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }) }),
+});
+const RevokeApiKeyResult = resultUnion('RevokeApiKey', RevokeApiKeySuccess, ['NotFoundError', 'PermissionDeniedError']);
+
+builder.mutationField('revokeApiKey', (t) =>
+  t.field({
+    type: RevokeApiKeyResult,
+    description: 'Operator only: revokes an API key; requests with it fail from then on.',
+    authScopes: { operator: true },
+    args: { input: t.arg({ type: builder.inputType('RevokeApiKeyInput', { fields: (f) => ({ keyId: f.globalID({ required: true, for: ApiKeyRef }) }) }), required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const result = await revokeApiKey(ctx.db, viewerOf(ctx), input.keyId.id, ctx.now());
+      if (result.kind === 'ok') return success('RevokeApiKeySuccess', result);
+      return failureToGraphQL(result);
+    },
+  }),
+);
+

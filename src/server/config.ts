@@ -1,0 +1,80 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Validated runtime configuration; read once at startup from the environment. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Folder for the embedded database and generated keys. */
+  dataDir: string;
+  /** When set, PostgreSQL through `pg`; otherwise embedded PGlite under `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Bearer key of the platform operator; generated and kept in `dataDir` when unset. */
+  operatorKey: string | undefined;
+  /** How far in the future an event's occurrence time may lie. */
+  maxClockSkewMs: number;
+  /** Seed demo data on first start of an empty database. */
+  seedDemo: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+function intIn(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Parses and validates the environment. Throws `ConfigError` with a message naming the variable on any bad value.
+ * Creates the data folder when missing and fails if it is not readable and writable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intIn(env, 'PORT', 4000, 0, 65535);
+  const maxClockSkewMs = intIn(env, 'PROVENANT_MAX_CLOCK_SKEW_MS', 5 * 60_000, 0, 24 * 3600_000);
+  const dataDir = resolve(env.PROVENANT_DATA_DIR || './.provenant');
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.R_OK | constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(`PROVENANT_DATA_DIR "${dataDir}" is not a readable and writable folder: ${(e as Error).message}`);
+  }
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(databaseUrl);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database)');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError(`DATABASE_URL must use the postgres:// scheme, got "${url.protocol}"`);
+    }
+  }
+  const operatorKey = env.PROVENANT_OPERATOR_KEY?.trim() || undefined;
+  if (operatorKey !== undefined && !/^pvn_[A-Za-z0-9_-]{22,}$/.test(operatorKey)) {
+    throw new ConfigError('PROVENANT_OPERATOR_KEY must look like pvn_ followed by at least 22 base64url characters (≥ 128 bits)');
+  }
+  const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const seedRaw = (env.PROVENANT_SEED_DEMO ?? 'true').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(seedRaw)) throw new ConfigError(`PROVENANT_SEED_DEMO must be true or false, got "${seedRaw}"`);
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    dataDir,
+    databaseUrl,
+    operatorKey,
+    maxClockSkewMs,
+    seedDemo: seedRaw === 'true' || seedRaw === '1',
+    logLevel,
+  };
+}

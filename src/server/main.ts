@@ -1,0 +1,79 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { seedDemo } from '../../seeds/demo.ts';
+import { loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
+import type { Config } from './config.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createApp } from './yoga.ts';
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  /** Stops accepting, waits for in-flight requests, closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP server; prints where data lives, the URL and (first time only) the operator key. */
+export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const operatorKey = loadOperatorKey(config);
+  const handle = await openConfiguredDatabase(config);
+  try {
+    await prepareDatabase(handle);
+    if (config.seedDemo) {
+      const seeded = await seedDemo(handle.db, { now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs, dataDir: config.dataDir });
+      if (seeded) out(`Seeded demo data; demo actors' API keys are in ${seeded.keysFile}`);
+    }
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, now: () => new Date() }, logger);
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${host}:${port}/graphql`;
+  out(`Provenant ${handle.engine === 'pglite' ? 'on embedded PGlite at' : 'on PostgreSQL'} ${handle.where}`);
+  out(`Data folder: ${config.dataDir}`);
+  out(`GraphQL (GraphiQL in a browser): ${url}`);
+  if (operatorKey.generated) {
+    out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
+    out(`  ${operatorKey.generated}`);
+  }
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await handle.close();
+    })());
+  return { url, server, close };
+}
+
+/** `provenant serve`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
+export async function serve(config: Config): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const running = await startServer(config, console.log, logger);
+  const stop = (signal: string) => {
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out after 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      (e) => {
+        logger.error('error during shutdown', { error: e });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

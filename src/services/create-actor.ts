@@ -1,0 +1,47 @@
+import { apiKeyHash, apiKeyHint } from '../core/api-key.ts';
+import { validateCompanyPrefix, validateGln } from '../core/party.ts';
+import { ROLES, type Role } from '../core/lifecycle.ts';
+import { insertActor, insertApiKey } from '../db/actors.ts';
+import type { Db } from '../db/connection.ts';
+import type { ActorRow, ApiKeyRow } from '../db/types.ts';
+import { type Failure, denied, invalid } from './results.ts';
+import { generateApiKey } from './api-key-secret.ts';
+
+export interface CreateActorInput {
+  name: string;
+  roles: string[];
+  gln?: string | null;
+  companyPrefixes?: string[] | null;
+}
+
+export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string } | Failure;
+
+/** Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. */
+export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput): Promise<CreateActorResult> {
+  if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 200) return invalid('name', 'name must be 1 to 200 characters');
+  const roles = [...new Set(input.roles)];
+  const badRole = roles.find((r) => !ROLES.includes(r as Role));
+  if (badRole) return invalid('roles', `unknown role "${badRole}"; expected one of ${ROLES.join(', ')}`);
+  const gln = input.gln?.trim() || null;
+  if (gln) {
+    const problem = validateGln(gln);
+    if (problem) return invalid('gln', problem);
+  }
+  const prefixes = [...new Set((input.companyPrefixes ?? []).map((p) => p.trim()))];
+  for (const p of prefixes) {
+    const problem = validateCompanyPrefix(p);
+    if (problem) return invalid('companyPrefixes', problem);
+  }
+  if (prefixes.length > 0 && !roles.includes('MANUFACTURER')) {
+    return invalid('companyPrefixes', 'only a MANUFACTURER registers GS1 company prefixes');
+  }
+  return db.transaction().execute(async (trx) => {
+    const actor = await insertActor(trx, { name, roles, gln, companyPrefixes: prefixes, publicKey: null });
+    const secret = generateApiKey();
+    const hash = apiKeyHash(secret);
+    const apiKey = await insertApiKey(trx, actor.id, hash, apiKeyHint(hash));
+    return { kind: 'ok' as const, actor, apiKey, secret };
+  });
+}
