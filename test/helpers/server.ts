@@ -12,7 +12,7 @@ export interface TestServer {
   operatorKey: string;
   logLines: string[];
   /** POSTs a GraphQL request; returns the parsed body (throws on non-JSON). */
-  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<{ status: number; body: { data?: T; errors?: any[] } }>;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<{ status: number; body: { data?: T; errors?: any } }>;
   close(): Promise<void>;
   /** Moves the server clock (for skew and expiry tests). */
   setNow(d: Date | undefined): void;
