@@ -1,0 +1,785 @@
+/**
+ * GS1 CBV "EPCIS event hash ID" (`ni:///sha-256;<hex>?ver=CBV2.0`).
+ *
+ * Re-implements the canonicalisation of the reference implementation RalphTro/epcis-event-hash-generator
+ * (latest rules, PR #123 state): the event is turned into the XML-like (key, value, children) tree that the reference
+ * builds from JSON-LD, the fields of the canonical property order are emitted first (lists sorted, values normalised),
+ * then everything left over (ILMD, user extensions, extensions nested in standard fields) is appended, sorted.
+ * Pure: no I/O, no clock.
+ *
+ * Where the reference depends on its environment or crashes, this module picks a deterministic answer: a timestamp
+ * without offset is read as UTC (reference: the machine's zone); sub-millisecond rounding that reaches the next second
+ * carries over and `inf` stays as written (reference: the event is dropped); term definitions in `@context` given as
+ * objects use their `@id`. The reference expands bare vocabulary strings with a heuristic over the whole document;
+ * `epcisDocumentEventHashIds` does the same over all events, `epcisEventHashId` over the one event it is given.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+
+/** Version of the event hash ID algorithm: CBV 2.0 (ratified, default) or the CBV 2.1 draft. */
+export type EpcisHashVersion = 'CBV2.0' | 'CBV2.1';
+
+/** Options of the hash functions; `version` defaults to `CBV2.0`. */
+export interface EpcisHashOptions {
+  version?: EpcisHashVersion;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Tree model (the reference's "simple python object": key, text value, children)                                */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+interface Node {
+  key: string;
+  value: string;
+  children: Node[];
+}
+
+interface Profile {
+  /** 2.1: user extensions nested in a standard field are emitted inline, after the field's regular sub-fields. */
+  inlineUserExtensions: boolean;
+  /** 2.1: the `sensorElementList` wrapper name is emitted; 2.0 omits it. */
+  keepSensorElementList: boolean;
+}
+
+const PROFILES: Record<EpcisHashVersion, Profile> = {
+  'CBV2.0': { inlineUserExtensions: false, keepSensorElementList: false },
+  'CBV2.1': { inlineUserExtensions: true, keepSensorElementList: true },
+};
+
+/** Canonical property order: [name, sub-order | null]; 'typed' marks type-prefixed list elements. */
+type Order = ReadonlyArray<readonly [string, Order | 'typed' | null]>;
+
+const QUANTITY_ELEMENT: Order = [['quantityElement', [['epcClass', null], ['quantity', null], ['uom', null]]]];
+const EPCS: Order = [['epc', null]];
+
+const SENSOR_METADATA: Order = [
+  ['time', null], ['startTime', null], ['endTime', null], ['deviceID', null], ['deviceMetadata', null],
+  ['rawData', null], ['dataProcessingMethod', null], ['bizRules', null],
+];
+const SENSOR_REPORT: Order = [
+  ['type', null], ['exception', null], ['deviceID', null], ['deviceMetadata', null], ['rawData', null],
+  ['dataProcessingMethod', null], ['time', null], ['microorganism', null], ['chemicalSubstance', null],
+  ['value', null], ['component', null], ['stringValue', null], ['booleanValue', null], ['hexBinaryValue', null],
+  ['uriValue', null], ['minValue', null], ['maxValue', null], ['meanValue', null], ['sDev', null],
+  ['percRank', null], ['percValue', null], ['uom', null], ['coordinateReferenceSystem', null],
+];
+
+const PROP_ORDER: Order = [
+  ['eventTime', null],
+  ['eventTimeZoneOffset', null],
+  ['epcList', EPCS],
+  ['parentID', null],
+  ['inputEPCList', EPCS],
+  ['childEPCs', EPCS],
+  ['quantityList', QUANTITY_ELEMENT],
+  ['childQuantityList', QUANTITY_ELEMENT],
+  ['inputQuantityList', QUANTITY_ELEMENT],
+  ['outputEPCList', EPCS],
+  ['outputQuantityList', QUANTITY_ELEMENT],
+  ['action', null],
+  ['transformationID', null],
+  ['bizStep', null],
+  ['disposition', null],
+  ['persistentDisposition', [['set', null], ['unset', null]]],
+  ['readPoint', [['id', null]]],
+  ['bizLocation', [['id', null]]],
+  ['bizTransactionList', [['bizTransaction', 'typed']]],
+  ['sourceList', [['source', 'typed']]],
+  ['destinationList', [['destination', 'typed']]],
+  ['sensorElementList', [['sensorElement', [['sensorMetadata', SENSOR_METADATA], ['sensorReport', SENSOR_REPORT]]]]],
+];
+
+/** Top-level fields that never take part in the hash. */
+const IGNORED_TOP_LEVEL = new Set(['recordTime', 'eventID', 'type', 'errorDeclaration', 'certificationInfo']);
+/** JSON keys dropped wherever they occur (the reference's JSON reader ignores them). */
+const IGNORED_KEYS = new Set(['#text', 'rdfs:comment', 'comment']);
+/** Keys whose presence in a JSON object (or string in an array) stops the reference from sorting its children. */
+const UNSORTED_MARKERS = ['bizTransaction', 'source', 'destination'];
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Public API                                                                                                     */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/** Pre-hash string of one EPCIS 2.0 JSON(-LD) event, `context` being its document's `@context` (for debugging). */
+export function epcisPreHashString(event: Record<string, unknown>, context?: unknown, options?: EpcisHashOptions): string {
+  const vocabulary = collectVocabulary([event]);
+  return preHash(event, context, vocabulary, PROFILES[options?.version ?? 'CBV2.0']);
+}
+
+/** CBV event hash ID `ni:///sha-256;<hex>?ver=CBV2.0` of one event; `context` is its document's `@context`. */
+export function epcisEventHashId(event: Record<string, unknown>, context?: unknown, options?: EpcisHashOptions): string {
+  return niUri(epcisPreHashString(event, context, options), options?.version ?? 'CBV2.0');
+}
+
+/** Hash IDs of every event of an EPCIS document (or query document), in document order. */
+export function epcisDocumentEventHashIds(document: Record<string, unknown>, options?: EpcisHashOptions): string[] {
+  const version = options?.version ?? 'CBV2.0';
+  const events = documentEvents(document);
+  // The reference expands bare vocabulary strings with a document-wide heuristic; use the whole document's terms.
+  const vocabulary = collectVocabulary(events);
+  return events.map((event) => niUri(preHash(event, document['@context'], vocabulary, PROFILES[version]), version));
+}
+
+function niUri(preHashString: string, version: EpcisHashVersion): string {
+  return `ni:///sha-256;${bytesToHex(sha256(utf8ToBytes(preHashString)))}?ver=${version}`;
+}
+
+function documentEvents(document: Record<string, unknown>): Record<string, unknown>[] {
+  const body = asObject(document['epcisBody']);
+  if (!body) return [];
+  let list: unknown = body['eventList'];
+  if (list === undefined) {
+    const results = asObject(asObject(body['queryResults'])?.['resultsBody']);
+    list = results?.['eventList'] ?? (body['event'] === undefined ? [] : [body['event']]);
+  }
+  return Array.isArray(list) ? list.map((e) => asObject(e) ?? {}) : [];
+}
+
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Pre-hash construction                                                                                          */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+function preHash(event: Record<string, unknown>, context: unknown, vocabulary: readonly string[], profile: Profile): string {
+  const namespaces = collectNamespaces(context);
+  const expanded = replaceBareStrings(event, vocabulary);
+  const tree = structureCorrection(jsonToNode(expanded, namespaces));
+  const top = tree.children;
+  const ordered = orderedPreHash(top, PROP_ORDER, profile);
+  const rest = top.filter((c) => !IGNORED_TOP_LEVEL.has(c.key));
+  return `eventType=${tree.key}${ordered}${rest.length > 0 ? genericPreHash(rest, profile) : ''}`;
+}
+
+/**
+ * Emits the children named in `order`, in that order; the values under one name are sorted. Children fully consumed
+ * are removed from `children`, so that what is left afterwards is exactly what the order did not cover.
+ */
+function orderedPreHash(children: Node[], order: Order, profile: Profile): string {
+  const extensions = profile.inlineUserExtensions ? takeInlineExtensions(children) : [];
+  let out = '';
+  for (const [name, sub] of order) {
+    const values: string[] = [];
+    for (const child of children.filter((c) => c.key === name)) {
+      const s = sub === 'typed' ? typedElementPreHash(child, profile) : childPreHash(child, sub, profile);
+      if (s) values.push(s);
+      if (child.children.length === 0) remove(children, child);
+    }
+    values.sort(compareCodePoints);
+    out += values.join('');
+  }
+  if (extensions.length > 0) out += genericPreHash(extensions, profile);
+  return out;
+}
+
+function childPreHash(child: Node, sub: Order | null, profile: Profile): string {
+  const grand = sub ? orderedPreHash(child.children, sub, profile) : '';
+  let text = '';
+  if (child.value) {
+    text = pyStrip(child.value);
+    const k = child.key.toLowerCase();
+    text = k.includes('time') && !k.includes('offset') ? fixTimestamp(text) : canonizeValue(text);
+    if (text) text = `=${text}`;
+  }
+  if (!text && !grand) return '';
+  if (child.key === 'sensorElementList' && !profile.keepSensorElementList) return text + grand;
+  return child.key + text + grand;
+}
+
+/** bizTransaction / source / destination: the type is emitted before the identifier (rule 13). */
+function typedElementPreHash(child: Node, profile: Profile): string {
+  const typePart = orderedPreHash(child.children, [['type', null]], profile);
+  const id = child.value ? canonizeValue(pyStrip(child.value)) : '';
+  return typePart + (id ? `${child.key}=${id}` : '');
+}
+
+/**
+ * CBV 2.1 draft: user extensions (`{ns/}name`) nested in a standard field are emitted right after its regular fields;
+ * the event level itself (recognised, as in the reference, by an eventTime or action child) keeps them for the tail.
+ */
+function takeInlineExtensions(children: Node[]): Node[] {
+  if (children.length <= 1) return [];
+  if (children.some((c) => c.key.includes('eventTime') || c.key.includes('action'))) return [];
+  const ext = children.filter((c) => c.key.includes('{') && c.key.includes('/}'));
+  for (const e of ext) remove(children, e);
+  return ext;
+}
+
+/** Everything not covered by the property order: key[=value] plus its own children, sorted lexically. */
+function genericPreHash(children: readonly Node[], profile: Profile): string {
+  const values = children.map((child) => {
+    let text = pyStrip(child.value);
+    if (text) text = `=${canonizeValue(text)}`;
+    const key = child.key === 'sensorElementList' && !profile.keepSensorElementList ? '' : child.key;
+    return key + text + genericPreHash(child.children, profile);
+  });
+  if (values.length > 1 && !children.some((c) => UNSORTED_MARKERS.includes(c.key))) values.sort(compareCodePoints);
+  return values.join('');
+}
+
+function remove(list: Node[], node: Node): void {
+  const i = list.indexOf(node);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* JSON-LD -> tree                                                                                                */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+const WELL_KNOWN_NAMESPACES: ReadonlyArray<readonly [string, string]> = [
+  ['gs1', 'https://ref.gs1.org/voc/'],
+  ['cbv', 'https://ref.gs1.org/cbv/'],
+  ['epcis', 'https://ref.gs1.org/epcis/'],
+  ['cbvmda', 'urn:epcglobal:cbv:mda'],
+];
+
+/** Prefix -> namespace IRI: the standard ones, then the document's `@context` entries; `gs1` is always GS1's voc. */
+function collectNamespaces(context: unknown): Map<string, string> {
+  const ns = new Map<string, string>(WELL_KNOWN_NAMESPACES);
+  const entries = Array.isArray(context) ? context : [context];
+  for (const c of entries) {
+    if (typeof c === 'string') {
+      ns.set(c, c);
+      continue;
+    }
+    const obj = asObject(c);
+    if (!obj) continue;
+    for (const [prefix, iri] of Object.entries(obj)) {
+      if (typeof iri === 'string') ns.set(prefix, iri);
+      else if (typeof asObject(iri)?.['@id'] === 'string') ns.set(prefix, asObject(iri)?.['@id'] as string);
+    }
+  }
+  ns.set('gs1', 'https://ref.gs1.org/voc/');
+  return ns;
+}
+
+/** Keys `prefix:local` with a known prefix become `{namespace}local`. */
+function expandKey(key: string, ns: ReadonlyMap<string, string>): string {
+  const i = key.indexOf(':');
+  if (i < 0) return key;
+  const iri = ns.get(key.slice(0, i));
+  return iri === undefined ? key : `{${iri}}${key.slice(i + 1)}`;
+}
+
+/** Values: only CURIEs of GS1 namespaces (`cbv:`, `gs1:`, ...) are expanded (rules 15/16); others stay as written. */
+function expandValue(value: string, ns: ReadonlyMap<string, string>): string {
+  const i = value.indexOf(':');
+  if (i < 0) return value;
+  const iri = ns.get(value.slice(0, i));
+  if (iri === undefined) return value;
+  const bare = iri.replaceAll('{', '').replaceAll('}', '');
+  return bare.startsWith('https://ref.gs1.org') || bare.startsWith('https://gs1.org') ? bare + value.slice(i + 1) : value;
+}
+
+function jsonToNode(json: unknown, ns: ReadonlyMap<string, string>): Node {
+  if (Array.isArray(json)) {
+    const node: Node = { key: '', value: '', children: json.map((j) => jsonToNode(j, ns)) };
+    if (!json.some((j) => typeof j === 'string' && UNSORTED_MARKERS.includes(j))) node.children.sort(compareNodes);
+    return node;
+  }
+  const obj = asObject(json);
+  if (obj) {
+    const node: Node = { key: typeof obj['type'] === 'string' ? obj['type'] : '', value: '', children: [] };
+    if (typeof obj['#text'] === 'string') node.value = obj['#text'];
+    for (const [rawKey, val] of Object.entries(obj)) {
+      if (IGNORED_KEYS.has(rawKey) || rawKey.startsWith('@xmlns')) continue;
+      const child = jsonToNode(val, ns);
+      const key = expandKey(rawKey, ns);
+      if (Array.isArray(val)) for (const el of child.children) node.children.push({ key, value: el.value, children: el.children });
+      else node.children.push({ key, value: child.value, children: child.children });
+    }
+    if (!UNSORTED_MARKERS.some((k) => k in obj)) node.children.sort(compareNodes);
+    return node;
+  }
+  return { key: '', value: scalarText(json, ns), children: [] };
+}
+
+function scalarText(v: unknown, ns: ReadonlyMap<string, string>): string {
+  if (typeof v === 'string') return expandValue(v, ns);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : pyFloatRepr(v);
+  if (v === null || v === undefined) return 'None';
+  return String(v);
+}
+
+/** The JSON data model differs from the XML one the algorithm was written for; map it onto the XML model. */
+function structureCorrection(node: Node): Node {
+  const children = [...node.children];
+  // `fooList: [a, b]` -> fooList with children foo=a, foo=b
+  const lists = new Map<string, Node[]>();
+  for (const el of children.filter((c) => c.key.endsWith('List'))) {
+    const items = lists.get(el.key) ?? [];
+    items.push({ key: el.key.slice(0, -4), value: el.value, children: el.children });
+    lists.set(el.key, items);
+    remove(children, el);
+  }
+  for (const [name, items] of lists) children.push({ key: name, value: '', children: items });
+  const childEpcs = children.filter((c) => c.key === 'childEPCs');
+  for (const el of childEpcs) remove(children, el);
+  if (childEpcs.length > 0) {
+    children.push({ key: 'childEPCs', value: '', children: childEpcs.map((c) => ({ key: 'epc', value: c.value, children: [] })) });
+  }
+  return correctNode({ key: node.key, value: node.value, children: children.map(structureCorrection) });
+}
+
+function correctNode(node: Node): Node {
+  const { key, value, children } = node;
+  if (key === 'readPoint' || key === 'bizLocation') {
+    return children.length === 0 ? { key, value: '', children: [{ key: 'id', value, children: [] }] } : node;
+  }
+  if (key === 'bizTransaction' || key === 'source' || key === 'destination') {
+    const id = children.find((c) => c.key === key);
+    if (id) return { key, value: id.value, children: children.filter((c) => c !== id) };
+  }
+  if (key === 'inputEPC' || key === 'outputEPC') return { key: 'epc', value, children };
+  if (key === 'inputQuantity' || key === 'outputQuantity' || key === 'childQuantity' || (key === 'quantity' && children.length > 0)) {
+    return { key: 'quantityElement', value, children };
+  }
+  return node;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Bare-string CBV vocabulary (rule 16)                                                                            */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+const CBV = 'https://ref.gs1.org/cbv/';
+const GS1_VOC = 'https://ref.gs1.org/voc/';
+const BIZ_STEPS = [
+  'accepting', 'arriving', 'assembling', 'collecting', 'commissioning', 'consigning', 'creating_class_instance',
+  'cycle_counting', 'decommissioning', 'departing', 'destroying', 'disassembling', 'dispensing', 'encoding',
+  'entering_exiting', 'holding', 'inspecting', 'installing', 'killing', 'loading', 'other', 'packing', 'picking',
+  'receiving', 'removing', 'repackaging', 'repairing', 'replacing', 'reserving', 'retail_selling', 'sampling',
+  'sensor_reporting', 'shipping', 'staging_outbound', 'stock_taking', 'stocking', 'storing', 'transporting',
+  'unloading', 'unpacking', 'void_shipping',
+];
+const DISPOSITIONS = [
+  'active', 'available', 'completeness_verified', 'completeness_inferred', 'conformant', 'container_closed',
+  'container_open', 'damaged', 'destroyed', 'dispensed', 'disposed', 'encoded', 'expired', 'in_progress', 'in_transit',
+  'inactive', 'mismatch_instance', 'mismatch_class', 'mismatch_quantity', 'needs_replacement', 'no_pedigree_match',
+  'non_conformant', 'non_sellable_other', 'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned',
+  'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unavailable', 'unknown',
+];
+const BTTS = ['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc', 'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt'];
+const SDTS = ['owning_party', 'possessing_party', 'location'];
+const ERROR_REASONS = ['did_not_occur', 'incorrect_data'];
+const COMPONENTS = [
+  'x', 'y', 'z', 'axial_distance', 'azimuth', 'height', 'spherical_radius', 'polar_angle', 'elevation_angle', 'easting',
+  'northing', 'latitude', 'longitude', 'altitude',
+];
+const MEASUREMENT_TYPES = [
+  'AbsoluteHumidity', 'AbsorbedDose', 'AbsorbedDoseRate', 'Acceleration', 'Radioactivity', 'Altitude', 'AmountOfSubstance',
+  'AmountOfSubstancePerUnitVolume', 'Angle', 'AngularAcceleration', 'AngularMomentum', 'AngularVelocity', 'Area',
+  'Capacitance', 'Conductance', 'Conductivity', 'Count', 'Density', 'Dimensionless', 'DoseEquivalent',
+  'DoseEquivalentRate', 'DynamicViscosity', 'ElectricCharge', 'ElectricCurrent', 'ElectricCurrentDensity',
+  'ElectricFieldStrength', 'Energy', 'Exposure', 'Force', 'Frequency', 'Illuminance', 'Inductance', 'Irradiance',
+  'KinematicViscosity', 'Length', 'LinearMomentum', 'Luminance', 'LuminousFlux', 'LuminousIntensity', 'MagneticFlux',
+  'MagneticFluxDensity', 'MagneticVectorPotential', 'Mass', 'MassConcentration', 'MassFlowRate', 'MassPerAreaTime',
+  'MemoryCapacity', 'MolalityOfSolute', 'MolarEnergy', 'MolarMass', 'MolarVolume', 'Power', 'Pressure', 'RadiantFlux',
+  'RadiantIntensity', 'RelativeHumidity', 'Resistance', 'Resistivity', 'SolidAngle', 'SpecificVolume', 'Speed',
+  'SurfaceDensity', 'SurfaceTension', 'Temperature', 'Time', 'Torque', 'Voltage', 'Volume', 'VolumeFlowRate',
+  'VolumeFraction', 'VolumetricFlux', 'Wavenumber',
+];
+const SENSOR_EXCEPTIONS = ['ALARM_CONDITION', 'ERROR_CONDITION'];
+
+function terms(names: readonly string[], prefix: string): ReadonlyMap<string, string> {
+  return new Map(names.map((n) => [n, prefix + n]));
+}
+const BIZ_STEP_TERMS = terms(BIZ_STEPS, `${CBV}BizStep-`);
+const DISPOSITION_TERMS = terms(DISPOSITIONS, `${CBV}Disp-`);
+const BTT_TERMS = terms(BTTS, `${CBV}BTT-`);
+const SDT_TERMS = terms(SDTS, `${CBV}SDT-`);
+const ER_TERMS = terms(ERROR_REASONS, `${CBV}ER-`);
+const COMPONENT_TERMS = terms(COMPONENTS, `${CBV}Comp-`);
+const MEASUREMENT_TERMS = terms(MEASUREMENT_TYPES, GS1_VOC);
+const EXCEPTION_TERMS = terms(SENSOR_EXCEPTIONS, GS1_VOC);
+const VOCAB_PREFIXES = ['https://ref.gs1.org/cbv', 'https://gs1.org/voc', 'https://ref.gs1.org/voc'];
+
+/**
+ * The reference JSON-LD-expands the document and keeps every expanded value under GS1's cbv/voc namespaces; a bare
+ * string anywhere is then replaced by the unique such IRI ending in `-<string>` or `/<string>`. This collects that set.
+ */
+function collectVocabulary(events: readonly Record<string, unknown>[]): string[] {
+  const found = new Set<string>();
+  const addTerm = (v: unknown, table: ReadonlyMap<string, string>): void => {
+    for (const s of Array.isArray(v) ? v : [v]) {
+      if (typeof s !== 'string') continue;
+      const iri = table.get(s) ?? (s.startsWith('cbv:') ? CBV + s.slice(4) : s.startsWith('gs1:') ? GS1_VOC + s.slice(4) : s);
+      found.add(iri);
+    }
+  };
+  const walkStrings = (v: unknown): void => {
+    if (typeof v === 'string') found.add(v);
+    else if (Array.isArray(v)) v.forEach(walkStrings);
+    else if (asObject(v)) Object.values(v as Record<string, unknown>).forEach(walkStrings);
+  };
+  for (const event of events) {
+    walkStrings(event);
+    addTerm(event['bizStep'], BIZ_STEP_TERMS);
+    addTerm(event['disposition'], DISPOSITION_TERMS);
+    const pd = asObject(event['persistentDisposition']);
+    if (pd) {
+      addTerm(pd['set'], DISPOSITION_TERMS);
+      addTerm(pd['unset'], DISPOSITION_TERMS);
+    }
+    addTerm(asObject(event['errorDeclaration'])?.['reason'], ER_TERMS);
+    for (const [list, table] of [['bizTransactionList', BTT_TERMS], ['sourceList', SDT_TERMS], ['destinationList', SDT_TERMS]] as const) {
+      const items = event[list];
+      if (Array.isArray(items)) for (const item of items) addTerm(asObject(item)?.['type'], table);
+    }
+    const sensorElements = event['sensorElementList'];
+    if (Array.isArray(sensorElements)) {
+      for (const se of sensorElements) {
+        const reports = asObject(se)?.['sensorReport'];
+        for (const r of Array.isArray(reports) ? reports : [reports]) {
+          const report = asObject(r);
+          if (!report) continue;
+          addTerm(report['type'], MEASUREMENT_TERMS);
+          addTerm(report['exception'], EXCEPTION_TERMS);
+          addTerm(report['component'], COMPONENT_TERMS);
+        }
+      }
+    }
+  }
+  return [...found].filter((v) => VOCAB_PREFIXES.some((p) => v.startsWith(p)));
+}
+
+function replaceBareStrings(json: unknown, vocabulary: readonly string[]): unknown {
+  if (typeof json === 'string') {
+    const matches = vocabulary.filter((x) => x.endsWith(`-${json}`) || x.endsWith(`/${json}`));
+    return matches.length === 1 ? matches[0] : json;
+  }
+  if (Array.isArray(json)) return json.map((j) => replaceBareStrings(j, vocabulary));
+  const obj = asObject(json);
+  if (!obj) return json;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = replaceBareStrings(v, vocabulary);
+  return out;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Value canonicalisation                                                                                         */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/** Rules 14, 6/7, 17/18: CBV URNs to web URIs, numbers without trailing zeros, GS1 keys to canonical Digital Links. */
+function canonizeValue(text: string): string {
+  const t = formatNumeric(webVocabulary(text));
+  return normaliseDigitalLink(t) ?? t;
+}
+
+function webVocabulary(text: string): string {
+  return text
+    .replaceAll('urn:epcglobal:cbv:bizstep:', `${CBV}BizStep-`)
+    .replaceAll('urn:epcglobal:cbv:disp:', `${CBV}Disp-`)
+    .replaceAll('urn:epcglobal:cbv:btt:', `${CBV}BTT-`)
+    .replaceAll('urn:epcglobal:cbv:sdt:', `${CBV}SDT-`)
+    .replaceAll('urn:epcglobal:cbv:er:', `${CBV}ER-`);
+}
+
+const DIGITS = String.raw`\d(?:_?\d)*`;
+/** What Python's `float()` accepts (ASCII digits). */
+const PY_FLOAT = new RegExp(String.raw`^[+-]?(?:(?:(?:${DIGITS})?\.${DIGITS}|${DIGITS}\.?)(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)$`, 'i');
+
+/** Numbers are written as Python's `str(int)` when integral, else Python's shortest float repr. */
+function formatNumeric(text: string): string {
+  if (!PY_FLOAT.test(text)) return text;
+  const x = Number(text.replaceAll('_', ''));
+  if (!Number.isFinite(x)) return text; // nan stays; the reference crashes on inf, leave it unchanged
+  return Number.isInteger(x) ? BigInt(x).toString() : pyFloatRepr(x);
+}
+
+/** Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 or from 1e16 on. */
+function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  const [mant = '', expStr = '0'] = Math.abs(x).toExponential().split('e');
+  const digits = mant.replace('.', '');
+  const decpt = Number(expStr) + 1;
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const e = decpt - 1;
+  const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  return `${sign}${m}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
+const ISO_TIME =
+  /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:[.,](\d+))?)?)?)?\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** Rules 8/9: UTC, `Z`, milliseconds (sub-millisecond digits rounded as Python's `round`); unparsable stays. */
+function fixTimestamp(text: string): string {
+  const m = ISO_TIME.exec(text);
+  if (!m) return text;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', tz = 'Z'] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  const base = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+  base.setUTCFullYear(year);
+  if (
+    base.getUTCFullYear() !== year || base.getUTCMonth() !== month - 1 || base.getUTCDate() !== day ||
+    hour > 23 || minute > 59 || second > 59
+  ) {
+    return text;
+  }
+  let offsetMin = 0;
+  if (tz !== 'Z' && tz !== 'z' && tz !== 'UTC' && tz !== 'GMT') {
+    const digits = tz.slice(1).replace(':', '');
+    offsetMin = (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0')) * (tz.startsWith('-') ? -1 : 1);
+  }
+  // microseconds as parsed (truncated to 6 digits), then Python's round(us, -3): half to even
+  const micro = Number(frac.padEnd(6, '0').slice(0, 6));
+  const q = Math.floor(micro / 1000);
+  const r = micro % 1000;
+  const ms = r > 500 || (r === 500 && q % 2 === 1) ? q + 1 : q;
+  const t = new Date(base.getTime() - offsetMin * 60_000 + ms);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return (
+    `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())}T` +
+    `${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}.${p(t.getUTCMilliseconds(), 3)}Z`
+  );
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* GS1 Digital Link normaliser (rules 17/18)                                                                      */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/** GS1 mod-10 check digit. */
+function checkDigit(key: string): string {
+  let sum = 0;
+  for (let i = 0; i < key.length; i++) {
+    const fromRight = key.length - 1 - i;
+    sum += Number(key[i]) * (fromRight % 2 === 0 ? 3 : 1);
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+/**
+ * Characters that GS1 Digital Link requires percent-encoded are copied from the EPC URI as they are: the reference's
+ * latest state (PR #123) no longer re-encodes `! ( ) * + , :` (earlier releases did).
+ */
+function dlEncode(s: string): string {
+  return s;
+}
+
+const C20 = String.raw`(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]|[!')(*+,.0-9:;=A-Za-z_-])`;
+const CPI = String.raw`(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])`;
+const gcpAlt = (total: number): string => [6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${total - n}}`).join('|');
+const varAlt = (total: number, unit: string): string => [6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.${unit}{1,${total - n}}`).join('|');
+
+const RE = {
+  sgtin: new RegExp(String.raw`^urn:epc:id:sgtin:(?:${gcpAlt(13)})\.${C20}{1,20}$`),
+  sscc: new RegExp(String.raw`^urn:epc:id:sscc:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
+  sgln: new RegExp(String.raw`^urn:epc:id:sgln:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})\.${C20}{1,20}$`),
+  grai: new RegExp(String.raw`^urn:epc:id:grai:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.${C20}{1,16}$`),
+  giai: new RegExp(String.raw`^urn:epc:id:giai:(?:${varAlt(30, C20)})$`),
+  gsrn: new RegExp(String.raw`^urn:epc:id:gsrn:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
+  gsrnp: new RegExp(String.raw`^urn:epc:id:gsrnp:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
+  gdti: new RegExp(String.raw`^urn:epc:id:gdti:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})${C20}{1,20}$`),
+  cpi: new RegExp(String.raw`^urn:epc:id:cpi:(?:${varAlt(30, CPI)})\.\d{1,12}$`),
+  sgcn: new RegExp(String.raw`^urn:epc:id:sgcn:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})\.\d{1,12}$`),
+  ginc: new RegExp(String.raw`^urn:epc:id:ginc:(?:${varAlt(30, C20)})$`),
+  gsin: new RegExp(String.raw`^urn:epc:id:gsin:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${16 - n}}$`).join('|')})`),
+  itip: new RegExp(String.raw`^urn:epc:id:itip:(?:${gcpAlt(13)})\.\d{2}\.\d{2}\.${C20}{1,20}$`),
+  upui: new RegExp(String.raw`^urn:epc:id:upui:(?:${gcpAlt(13)})\.${C20}{1,28}$`),
+  pgln: new RegExp(String.raw`^urn:epc:id:pgln:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})$`),
+  lgtin: new RegExp(String.raw`^urn:epc:class:lgtin:(?:${gcpAlt(13)})\.${C20}{1,20}$`),
+  patSgtin: new RegExp(String.raw`^urn:epc:idpat:sgtin:(?:${gcpAlt(13)})\.\*$`),
+  patGrai: new RegExp(String.raw`^urn:epc:idpat:grai:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
+  patGdti: new RegExp(String.raw`^urn:epc:idpat:gdti:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
+  patSgcn: new RegExp(String.raw`^urn:epc:idpat:sgcn:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
+  patCpi: new RegExp(String.raw`^urn:epc:idpat:cpi:(?:${varAlt(30, CPI)})\.\*$`),
+  patItip: new RegExp(String.raw`^urn:epc:idpat:itip:(?:${gcpAlt(13)})\.\d{2}\.\d{2}\.\*$`),
+  patUpui: new RegExp(String.raw`^urn:epc:idpat:upui:(?:${gcpAlt(13)})\.\*$`),
+};
+
+const DL_KEYS = '01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai';
+const DL_URI = new RegExp(
+  String.raw`^https?:(\/\/((([^\/?#]*)@)?([^\/?#:]*)(:([^\/?#]*))?))?((([^?#]*)(\/(${DL_KEYS})\/)(\d{4}[^\/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?)|(\/[A-Za-z_-]{10}$))`,
+);
+const DL_CANONICAL = /^(?:https:\/\/id.gs1.org\/(01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)\/(\d{4}[^/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?|(\/[A-Za-z_-]{10}$))/;
+const DL_SHORT_NAMES: ReadonlyArray<readonly [string, string]> = [
+  ['/gtin/', '/01/'], ['/itip/', '/8006/'], ['/cpid/', '/8010/'], ['/gln/', '/414/'], ['/party/', '/417/'],
+  ['/gsrnp/', '/8017/'], ['/gsrn/', '/8018/'], ['/gcn/', '/255/'], ['/sscc/', '/00/'], ['/gdti/', '/253/'],
+  ['/ginc/', '/401/'], ['/gsin/', '/402/'], ['/grai/', '/8003/'], ['/giai/', '/8004/'], ['/cpv/', '/22/'],
+  ['/lot/', '/10/'], ['/ser/', '/21/'],
+];
+const DL_PRIMARY = ['/00/', '/01/', '/253/', '/255/', '/401/', '/402/', '/414/', '/417/', '/8003/', '/8004/', '/8006/', '/8010/', '/8017/', '/8018/'];
+const X = String.raw`[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]`;
+const XS = String.raw`[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]`;
+const ID = String.raw`^https:\/\/id.gs1.org`;
+const DL_VALID = [
+  String.raw`${ID}\/00\/(\d{18})$`,
+  String.raw`${ID}\/01\/(\d{14})\/21\/(${X}{0,20})$`,
+  String.raw`${ID}\/01\/(\d{14})\/10\/(${X}{0,20})$`,
+  String.raw`${ID}\/01\/(\d{14})$`,
+  String.raw`${ID}\/01\/(\d{14})\/235\/(${X}{0,28})$`,
+  String.raw`${ID}\/253\/(\d{13})(${X}{0,17})$`,
+  String.raw`${ID}\/255\/(\d{13})(\d{0,12})$`,
+  String.raw`${ID}\/401\/(${X}{0,30})$`,
+  String.raw`${ID}\/402\/(\d{17})$`,
+  String.raw`${ID}\/414\/(\d{13})$`,
+  String.raw`${ID}\/414\/(\d{13})\/254\/(${X}{0,20})$`,
+  String.raw`${ID}\/417\/(\d{13})$`,
+  String.raw`${ID}\/8003\/(\d{14})(${X}{0,16})$`,
+  String.raw`${ID}\/8004\/(${X}{0,30})$`,
+  String.raw`${ID}\/8006\/(\d{18})\/21\/(${X}{0,20})$`,
+  String.raw`${ID}\/8006\/(\d{18})\/10\/(${X}{0,20})$`,
+  String.raw`${ID}\/8006\/(\d{18})$`,
+  String.raw`${ID}\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})\/8011/(\d{0,12})$`,
+  String.raw`${ID}\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$`,
+  String.raw`${ID}\/8017\/(\d{18})$`,
+  String.raw`${ID}\/8018\/(\d{18})$`,
+].map((s) => new RegExp(s));
+
+/** GTIN-style key from company prefix + reference whose first digit is the indicator / extension digit. */
+function withIndicator(uri: string, gcpStart: number, dot: number, totalDigits: number): string {
+  const gcp = uri.slice(gcpStart, dot);
+  const ref = uri.slice(dot + 1, dot + 1 + (totalDigits - gcp.length));
+  const raw = ref.slice(0, 1) + gcp + ref.slice(1);
+  return raw + checkDigit(raw);
+}
+
+function plainKey(uri: string, gcpStart: number, dot: number, totalDigits: number, lead = ''): string {
+  const gcp = uri.slice(gcpStart, dot);
+  const raw = lead + gcp + uri.slice(dot + 1, dot + 1 + (totalDigits - gcp.length));
+  return raw + checkDigit(raw);
+}
+
+/**
+ * Any GS1 key URI (EPC URI, EPC class URI, EPC pattern URI, GS1 Digital Link) as a constrained canonical
+ * `https://id.gs1.org/...` Digital Link, or undefined when the value is not one (the reference's `dl_normaliser`).
+ */
+function normaliseDigitalLink(input: string): string | undefined {
+  const dot = input.indexOf('.');
+  if (dot < 0) return undefined;
+  const u = input;
+  const base = 'https://id.gs1.org/';
+  if (RE.sgtin.test(u)) return `${base}01/${withIndicator(u, 17, dot, 13)}/21/${dlEncode(u.slice(32))}`;
+  if (RE.sscc.test(u)) {
+    const raw = u.slice(dot + 1, dot + 2) + u.slice(16, dot) + u.slice(dot + 2);
+    return `${base}00/${raw}${checkDigit(raw)}`;
+  }
+  if (RE.sgln.test(u)) {
+    const gln = plainKey(u, 16, dot, 12);
+    const ext = u.slice(30);
+    return ext === '0' ? `${base}414/${gln}` : `${base}414/${gln}/254/${dlEncode(ext)}`;
+  }
+  if (RE.grai.test(u)) return `${base}8003/${plainKey(u, 16, dot, 12, '0')}${dlEncode(u.slice(30))}`;
+  if (RE.giai.test(u)) return `${base}8004/${u.slice(16, dot)}${dlEncode(u.slice(dot + 1))}`;
+  if (RE.gsrn.test(u)) return `${base}8018/${plainKey(u, 16, dot, 17)}`;
+  if (RE.gsrnp.test(u)) return `${base}8017/${plainKey(u, 17, dot, 17)}`;
+  if (RE.gdti.test(u)) return `${base}253/${plainKey(u, 16, dot, 12)}${dlEncode(u.slice(30))}`;
+  if (RE.cpi.test(u)) {
+    const sep = u.lastIndexOf('.');
+    return `${base}8010/${dlEncode(u.slice(15, dot) + u.slice(dot + 1, sep))}/8011/${u.slice(sep + 1)}`;
+  }
+  if (RE.sgcn.test(u)) return `${base}255/${plainKey(u, 16, dot, 12)}${u.slice(30)}`;
+  if (RE.ginc.test(u)) return `${base}401/${u.slice(16, dot)}${dlEncode(u.slice(dot + 1))}`;
+  if (RE.gsin.test(u)) return `${base}402/${plainKey(u, 16, dot, 16)}`;
+  if (RE.itip.test(u)) {
+    return `${base}8006/${withIndicator(u, 16, dot, 13)}${u.slice(31, 33)}${u.slice(34, 36)}/21/${dlEncode(u.slice(37))}`;
+  }
+  if (RE.upui.test(u)) return `${base}01/${withIndicator(u, 16, dot, 13)}/235/${dlEncode(u.slice(31))}`;
+  if (RE.pgln.test(u)) return `${base}417/${plainKey(u, 16, dot, 12)}`;
+  if (RE.lgtin.test(u)) return `${base}01/${withIndicator(u, 20, dot, 13)}/10/${dlEncode(u.slice(35))}`;
+  if (RE.patSgtin.test(u)) return `${base}01/${withIndicator(u, 20, dot, 13)}`;
+  if (RE.patGrai.test(u)) return `${base}8003/${plainKey(u, 19, dot, 12, '0')}`;
+  if (RE.patGdti.test(u)) return `${base}253/${plainKey(u, 19, dot, 12)}`;
+  if (RE.patSgcn.test(u)) return `${base}255/${plainKey(u, 19, dot, 12)}`;
+  if (RE.patCpi.test(u)) {
+    const sep = u.lastIndexOf('.');
+    return `${base}8010/${dlEncode(u.slice(18, dot) + u.slice(dot + 1, sep))}`;
+  }
+  if (RE.patItip.test(u)) return `${base}8006/${withIndicator(u, 19, dot, 13)}${u.slice(34, 36)}${u.slice(37, 39)}`;
+  if (RE.patUpui.test(u)) return `${base}01/${withIndicator(u, 19, dot, 13)}`;
+  return constrainDigitalLink(u);
+}
+
+function constrainDigitalLink(input: string): string | undefined {
+  if (!DL_URI.test(input)) return undefined;
+  let uri = input;
+  const q = uri.indexOf('?');
+  if (q >= 0) uri = uri.slice(0, q);
+  for (const [short, ai] of DL_SHORT_NAMES) uri = uri.replaceAll(short, ai);
+  if (!DL_CANONICAL.test(uri)) {
+    const key = DL_PRIMARY.find((k) => uri.includes(k));
+    if (key) uri = `https://id.gs1.org${uri.slice(uri.indexOf(key))}`;
+  }
+  // GTIN-8/12/13 are padded to 14 digits
+  if (!/^https:\/\/id.gs1.org\/01\/\d{14}/.test(uri)) {
+    if (/^https:\/\/id.gs1.org\/01\/\d{13}/.test(uri)) uri = uri.replaceAll('/01/', '/01/0');
+    else if (/^https:\/\/id.gs1.org\/01\/\d{12}/.test(uri)) uri = uri.replaceAll('/01/', '/01/00');
+    else if (/^https:\/\/id.gs1.org\/01\/\d{8}/.test(uri)) uri = uri.replaceAll('/01/', '/01/000000');
+  }
+  // drop the consumer product variant (AI 22)
+  const rest = uri.slice(uri.indexOf('/22/') + 4);
+  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/\d{14})\/22\/(${X}{0,20})$`).test(uri)) {
+    const i = rest.indexOf('/');
+    uri = uri.slice(0, uri.indexOf('/22/')) + (i < 0 ? '' : rest.slice(i, -1));
+  }
+  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/\d{14})\/22\/(${XS}{0,20})$`).test(uri)) {
+    const i = rest.indexOf('/');
+    uri = uri.slice(0, uri.indexOf('/22/')) + (i < 0 ? rest.slice(-1) : rest.slice(i));
+  }
+  // only the finest identification level: a serial makes the lot redundant
+  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/(\d{14}))\/10\/(${X}{0,20})\/21\/(${X}{0,20})$`).test(uri)) {
+    const y = uri.slice(uri.indexOf('/10/') + 4);
+    const i = y.indexOf('/');
+    uri = uri.slice(0, uri.indexOf('/10/')) + (i < 0 ? y.slice(-1) : y.slice(i));
+  }
+  return DL_VALID.some((re) => re.test(uri)) ? uri : undefined;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Python string semantics                                                                                        */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+const PY_SPACE = '\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
+
+/** Python's `str.strip()`. */
+function pyStrip(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && PY_SPACE.includes(s.charAt(a))) a++;
+  while (b > a && PY_SPACE.includes(s.charAt(b - 1))) b--;
+  return s.slice(a, b);
+}
+
+/** Code-point order (Python's string order), not UTF-16 code-unit order. */
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Python tuple order of (key, value, children). */
+function compareNodes(a: Node, b: Node): number {
+  const k = compareCodePoints(a.key, b.key);
+  if (k !== 0) return k;
+  const v = compareCodePoints(a.value, b.value);
+  if (v !== 0) return v;
+  const n = Math.min(a.children.length, b.children.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareNodes(a.children[i] as Node, b.children[i] as Node);
+    if (c !== 0) return c;
+  }
+  return a.children.length - b.children.length;
+}
