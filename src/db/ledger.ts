@@ -1,0 +1,183 @@
+import { sql } from 'kysely';
+import { toHex } from '../core/bytes.ts';
+import type { DbOrTrx, Trx } from './connection.ts';
+import type { BatchRow, EventRow, ItemRow, ProductRow } from './types.ts';
+
+// Bulk statements pass one array per column through unnest: one round trip per chunk, no 65k-parameter limit.
+const CHUNK = 10_000;
+
+export async function findProduct(db: DbOrTrx, gtin: string): Promise<ProductRow | undefined> {
+  return db.selectFrom('products').selectAll().where('gtin', '=', gtin).executeTakeFirst();
+}
+
+export async function findProductsByGtins(db: DbOrTrx, gtins: readonly string[]): Promise<ProductRow[]> {
+  if (gtins.length === 0) return [];
+  return db.selectFrom('products').selectAll().where('gtin', 'in', gtins).execute();
+}
+
+export async function insertProduct(db: DbOrTrx, p: { gtin: string; ownerId: string; name: string; attributes: unknown }): Promise<ProductRow> {
+  return db
+    .insertInto('products')
+    .values({ gtin: p.gtin, owner_id: p.ownerId, name: p.name, attributes: JSON.stringify(p.attributes ?? {}) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findBatch(db: DbOrTrx, gtin: string, lot: string): Promise<BatchRow | undefined> {
+  return db.selectFrom('batches').selectAll().where('gtin', '=', gtin).where('lot', '=', lot).executeTakeFirst();
+}
+
+export async function findBatchesByIds(db: DbOrTrx, ids: readonly string[]): Promise<BatchRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('batches').selectAll().where('id', 'in', ids).execute();
+}
+
+export async function insertBatch(db: DbOrTrx, b: { gtin: string; lot: string; producedAt: Date; site: string }): Promise<BatchRow> {
+  return db
+    .insertInto('batches')
+    .values({ gtin: b.gtin, lot: b.lot, produced_at: b.producedAt, site: b.site })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Serials of `gtin` among `serials` that already exist. */
+export async function existingSerials(db: DbOrTrx, gtin: string, serials: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < serials.length; i += CHUNK) {
+    const part = serials.slice(i, i + CHUNK);
+    const rows = await sql<{ serial: string }>`SELECT serial FROM items WHERE gtin = ${gtin} AND serial = ANY(${part}::text[])`.execute(db);
+    out.push(...rows.rows.map((r) => r.serial));
+  }
+  return out;
+}
+
+export interface NewItem {
+  id: string;
+  batchId: string;
+  gtin: string;
+  serial: string;
+  sgtin: string;
+  stage: string;
+  custodianId: string;
+  headHash: Uint8Array;
+}
+
+/** Inserts commissioned items (head_seq 0) in chunks of 10,000 rows per statement. */
+export async function insertItems(trx: Trx, items: readonly NewItem[]): Promise<void> {
+  for (let i = 0; i < items.length; i += CHUNK) {
+    const part = items.slice(i, i + CHUNK);
+    await sql`
+      INSERT INTO items (id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_seq, head_hash)
+      SELECT id, batch_id, gtin, serial, sgtin, stage, custodian_id, 0, decode(head_hash, 'hex')
+      FROM unnest(${part.map((x) => x.id)}::uuid[], ${part.map((x) => x.batchId)}::uuid[], ${part.map((x) => x.gtin)}::text[],
+                  ${part.map((x) => x.serial)}::text[], ${part.map((x) => x.sgtin)}::text[], ${part.map((x) => x.stage)}::text[],
+                  ${part.map((x) => x.custodianId)}::uuid[], ${part.map((x) => toHex(x.headHash))}::text[])
+        AS t(id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_hash)`.execute(trx);
+  }
+}
+
+export interface NewLink {
+  itemId: string;
+  seq: number;
+  prevHash: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** Appends chain links for one event. The (item_id, seq) primary key refuses a second link at the same seq. */
+export async function insertLinks(trx: Trx, eventId: string, links: readonly NewLink[]): Promise<void> {
+  for (let i = 0; i < links.length; i += CHUNK) {
+    const part = links.slice(i, i + CHUNK);
+    await sql`
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash)
+      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex')
+      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
+                  ${part.map((l) => toHex(l.prevHash))}::text[], ${part.map((l) => toHex(l.hash))}::text[])
+        AS t(item_id, seq, prev_hash, hash)`.execute(trx);
+  }
+}
+
+export interface ItemAdvance {
+  id: string;
+  expectedSeq: number;
+  stage: string;
+  custodianId: string;
+  pendingReceiverId: string | null;
+  recalled: boolean;
+  headHash: Uint8Array;
+}
+
+/**
+ * Moves each item's head from `expectedSeq` to `expectedSeq + 1`. Returns how many rows matched; fewer than
+ * `advances.length` means another writer moved a head first (the caller must roll back).
+ */
+export async function advanceItems(trx: Trx, advances: readonly ItemAdvance[]): Promise<number> {
+  let updated = 0;
+  for (let i = 0; i < advances.length; i += CHUNK) {
+    const part = advances.slice(i, i + CHUNK);
+    const res = await sql`
+      UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
+        recalled = u.recalled, head_seq = u.expected_seq + 1, head_hash = decode(u.head_hash, 'hex')
+      FROM unnest(${part.map((a) => a.id)}::uuid[], ${part.map((a) => a.expectedSeq)}::int[], ${part.map((a) => a.stage)}::text[],
+                  ${part.map((a) => a.custodianId)}::uuid[], ${part.map((a) => a.pendingReceiverId)}::uuid[],
+                  ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => toHex(a.headHash))}::text[])
+        AS u(id, expected_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
+      WHERE items.id = u.id AND items.head_seq = u.expected_seq`.execute(trx);
+    updated += Number(res.numAffectedRows ?? 0);
+  }
+  return updated;
+}
+
+export async function insertEvent(trx: Trx, e: Omit<EventRow, 'id' | 'data'> & { data: unknown }): Promise<EventRow> {
+  return trx
+    .insertInto('events')
+    .values({ ...e, data: JSON.stringify(e.data) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findItemsByIds(db: DbOrTrx, ids: readonly string[]): Promise<ItemRow[]> {
+  const out: ItemRow[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const part = ids.slice(i, i + CHUNK);
+    out.push(...(await db.selectFrom('items').selectAll().where(sql<boolean>`id = ANY(${part}::uuid[])`).execute()));
+  }
+  return out;
+}
+
+export async function findItemsBySgtins(db: DbOrTrx, sgtins: readonly string[]): Promise<ItemRow[]> {
+  const out: ItemRow[] = [];
+  for (let i = 0; i < sgtins.length; i += CHUNK) {
+    const part = sgtins.slice(i, i + CHUNK);
+    out.push(...(await db.selectFrom('items').selectAll().where(sql<boolean>`sgtin = ANY(${part}::text[])`).execute()));
+  }
+  return out;
+}
+
+export async function findItemsByGtinSerial(db: DbOrTrx, keys: readonly { gtin: string; serial: string }[]): Promise<ItemRow[]> {
+  if (keys.length === 0) return [];
+  const rows = await sql<ItemRow>`
+    SELECT i.* FROM items i JOIN unnest(${keys.map((k) => k.gtin)}::text[], ${keys.map((k) => k.serial)}::text[]) AS k(gtin, serial)
+      ON i.gtin = k.gtin AND i.serial = k.serial`.execute(db);
+  return rows.rows;
+}
+
+export async function findItemsOfBatch(db: DbOrTrx, batchId: string): Promise<ItemRow[]> {
+  return db.selectFrom('items').selectAll().where('batch_id', '=', batchId).execute();
+}
+
+export async function findEventsByIds(db: DbOrTrx, ids: readonly string[]): Promise<EventRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('events').selectAll().where(sql<boolean>`id = ANY(${ids}::uuid[])`).execute();
+}
+
+/** The item's links with their events, oldest first: what chain verification needs. */
+export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
+  return db
+    .selectFrom('chain_links as l')
+    .innerJoin('events as e', 'e.id', 'l.event_id')
+    .select(['l.seq', 'l.prev_hash', 'l.hash', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
+      'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count'])
+    .where('l.item_id', '=', itemId)
+    .orderBy('l.seq')
+    .execute();
+}

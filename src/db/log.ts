@@ -1,0 +1,68 @@
+import { sql } from 'kysely';
+import { toHex } from '../core/bytes.ts';
+import { formatCheckpoint, signNote } from '../core/checkpoint.ts';
+import { appendLeaves, frontier, leafHash, nodeKey, type NodeId } from '../core/merkle.ts';
+import type { DbOrTrx, Trx } from './connection.ts';
+
+/** The key and origin that sign checkpoints. */
+export interface LogSigner {
+  origin: string;
+  /** Ed25519 private key seed (32 bytes). */
+  seed: Uint8Array;
+  verifierKey: string;
+}
+
+export interface LogHead {
+  size: number;
+  rootHash: Uint8Array;
+}
+
+/**
+ * Locks the log's single sequencer row for the rest of the transaction and returns the current head.
+ * Every writer takes this lock first, so leaf indexes are handed out in commit order with no gap or duplicate.
+ */
+export async function lockLog(trx: Trx): Promise<LogHead> {
+  const row = await trx.selectFrom('log_state').select(['size', 'root_hash']).forUpdate().executeTakeFirstOrThrow();
+  return { size: Number(row.size), rootHash: row.root_hash };
+}
+
+export async function readLogHead(db: DbOrTrx): Promise<LogHead> {
+  const row = await db.selectFrom('log_state').select(['size', 'root_hash']).executeTakeFirstOrThrow();
+  return { size: Number(row.size), rootHash: row.root_hash };
+}
+
+/** Reads stored complete-subtree hashes; one query for any number of ids. */
+export async function readNodes(db: DbOrTrx, ids: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  if (ids.length === 0) return out;
+  const levels = ids.map((i) => i.level);
+  const indexes = ids.map((i) => i.index);
+  const rows = await sql<{ level: number; index: number; hash: Uint8Array }>`
+    SELECT n.level, n.index, n.hash FROM log_nodes n
+    JOIN unnest(${levels}::int[], ${indexes}::int8[]) AS want(level, index) ON n.level = want.level AND n.index = want.index`.execute(db);
+  for (const r of rows.rows) out.set(nodeKey({ level: Number(r.level), index: Number(r.index) }), r.hash);
+  return out;
+}
+
+const CHUNK = 10_000;
+
+/**
+ * Appends one leaf per content hash (leaf = SHA-256(0x00 || contentHash)) after `head`, stores every newly
+ * completed subtree, moves the head and stores a signed checkpoint for the new size. Caller holds `lockLog`.
+ */
+export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner): Promise<LogHead> {
+  const frontierHashes = await readNodes(trx, frontier(head.size));
+  const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
+  for (let i = 0; i < nodes.length; i += CHUNK) {
+    const part = nodes.slice(i, i + CHUNK);
+    await sql`
+      INSERT INTO log_nodes (level, index, hash)
+      SELECT level, index, decode(hash, 'hex')
+      FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => toHex(n.hash))}::text[])
+        AS t(level, index, hash)`.execute(trx);
+  }
+  await trx.updateTable('log_state').set({ size, root_hash: root }).execute();
+  const note = signNote(formatCheckpoint({ origin: signer.origin, size, rootHash: root }), signer.origin, signer.seed);
+  await trx.insertInto('checkpoints').values({ tree_size: size, root_hash: root, note }).execute();
+  return { size, rootHash: root };
+}
