@@ -15,6 +15,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { epcUrnToDigitalLink } from './identifiers.ts';
 
 /** Version of the event hash ID algorithm: CBV 2.0 (ratified, default) or the CBV 2.1 draft. */
 export type EpcisHashVersion = 'CBV2.0' | 'CBV2.1';
@@ -462,10 +463,14 @@ function replaceBareStrings(json: unknown, vocabulary: readonly string[]): unkno
 /* Value canonicalisation                                                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-/** Rules 14, 6/7, 17/18: CBV URNs to web URIs, numbers without trailing zeros, GS1 keys to canonical Digital Links. */
+/**
+ * Rules 14, 6/7, 17/18: CBV URNs to web URIs, numbers without trailing zeros, GS1 keys to canonical Digital Links.
+ * Where the reference's `dl_normaliser` returns None (no GS1 key, or a value outside its character class), the
+ * value is kept as written.
+ */
 function canonizeValue(text: string): string {
   const t = formatNumeric(webVocabulary(text));
-  return normaliseDigitalLink(t) ?? t;
+  return epcUrnToDigitalLink(t) ?? t;
 }
 
 function webVocabulary(text: string): string {
@@ -546,197 +551,6 @@ function fixTimestamp(text: string): string {
     `${p(t.getUTCFullYear(), 4)}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())}T` +
     `${p(t.getUTCHours())}:${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}.${p(t.getUTCMilliseconds(), 3)}Z`
   );
-}
-
-/* ------------------------------------------------------------------------------------------------------------ */
-/* GS1 Digital Link normaliser (rules 17/18)                                                                      */
-/* ------------------------------------------------------------------------------------------------------------ */
-
-/** GS1 mod-10 check digit. */
-function checkDigit(key: string): string {
-  let sum = 0;
-  for (let i = 0; i < key.length; i++) {
-    const fromRight = key.length - 1 - i;
-    sum += Number(key[i]) * (fromRight % 2 === 0 ? 3 : 1);
-  }
-  return String((10 - (sum % 10)) % 10);
-}
-
-/**
- * Characters that GS1 Digital Link requires percent-encoded are copied from the EPC URI as they are: the reference's
- * latest state (PR #123) no longer re-encodes `! ( ) * + , :` (earlier releases did).
- */
-function dlEncode(s: string): string {
-  return s;
-}
-
-const C20 = String.raw`(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]|[!')(*+,.0-9:;=A-Za-z_-])`;
-const CPI = String.raw`(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])`;
-const gcpAlt = (total: number): string => [6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${total - n}}`).join('|');
-const varAlt = (total: number, unit: string): string => [6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.${unit}{1,${total - n}}`).join('|');
-
-const RE = {
-  sgtin: new RegExp(String.raw`^urn:epc:id:sgtin:(?:${gcpAlt(13)})\.${C20}{1,20}$`),
-  sscc: new RegExp(String.raw`^urn:epc:id:sscc:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
-  sgln: new RegExp(String.raw`^urn:epc:id:sgln:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})\.${C20}{1,20}$`),
-  grai: new RegExp(String.raw`^urn:epc:id:grai:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.${C20}{1,16}$`),
-  giai: new RegExp(String.raw`^urn:epc:id:giai:(?:${varAlt(30, C20)})$`),
-  gsrn: new RegExp(String.raw`^urn:epc:id:gsrn:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
-  gsrnp: new RegExp(String.raw`^urn:epc:id:gsrnp:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${17 - n}}$`).join('|')})`),
-  gdti: new RegExp(String.raw`^urn:epc:id:gdti:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})${C20}{1,20}$`),
-  cpi: new RegExp(String.raw`^urn:epc:id:cpi:(?:${varAlt(30, CPI)})\.\d{1,12}$`),
-  sgcn: new RegExp(String.raw`^urn:epc:id:sgcn:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})\.\d{1,12}$`),
-  ginc: new RegExp(String.raw`^urn:epc:id:ginc:(?:${varAlt(30, C20)})$`),
-  gsin: new RegExp(String.raw`^urn:epc:id:gsin:(?:${[6, 7, 8, 9, 10, 11, 12].map((n) => String.raw`\d{${n}}\.\d{${16 - n}}$`).join('|')})`),
-  itip: new RegExp(String.raw`^urn:epc:id:itip:(?:${gcpAlt(13)})\.\d{2}\.\d{2}\.${C20}{1,20}$`),
-  upui: new RegExp(String.raw`^urn:epc:id:upui:(?:${gcpAlt(13)})\.${C20}{1,28}$`),
-  pgln: new RegExp(String.raw`^urn:epc:id:pgln:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.`)})$`),
-  lgtin: new RegExp(String.raw`^urn:epc:class:lgtin:(?:${gcpAlt(13)})\.${C20}{1,20}$`),
-  patSgtin: new RegExp(String.raw`^urn:epc:idpat:sgtin:(?:${gcpAlt(13)})\.\*$`),
-  patGrai: new RegExp(String.raw`^urn:epc:idpat:grai:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
-  patGdti: new RegExp(String.raw`^urn:epc:idpat:gdti:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
-  patSgcn: new RegExp(String.raw`^urn:epc:idpat:sgcn:(?:${gcpAlt(12).replace(String.raw`\d{12}\.\d{0}`, String.raw`\d{12}\.\.`)})\.\*$`),
-  patCpi: new RegExp(String.raw`^urn:epc:idpat:cpi:(?:${varAlt(30, CPI)})\.\*$`),
-  patItip: new RegExp(String.raw`^urn:epc:idpat:itip:(?:${gcpAlt(13)})\.\d{2}\.\d{2}\.\*$`),
-  patUpui: new RegExp(String.raw`^urn:epc:idpat:upui:(?:${gcpAlt(13)})\.\*$`),
-};
-
-const DL_KEYS = '01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai';
-const DL_URI = new RegExp(
-  String.raw`^https?:(\/\/((([^\/?#]*)@)?([^\/?#:]*)(:([^\/?#]*))?))?((([^?#]*)(\/(${DL_KEYS})\/)(\d{4}[^\/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?)|(\/[A-Za-z_-]{10}$))`,
-);
-const DL_CANONICAL = /^(?:https:\/\/id.gs1.org\/(01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)\/(\d{4}[^/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?|(\/[A-Za-z_-]{10}$))/;
-const DL_SHORT_NAMES: ReadonlyArray<readonly [string, string]> = [
-  ['/gtin/', '/01/'], ['/itip/', '/8006/'], ['/cpid/', '/8010/'], ['/gln/', '/414/'], ['/party/', '/417/'],
-  ['/gsrnp/', '/8017/'], ['/gsrn/', '/8018/'], ['/gcn/', '/255/'], ['/sscc/', '/00/'], ['/gdti/', '/253/'],
-  ['/ginc/', '/401/'], ['/gsin/', '/402/'], ['/grai/', '/8003/'], ['/giai/', '/8004/'], ['/cpv/', '/22/'],
-  ['/lot/', '/10/'], ['/ser/', '/21/'],
-];
-const DL_PRIMARY = ['/00/', '/01/', '/253/', '/255/', '/401/', '/402/', '/414/', '/417/', '/8003/', '/8004/', '/8006/', '/8010/', '/8017/', '/8018/'];
-const X = String.raw`[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]`;
-const XS = String.raw`[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]`;
-const ID = String.raw`^https:\/\/id.gs1.org`;
-const DL_VALID = [
-  String.raw`${ID}\/00\/(\d{18})$`,
-  String.raw`${ID}\/01\/(\d{14})\/21\/(${X}{0,20})$`,
-  String.raw`${ID}\/01\/(\d{14})\/10\/(${X}{0,20})$`,
-  String.raw`${ID}\/01\/(\d{14})$`,
-  String.raw`${ID}\/01\/(\d{14})\/235\/(${X}{0,28})$`,
-  String.raw`${ID}\/253\/(\d{13})(${X}{0,17})$`,
-  String.raw`${ID}\/255\/(\d{13})(\d{0,12})$`,
-  String.raw`${ID}\/401\/(${X}{0,30})$`,
-  String.raw`${ID}\/402\/(\d{17})$`,
-  String.raw`${ID}\/414\/(\d{13})$`,
-  String.raw`${ID}\/414\/(\d{13})\/254\/(${X}{0,20})$`,
-  String.raw`${ID}\/417\/(\d{13})$`,
-  String.raw`${ID}\/8003\/(\d{14})(${X}{0,16})$`,
-  String.raw`${ID}\/8004\/(${X}{0,30})$`,
-  String.raw`${ID}\/8006\/(\d{18})\/21\/(${X}{0,20})$`,
-  String.raw`${ID}\/8006\/(\d{18})\/10\/(${X}{0,20})$`,
-  String.raw`${ID}\/8006\/(\d{18})$`,
-  String.raw`${ID}\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})\/8011/(\d{0,12})$`,
-  String.raw`${ID}\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$`,
-  String.raw`${ID}\/8017\/(\d{18})$`,
-  String.raw`${ID}\/8018\/(\d{18})$`,
-].map((s) => new RegExp(s));
-
-/** GTIN-style key from company prefix + reference whose first digit is the indicator / extension digit. */
-function withIndicator(uri: string, gcpStart: number, dot: number, totalDigits: number): string {
-  const gcp = uri.slice(gcpStart, dot);
-  const ref = uri.slice(dot + 1, dot + 1 + (totalDigits - gcp.length));
-  const raw = ref.slice(0, 1) + gcp + ref.slice(1);
-  return raw + checkDigit(raw);
-}
-
-function plainKey(uri: string, gcpStart: number, dot: number, totalDigits: number, lead = ''): string {
-  const gcp = uri.slice(gcpStart, dot);
-  const raw = lead + gcp + uri.slice(dot + 1, dot + 1 + (totalDigits - gcp.length));
-  return raw + checkDigit(raw);
-}
-
-/**
- * Any GS1 key URI (EPC URI, EPC class URI, EPC pattern URI, GS1 Digital Link) as a constrained canonical
- * `https://id.gs1.org/...` Digital Link, or undefined when the value is not one (the reference's `dl_normaliser`).
- */
-function normaliseDigitalLink(input: string): string | undefined {
-  const dot = input.indexOf('.');
-  if (dot < 0) return undefined;
-  const u = input;
-  const base = 'https://id.gs1.org/';
-  if (RE.sgtin.test(u)) return `${base}01/${withIndicator(u, 17, dot, 13)}/21/${dlEncode(u.slice(32))}`;
-  if (RE.sscc.test(u)) {
-    const raw = u.slice(dot + 1, dot + 2) + u.slice(16, dot) + u.slice(dot + 2);
-    return `${base}00/${raw}${checkDigit(raw)}`;
-  }
-  if (RE.sgln.test(u)) {
-    const gln = plainKey(u, 16, dot, 12);
-    const ext = u.slice(30);
-    return ext === '0' ? `${base}414/${gln}` : `${base}414/${gln}/254/${dlEncode(ext)}`;
-  }
-  if (RE.grai.test(u)) return `${base}8003/${plainKey(u, 16, dot, 12, '0')}${dlEncode(u.slice(30))}`;
-  if (RE.giai.test(u)) return `${base}8004/${u.slice(16, dot)}${dlEncode(u.slice(dot + 1))}`;
-  if (RE.gsrn.test(u)) return `${base}8018/${plainKey(u, 16, dot, 17)}`;
-  if (RE.gsrnp.test(u)) return `${base}8017/${plainKey(u, 17, dot, 17)}`;
-  if (RE.gdti.test(u)) return `${base}253/${plainKey(u, 16, dot, 12)}${dlEncode(u.slice(30))}`;
-  if (RE.cpi.test(u)) {
-    const sep = u.lastIndexOf('.');
-    return `${base}8010/${dlEncode(u.slice(15, dot) + u.slice(dot + 1, sep))}/8011/${u.slice(sep + 1)}`;
-  }
-  if (RE.sgcn.test(u)) return `${base}255/${plainKey(u, 16, dot, 12)}${u.slice(30)}`;
-  if (RE.ginc.test(u)) return `${base}401/${u.slice(16, dot)}${dlEncode(u.slice(dot + 1))}`;
-  if (RE.gsin.test(u)) return `${base}402/${plainKey(u, 16, dot, 16)}`;
-  if (RE.itip.test(u)) {
-    return `${base}8006/${withIndicator(u, 16, dot, 13)}${u.slice(31, 33)}${u.slice(34, 36)}/21/${dlEncode(u.slice(37))}`;
-  }
-  if (RE.upui.test(u)) return `${base}01/${withIndicator(u, 16, dot, 13)}/235/${dlEncode(u.slice(31))}`;
-  if (RE.pgln.test(u)) return `${base}417/${plainKey(u, 16, dot, 12)}`;
-  if (RE.lgtin.test(u)) return `${base}01/${withIndicator(u, 20, dot, 13)}/10/${dlEncode(u.slice(35))}`;
-  if (RE.patSgtin.test(u)) return `${base}01/${withIndicator(u, 20, dot, 13)}`;
-  if (RE.patGrai.test(u)) return `${base}8003/${plainKey(u, 19, dot, 12, '0')}`;
-  if (RE.patGdti.test(u)) return `${base}253/${plainKey(u, 19, dot, 12)}`;
-  if (RE.patSgcn.test(u)) return `${base}255/${plainKey(u, 19, dot, 12)}`;
-  if (RE.patCpi.test(u)) {
-    const sep = u.lastIndexOf('.');
-    return `${base}8010/${dlEncode(u.slice(18, dot) + u.slice(dot + 1, sep))}`;
-  }
-  if (RE.patItip.test(u)) return `${base}8006/${withIndicator(u, 19, dot, 13)}${u.slice(34, 36)}${u.slice(37, 39)}`;
-  if (RE.patUpui.test(u)) return `${base}01/${withIndicator(u, 19, dot, 13)}`;
-  return constrainDigitalLink(u);
-}
-
-function constrainDigitalLink(input: string): string | undefined {
-  if (!DL_URI.test(input)) return undefined;
-  let uri = input;
-  const q = uri.indexOf('?');
-  if (q >= 0) uri = uri.slice(0, q);
-  for (const [short, ai] of DL_SHORT_NAMES) uri = uri.replaceAll(short, ai);
-  if (!DL_CANONICAL.test(uri)) {
-    const key = DL_PRIMARY.find((k) => uri.includes(k));
-    if (key) uri = `https://id.gs1.org${uri.slice(uri.indexOf(key))}`;
-  }
-  // GTIN-8/12/13 are padded to 14 digits
-  if (!/^https:\/\/id.gs1.org\/01\/\d{14}/.test(uri)) {
-    if (/^https:\/\/id.gs1.org\/01\/\d{13}/.test(uri)) uri = uri.replaceAll('/01/', '/01/0');
-    else if (/^https:\/\/id.gs1.org\/01\/\d{12}/.test(uri)) uri = uri.replaceAll('/01/', '/01/00');
-    else if (/^https:\/\/id.gs1.org\/01\/\d{8}/.test(uri)) uri = uri.replaceAll('/01/', '/01/000000');
-  }
-  // drop the consumer product variant (AI 22)
-  const rest = uri.slice(uri.indexOf('/22/') + 4);
-  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/\d{14})\/22\/(${X}{0,20})$`).test(uri)) {
-    const i = rest.indexOf('/');
-    uri = uri.slice(0, uri.indexOf('/22/')) + (i < 0 ? '' : rest.slice(i, -1));
-  }
-  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/\d{14})\/22\/(${XS}{0,20})$`).test(uri)) {
-    const i = rest.indexOf('/');
-    uri = uri.slice(0, uri.indexOf('/22/')) + (i < 0 ? rest.slice(-1) : rest.slice(i));
-  }
-  // only the finest identification level: a serial makes the lot redundant
-  if (new RegExp(String.raw`^https:\/\/id.gs1.org\/(?:8006\/\d{18}|01\/(\d{14}))\/10\/(${X}{0,20})\/21\/(${X}{0,20})$`).test(uri)) {
-    const y = uri.slice(uri.indexOf('/10/') + 4);
-    const i = y.indexOf('/');
-    uri = uri.slice(0, uri.indexOf('/10/')) + (i < 0 ? y.slice(-1) : y.slice(i));
-  }
-  return DL_VALID.some((re) => re.test(uri)) ? uri : undefined;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

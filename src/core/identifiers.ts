@@ -425,7 +425,7 @@ const VALID_OUTPUT = [
  * canonical Digital Link used in CBV 2.0 event hash pre-hash strings, exactly as the reference normaliser
  * (RalphTro/epcis-event-hash-generator, latest/PR #123 rules) does. Null where the reference returns None:
  * not a GS1 key, malformed, or a Digital Link whose values fall outside the reference's character class.
- * Total: never throws.
+ * Total: never throws. This is the single implementation: `epcis-hash.ts` uses it and keeps the value as written on null.
  */
 export function epcUrnToDigitalLink(urn: string): string | null {
   const firstDot = urn.indexOf('.');
