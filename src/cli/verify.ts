@@ -1,0 +1,118 @@
+/**
+ * `provenant verify`: checks a proof bundle offline. Imports only node:fs/node:path and core — no database,
+ * no network — so an auditor can run it anywhere.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { toHex } from '../core/bytes.ts';
+import { verifyBundle } from '../core/bundle.ts';
+import { parseVerifierKey } from '../core/checkpoint.ts';
+
+export const VERIFY_USAGE = `Usage: provenant verify BUNDLE.json [--key VERIFIER_KEY]... [--previous CHECKPOINT_FILE]
+
+Verifies an item proof bundle offline: every event's content hash and chain link, that the chain is complete
+(seq 0..headSeq, starting with COMMISSION), every event's inclusion in the signed log checkpoint, and with
+--previous that the log only grew since a checkpoint you kept (consistency proof).
+
+Options:
+  --key VERIFIER_KEY        the log's C2SP verifier key you trust (name+hash+base64); repeatable. Without it the
+                            bundle's own key is used, which proves internal consistency only, not who signed it.
+  --previous FILE           a signed checkpoint note saved earlier; the bundle must prove the log extends it.
+  --help                    print this help.
+
+Exit status: 0 valid, 1 invalid, 2 usage or I/O error.`;
+
+type Io = { out: (s: string) => void; err: (s: string) => void };
+
+/** Runs `provenant verify` with the arguments after the command name; returns the exit code. */
+export async function runVerify(args: string[], io: Io): Promise<number> {
+  const usage = (msg: string): number => {
+    io.err(`provenant verify: ${msg}`);
+    io.err(VERIFY_USAGE);
+    return 2;
+  };
+
+  const keys: string[] = [];
+  let previousFile: string | undefined;
+  let bundleFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string | undefined => inline ?? args[++i];
+    if (flag === '--help' || flag === '-h') {
+      io.out(VERIFY_USAGE);
+      return 0;
+    } else if (flag === '--key') {
+      const v = value();
+      if (v === undefined || v === '') return usage('--key needs a verifier key');
+      const parsed = parseVerifierKey(v);
+      if (!parsed.ok) return usage(`--key ${JSON.stringify(v)}: ${parsed.error}`);
+      keys.push(v);
+    } else if (flag === '--previous') {
+      const v = value();
+      if (v === undefined || v === '') return usage('--previous needs a file');
+      if (previousFile !== undefined) return usage('--previous given more than once');
+      previousFile = v;
+    } else if (a.startsWith('-') && a !== '-') {
+      return usage(`unknown option ${a}`);
+    } else {
+      if (bundleFile !== undefined) return usage(`unexpected argument ${a}`);
+      bundleFile = a;
+    }
+  }
+  if (bundleFile === undefined) return usage('missing BUNDLE.json');
+
+  const read = (file: string, what: string): string | undefined => {
+    try {
+      return readFileSync(resolve(file), 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      io.err(`provenant verify: cannot read ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const text = read(bundleFile, 'bundle');
+  if (text === undefined) return 2;
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(text);
+  } catch (e) {
+    io.err(`provenant verify: ${bundleFile} is not valid JSON: ${(e as Error).message}`);
+    return 2;
+  }
+  let previousCheckpoint: string | undefined;
+  if (previousFile !== undefined) {
+    previousCheckpoint = read(previousFile, 'previous checkpoint');
+    if (previousCheckpoint === undefined) return 2;
+  }
+
+  if (keys.length === 0) {
+    const own = typeof bundle === 'object' && bundle !== null ? (bundle as { verifierKey?: unknown }).verifierKey : undefined;
+    if (typeof own !== 'string' || own === '') {
+      return usage('no --key given and the bundle carries no verifierKey');
+    }
+    const parsed = parseVerifierKey(own);
+    if (!parsed.ok) return usage(`no --key given and the bundle's verifierKey is unusable: ${parsed.error}`);
+    io.err(
+      `WARNING: no --key given; using the bundle's own verifier key ${own.split('+').slice(0, 2).join('+')}. ` +
+        'This only proves the bundle is internally consistent, not who signed it: pass the log key you trust with --key.',
+    );
+    keys.push(own);
+  }
+
+  const r = verifyBundle(bundle, previousCheckpoint === undefined ? { verifierKeys: keys } : { verifierKeys: keys, previousCheckpoint });
+  if (!r.ok) {
+    const f = r.failure;
+    io.out(`INVALID: item ${f.item} seq ${f.seq ?? '-'}: ${f.check}: ${f.message}`);
+    return 1;
+  }
+  const sgtin = (bundle as { item: { sgtin: string } }).item.sgtin;
+  io.out(
+    `VALID: item ${sgtin}: ${r.length} event${r.length === 1 ? '' : 's'}, complete and included in tree size ${r.treeSize}, root ${toHex(r.rootHash)}` +
+      (previousCheckpoint !== undefined ? ' (consistent with the previous checkpoint)' : ''),
+  );
+  return 0;
+}
