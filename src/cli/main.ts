@@ -89,12 +89,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'seed': {
         const config = loadConfig();
-        const { openConfiguredDatabase, prepareDatabase } = await import('../server/bootstrap.ts');
+        const { loadLogSigner, openConfiguredDatabase, prepareDatabase } = await import('../server/bootstrap.ts');
         const { seedDemo } = await import('../../seeds/demo.ts');
+        const signer = loadLogSigner(config);
         const handle = await openConfiguredDatabase(config);
         try {
           await prepareDatabase(handle);
-          const seeded = await seedDemo(handle.db, { now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs, dataDir: config.dataDir });
+          const seeded = await seedDemo({ db: handle.db, signer, now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs }, config.dataDir);
           console.log(seeded ? `seeded demo data; API keys in ${seeded.keysFile}` : 'database already has actors; nothing seeded');
         } finally {
           await handle.close();

@@ -2,6 +2,7 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import type { Config } from '../server/config.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow } from '../db/types.ts';
+import type { LogSigner } from '../db/log.ts';
 import { authenticate, type AuthState } from '../services/authenticate.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
@@ -9,6 +10,8 @@ export interface AppDeps {
   db: Db;
   config: Config;
   operatorKeyHash: Uint8Array;
+  /** Signs checkpoints of the Merkle log. */
+  signer: LogSigner;
   /** Reads the wall clock; injectable so tests can pin time. */
   now: () => Date;
 }

@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
+import { sql } from 'kysely';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
-import type { ActorRow } from '../db/types.ts';
+import { findBatchesByIds, findEventsByIds, findItemsByIds, findProductsByGtins } from '../db/ledger.ts';
+import type { ActorRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
 
 /** Orders `rows` like `keys`, with undefined for a missing key (DataLoader's contract). */
 export function byKeys<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (r: R) => K): (R | undefined)[] {
@@ -10,10 +12,52 @@ export function byKeys<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (r: 
   return keys.map((k) => map.get(k));
 }
 
+export type ItemEventRow = EventRow & { seq: number; item_id: string };
+export interface ItemEventsKey {
+  itemId: string;
+  limit: number;
+  afterSeq: number | null;
+  newestFirst: boolean;
+}
+
+/** Fetches a page of events (with their seq) for many items in one query per distinct page shape. */
+async function loadItemEvents(db: Db, keys: readonly ItemEventsKey[]): Promise<ItemEventRow[][]> {
+  const groups = new Map<string, ItemEventsKey[]>();
+  for (const k of keys) {
+    const g = `${k.limit}/${k.afterSeq}/${k.newestFirst}`;
+    groups.set(g, [...(groups.get(g) ?? []), k]);
+  }
+  const result = new Map<string, ItemEventRow[]>();
+  for (const group of groups.values()) {
+    const { limit, afterSeq, newestFirst } = group[0]!;
+    const ids = group.map((k) => k.itemId);
+    const order = newestFirst ? sql`DESC` : sql`ASC`;
+    const afterCond = afterSeq === null ? sql`` : newestFirst ? sql`AND l.seq < ${afterSeq}` : sql`AND l.seq > ${afterSeq}`;
+    const rows = await sql<ItemEventRow & { rn: number }>`
+      SELECT * FROM (
+        SELECT e.*, l.seq, l.item_id, row_number() OVER (PARTITION BY l.item_id ORDER BY l.seq ${order}) AS rn
+        FROM chain_links l JOIN events e ON e.id = l.event_id
+        WHERE l.item_id = ANY(${ids}::uuid[]) ${afterCond}
+      ) t WHERE rn <= ${limit + 1} ORDER BY item_id, seq ${order}`.execute(db);
+    for (const r of rows.rows) {
+      const key = `${r.item_id}/${limit}/${afterSeq}/${newestFirst}`;
+      result.set(key, [...(result.get(key) ?? []), r]);
+    }
+  }
+  return keys.map((k) => result.get(`${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`) ?? []);
+}
+
 /** Per-request batching; created fresh for every request so nothing is cached across callers. */
 export function createLoaders(db: Db) {
   return {
     actor: new DataLoader<string, ActorRow | undefined>(async (ids) => byKeys(ids, await findActorsByIds(db, ids), (a) => a.id)),
+    product: new DataLoader<string, ProductRow | undefined>(async (gtins) => byKeys(gtins, await findProductsByGtins(db, gtins), (p) => p.gtin)),
+    batch: new DataLoader<string, BatchRow | undefined>(async (ids) => byKeys(ids, await findBatchesByIds(db, ids), (b) => b.id)),
+    item: new DataLoader<string, ItemRow | undefined>(async (ids) => byKeys(ids, await findItemsByIds(db, ids), (i) => i.id)),
+    event: new DataLoader<string, EventRow | undefined>(async (ids) => byKeys(ids, await findEventsByIds(db, ids), (e) => e.id)),
+    itemEvents: new DataLoader<ItemEventsKey, ItemEventRow[], string>((keys) => loadItemEvents(db, keys), {
+      cacheKeyFn: (k) => `${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`,
+    }),
   };
 }
 

@@ -3,6 +3,9 @@ import { builder } from './builder.ts';
 import './types/scalars.ts';
 import './types/errors.ts';
 import './types/actor.ts';
+import './types/product.ts';
+import './types/item.ts';
+import './types/event.ts';
 
 builder.queryType({});
 builder.mutationType({});

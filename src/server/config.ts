@@ -11,6 +11,10 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Bearer key of the platform operator; generated and kept in `dataDir` when unset. */
   operatorKey: string | undefined;
+  /** Log origin line of checkpoints (and the signing key's name). */
+  logOrigin: string;
+  /** Signer key string (PRIVATE+KEY+origin+…) of the log; generated and kept in `dataDir` when unset. */
+  logKey: string | undefined;
   /** How far in the future an event's occurrence time may lie. */
   maxClockSkewMs: number;
   /** Seed demo data on first start of an empty database. */
@@ -63,6 +67,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (operatorKey !== undefined && !/^pvn_[A-Za-z0-9_-]{22,}$/.test(operatorKey)) {
     throw new ConfigError('PROVENANT_OPERATOR_KEY must look like pvn_ followed by at least 22 base64url characters (≥ 128 bits)');
   }
+  const logOrigin = env.PROVENANT_LOG_ORIGIN?.trim() || 'provenant.local/log';
+  if (!/^[\x21-\x7e]+$/.test(logOrigin) || logOrigin.includes('+')) {
+    throw new ConfigError(`PROVENANT_LOG_ORIGIN must be printable ASCII without spaces or "+", got "${logOrigin}"`);
+  }
+  const logKey = env.PROVENANT_LOG_KEY?.trim() || undefined;
+  if (logKey !== undefined && !logKey.startsWith('PRIVATE+KEY+')) {
+    throw new ConfigError('PROVENANT_LOG_KEY must be a signer key string PRIVATE+KEY+<origin>+<id>+<base64> (see provenant log-key)');
+  }
   const logLevel = (env.LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const seedRaw = (env.PROVENANT_SEED_DEMO ?? 'true').toLowerCase();
@@ -73,6 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl,
     operatorKey,
+    logOrigin,
+    logKey,
     maxClockSkewMs,
     seedDemo: seedRaw === 'true' || seedRaw === '1',
     logLevel,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
-import { loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
+import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createApp } from './yoga.ts';
@@ -16,18 +16,19 @@ export interface RunningServer {
 /** Starts the HTTP server; prints where data lives, the URL and (first time only) the operator key. */
 export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const operatorKey = loadOperatorKey(config);
+  const signer = loadLogSigner(config);
   const handle = await openConfiguredDatabase(config);
   try {
     await prepareDatabase(handle);
     if (config.seedDemo) {
-      const seeded = await seedDemo(handle.db, { now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs, dataDir: config.dataDir });
+      const seeded = await seedDemo({ db: handle.db, signer, now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs }, config.dataDir);
       if (seeded) out(`Seeded demo data; demo actors' API keys are in ${seeded.keysFile}`);
     }
   } catch (e) {
     await handle.close();
     throw e;
   }
-  const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, now: () => new Date() }, logger);
+  const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date() }, logger);
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -39,6 +40,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`Provenant ${handle.engine === 'pglite' ? 'on embedded PGlite at' : 'on PostgreSQL'} ${handle.where}`);
   out(`Data folder: ${config.dataDir}`);
   out(`GraphQL (GraphiQL in a browser): ${url}`);
+  out(`Log ${signer.origin}; verifier key: ${signer.verifierKey}`);
   if (operatorKey.generated) {
     out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
     out(`  ${operatorKey.generated}`);

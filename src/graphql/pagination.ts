@@ -1,0 +1,54 @@
+import { GraphQLError } from 'graphql';
+import { MAX_PAGE_SIZE } from './builder.ts';
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+/** Default page size when `first` is omitted. */
+export const DEFAULT_PAGE_SIZE = 20;
+
+export const pageInputError = (field: string, message: string) =>
+  new GraphQLError(message, { extensions: { code: 'VALIDATION_ERROR', field } });
+
+/** Validates `first` (1..MAX_PAGE_SIZE) and decodes `after` into the key the query resumes after. */
+export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K): { limit: number; after: K | null } {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw pageInputError('first', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+  }
+  if (!args.after) return { limit: first, after: null };
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8'));
+  } catch {
+    throw pageInputError('after', 'after is not a cursor returned by this connection');
+  }
+  if (!validKey(key)) throw pageInputError('after', 'after is not a cursor returned by this connection');
+  return { limit: first, after: key };
+}
+
+export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+
+/**
+ * Builds a Relay connection from rows fetched with `limit + 1` (the extra row only tells whether there is a
+ * next page).
+ */
+export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => unknown, hasPrevious: boolean) {
+  const page = rows.slice(0, limit);
+  const edges = page.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: hasPrevious,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges[edges.length - 1]?.cursor ?? null,
+    },
+  };
+}
+
+export const isUuid = (v: unknown): v is string =>
+  typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+export const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

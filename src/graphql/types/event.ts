@@ -1,0 +1,287 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { sql } from 'kysely';
+import { toHex } from '../../core/bytes.ts';
+import type { JsonValue } from '../../core/chain.ts';
+import { normalizeGtin } from '../../core/identifiers.ts';
+import { EVENT_KINDS } from '../../core/lifecycle.ts';
+import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
+import { findBatch } from '../../db/ledger.ts';
+import type { EventRow } from '../../db/types.ts';
+import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
+import { builder } from '../builder.ts';
+import { viewerOf } from '../context.ts';
+import { connectionFrom, isCount, isUuid, pageInputError, pageParams } from '../pagination.ts';
+import { ActorRef, EventRef, ItemRef } from '../refs.ts';
+import { failureToGraphQL, resultUnion, success } from './errors.ts';
+import { ledgerDeps } from './ledger-deps.ts';
+
+export const EventKindEnum = builder.enumType('EventKind', { values: EVENT_KINDS });
+
+builder.node(EventRef, {
+  description: 'One business step applied to one or many items; hashed, chained per item and logged.',
+  id: { resolve: (e) => e.id },
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.event.load(id) : undefined))),
+  fields: (t) => ({
+    kind: t.field({ type: EventKindEnum, resolve: (e) => e.kind as never }),
+    actor: t.field({ type: ActorRef, description: 'Who recorded it.', resolve: async (e, _a, ctx) => (await ctx.loaders.actor.load(e.actor_id))! }),
+    occurredAt: t.expose('occurred_at', { type: 'DateTime', description: 'UTC, millisecond precision.' }),
+    occurredAtLocal: t.string({ description: 'The occurrence time in the offset it was submitted with.', resolve: (e) => formatWithOffset(e.occurred_at, e.tz_offset) }),
+    timezoneOffset: t.exposeString('tz_offset'),
+    recordedAt: t.expose('recorded_at', { type: 'DateTime' }),
+    location: t.exposeString('location', { nullable: true }),
+    counterparty: t.field({
+      type: ActorRef, nullable: true, description: 'SHIP/RETURN: the receiving actor; SELL: the buyer, if named.',
+      resolve: async (e, _a, ctx) => (e.counterparty_id ? ((await ctx.loaders.actor.load(e.counterparty_id)) ?? null) : null),
+    }),
+    data: t.field({ type: 'JSON', description: 'Kind-specific fields (price, materials, reason, …).', resolve: (e) => e.data }),
+    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v1\\n" || canonical body.', resolve: (e) => toHex(e.content_hash) }),
+    canonicalBody: t.exposeString('body', { description: 'The exact RFC 8785 JSON that was hashed.' }),
+    leafIndex: t.int({ description: 'Position of this event in the Merkle log.', resolve: (e) => Number(e.leaf_index) }),
+    itemCount: t.exposeInt('item_count'),
+    items: t.connection({
+      type: ItemRef,
+      resolve: async (e, args, ctx) => {
+        const { limit, after } = pageParams(args, isUuid);
+        let q = ctx.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
+          .where('l.event_id', '=', e.id).orderBy('i.id').limit(limit + 1);
+        if (after) q = q.where('i.id', '>', after);
+        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+      },
+    }),
+  }),
+});
+
+const BatchSelectorInput = builder.inputType('BatchSelectorInput', {
+  fields: (t) => ({ gtin: t.string({ required: true }), lot: t.string({ required: true }) }),
+});
+
+const EventFilterInput = builder.inputType('EventFilter', {
+  fields: (t) => ({
+    kinds: t.field({ type: [EventKindEnum] }),
+    actor: t.globalID({ description: 'Only events recorded by this actor.' }),
+    since: t.field({ type: 'DateTime', description: 'occurredAt ≥ since.' }),
+    until: t.field({ type: 'DateTime', description: 'occurredAt < until.' }),
+    batch: t.field({ type: BatchSelectorInput, description: 'Only events touching items of this batch.' }),
+  }),
+});
+
+builder.queryField('events', (t) =>
+  t.connection({
+    type: EventRef,
+    description: 'Events in log order (oldest first), filtered.',
+    authScopes: { authenticated: true },
+    args: { filter: t.arg({ type: EventFilterInput }) },
+    resolve: async (_r, args, ctx) => {
+      const { limit, after } = pageParams(args, isCount);
+      const f = args.filter ?? {};
+      let q = ctx.db.selectFrom('events as e').selectAll('e').orderBy('e.leaf_index').limit(limit + 1);
+      if (after !== null) q = q.where('e.leaf_index', '>', after);
+      if (f.kinds?.length) q = q.where('e.kind', 'in', f.kinds);
+      if (f.actor) q = q.where('e.actor_id', '=', isUuid(f.actor.id) ? f.actor.id : '00000000-0000-0000-0000-000000000000');
+      for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
+        if (!value) continue;
+        const parsed = parseOccurrenceTime(value);
+        if (!parsed.ok) throw pageInputError(`filter.${name}`, parsed.error);
+        q = q.where('e.occurred_at', op, parsed.value.instant);
+      }
+      if (f.batch) {
+        const g = normalizeGtin(f.batch.gtin);
+        const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;
+        if (!batch) return connectionFrom([], limit, () => 0, false);
+        q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
+      }
+      return connectionFrom(await q.execute(), limit, (e) => Number(e.leaf_index), after !== null);
+    },
+  }),
+);
+
+// ---- lifecycle mutations: one input each, one result union each ----
+
+/** Turns item strings into references: SGTIN URN, Digital Link, or an Item global id. */
+export function parseItemRefs(values: readonly string[]): NonNullable<RecordEventInput['items']['refs']> {
+  return values.map((v) => {
+    const s = v.trim();
+    if (s.startsWith('urn:epc:id:sgtin:')) return { kind: 'sgtin' as const, value: s };
+    if (/^https?:\/\//i.test(s)) return { kind: 'digitalLink' as const, value: s };
+    try {
+      const d = decodeGlobalID(s);
+      return { kind: 'id' as const, value: d.typename === 'Item' ? d.id : s };
+    } catch {
+      return { kind: 'id' as const, value: s };
+    }
+  });
+}
+
+const actorIdOf = (globalId: { typename: string; id: string } | null | undefined): string | null | 'invalid' =>
+  globalId ? (globalId.typename === 'Actor' && isUuid(globalId.id) ? globalId.id : 'invalid') : null;
+
+const RecordEventSuccess = builder.objectRef<{ event: EventRow }>('RecordEventSuccess').implement({
+  description: 'The event that was recorded (or, for a repeated idempotency key, the one recorded first).',
+  fields: (t) => ({ event: t.field({ type: EventRef, resolve: (s) => s.event }) }),
+});
+
+const ERRORS = ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'] as const;
+
+const MaterialInput = builder.inputType('RecoveredMaterialInput', {
+  fields: (t) => ({
+    material: t.string({ required: true, description: 'e.g. aluminium, copper, ABS plastic.' }),
+    massKg: t.float({ required: true }),
+  }),
+});
+
+const UseKindEnum = builder.enumType('UseKind', { values: ['ACTIVATE', 'SERVICE', 'USE_REPORT'] as const });
+
+type Common = {
+  items?: string[] | null;
+  batch?: { gtin: string; lot: string } | null;
+  occurredAt: string;
+  location?: string | null;
+  idempotencyKey?: string | null;
+};
+
+function defineLifecycleMutation<Extra extends Record<string, unknown>>(
+  name: string,
+  description: string,
+  extraFields: (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => Record<string, any>,
+  toInput: (input: Common & Extra) => Omit<RecordEventInput, 'items' | 'occurredAt' | 'location' | 'idempotencyKey'> | { error: { field: string; message: string } },
+) {
+  const inputName = name.charAt(0).toUpperCase() + name.slice(1);
+  const Input = builder.inputType(`${inputName}Input`, {
+    fields: (t) => ({
+      items: t.stringList({ description: 'Item global ids, SGTIN URNs or GS1 Digital Links.' }),
+      batch: t.field({ type: BatchSelectorInput, description: 'Every item of this batch.' }),
+      occurredAt: t.field({ type: 'DateTime', required: true, description: 'RFC 3339 with timezone offset.' }),
+      location: t.string({ description: 'GLN or free text.' }),
+      idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+      ...extraFields(t as never),
+    }),
+  });
+  builder.mutationField(name, (t) =>
+    t.field({
+      type: resultUnion(inputName, RecordEventSuccess, ERRORS),
+      description,
+      authScopes: { authenticated: true },
+      args: { input: t.arg({ type: Input, required: true }) },
+      resolve: async (_r, { input }, ctx) => {
+        const common = input as unknown as Common & Extra;
+        const specific = toInput(common);
+        if ('error' in specific) return failureToGraphQL({ kind: 'ValidationError', ...specific.error });
+        const result = await recordEvent(ledgerDeps(ctx), viewerOf(ctx), {
+          ...specific,
+          items: { refs: parseItemRefs(common.items ?? []), batch: common.batch ?? null },
+          occurredAt: common.occurredAt,
+          location: common.location ?? null,
+          idempotencyKey: common.idempotencyKey ?? null,
+        });
+        switch (result.kind) {
+          case 'ok':
+            return success('RecordEventSuccess', result);
+          case 'ValidationError':
+          case 'NotFoundError':
+          case 'PermissionDeniedError':
+          case 'InvalidTransitionError':
+          case 'ConflictError':
+            return failureToGraphQL(result);
+          default:
+            throw new Error(result satisfies never);
+        }
+      },
+    }),
+  );
+}
+
+const reasonField = (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => ({ reason: t.string() });
+const reasonData = (reason: unknown): { [k: string]: JsonValue } => (typeof reason === 'string' && reason.trim() ? { reason: reason.trim() } : {});
+
+defineLifecycleMutation<{ to: { typename: string; id: string } }>(
+  'shipItems',
+  'The current custodian ships items to a named receiver (stage IN_TRANSIT until received).',
+  (t) => ({ to: t.globalID({ required: true, description: 'The actor that will receive the items.' }) }),
+  (input) => {
+    const to = actorIdOf(input.to);
+    if (to === 'invalid' || to === null) return { error: { field: 'to', message: 'to must be an Actor id' } };
+    return { kind: 'SHIP', counterpartyId: to, data: {} };
+  },
+);
+
+defineLifecycleMutation<Record<string, never>>(
+  'receiveItems',
+  'The named receiver takes custody of items in transit (stage IN_STOCK).',
+  () => ({}),
+  () => ({ kind: 'RECEIVE', counterpartyId: null, data: {} }),
+);
+
+defineLifecycleMutation<{ price?: number | null; currency?: string | null; buyer?: { typename: string; id: string } | null }>(
+  'sellItems',
+  'A RETAILER custodian records a sale (stage SOLD). Recalled items cannot be sold.',
+  (t) => ({
+    price: t.float({ description: 'Unit price, optional.' }),
+    currency: t.string({ description: 'ISO 4217 code; required with price.' }),
+    buyer: t.globalID({ description: 'The buying actor, if it is one; it becomes the custodian.' }),
+  }),
+  (input) => {
+    const data: { [k: string]: JsonValue } = {};
+    if (input.price !== undefined && input.price !== null) {
+      if (!Number.isFinite(input.price) || input.price < 0) return { error: { field: 'price', message: 'price must be a non-negative number' } };
+      if (!input.currency || !/^[A-Z]{3}$/.test(input.currency)) return { error: { field: 'currency', message: 'currency must be an ISO 4217 code such as EUR when a price is given' } };
+      data.price = input.price;
+      data.currency = input.currency;
+    } else if (input.currency) {
+      return { error: { field: 'currency', message: 'currency without price' } };
+    }
+    const buyer = actorIdOf(input.buyer);
+    if (buyer === 'invalid') return { error: { field: 'buyer', message: 'buyer must be an Actor id' } };
+    return { kind: 'SELL', counterpartyId: buyer, data };
+  },
+);
+
+defineLifecycleMutation<{ kind: 'ACTIVATE' | 'SERVICE' | 'USE_REPORT'; note?: string | null; readings?: unknown }>(
+  'recordUse',
+  'The owner (custodian) or a servicer records activation, service or a usage report (stage IN_USE).',
+  (t) => ({
+    kind: t.field({ type: UseKindEnum, required: true }),
+    note: t.string(),
+    readings: t.field({ type: 'JSON', description: 'Sensor or usage readings (JSON object).' }),
+  }),
+  (input) => {
+    const data: { [k: string]: JsonValue } = {};
+    if (input.note?.trim()) data.note = input.note.trim();
+    if (input.readings !== undefined && input.readings !== null) {
+      if (typeof input.readings !== 'object' || Array.isArray(input.readings)) return { error: { field: 'readings', message: 'readings must be a JSON object' } };
+      data.readings = input.readings as JsonValue;
+    }
+    return { kind: input.kind, counterpartyId: null, data };
+  },
+);
+
+defineLifecycleMutation<{ to: { typename: string; id: string }; reason?: string | null }>(
+  'returnItems',
+  'The owner returns items to a named receiver (retailer, manufacturer or recycler), who takes custody (stage RETURNED).',
+  (t) => ({ to: t.globalID({ required: true }), ...reasonField(t) }),
+  (input) => {
+    const to = actorIdOf(input.to);
+    if (to === 'invalid' || to === null) return { error: { field: 'to', message: 'to must be an Actor id' } };
+    return { kind: 'RETURN', counterpartyId: to, data: reasonData(input.reason) };
+  },
+);
+
+defineLifecycleMutation<{ materials?: { material: string; massKg: number }[] | null }>(
+  'recycleItems',
+  'A RECYCLER custodian closes the items’ life and records the materials recovered (stage RECYCLED, terminal).',
+  (t) => ({ materials: t.field({ type: [MaterialInput], description: 'Recovered material quantities.' }) }),
+  (input) => {
+    const materials = input.materials ?? [];
+    for (const [i, m] of materials.entries()) {
+      if (!m.material.trim() || m.material.length > 100) return { error: { field: `materials[${i}].material`, message: 'material must be 1 to 100 characters' } };
+      if (!Number.isFinite(m.massKg) || m.massKg <= 0) return { error: { field: `materials[${i}].massKg`, message: 'massKg must be a positive number' } };
+    }
+    return { kind: 'RECYCLE', counterpartyId: null, data: { materials: materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg })) } };
+  },
+);
+
+defineLifecycleMutation<{ reason?: string | null }>(
+  'destroyItems',
+  'The custodian records destruction (stage DESTROYED, terminal).',
+  reasonField,
+  (input) => ({ kind: 'DESTROY', counterpartyId: null, data: reasonData(input.reason) }),
+);

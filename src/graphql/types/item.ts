@@ -1,0 +1,94 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { toHex } from '../../core/bytes.ts';
+import { parseDigitalLink, parseSgtinUrn, digitalLink } from '../../core/identifiers.ts';
+import { findItemsByGtinSerial, findItemsBySgtins } from '../../db/ledger.ts';
+import type { ItemRow } from '../../db/types.ts';
+import { verifyItem } from '../../services/verify-item.ts';
+import type { ChainVerification } from '../../core/chain.ts';
+import { builder } from '../builder.ts';
+import { connectionFrom, isCount, isUuid, pageInputError, pageParams } from '../pagination.ts';
+import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
+import { StageEnum } from './product.ts';
+
+export const OrderEnum = builder.enumType('EventOrder', { values: ['OLDEST_FIRST', 'NEWEST_FIRST'] as const });
+
+const VerificationRef = builder.objectRef<ChainVerification>('ChainVerification').implement({
+  description: "Result of recomputing an item's hash chain from the stored events.",
+  fields: (t) => ({
+    valid: t.exposeBoolean('valid'),
+    length: t.exposeInt('length', { description: 'Number of chain links stored.' }),
+    headHash: t.string({ nullable: true, description: 'Hex link hash of the last link when valid.', resolve: (v) => (v.headHash ? toHex(v.headHash) : null) }),
+    firstInvalidSeq: t.exposeInt('firstInvalidSeq', { nullable: true }),
+    reason: t.exposeString('reason', { nullable: true }),
+  }),
+});
+
+builder.node(ItemRef, {
+  description: 'One serialized unit of a product, with its hash-chained history.',
+  id: { resolve: (i) => i.id },
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.item.load(id) : undefined))),
+  fields: (t) => ({
+    sgtin: t.exposeString('sgtin', { description: 'EPC pure-identity URN urn:epc:id:sgtin:…' }),
+    digitalLink: t.string({ description: 'GS1 Digital Link URI.', resolve: (i) => digitalLink(i.gtin, i.serial) }),
+    serial: t.exposeString('serial'),
+    gtin: t.exposeString('gtin'),
+    product: t.field({ type: ProductRef, resolve: async (i, _a, ctx) => (await ctx.loaders.product.load(i.gtin))! }),
+    batch: t.field({ type: BatchRef, resolve: async (i, _a, ctx) => (await ctx.loaders.batch.load(i.batch_id))! }),
+    stage: t.field({ type: StageEnum, resolve: (i) => i.stage as never }),
+    custodian: t.field({ type: ActorRef, description: 'Who holds the item now.', resolve: async (i, _a, ctx) => (await ctx.loaders.actor.load(i.custodian_id))! }),
+    pendingReceiver: t.field({
+      type: ActorRef, nullable: true, description: 'While IN_TRANSIT: the actor named to receive it.',
+      resolve: async (i, _a, ctx) => (i.pending_receiver_id ? ((await ctx.loaders.actor.load(i.pending_receiver_id)) ?? null) : null),
+    }),
+    recalled: t.exposeBoolean('recalled'),
+    chainLength: t.int({ resolve: (i) => i.head_seq + 1 }),
+    headHash: t.string({ description: 'Hex hash of the latest chain link.', resolve: (i) => toHex(i.head_hash) }),
+    events: t.connection({
+      type: EventRef,
+      args: { order: t.arg({ type: OrderEnum, defaultValue: 'OLDEST_FIRST' }) },
+      resolve: async (i, args, ctx) => {
+        const { limit, after } = pageParams(args, isCount);
+        const rows = await ctx.loaders.itemEvents.load({ itemId: i.id, limit, afterSeq: after, newestFirst: args.order === 'NEWEST_FIRST' });
+        return connectionFrom(rows, limit, (r) => r.seq, after !== null);
+      },
+    }),
+    verification: t.field({
+      type: VerificationRef,
+      description: 'Recomputes this item’s chain from stored events and links.',
+      resolve: (i, _a, ctx) => verifyItem(ctx.db, i),
+    }),
+  }),
+});
+
+/** Resolves an item by exactly one of id / sgtin / digitalLink; undefined when it does not resolve. */
+export async function lookupItem(ctx: { db: import('../../db/connection.ts').Db; loaders: { item: { load(id: string): Promise<ItemRow | undefined> } } }, by: { id?: string | null; sgtin?: string | null; digitalLink?: string | null }): Promise<ItemRow | undefined> {
+  const given = [by.id, by.sgtin, by.digitalLink].filter((v) => v !== undefined && v !== null);
+  if (given.length !== 1) throw pageInputError('item', 'give exactly one of id, sgtin or digitalLink');
+  if (by.id) {
+    let decoded: { typename: string; id: string };
+    try {
+      decoded = decodeGlobalID(by.id);
+    } catch {
+      return undefined;
+    }
+    return decoded.typename === 'Item' && isUuid(decoded.id) ? ctx.loaders.item.load(decoded.id) : undefined;
+  }
+  if (by.sgtin) {
+    if (!parseSgtinUrn(by.sgtin).ok) return undefined;
+    return (await findItemsBySgtins(ctx.db, [by.sgtin]))[0];
+  }
+  const dl = parseDigitalLink(by.digitalLink!);
+  if (!dl.ok) return undefined;
+  return (await findItemsByGtinSerial(ctx.db, [{ gtin: dl.value.gtin14, serial: dl.value.serial }]))[0];
+}
+
+builder.queryField('item', (t) =>
+  t.field({
+    type: ItemRef,
+    nullable: true,
+    description: 'An item by its global id, SGTIN URN or GS1 Digital Link (exactly one).',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id(), sgtin: t.arg.string(), digitalLink: t.arg.string() },
+    resolve: async (_r, args, ctx) => (await lookupItem(ctx, args)) ?? null,
+  }),
+);

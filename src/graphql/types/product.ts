@@ -1,0 +1,148 @@
+import { normalizeGtin } from '../../core/identifiers.ts';
+import { STAGES } from '../../core/lifecycle.ts';
+import { findBatch, findProduct } from '../../db/ledger.ts';
+import type { BatchRow, EventRow, ProductRow } from '../../db/types.ts';
+import { registerBatch } from '../../services/register-batch.ts';
+import { registerProduct } from '../../services/register-product.ts';
+import { builder } from '../builder.ts';
+import { viewerOf } from '../context.ts';
+import { connectionFrom, isUuid, pageParams } from '../pagination.ts';
+import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
+import { failureToGraphQL, resultUnion, success } from './errors.ts';
+import { ledgerDeps } from './ledger-deps.ts';
+
+export const StageEnum = builder.enumType('Stage', { values: STAGES });
+
+builder.node(ProductRef, {
+  description: 'A trade item (GTIN-14) owned by the manufacturer whose company prefix it carries.',
+  id: { resolve: (p) => p.gtin },
+  loadMany: (gtins, ctx) => Promise.all(gtins.map((g) => ctx.loaders.product.load(g))),
+  fields: (t) => ({
+    gtin: t.exposeString('gtin'),
+    name: t.exposeString('name'),
+    attributes: t.field({ type: 'JSON', resolve: (p) => p.attributes }),
+    brand: t.field({ type: ActorRef, description: 'The owning manufacturer.', resolve: async (p, _a, ctx) => (await ctx.loaders.actor.load(p.owner_id))! }),
+    createdAt: t.expose('created_at', { type: 'DateTime' }),
+    batches: t.connection({
+      type: BatchRef,
+      resolve: async (p, args, ctx) => {
+        const { limit, after } = pageParams(args, isUuid);
+        let q = ctx.db.selectFrom('batches').selectAll().where('gtin', '=', p.gtin).orderBy('id').limit(limit + 1);
+        if (after) q = q.where('id', '>', after);
+        return connectionFrom(await q.execute(), limit, (b) => b.id, after !== null);
+      },
+    }),
+  }),
+});
+
+builder.node(BatchRef, {
+  description: 'A lot of one product: its production date and site, recall state and serialized items.',
+  id: { resolve: (b) => b.id },
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.batch.load(id) : undefined))),
+  fields: (t) => ({
+    lot: t.exposeString('lot'),
+    product: t.field({ type: ProductRef, resolve: async (b, _a, ctx) => (await ctx.loaders.product.load(b.gtin))! }),
+    producedAt: t.expose('produced_at', { type: 'DateTime' }),
+    site: t.exposeString('site'),
+    recalled: t.boolean({ resolve: (b) => b.recalled_at !== null }),
+    recalledAt: t.expose('recalled_at', { type: 'DateTime', nullable: true }),
+    recallReason: t.exposeString('recall_reason', { nullable: true }),
+    items: t.connection({
+      type: ItemRef,
+      args: { stage: t.arg({ type: StageEnum, description: 'Only items currently in this stage.' }) },
+      resolve: async (b, args, ctx) => {
+        const { limit, after } = pageParams(args, isUuid);
+        let q = ctx.db.selectFrom('items').selectAll().where('batch_id', '=', b.id).orderBy('id').limit(limit + 1);
+        if (after) q = q.where('id', '>', after);
+        if (args.stage) q = q.where('stage', '=', args.stage);
+        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+      },
+    }),
+  }),
+});
+
+builder.queryField('product', (t) =>
+  t.field({
+    type: ProductRef,
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { gtin: t.arg.string({ required: true, description: 'GTIN-8, -12, -13 or -14.' }) },
+    resolve: async (_r, { gtin }, ctx) => {
+      const g = normalizeGtin(gtin);
+      return g.ok ? ((await findProduct(ctx.db, g.value)) ?? null) : null;
+    },
+  }),
+);
+
+builder.queryField('batch', (t) =>
+  t.field({
+    type: BatchRef,
+    nullable: true,
+    authScopes: { authenticated: true },
+    args: { gtin: t.arg.string({ required: true }), lot: t.arg.string({ required: true }) },
+    resolve: async (_r, { gtin, lot }, ctx) => {
+      const g = normalizeGtin(gtin);
+      return g.ok ? ((await findBatch(ctx.db, g.value, lot)) ?? null) : null;
+    },
+  }),
+);
+
+const RegisterProductInput = builder.inputType('RegisterProductInput', {
+  fields: (t) => ({
+    gtin: t.string({ required: true, description: 'GTIN-8/12/13/14; stored as GTIN-14.' }),
+    name: t.string({ required: true }),
+    attributes: t.field({ type: 'JSON', description: 'Free-form product attributes (a JSON object).' }),
+  }),
+});
+const RegisterProductSuccess = builder.objectRef<{ product: ProductRow }>('RegisterProductSuccess').implement({
+  fields: (t) => ({ product: t.field({ type: ProductRef, resolve: (s) => s.product }) }),
+});
+builder.mutationField('registerProduct', (t) =>
+  t.field({
+    type: resultUnion('RegisterProduct', RegisterProductSuccess, ['ValidationError', 'PermissionDeniedError', 'ConflictError']),
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RegisterProductInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {} });
+      if (result.kind === 'ok') return success('RegisterProductSuccess', result);
+      return failureToGraphQL(result);
+    },
+  }),
+);
+
+const SerialRangeInput = builder.inputType('SerialRangeInput', {
+  fields: (t) => ({
+    count: t.int({ required: true }),
+    firstSerial: t.string({ required: true, description: 'Ends in digits; they count up keeping their width.' }),
+  }),
+});
+const RegisterBatchInput = builder.inputType('RegisterBatchInput', {
+  fields: (t) => ({
+    gtin: t.string({ required: true }),
+    lot: t.string({ required: true }),
+    producedAt: t.field({ type: 'DateTime', required: true, description: 'RFC 3339 with offset; the COMMISSION occurrence time.' }),
+    site: t.string({ required: true }),
+    serials: t.stringList({ description: 'Serials to commission (GS1 AI 21). Exclusive with range.' }),
+    range: t.field({ type: SerialRangeInput, description: 'Generate serials instead of listing them.' }),
+    idempotencyKey: t.string(),
+  }),
+});
+const RegisterBatchSuccess = builder.objectRef<{ batch: BatchRow; event: EventRow }>('RegisterBatchSuccess').implement({
+  fields: (t) => ({
+    batch: t.field({ type: BatchRef, resolve: (s) => s.batch }),
+    event: t.field({ type: EventRef, description: 'The COMMISSION event covering every item.', resolve: (s) => s.event }),
+  }),
+});
+builder.mutationField('registerBatch', (t) =>
+  t.field({
+    type: resultUnion('RegisterBatch', RegisterBatchSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    description: 'Registers a lot and commissions its serials (up to 100,000 per call) in one transaction.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RegisterBatchInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const result = await registerBatch(ledgerDeps(ctx), viewerOf(ctx), input);
+      if (result.kind === 'ok') return success('RegisterBatchSuccess', result);
+      return failureToGraphQL(result);
+    },
+  }),
+);

@@ -1,0 +1,88 @@
+import { type EventBody, type JsonValue, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
+import type { EventKind } from '../core/lifecycle.ts';
+import { formatInstant } from '../core/time.ts';
+import type { Trx } from '../db/connection.ts';
+import { advanceItems, insertEvent, insertLinks, type ItemAdvance } from '../db/ledger.ts';
+import { appendToLog, type LogHead, type LogSigner } from '../db/log.ts';
+import type { EventRow } from '../db/types.ts';
+import { HeadMovedError } from './transaction.ts';
+
+export interface EventDraft {
+  kind: EventKind;
+  actorId: string;
+  occurredAt: Date;
+  offset: string;
+  recordedAt: Date;
+  location: string | null;
+  counterpartyId: string | null;
+  data: { [key: string]: JsonValue };
+}
+
+export interface ItemStep {
+  id: string;
+  sgtin: string;
+  /** The item's head before this event; null for COMMISSION (the item row is inserted by the caller). */
+  head: { seq: number; hash: Uint8Array } | null;
+  next: Omit<ItemAdvance, 'id' | 'expectedSeq' | 'headHash'>;
+}
+
+/**
+ * Records one event over many items inside the caller's transaction (which holds the log lock): hashes the
+ * canonical body, takes the next leaf index, signs the new checkpoint, appends one chain link per item and moves
+ * each item head with an expected-seq check. Returns the event and each item's new link hash (by item id).
+ */
+export async function appendEvent(
+  trx: Trx,
+  head: LogHead,
+  signer: LogSigner,
+  draft: EventDraft,
+  steps: readonly ItemStep[],
+  /** COMMISSION only: inserts the new item rows, which need their first link hash as head. */
+  insertNewItems?: (linkHashes: Map<string, Uint8Array>) => Promise<void>,
+): Promise<{ event: EventRow; linkHashes: Map<string, Uint8Array>; head: LogHead }> {
+  const body: EventBody = {
+    kind: draft.kind,
+    actor: draft.actorId,
+    occurredAt: formatInstant(draft.occurredAt),
+    timezoneOffset: draft.offset,
+    recordedAt: formatInstant(draft.recordedAt),
+    location: draft.location,
+    counterparty: draft.counterpartyId,
+    data: draft.data,
+    items: steps.map((s) => s.sgtin),
+  };
+  const canonical = canonicalEventBody(body);
+  const contentHash = contentHashOf(canonical);
+  const newHead = await appendToLog(trx, head, [contentHash], signer);
+  const event = await insertEvent(trx, {
+    leaf_index: head.size,
+    kind: draft.kind,
+    actor_id: draft.actorId,
+    occurred_at: draft.occurredAt,
+    tz_offset: draft.offset,
+    recorded_at: draft.recordedAt,
+    location: draft.location,
+    counterparty_id: draft.counterpartyId,
+    data: draft.data,
+    body: canonical,
+    content_hash: contentHash,
+    signature: null,
+    item_count: steps.length,
+  });
+  const linkHashes = new Map<string, Uint8Array>();
+  const links = steps.map((s) => {
+    const seq = s.head ? s.head.seq + 1 : 0;
+    const prevHash = s.head ? s.head.hash : new Uint8Array(32);
+    const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
+    linkHashes.set(s.id, hash);
+    return { itemId: s.id, seq, prevHash, hash };
+  });
+  if (insertNewItems) await insertNewItems(linkHashes);
+  await insertLinks(trx, event.id, links);
+  const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
+  if (advances.length > 0) {
+    const moved = await advanceItems(trx, advances);
+    if (moved !== advances.length) throw new HeadMovedError(`expected to advance ${advances.length} item heads, advanced ${moved}`);
+  }
+  return { event, linkHashes, head: newHead };
+}

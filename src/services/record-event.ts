@@ -1,0 +1,179 @@
+import type { JsonValue } from '../core/chain.ts';
+import { normalizeGtin, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
+import { type EventKind, type ItemState, type Stage, decideTransition } from '../core/lifecycle.ts';
+import { parseOccurrenceTime } from '../core/time.ts';
+import { findActorsByIds } from '../db/actors.ts';
+import type { Trx } from '../db/connection.ts';
+import {
+  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsBySgtins, findItemsOfBatch, findProductsByGtins,
+} from '../db/ledger.ts';
+import { lockLog } from '../db/log.ts';
+import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
+import { appendEvent } from './append-event.ts';
+import type { LedgerDeps } from './deps.ts';
+import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
+import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
+import { withRetries } from './transaction.ts';
+
+/** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
+export interface ItemSelection {
+  /** Internal item ids (already decoded from global ids), SGTIN URNs or GS1 Digital Link URIs. */
+  refs?: { kind: 'id' | 'sgtin' | 'digitalLink'; value: string }[] | null;
+  batch?: { gtin: string; lot: string } | null;
+}
+
+export interface RecordEventInput {
+  kind: Exclude<EventKind, 'COMMISSION'>;
+  items: ItemSelection;
+  occurredAt: string;
+  location?: string | null;
+  /** SHIP/RETURN: the receiving actor; SELL: optional buyer. */
+  counterpartyId?: string | null;
+  /** Kind-specific fields, already shaped by the caller (price, materials, reason, …). */
+  data?: { [key: string]: JsonValue };
+  idempotencyKey?: string | null;
+}
+
+export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Resolved = { items: ItemRow[]; problems: ItemProblem[] };
+
+async function resolveItems(trx: Trx, kind: string, sel: ItemSelection): Promise<Resolved | Failure> {
+  const problems: ItemProblem[] = [];
+  const found = new Map<string, ItemRow>();
+  const refs = sel.refs ?? [];
+  const ids: string[] = [];
+  const sgtins: string[] = [];
+  const keys: { gtin: string; serial: string; ref: string }[] = [];
+  for (const ref of refs) {
+    if (ref.kind === 'id') {
+      if (UUID.test(ref.value)) ids.push(ref.value);
+      else problems.push({ item: ref.value, from: null, kind, reason: 'item not found' });
+    }
+    else if (ref.kind === 'sgtin') {
+      const p = parseSgtinUrn(ref.value);
+      if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid SGTIN: ${p.error}` });
+      else sgtins.push(ref.value);
+    } else {
+      const p = parseDigitalLink(ref.value);
+      if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid Digital Link: ${p.error}` });
+      else keys.push({ ...p.value, gtin: p.value.gtin14, ref: ref.value });
+    }
+  }
+  const add = (rows: ItemRow[]) => rows.forEach((r) => found.set(r.id, r));
+  const byId = await findItemsByIds(trx, ids);
+  add(byId);
+  const idSet = new Set(byId.map((r) => r.id));
+  for (const id of ids) if (!idSet.has(id)) problems.push({ item: id, from: null, kind, reason: 'item not found' });
+  const bySgtin = await findItemsBySgtins(trx, sgtins);
+  add(bySgtin);
+  const sgtinSet = new Set(bySgtin.map((r) => r.sgtin));
+  for (const s of sgtins) if (!sgtinSet.has(s)) problems.push({ item: s, from: null, kind, reason: 'item not found' });
+  const byKey = await findItemsByGtinSerial(trx, keys);
+  add(byKey);
+  const keySet = new Set(byKey.map((r) => `${r.gtin}/${r.serial}`));
+  for (const k of keys) if (!keySet.has(`${k.gtin}/${k.serial}`)) problems.push({ item: k.ref, from: null, kind, reason: 'item not found' });
+  if (sel.batch) {
+    const gtin = normalizeGtin(sel.batch.gtin);
+    if (!gtin.ok) return invalid('batch.gtin', gtin.error);
+    const batch = await findBatch(trx, gtin.value, sel.batch.lot);
+    if (!batch) return notFound(`batch ${sel.batch.lot} of ${gtin.value} not found`);
+    add(await findItemsOfBatch(trx, batch.id));
+  }
+  return { items: [...found.values()], problems };
+}
+
+/**
+ * Records one lifecycle event (everything but COMMISSION) over a set of items, all-or-nothing: every item must
+ * exist and allow the transition for this actor, otherwise nothing is written and every offending item is named.
+ */
+export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
+  const occurred = parseOccurrenceTime(input.occurredAt);
+  if (!occurred.ok) return invalid('occurredAt', occurred.error);
+  const received = deps.now();
+  if (occurred.value.instant.getTime() > received.getTime() + deps.maxClockSkewMs) {
+    return invalid('occurredAt', `occurredAt is in the future (more than ${deps.maxClockSkewMs} ms ahead of the server clock)`);
+  }
+  const refs = input.items.refs ?? [];
+  if (refs.length === 0 && !input.items.batch) return invalid('items', 'name the items (ids, SGTINs or Digital Links) or a batch');
+  if (refs.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
+  const location = input.location?.trim() || null;
+  if (location && location.length > 200) return invalid('location', 'location must be at most 200 characters');
+  if (input.idempotencyKey !== undefined && input.idempotencyKey !== null && (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 200)) {
+    return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  }
+  const counterpartyId = input.counterpartyId ?? null;
+  if (counterpartyId) {
+    if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
+    const [other] = await findActorsByIds(deps.db, [counterpartyId]);
+    if (!other || other.is_operator) return notFound('the named receiving actor was not found');
+  }
+
+  return withRetries(deps.db, async (trx) => {
+    // The log lock orders this writer after every earlier one, so the item heads read below are current.
+    const head = await lockLog(trx);
+    const key = input.idempotencyKey ?? null;
+    let requestHash: Uint8Array | null = null;
+    if (key) {
+      const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
+      if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+      if (check.kind === 'replay') {
+        const [event] = await findEventsByIds(trx, [check.response.eventId]);
+        return { kind: 'ok' as const, event: event! };
+      }
+      requestHash = check.requestHash;
+    }
+    const resolved = await resolveItems(trx, input.kind, input.items);
+    if ('kind' in resolved) return resolved;
+    const { items, problems } = resolved;
+    if (items.length === 0 && problems.length === 0) return invalid('items', 'the selection contains no items');
+    if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
+    const products = await findProductsByGtins(trx, [...new Set(items.map((i) => i.gtin))]);
+    const ownerOf = new Map(products.map((p) => [p.gtin, p.owner_id]));
+    const rec = { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId };
+    const denials: { rule: string; problem: ItemProblem }[] = [];
+    const steps = [];
+    for (const item of items) {
+      const state: ItemState = {
+        stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id,
+        recalled: item.recalled, brandOwnerId: ownerOf.get(item.gtin)!,
+      };
+      const decision = decideTransition(state, rec);
+      if (!decision.ok) {
+        const e = decision.error;
+        if (e.type === 'InvalidTransition') problems.push({ item: item.sgtin, from: item.stage, kind: input.kind, reason: e.reason });
+        else denials.push({ rule: e.rule, problem: { item: item.sgtin, from: item.stage, kind: input.kind, reason: e.rule } });
+        continue;
+      }
+      const n = decision.value;
+      steps.push({
+        id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
+        next: { stage: n.stage, custodianId: n.custodianId, pendingReceiverId: n.pendingReceiverId, recalled: n.recalled },
+      });
+    }
+    if (problems.length > 0) {
+      const all = [...problems, ...denials.map((d) => d.problem)];
+      return { kind: 'InvalidTransitionError' as const, message: `${all.length} item(s) cannot be recorded as ${input.kind}; nothing was written`, items: all };
+    }
+    if (denials.length > 0) {
+      const rule = denials[0]!.rule;
+      return denied(rule, `${input.kind} refused for ${denials.length} item(s): ${rule}; nothing was written`, denials.map((d) => d.problem));
+    }
+    const { event } = await appendEvent(trx, head, deps.signer, {
+      kind: input.kind,
+      actorId: caller.id,
+      occurredAt: occurred.value.instant,
+      offset: occurred.value.offset,
+      recordedAt: deps.now(),
+      location,
+      counterpartyId,
+      data: input.data ?? {},
+    }, steps);
+    if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
+    return { kind: 'ok' as const, event };
+  });
+}
+

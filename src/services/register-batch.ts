@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { companyPrefixFor, normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
+import { parseOccurrenceTime } from '../core/time.ts';
+import { existingSerials, findBatch, findBatchesByIds, findEventsByIds, findProduct, insertBatch, insertItems } from '../db/ledger.ts';
+import { findActorsByIds } from '../db/actors.ts';
+import { lockLog } from '../db/log.ts';
+import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
+import { appendEvent } from './append-event.ts';
+import type { LedgerDeps } from './deps.ts';
+import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { type Failure, conflict, denied, invalid, notFound } from './results.ts';
+import { withRetries } from './transaction.ts';
+
+/** Upper bound of items one call may touch (also the per-mutation item-list limit). */
+export const MAX_ITEMS_PER_CALL = 100_000;
+
+export interface RegisterBatchInput {
+  gtin: string;
+  lot: string;
+  producedAt: string;
+  site: string;
+  serials?: string[] | null;
+  range?: { count: number; firstSerial: string } | null;
+  idempotencyKey?: string | null;
+}
+
+export type RegisterBatchResult = { kind: 'ok'; batch: BatchRow; event: EventRow } | Failure;
+
+/** Expands `{count, firstSerial}`: the trailing digit run counts up, keeping its width (e.g. A0098, A0099, A0100). */
+export function expandSerialRange(firstSerial: string, count: number): string[] | string {
+  const m = /^(.*?)(\d+)$/.exec(firstSerial);
+  if (!m) return 'firstSerial must end in digits so a range can count up from it';
+  const [, prefix = '', digits = ''] = m;
+  const start = BigInt(digits);
+  const out: string[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = prefix + (start + BigInt(i)).toString().padStart(digits.length, '0');
+  return out;
+}
+
+/**
+ * The product's owner registers a lot and commissions its serials in one transaction: batch, items, one
+ * COMMISSION event and one chain link per item. Any duplicate serial (in the input or already registered)
+ * rejects the whole call.
+ */
+export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
+  const gtin = normalizeGtin(input.gtin);
+  if (!gtin.ok) return invalid('gtin', gtin.error);
+  const lot = validateSerial(input.lot);
+  if (!lot.ok) return invalid('lot', `lot ${lot.error.replace(/^serial /i, '')}`);
+  const produced = parseOccurrenceTime(input.producedAt);
+  if (!produced.ok) return invalid('producedAt', produced.error);
+  const now = deps.now();
+  if (produced.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) {
+    return invalid('producedAt', `producedAt is in the future (more than ${deps.maxClockSkewMs} ms ahead of the server clock)`);
+  }
+  const site = input.site.trim();
+  if (site.length < 1 || site.length > 200) return invalid('site', 'site must be 1 to 200 characters');
+  if (input.idempotencyKey !== undefined && input.idempotencyKey !== null && (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 200)) {
+    return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  }
+
+  let serials: string[];
+  if (input.serials && input.range) return invalid('serials', 'give either serials or range, not both');
+  if (input.serials) {
+    serials = input.serials;
+  } else if (input.range) {
+    const { count, firstSerial } = input.range;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_ITEMS_PER_CALL) return invalid('range.count', `count must be 1 to ${MAX_ITEMS_PER_CALL}`);
+    const expanded = expandSerialRange(firstSerial, count);
+    if (typeof expanded === 'string') return invalid('range.firstSerial', expanded);
+    serials = expanded;
+  } else {
+    return invalid('serials', 'give the serials to commission, or a range {count, firstSerial}');
+  }
+  if (serials.length < 1 || serials.length > MAX_ITEMS_PER_CALL) return invalid('serials', `a batch commissions 1 to ${MAX_ITEMS_PER_CALL} serials per call`);
+  for (let i = 0; i < serials.length; i++) {
+    const s = validateSerial(serials[i]!);
+    if (!s.ok) return invalid(`serials[${i}]`, s.error);
+  }
+  const seen = new Set<string>();
+  const dupes = new Set<string>();
+  for (const s of serials) (seen.has(s) ? dupes : seen).add(s);
+  if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
+
+  if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches');
+  const product = await findProduct(deps.db, gtin.value);
+  if (!product) return notFound(`product ${gtin.value} not found`);
+  if (product.owner_id !== caller.id) return denied('NOT_BRAND_OWNER', 'only the product owner registers its batches');
+  const [owner] = await findActorsByIds(deps.db, [product.owner_id]);
+  const prefix = companyPrefixFor(gtin.value, owner!.company_prefixes);
+  if (!prefix) return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} no longer carries a company prefix of its owner`);
+  const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
+  const ids = serials.map(() => randomUUID());
+
+  return withRetries(deps.db, async (trx) => {
+    const head = await lockLog(trx);
+    const key = input.idempotencyKey ?? null;
+    let requestHash: Uint8Array | null = null;
+    if (key) {
+      const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
+      if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+      if (check.kind === 'replay') {
+        const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
+        const [event] = await findEventsByIds(trx, [check.response.eventId]);
+        return { kind: 'ok' as const, batch: batch!, event: event! };
+      }
+      requestHash = check.requestHash;
+    }
+    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`);
+    const taken = await existingSerials(trx, gtin.value, serials);
+    if (taken.length > 0) {
+      return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
+    }
+    const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
+    const steps = ids.map((id, i) => ({
+      id,
+      sgtin: sgtins[i]!,
+      head: null,
+      next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
+    }));
+    const { event } = await appendEvent(
+      trx,
+      head,
+      deps.signer,
+      {
+        kind: 'COMMISSION',
+        actorId: caller.id,
+        occurredAt: produced.value.instant,
+        offset: produced.value.offset,
+        recordedAt: deps.now(),
+        location: site,
+        counterpartyId: null,
+        data: { gtin: gtin.value, lot: lot.value },
+      },
+      steps,
+      (linkHashes) =>
+        insertItems(
+          trx,
+          steps.map((s, i) => ({
+            id: s.id, batchId: batch.id, gtin: gtin.value, serial: serials[i]!, sgtin: s.sgtin, stage: 'MANUFACTURED',
+            custodianId: caller.id, headHash: linkHashes.get(s.id)!,
+          })),
+        ),
+    );
+    if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
+    return { kind: 'ok' as const, batch, event };
+  });
+}

@@ -1,0 +1,33 @@
+import { companyPrefixFor, normalizeGtin } from '../core/identifiers.ts';
+import type { Db } from '../db/connection.ts';
+import { findProduct, insertProduct } from '../db/ledger.ts';
+import type { ActorRow, ProductRow } from '../db/types.ts';
+import { type Failure, conflict, denied, invalid } from './results.ts';
+
+export interface RegisterProductInput {
+  gtin: string;
+  name: string;
+  attributes?: unknown;
+}
+
+export type RegisterProductResult = { kind: 'ok'; product: ProductRow } | Failure;
+
+/** A MANUFACTURER registers a GTIN that carries one of its GS1 company prefixes. */
+export async function registerProduct(db: Db, caller: ActorRow, input: RegisterProductInput): Promise<RegisterProductResult> {
+  const gtin = normalizeGtin(input.gtin);
+  if (!gtin.ok) return invalid('gtin', gtin.error);
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 300) return invalid('name', 'name must be 1 to 300 characters');
+  const attributes = input.attributes ?? {};
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
+    return invalid('attributes', 'attributes must be a JSON object');
+  }
+  if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers products');
+  if (!companyPrefixFor(gtin.value, caller.company_prefixes)) {
+    return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} does not carry any of your company prefixes (${caller.company_prefixes.join(', ') || 'none'})`);
+  }
+  return db.transaction().execute(async (trx) => {
+    if (await findProduct(trx, gtin.value)) return conflict(`product ${gtin.value} is already registered`);
+    return { kind: 'ok' as const, product: await insertProduct(trx, { gtin: gtin.value, ownerId: caller.id, name, attributes }) };
+  });
+}
