@@ -79,6 +79,7 @@ export function verifyItemChain(sgtin: string, stored: readonly StoredLink[]): C
     } catch {
       return fail(i, 'stored event body is not JSON');
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(i, 'stored event body is not a JSON object');
     if (link.fields && canonicalEventBody(link.fields) !== link.body) {
       return fail(i, `stored event fields differ from the hashed body (${diffFields(link.fields, body)})`);
     }

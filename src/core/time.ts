@@ -22,7 +22,8 @@ export function parseOccurrenceTime(input: string): Result<OccurrenceTime> {
   const om = Number(offset.slice(4, 6));
   if (oh > 23 || om > 59) return err(`timezone offset ${offset} is out of range`);
   const ms = Number((frac + '000').slice(0, 3));
-  const localUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear takes the year as given.
+  const localUtc = new Date(0).setUTCFullYear(Number(y), Number(mo) - 1, Number(d)) + ((Number(h) * 60 + Number(mi)) * 60 + Number(s)) * 1000 + ms;
   const check = new Date(localUtc);
   if (
     check.getUTCFullYear() !== Number(y) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) ||
