@@ -1,7 +1,10 @@
 import { sql } from 'kysely';
-import { toHex } from '../core/bytes.ts';
+import { parseSgtinUrn } from '../core/identifiers.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { BatchRow, EventRow, ItemRow, ProductRow } from './types.ts';
+
+/** Hex through Node's native encoder: bytea values travel as text arrays decoded in SQL, identically on pg and PGlite. */
+export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 // Bulk statements pass one array per column through unnest: one round trip per chunk, no 65k-parameter limit.
 const CHUNK = 10_000;
@@ -71,7 +74,7 @@ export async function insertItems(trx: Trx, items: readonly NewItem[]): Promise<
       SELECT id, batch_id, gtin, serial, sgtin, stage, custodian_id, 0, decode(head_hash, 'hex')
       FROM unnest(${part.map((x) => x.id)}::uuid[], ${part.map((x) => x.batchId)}::uuid[], ${part.map((x) => x.gtin)}::text[],
                   ${part.map((x) => x.serial)}::text[], ${part.map((x) => x.sgtin)}::text[], ${part.map((x) => x.stage)}::text[],
-                  ${part.map((x) => x.custodianId)}::uuid[], ${part.map((x) => toHex(x.headHash))}::text[])
+                  ${part.map((x) => x.custodianId)}::uuid[], ${part.map((x) => hex(x.headHash))}::text[])
         AS t(id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_hash)`.execute(trx);
   }
 }
@@ -91,7 +94,7 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
       INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash)
       SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex')
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
-                  ${part.map((l) => toHex(l.prevHash))}::text[], ${part.map((l) => toHex(l.hash))}::text[])
+                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[])
         AS t(item_id, seq, prev_hash, hash)`.execute(trx);
   }
 }
@@ -119,7 +122,7 @@ export async function advanceItems(trx: Trx, advances: readonly ItemAdvance[]): 
         recalled = u.recalled, head_seq = u.expected_seq + 1, head_hash = decode(u.head_hash, 'hex')
       FROM unnest(${part.map((a) => a.id)}::uuid[], ${part.map((a) => a.expectedSeq)}::int[], ${part.map((a) => a.stage)}::text[],
                   ${part.map((a) => a.custodianId)}::uuid[], ${part.map((a) => a.pendingReceiverId)}::uuid[],
-                  ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => toHex(a.headHash))}::text[])
+                  ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => hex(a.headHash))}::text[])
         AS u(id, expected_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
       WHERE items.id = u.id AND items.head_seq = u.expected_seq`.execute(trx);
     updated += Number(res.numAffectedRows ?? 0);
@@ -144,21 +147,26 @@ export async function findItemsByIds(db: DbOrTrx, ids: readonly string[]): Promi
   return out;
 }
 
+/** Items by SGTIN URN, looked up through their (gtin, serial) key; URNs that do not parse match nothing. */
 export async function findItemsBySgtins(db: DbOrTrx, sgtins: readonly string[]): Promise<ItemRow[]> {
-  const out: ItemRow[] = [];
-  for (let i = 0; i < sgtins.length; i += CHUNK) {
-    const part = sgtins.slice(i, i + CHUNK);
-    out.push(...(await db.selectFrom('items').selectAll().where(sql<boolean>`sgtin = ANY(${part}::text[])`).execute()));
+  const keys = [];
+  for (const urn of sgtins) {
+    const p = parseSgtinUrn(urn);
+    if (p.ok) keys.push({ gtin: p.value.gtin14, serial: p.value.serial });
   }
-  return out;
+  return findItemsByGtinSerial(db, keys);
 }
 
 export async function findItemsByGtinSerial(db: DbOrTrx, keys: readonly { gtin: string; serial: string }[]): Promise<ItemRow[]> {
-  if (keys.length === 0) return [];
-  const rows = await sql<ItemRow>`
-    SELECT i.* FROM items i JOIN unnest(${keys.map((k) => k.gtin)}::text[], ${keys.map((k) => k.serial)}::text[]) AS k(gtin, serial)
-      ON i.gtin = k.gtin AND i.serial = k.serial`.execute(db);
-  return rows.rows;
+  const out: ItemRow[] = [];
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const part = keys.slice(i, i + CHUNK);
+    const rows = await sql<ItemRow>`
+      SELECT i.* FROM items i JOIN unnest(${part.map((k) => k.gtin)}::text[], ${part.map((k) => k.serial)}::text[]) AS k(gtin, serial)
+        ON i.gtin = k.gtin AND i.serial = k.serial`.execute(db);
+    out.push(...rows.rows);
+  }
+  return out;
 }
 
 export async function findItemsOfBatch(db: DbOrTrx, batchId: string): Promise<ItemRow[]> {

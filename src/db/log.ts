@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import { toHex } from '../core/bytes.ts';
 import { formatCheckpoint, signNote } from '../core/checkpoint.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, type NodeId } from '../core/merkle.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
+import { hex } from './ledger.ts';
 
 /** The key and origin that sign checkpoints. */
 export interface LogSigner {
@@ -58,7 +58,7 @@ export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readon
     await sql`
       INSERT INTO log_nodes (level, index, hash)
       SELECT level, index, decode(hash, 'hex')
-      FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => toHex(n.hash))}::text[])
+      FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => hex(n.hash))}::text[])
         AS t(level, index, hash)`.execute(trx);
   }
   await trx.updateTable('log_state').set({ size, root_hash: root }).execute();

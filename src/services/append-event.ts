@@ -1,4 +1,4 @@
-import { type EventBody, type JsonValue, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
+import { type EventBody, type JsonValue, ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
 import type { EventKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
@@ -6,6 +6,8 @@ import { advanceItems, insertEvent, insertLinks, type ItemAdvance } from '../db/
 import { appendToLog, type LogHead, type LogSigner } from '../db/log.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError } from './transaction.ts';
+
+const PIPELINE_CHUNK = 10_000;
 
 export interface EventDraft {
   kind: EventKind;
@@ -37,8 +39,8 @@ export async function appendEvent(
   signer: LogSigner,
   draft: EventDraft,
   steps: readonly ItemStep[],
-  /** COMMISSION only: inserts the new item rows, which need their first link hash as head. */
-  insertNewItems?: (linkHashes: Map<string, Uint8Array>) => Promise<void>,
+  /** COMMISSION only: inserts a chunk of new item rows, which need their first link hash as head. */
+  insertNewItems?: (chunk: readonly ItemStep[], linkHashes: Map<string, Uint8Array>) => Promise<void>,
 ): Promise<{ event: EventRow; linkHashes: Map<string, Uint8Array>; head: LogHead }> {
   const body: EventBody = {
     kind: draft.kind,
@@ -70,15 +72,26 @@ export async function appendEvent(
     item_count: steps.length,
   });
   const linkHashes = new Map<string, Uint8Array>();
-  const links = steps.map((s) => {
-    const seq = s.head ? s.head.seq + 1 : 0;
-    const prevHash = s.head ? s.head.hash : new Uint8Array(32);
-    const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
-    linkHashes.set(s.id, hash);
-    return { itemId: s.id, seq, prevHash, hash };
-  });
-  if (insertNewItems) await insertNewItems(linkHashes);
-  await insertLinks(trx, event.id, links);
+  // Hash a chunk while the previous chunk's inserts run on the server: on PostgreSQL the two overlap.
+  let inFlight: Promise<void> = Promise.resolve();
+  for (let i = 0; i < steps.length; i += PIPELINE_CHUNK) {
+    const chunk = steps.slice(i, i + PIPELINE_CHUNK);
+    const links = chunk.map((s) => {
+      const seq = s.head ? s.head.seq + 1 : 0;
+      const prevHash = s.head ? s.head.hash : ZERO_HASH;
+      const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
+      linkHashes.set(s.id, hash);
+      return { itemId: s.id, seq, prevHash, hash };
+    });
+    await inFlight;
+    inFlight = (async () => {
+      if (insertNewItems) await insertNewItems(chunk, linkHashes);
+      await insertLinks(trx, event.id, links);
+    })();
+    // Let the queries reach the socket before the next chunk's hashing occupies the thread.
+    await new Promise((r) => setImmediate(r));
+  }
+  await inFlight;
   const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
   if (advances.length > 0) {
     const moved = await advanceItems(trx, advances);

@@ -90,7 +90,8 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   const prefix = companyPrefixFor(gtin.value, owner!.company_prefixes);
   if (!prefix) return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} no longer carries a company prefix of its owner`);
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
-  const ids = serials.map(() => randomUUID());
+  const ids: string[] = serials.map(() => randomUUID());
+  const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
 
   return withRetries(deps.db, async (trx) => {
     const head = await lockLog(trx);
@@ -133,11 +134,11 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
         data: { gtin: gtin.value, lot: lot.value },
       },
       steps,
-      (linkHashes) =>
+      (chunk, linkHashes) =>
         insertItems(
           trx,
-          steps.map((s, i) => ({
-            id: s.id, batchId: batch.id, gtin: gtin.value, serial: serials[i]!, sgtin: s.sgtin, stage: 'MANUFACTURED',
+          chunk.map((s) => ({
+            id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
             custodianId: caller.id, headHash: linkHashes.get(s.id)!,
           })),
         ),
