@@ -12,6 +12,9 @@ Commands:
   migrate   apply pending database migrations
   seed      load the demo data into an empty database
   schema    write the printed GraphQL schema to schema.graphql (--check: fail if stale)
+  log-key   print the log's verifier key (what auditors pin)
+  verify    verify an item proof bundle offline (no database, no network)
+  audit     recompute the whole log and every item chain from the database and report discrepancies
 
 Run "provenant <command> --help" for a command's options. Configuration comes from the environment;
 see README.md (PORT, PROVENANT_DATA_DIR, DATABASE_URL, PROVENANT_OPERATOR_KEY, …).`,
@@ -28,6 +31,17 @@ Applies every pending migration in migrations/ to the configured database and pr
 
 Loads the demo actors, products, batches and item histories into the configured database if it has none yet.
 Writes the demo actors' API keys to PROVENANT_DATA_DIR/demo-keys.json.`,
+  'log-key': `Usage: provenant log-key
+
+Prints the C2SP verifier key of the log's checkpoint signing key (name+hexid+base64). The key comes from
+PROVENANT_LOG_KEY, or the data folder's log-key file (generated on first use).`,
+  verify: 'see runVerify',
+  audit: `Usage: provenant audit
+
+Online audit with database access: recomputes the Merkle root from every stored event and compares it with the
+stored tree and the latest signed checkpoint, checks every event body against its columns and chain links, and
+re-verifies every item chain. Shows progress on stderr. Exit 0 when clean, 1 when discrepancies are found (each
+is printed), 2 on configuration errors.`,
   schema: `Usage: provenant schema [--check]
 
 Writes the lexicographically sorted printed schema to schema.graphql. With --check, exits 1 when the file is stale.`,
@@ -47,9 +61,42 @@ export async function main(argv: string[]): Promise<number> {
     console.error(HELP['']);
     return 2;
   }
+  if (cmd === 'verify') {
+    // Offline: only core and the file system, never the database or config.
+    const { runVerify } = await import('./verify.ts');
+    return runVerify(rest, { out: (s) => console.log(s), err: (s) => console.error(s) });
+  }
   if (rest.includes('--help') || rest.includes('-h')) return help(cmd);
   try {
     switch (cmd) {
+      case 'log-key': {
+        const { loadLogSigner } = await import('../server/bootstrap.ts');
+        console.log(loadLogSigner(loadConfig()).verifierKey);
+        return 0;
+      }
+      case 'audit': {
+        const config = loadConfig();
+        const { loadLogSigner, openConfiguredDatabase } = await import('../server/bootstrap.ts');
+        const { auditLedger } = await import('../services/audit.ts');
+        const { progressBar } = await import('./progress.ts');
+        const signer = loadLogSigner(config);
+        const handle = await openConfiguredDatabase(config);
+        try {
+          const bar = progressBar(process.stderr);
+          const report = await auditLedger(handle.db, signer.verifierKey, bar.update);
+          bar.done();
+          console.log(`audited ${report.events} events (tree size ${report.treeSize}), ${report.items} items, ${report.links} chain links`);
+          if (report.discrepancies.length === 0) {
+            console.log('OK: log root, checkpoint and every item chain verify');
+            return 0;
+          }
+          console.log(`FAILED: ${report.discrepancies.length} discrepancies`);
+          for (const d of report.discrepancies) console.log(`  - ${d}`);
+          return 1;
+        } finally {
+          await handle.close();
+        }
+      }
       case 'schema': {
         const { printedSchema } = await import('../graphql/schema.ts');
         const file = fileURLToPath(new URL('../../schema.graphql', import.meta.url));

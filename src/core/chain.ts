@@ -93,7 +93,8 @@ export function verifyItemChain(sgtin: string, stored: readonly StoredLink[]): C
   return { valid: true, length: links.length, headHash: prev, firstInvalidSeq: null, reason: null };
 }
 
-function diffFields(fields: EventBody, body: EventBody): string {
+/** Names the fields whose canonical JSON differs between stored columns and the hashed body. */
+export function diffFields(fields: EventBody, body: EventBody): string {
   const names = (Object.keys(fields) as (keyof EventBody)[]).filter((k) => canonicalize(fields[k] ?? null) !== canonicalize(body[k] ?? null));
   return names.length ? `field ${names.join(', ')}` : 'encoding';
 }

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { type DatabaseConnection, type Driver, Kysely, PostgresDialect, type Transaction, type TransactionSettings } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './types.ts';
@@ -55,10 +55,36 @@ export async function createPGlite(dataDir?: string): Promise<PGlite> {
   return pglite;
 }
 
+// PGlite has one session; handles on different schemas of one instance (tests) must re-point search_path.
+const activeSchema = new WeakMap<PGlite, string>();
+
+/** A PGlite driver whose connections run in `schema`, switching the shared session's search_path when needed. */
+class SchemaDriver implements Driver {
+  constructor(private inner: Driver, private pglite: PGlite, private schema: string) {}
+  init() { return this.inner.init(); }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const conn = await this.inner.acquireConnection();
+    if (activeSchema.get(this.pglite) !== this.schema) {
+      await this.pglite.query(`SET search_path TO "${this.schema.replace(/"/g, '""')}"`);
+      activeSchema.set(this.pglite, this.schema);
+    }
+    return conn;
+  }
+  beginTransaction(c: DatabaseConnection, s: TransactionSettings) { return this.inner.beginTransaction(c, s); }
+  commitTransaction(c: DatabaseConnection) { return this.inner.commitTransaction(c); }
+  rollbackTransaction(c: DatabaseConnection) { return this.inner.rollbackTransaction(c); }
+  releaseConnection(c: DatabaseConnection) { return this.inner.releaseConnection(c); }
+  destroy() { return this.inner.destroy(); }
+}
+
 /** Wraps an open PGlite. `schema` puts every query of this handle into that schema (test isolation). */
 export async function openPGlite(pglite: PGlite, where: string, opts: { schema?: string; ownsPGlite?: boolean } = {}): Promise<DatabaseHandle> {
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
-  if (opts.schema) await sql`SET search_path TO ${sql.id(opts.schema)}`.execute(db);
+  const base = new PGliteDialect(pglite);
+  const schema = opts.schema;
+  const dialect = schema
+    ? { createAdapter: () => base.createAdapter(), createIntrospector: (d: Kysely<any>) => base.createIntrospector(d), createQueryCompiler: () => base.createQueryCompiler(), createDriver: () => new SchemaDriver(base.createDriver(), pglite, schema) }
+    : base;
+  const db = new Kysely<Database>({ dialect });
   return {
     db,
     engine: 'pglite',

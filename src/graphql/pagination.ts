@@ -9,23 +9,23 @@ export interface PageArgs {
 /** Default page size when `first` is omitted. */
 export const DEFAULT_PAGE_SIZE = 20;
 
-export const pageInputError = (field: string, message: string) =>
+export const inputError = (field: string, message: string) =>
   new GraphQLError(message, { extensions: { code: 'VALIDATION_ERROR', field } });
 
 /** Validates `first` (1..MAX_PAGE_SIZE) and decodes `after` into the key the query resumes after. */
 export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K): { limit: number; after: K | null } {
   const first = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw pageInputError('first', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+    throw inputError('first', `first must be between 0 and ${MAX_PAGE_SIZE}`);
   }
   if (!args.after) return { limit: first, after: null };
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8'));
   } catch {
-    throw pageInputError('after', 'after is not a cursor returned by this connection');
+    throw inputError('after', 'after is not a cursor returned by this connection');
   }
-  if (!validKey(key)) throw pageInputError('after', 'after is not a cursor returned by this connection');
+  if (!validKey(key)) throw inputError('after', 'after is not a cursor returned by this connection');
   return { limit: first, after: key };
 }
 

@@ -6,6 +6,7 @@ import './types/actor.ts';
 import './types/product.ts';
 import './types/item.ts';
 import './types/event.ts';
+import './types/log.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -10,7 +10,7 @@ import type { EventRow } from '../../db/types.ts';
 import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isCount, isUuid, pageInputError, pageParams } from '../pagination.ts';
+import { connectionFrom, isCount, isUuid, inputError, pageParams } from '../pagination.ts';
 import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -81,7 +81,7 @@ builder.queryField('events', (t) =>
       for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
         if (!value) continue;
         const parsed = parseOccurrenceTime(value);
-        if (!parsed.ok) throw pageInputError(`filter.${name}`, parsed.error);
+        if (!parsed.ok) throw inputError(`filter.${name}`, parsed.error);
         q = q.where('e.occurred_at', op, parsed.value.instant);
       }
       if (f.batch) {

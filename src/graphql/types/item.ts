@@ -6,7 +6,7 @@ import type { ItemRow } from '../../db/types.ts';
 import { verifyItem } from '../../services/verify-item.ts';
 import type { ChainVerification } from '../../core/chain.ts';
 import { builder } from '../builder.ts';
-import { connectionFrom, isCount, isUuid, pageInputError, pageParams } from '../pagination.ts';
+import { connectionFrom, isCount, isUuid, inputError, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { StageEnum } from './product.ts';
 
@@ -63,7 +63,7 @@ builder.node(ItemRef, {
 /** Resolves an item by exactly one of id / sgtin / digitalLink; undefined when it does not resolve. */
 export async function lookupItem(ctx: { db: import('../../db/connection.ts').Db; loaders: { item: { load(id: string): Promise<ItemRow | undefined> } } }, by: { id?: string | null; sgtin?: string | null; digitalLink?: string | null }): Promise<ItemRow | undefined> {
   const given = [by.id, by.sgtin, by.digitalLink].filter((v) => v !== undefined && v !== null);
-  if (given.length !== 1) throw pageInputError('item', 'give exactly one of id, sgtin or digitalLink');
+  if (given.length !== 1) throw inputError('item', 'give exactly one of id, sgtin or digitalLink');
   if (by.id) {
     let decoded: { typename: string; id: string };
     try {

@@ -1,0 +1,238 @@
+/**
+ * GS1 EPCIS 2.0 JSON-LD export of ledger events (pure: no I/O, no clock).
+ *
+ * Mapping (one ledger event → one EPCIS event):
+ * - every kind but RECYCLE is an `ObjectEvent` over the event's items; `action` is `ADD` for COMMISSION, `OBSERVE`
+ *   otherwise; `bizStep` / `disposition` are the CBV 2.0 short names of {@link LIFECYCLE} (DESIGN.md's table).
+ * - RECYCLE with recovered materials is a `TransformationEvent`: `inputEPCList` = the items, `outputQuantityList` =
+ *   one `{epcClass, quantity, uom: "KGM"}` per material, `epcClass` = {@link materialEpcClass}. Without materials
+ *   (nothing came out) it stays an `ObjectEvent` with the same bizStep/disposition, since a TransformationEvent
+ *   needs outputs.
+ * - `eventTime` is the occurrence in the submitter's offset, `eventTimeZoneOffset` that offset, `recordTime` the
+ *   ledger's `recordedAt`. An offset outside EPCIS's −14:00…+14:00 range (the ledger accepts ±23:59) is exported as
+ *   UTC with `+00:00`, the original kept in `provenant:timezoneOffset`.
+ * - `location`, when it is a GLN (13 digits, valid check digit), becomes `readPoint` and `bizLocation` in the GS1
+ *   Digital Link form `https://id.gs1.org/414/{gln}` (an SGLN URN would need the company prefix length, which the
+ *   ledger does not keep). A location already recorded as an SGLN URN (`urn:epc:id:sgln:…`, prefix + location
+ *   reference = 12 digits) or as such a Digital Link (optionally with `/254/{extension}`) is used as written.
+ *   No `bizLocation` for SHIP (the items are in transit) or DESTROY (they no longer exist).
+ *   Any other location text is kept as `provenant:location`.
+ * - SHIP and RETURN: source = actor, destination = counterparty; RECEIVE: destination = actor, source = counterparty
+ *   when one is recorded. Each party appears as both `owning_party` and `possessing_party`, identified by
+ *   `https://id.gs1.org/417/{gln}` when it has a GLN, else `urn:provenant:actor:{id}`.
+ * - COMMISSION's lot (`data.lot`) is also given as ILMD `cbvmda:lotNumber` (ILMD is allowed with ADD only).
+ * - SELL's price is an extension, not a business transaction: `provenant:price` (number) and
+ *   `provenant:priceCurrency` (ISO 4217).
+ * - Ledger fields are user extensions under the `provenant:` prefix ({@link PROVENANT_NAMESPACE}): `kind`,
+ *   `contentHash` (hex), `leafIndex`, `actor`, `counterparty`, `location` (non-GLN text) and `data`. Extension
+ *   members nested in an extension must be namespaced too in JSON-LD, so every object key inside `provenant:data`
+ *   is written `provenant:{encodeURIComponent(key)}` (e.g. `{"provenant:materials": [{"provenant:material": …}]}`);
+ *   strip the prefix and decode to get the recorded `data` back.
+ * - `eventID` is the CBV 2.0 event hash ID of the event without `eventID`, computed with {@link DOCUMENT_CONTEXT}.
+ *   The hash normalises EPCs to canonical Digital Links, so both EPC formats usually give the same ID.
+ */
+import type { EventBody, JsonValue } from './chain.ts';
+import { epcisEventHashId } from './epcis-hash.ts';
+import { digitalLink, parseSgtinUrn } from './identifiers.ts';
+import { LIFECYCLE } from './lifecycle.ts';
+import { validateGln } from './party.ts';
+import { formatWithOffset } from './time.ts';
+
+/** One recorded event with what the export needs beside its hashed body. */
+export interface ExportableEvent {
+  body: EventBody;
+  /** Hex SHA-256 content hash (DESIGN.md "Hashes"). */
+  contentHash: string;
+  /** Position of the event in the Merkle log. */
+  leafIndex: number;
+  actorGln: string | null;
+  counterpartyGln: string | null;
+  actorId: string;
+  counterpartyId: string | null;
+}
+
+/** `urn`: SGTIN pure-identity URNs as recorded; `digitalLink`: `https://id.gs1.org/01/{gtin}/21/{serial}`. */
+export type EpcFormat = 'urn' | 'digitalLink';
+
+export interface EpcisExportOptions {
+  epcFormat: EpcFormat;
+}
+
+export const EPCIS_CONTEXT_URL = 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld';
+export const PROVENANT_NAMESPACE = 'https://provenant.dev/epcis/';
+const P = 'provenant:';
+
+/** The `@context` of exported documents: GS1's EPCIS 2.0 context plus the `provenant:` prefix. */
+export const DOCUMENT_CONTEXT: readonly [string, Readonly<{ provenant: string }>] = Object.freeze([
+  EPCIS_CONTEXT_URL,
+  Object.freeze({ provenant: PROVENANT_NAMESPACE }),
+] as const);
+
+const GS1_DL = 'https://id.gs1.org';
+/** EPCIS `eventTimeZoneOffset` range (GS1 JSON Schema pattern). */
+const EPCIS_OFFSET = /^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$/;
+const SOURCE_DEST_KINDS = new Set(['SHIP', 'RECEIVE', 'RETURN']);
+const NO_BIZ_LOCATION = new Set(['SHIP', 'DESTROY']);
+
+/**
+ * Maps one ledger event to an EPCIS 2.0 event object (ObjectEvent, or TransformationEvent for RECYCLE with
+ * materials), `eventID` included. See the module comment for every mapping rule.
+ * @throws RangeError if an item is not an SGTIN URN while `epcFormat` is `digitalLink` (stored items always are).
+ */
+export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Record<string, unknown> {
+  const { body } = e;
+  const rule = LIFECYCLE[body.kind];
+  const epcs = body.items.map((urn) => (opts.epcFormat === 'digitalLink' ? sgtinToDigitalLink(urn) : urn));
+  const outputs = body.kind === 'RECYCLE' ? materialQuantities(body.data['materials']) : [];
+  const transformation = outputs.length > 0;
+
+  const event: Record<string, unknown> = { type: transformation ? 'TransformationEvent' : 'ObjectEvent' };
+  const time = eventTimeOf(body);
+  event['eventTime'] = time.eventTime;
+  event['eventTimeZoneOffset'] = time.offset;
+  event['recordTime'] = body.recordedAt;
+  if (transformation) {
+    event['inputEPCList'] = epcs;
+    event['outputQuantityList'] = outputs;
+  } else {
+    event['epcList'] = epcs;
+    event['action'] = body.kind === 'COMMISSION' ? 'ADD' : 'OBSERVE';
+  }
+  event['bizStep'] = rule.bizStep;
+  event['disposition'] = rule.disposition;
+
+  const locationId = body.location === null ? null : locationUri(body.location);
+  if (locationId !== null) {
+    event['readPoint'] = { id: locationId };
+    if (!NO_BIZ_LOCATION.has(body.kind)) event['bizLocation'] = { id: locationId };
+  }
+
+  if (SOURCE_DEST_KINDS.has(body.kind)) {
+    const actor = partyUri(e.actorId, e.actorGln);
+    const counterparty = e.counterpartyId === null ? null : partyUri(e.counterpartyId, e.counterpartyGln);
+    const [from, to] = body.kind === 'RECEIVE' ? [counterparty, actor] : [actor, counterparty];
+    if (from !== null) event['sourceList'] = PARTY_TYPES.map((type) => ({ type, source: from }));
+    if (to !== null) event['destinationList'] = PARTY_TYPES.map((type) => ({ type, destination: to }));
+  }
+
+  const lot = body.data['lot'];
+  if (body.kind === 'COMMISSION' && typeof lot === 'string' && lot !== '') event['ilmd'] = { 'cbvmda:lotNumber': lot };
+
+  event[`${P}kind`] = body.kind;
+  event[`${P}contentHash`] = e.contentHash;
+  event[`${P}leafIndex`] = e.leafIndex;
+  event[`${P}actor`] = e.actorId;
+  if (e.counterpartyId !== null) event[`${P}counterparty`] = e.counterpartyId;
+  if (body.location !== null && locationId === null) event[`${P}location`] = body.location;
+  if (time.originalOffset !== null) event[`${P}timezoneOffset`] = time.originalOffset;
+  if (body.kind === 'SELL' && typeof body.data['price'] === 'number') {
+    event[`${P}price`] = body.data['price'];
+    if (typeof body.data['currency'] === 'string') event[`${P}priceCurrency`] = body.data['currency'];
+  }
+  if (Object.keys(body.data).length > 0) event[`${P}data`] = namespaced(body.data);
+
+  return { eventID: epcisEventHashId(event, DOCUMENT_CONTEXT), ...event };
+}
+
+/** An EPCIS 2.0 `EPCISDocument` (schemaVersion 2.0) carrying `events`; `creationDate` is RFC 3339. */
+export function epcisDocument(events: Record<string, unknown>[], creationDate: string): Record<string, unknown> {
+  return {
+    '@context': documentContext(),
+    type: 'EPCISDocument',
+    schemaVersion: '2.0',
+    creationDate,
+    epcisBody: { eventList: events },
+  };
+}
+
+/** An EPCIS 2.0 `EPCISQueryDocument` answering `queryName` (default `SimpleEventQuery`) with `events`. */
+export function epcisQueryDocument(
+  events: Record<string, unknown>[],
+  creationDate: string,
+  queryName = 'SimpleEventQuery',
+): Record<string, unknown> {
+  return {
+    '@context': documentContext(),
+    type: 'EPCISQueryDocument',
+    schemaVersion: '2.0',
+    creationDate,
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList: events } } },
+  };
+}
+
+/**
+ * Class URI of a recovered material, `urn:provenant:material:{slug}`: the name with diacritics removed, lower-cased,
+ * every run of other characters than a–z and 0–9 turned into `-` ("Lithium-ion cells" → `lithium-ion-cells`,
+ * "Aluminium (6061)" → `aluminium-6061`). A name with no such character is percent-encoded instead.
+ * The recorded name stays in `provenant:data`.
+ */
+export function materialEpcClass(material: string): string {
+  const slug = material
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return `urn:provenant:material:${slug || encodeURIComponent(material.trim() || '-')}`;
+}
+
+/** Party identifier: the GLN as a GS1 Digital Link (AI 417) when there is one, else `urn:provenant:actor:{id}`. */
+export function partyUri(actorId: string, gln: string | null): string {
+  return gln !== null && /^[0-9]{13}$/.test(gln) ? `${GS1_DL}/417/${gln}` : `urn:provenant:actor:${encodeURIComponent(actorId)}`;
+}
+
+const PARTY_TYPES = ['owning_party', 'possessing_party'] as const;
+const SGLN_URN = /^urn:epc:id:sgln:([0-9]{6,12})\.([0-9]{0,6})\.[A-Za-z0-9!'()*+,\-.:;=_%]{1,20}$/;
+const GLN_DL = /^https:\/\/id\.gs1\.org\/414\/([0-9]{13})(?:\/254\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]{1,60})?$/;
+
+/** readPoint/bizLocation id of a recorded location, or null when it is free text. */
+export function locationUri(location: string): string | null {
+  if (validateGln(location) === undefined) return `${GS1_DL}/414/${location}`;
+  const sgln = SGLN_URN.exec(location);
+  if (sgln && sgln[1]!.length + sgln[2]!.length === 12) return location;
+  const dl = GLN_DL.exec(location);
+  if (dl && validateGln(dl[1]!) === undefined) return location;
+  return null;
+}
+
+function documentContext(): unknown[] {
+  return [EPCIS_CONTEXT_URL, { provenant: PROVENANT_NAMESPACE }];
+}
+
+function sgtinToDigitalLink(urn: string): string {
+  const parsed = parseSgtinUrn(urn);
+  if (!parsed.ok) throw new RangeError(`toEpcisEvent: item ${JSON.stringify(urn)} is not an SGTIN URN (${parsed.error})`);
+  return digitalLink(parsed.value.gtin14, parsed.value.serial);
+}
+
+function eventTimeOf(body: EventBody): { eventTime: string; offset: string; originalOffset: string | null } {
+  const instant = new Date(body.occurredAt);
+  if (EPCIS_OFFSET.test(body.timezoneOffset)) {
+    return { eventTime: formatWithOffset(instant, body.timezoneOffset), offset: body.timezoneOffset, originalOffset: null };
+  }
+  return { eventTime: formatWithOffset(instant, '+00:00'), offset: '+00:00', originalOffset: body.timezoneOffset };
+}
+
+/** RECYCLE outputs: one quantity element per well-formed `{material, massKg}` (massKg a finite number ≥ 0). */
+function materialQuantities(materials: JsonValue | undefined): { epcClass: string; quantity: number; uom: string }[] {
+  if (!Array.isArray(materials)) return [];
+  const out: { epcClass: string; quantity: number; uom: string }[] = [];
+  for (const m of materials) {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
+    const { material, massKg } = m;
+    if (typeof material !== 'string' || typeof massKg !== 'number' || !Number.isFinite(massKg) || massKg < 0) continue;
+    out.push({ epcClass: materialEpcClass(material), quantity: massKg, uom: 'KGM' });
+  }
+  return out;
+}
+
+/** Prefixes every object key (recursively) with `provenant:`, percent-encoding it so it stays a valid compact IRI. */
+function namespaced(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(namespaced);
+  if (typeof value === 'object' && value !== null) {
+    const out: { [key: string]: JsonValue } = {};
+    for (const [k, v] of Object.entries(value)) out[`${P}${encodeURIComponent(k)}`] = namespaced(v);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,121 @@
+import { toHex } from '../../core/bytes.ts';
+import { encodeBase64 } from '../../core/checkpoint.ts';
+import { consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, type CheckpointView } from '../../services/log-proofs.ts';
+import { readLogHead } from '../../db/log.ts';
+import { builder } from '../builder.ts';
+import { isUuid, inputError } from '../pagination.ts';
+import { EventRef } from '../refs.ts';
+import { lookupItem } from './item.ts';
+
+const LogInfoRef = builder.objectRef<{ origin: string; verifierKey: string; treeSize: number }>('LogInfo').implement({
+  description: 'The Merkle log: its origin line, the key that signs its checkpoints, and its current size.',
+  fields: (t) => ({
+    origin: t.exposeString('origin'),
+    verifierKey: t.exposeString('verifierKey', { description: 'C2SP signed-note verifier key: name+hexid+base64(0x01||pubkey).' }),
+    treeSize: t.exposeInt('treeSize'),
+  }),
+});
+
+const CheckpointRef = builder.objectRef<CheckpointView>('Checkpoint').implement({
+  description: 'A signed C2SP tlog-checkpoint.',
+  fields: (t) => ({
+    origin: t.exposeString('origin'),
+    treeSize: t.exposeInt('treeSize'),
+    rootHash: t.string({ description: 'Base64, as in the checkpoint body.', resolve: (c) => encodeBase64(c.rootHash) }),
+    rootHashHex: t.string({ resolve: (c) => toHex(c.rootHash) }),
+    note: t.exposeString('note', { description: 'The signed note text, verifiable with the verifier key.' }),
+  }),
+});
+
+const InclusionProofRef = builder.objectRef<{ leafIndex: number; treeSize: number; leafHash: Uint8Array; rootHash: Uint8Array; proof: Uint8Array[] }>('InclusionProof').implement({
+  description: 'RFC 9162 §2.1.3 inclusion proof; hashes in hex.',
+  fields: (t) => ({
+    leafIndex: t.exposeInt('leafIndex'),
+    treeSize: t.exposeInt('treeSize'),
+    leafHash: t.string({ resolve: (p) => toHex(p.leafHash) }),
+    rootHash: t.string({ resolve: (p) => toHex(p.rootHash) }),
+    proof: t.stringList({ resolve: (p) => p.proof.map(toHex) }),
+  }),
+});
+
+const ConsistencyProofRef = builder.objectRef<{ fromSize: number; toSize: number; proof: Uint8Array[]; fromRoot: Uint8Array; toRoot: Uint8Array }>('ConsistencyProof').implement({
+  description: 'RFC 9162 §2.1.4 consistency proof; hashes in hex.',
+  fields: (t) => ({
+    fromSize: t.exposeInt('fromSize'),
+    toSize: t.exposeInt('toSize'),
+    fromRoot: t.string({ resolve: (p) => toHex(p.fromRoot) }),
+    toRoot: t.string({ resolve: (p) => toHex(p.toRoot) }),
+    proof: t.stringList({ resolve: (p) => p.proof.map(toHex) }),
+  }),
+});
+
+builder.queryField('logInfo', (t) =>
+  t.field({
+    type: LogInfoRef,
+    description: 'Public: the log origin and verifier key auditors pin.',
+    resolve: async (_r, _a, ctx) => ({ origin: ctx.signer.origin, verifierKey: ctx.signer.verifierKey, treeSize: (await readLogHead(ctx.db)).size }),
+  }),
+);
+
+builder.queryField('checkpoint', (t) =>
+  t.field({
+    type: CheckpointRef,
+    nullable: true,
+    description: 'Public: the latest signed checkpoint, or the one of a given tree size.',
+    args: { treeSize: t.arg.int() },
+    resolve: async (_r, { treeSize }, ctx) => (await findCheckpoint(ctx.db, ctx.signer.origin, treeSize)) ?? null,
+  }),
+);
+
+builder.queryField('consistencyProof', (t) =>
+  t.field({
+    type: ConsistencyProofRef,
+    description: 'Public: proves the tree of toSize (default: current) extends the tree of fromSize.',
+    args: { fromSize: t.arg.int({ required: true }), toSize: t.arg.int() },
+    resolve: async (_r, { fromSize, toSize }, ctx) => {
+      const r = await consistencyProofFor(ctx.db, fromSize, toSize);
+      if (r.kind === 'ok') return r;
+      throw inputError(r.kind === 'ValidationError' ? r.field : 'fromSize', r.message);
+    },
+  }),
+);
+
+builder.queryField('inclusionProof', (t) =>
+  t.field({
+    type: InclusionProofRef,
+    nullable: true,
+    description: 'Proof that an event is leaf `leafIndex` of the tree of treeSize (default: current). Null if not found.',
+    authScopes: { authenticated: true },
+    args: { eventId: t.arg.globalID({ required: true, for: EventRef }), treeSize: t.arg.int() },
+    resolve: async (_r, { eventId, treeSize }, ctx) => {
+      if (!isUuid(eventId.id)) return null;
+      const r = await inclusionProofFor(ctx.db, eventId.id, treeSize);
+      if (r.kind === 'ok') return r;
+      if (r.kind === 'NotFoundError') return null;
+      throw inputError(r.kind === 'ValidationError' ? r.field : 'treeSize', r.message);
+    },
+  }),
+);
+
+builder.queryField('itemProofBundle', (t) =>
+  t.field({
+    type: 'JSON',
+    nullable: true,
+    description: 'One JSON document to verify an item offline with `provenant verify` (null if the item is not found).',
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id(),
+      sgtin: t.arg.string(),
+      digitalLink: t.arg.string(),
+      sinceTreeSize: t.arg.int({ description: 'Include a consistency proof from this earlier tree size.' }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const item = await lookupItem(ctx, args);
+      if (!item) return null;
+      const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize);
+      if (r.kind === 'ok') return r.bundle;
+      if (r.kind === 'NotFoundError') return null;
+      throw inputError(r.kind === 'ValidationError' ? r.field : 'sinceTreeSize', r.message);
+    },
+  }),
+);

@@ -1,0 +1,153 @@
+import { type EventBody, canonicalEventBody, contentHashOf, diffFields, linkHash, ZERO_HASH } from '../core/chain.ts';
+import { bytesEqual, toHex } from '../core/bytes.ts';
+import { verifyCheckpoint } from '../core/checkpoint.ts';
+import { appendLeaves, frontier, leafHash, nodeKey, rootFromNodes, rootNodes, type NodeId } from '../core/merkle.ts';
+import { formatInstant } from '../core/time.ts';
+import type { Db } from '../db/connection.ts';
+import { readLogHead, readNodes } from '../db/log.ts';
+
+export interface AuditReport {
+  treeSize: number;
+  events: number;
+  items: number;
+  links: number;
+  discrepancies: string[];
+}
+
+export type AuditProgress = (phase: 'events' | 'items', done: number, total: number) => void;
+
+const EVENT_CHUNK = 500;
+const ITEM_CHUNK = 2_000;
+/** Stop collecting after this many findings: a wholesale rewrite would otherwise print millions of lines. */
+const MAX_DISCREPANCIES = 1_000;
+
+/**
+ * Recomputes the whole log from stored events and compares it with the stored tree and the latest signed
+ * checkpoint, then re-verifies every item chain against the recomputed content hashes. Every discrepancy found
+ * is reported (up to 1,000); the database is only read.
+ */
+export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}): Promise<AuditReport> {
+  const found: string[] = [];
+  const report = (s: string) => {
+    if (found.length < MAX_DISCREPANCIES) found.push(s);
+  };
+  const head = await readLogHead(db);
+  const totalEvents = Number((await db.selectFrom('events').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+
+  // Phase 1: every event in leaf order — its body, its columns, its item list, and the tree over all of them.
+  const contentHashes = new Map<string, Uint8Array>();
+  let size = 0;
+  let frontierNodes = new Map<string, Uint8Array>();
+  let root: Uint8Array = new Uint8Array(0);
+  let after = -1;
+  for (;;) {
+    const rows = await db.selectFrom('events').selectAll().where('leaf_index', '>', after).orderBy('leaf_index').limit(EVENT_CHUNK).execute();
+    if (rows.length === 0) break;
+    const sgtinsByEvent = new Map<string, string[]>();
+    const linkRows = await db
+      .selectFrom('chain_links as l')
+      .innerJoin('items as i', 'i.id', 'l.item_id')
+      .select(['l.event_id', 'i.sgtin'])
+      .where('l.event_id', 'in', rows.map((r) => r.id))
+      .execute();
+    for (const l of linkRows) sgtinsByEvent.set(l.event_id, [...(sgtinsByEvent.get(l.event_id) ?? []), l.sgtin]);
+    const leaves: Uint8Array[] = [];
+    for (const e of rows) {
+      const leaf = Number(e.leaf_index);
+      if (leaf !== size + leaves.length) report(`leaf ${size + leaves.length}: missing; next stored event is at leaf ${leaf} (event ${e.id})`);
+      const where = `event ${e.id} (leaf ${leaf}, ${e.kind})`;
+      if (!bytesEqual(contentHashOf(e.body), e.content_hash)) report(`${where}: body hashes to ${toHex(contentHashOf(e.body))}, stored contentHash ${toHex(e.content_hash)}`);
+      let body: EventBody | undefined;
+      try {
+        body = JSON.parse(e.body) as EventBody;
+      } catch {
+        report(`${where}: stored body is not JSON`);
+      }
+      if (body) {
+        const fields: EventBody = {
+          kind: e.kind as EventBody['kind'], actor: e.actor_id, occurredAt: formatInstant(e.occurred_at), timezoneOffset: e.tz_offset,
+          recordedAt: formatInstant(e.recorded_at), location: e.location, counterparty: e.counterparty_id, data: e.data as EventBody['data'],
+          items: sgtinsByEvent.get(e.id) ?? [],
+        };
+        if (canonicalEventBody(fields) !== e.body) {
+          report(`${where}: stored columns or chain links differ from the hashed body (${diffFields({ ...fields, items: [...fields.items].sort() }, body)})`);
+        }
+        if (e.item_count !== (body.items?.length ?? -1)) report(`${where}: item_count ${e.item_count} but the body lists ${body.items?.length} items`);
+      }
+      contentHashes.set(e.id, e.content_hash);
+      leaves.push(leafHash(e.content_hash));
+    }
+    const appended = appendLeaves(size, frontierNodes, leaves);
+    size = appended.size;
+    root = appended.root;
+    const all = new Map(frontierNodes);
+    for (const n of appended.nodes) all.set(nodeKey(n.id), n.hash);
+    frontierNodes = new Map(frontier(size).map((id: NodeId) => [nodeKey(id), all.get(nodeKey(id))!]));
+    after = Number(rows[rows.length - 1]!.leaf_index);
+    progress('events', Math.min(size, totalEvents), totalEvents);
+  }
+  if (size !== head.size) report(`log: ${size} events are stored but the log head says ${head.size}`);
+  if (size > 0 && !bytesEqual(root, head.rootHash)) report(`log: recomputed root ${toHex(root)} differs from the stored head root ${toHex(head.rootHash)}`);
+  if (head.size > 0) {
+    const stored = await readNodes(db, rootNodes(head.size));
+    try {
+      const storedRoot = rootFromNodes(head.size, stored);
+      if (!bytesEqual(storedRoot, head.rootHash)) report(`log: stored subtree hashes give root ${toHex(storedRoot)}, head says ${toHex(head.rootHash)}`);
+    } catch (e) {
+      report(`log: ${(e as Error).message}`);
+    }
+  }
+  const cp = await db.selectFrom('checkpoints').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+  if (!cp) {
+    if (size > 0) report('log: no signed checkpoint exists');
+  } else {
+    const v = verifyCheckpoint(cp.note, [verifierKey]);
+    if (!v.ok) report(`checkpoint ${cp.tree_size}: signature does not verify with ${verifierKey}: ${v.error}`);
+    else {
+      if (v.value.size !== size) report(`checkpoint: latest signed checkpoint covers ${v.value.size} events, ${size} are stored`);
+      else if (!bytesEqual(v.value.rootHash, root)) report(`checkpoint ${v.value.size}: signed root ${toHex(v.value.rootHash)} differs from the root recomputed from stored events ${toHex(root)}`);
+    }
+  }
+
+  // Phase 2: every item chain, link by link, against the recomputed content hashes.
+  const totalItems = Number((await db.selectFrom('items').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  let items = 0;
+  let links = 0;
+  let lastId: string | null = null;
+  for (;;) {
+    let q = db.selectFrom('items').select(['id', 'sgtin', 'head_seq', 'head_hash']).orderBy('id').limit(ITEM_CHUNK);
+    if (lastId) q = q.where('id', '>', lastId);
+    const chunk = await q.execute();
+    if (chunk.length === 0) break;
+    const rows = await db.selectFrom('chain_links').selectAll().where('item_id', 'in', chunk.map((i) => i.id)).orderBy('item_id').orderBy('seq').execute();
+    const byItem = new Map<string, typeof rows>();
+    for (const r of rows) byItem.set(r.item_id, [...(byItem.get(r.item_id) ?? []), r]);
+    for (const item of chunk) {
+      const chain = byItem.get(item.id) ?? [];
+      links += chain.length;
+      let prev: Uint8Array = ZERO_HASH;
+      for (let i = 0; i < chain.length; i++) {
+        const l = chain[i]!;
+        const where = `item ${item.sgtin} seq ${l.seq}`;
+        if (l.seq !== i) {
+          report(`item ${item.sgtin} seq ${i}: link missing (next stored seq is ${l.seq})`);
+          break;
+        }
+        const ch = contentHashes.get(l.event_id);
+        if (!ch) {
+          report(`${where}: links to event ${l.event_id}, which is not in the log`);
+          break;
+        }
+        if (!bytesEqual(l.prev_hash, prev)) report(`${where}: prevHash does not equal the previous link hash`);
+        if (!bytesEqual(linkHash(prev, ch, item.sgtin, l.seq), l.hash)) report(`${where}: link hash does not match its event's content hash`);
+        prev = l.hash;
+      }
+      if (chain.length !== item.head_seq + 1) report(`item ${item.sgtin}: head is at seq ${item.head_seq} but ${chain.length} links are stored`);
+      else if (!bytesEqual(prev, item.head_hash)) report(`item ${item.sgtin}: head hash differs from its last link`);
+    }
+    items += chunk.length;
+    lastId = chunk[chunk.length - 1]!.id;
+    progress('items', items, totalItems);
+  }
+  return { treeSize: size, events: contentHashes.size, items, links, discrepancies: found };
+}
