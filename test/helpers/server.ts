@@ -1,6 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { apiKeyHash } from '../../src/core/api-key.ts';
+import { publicKeyFromPrivate, verifierKeyString } from '../../src/core/checkpoint.ts';
+import type { LogSigner } from '../../src/db/log.ts';
 import type { Config } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
@@ -11,6 +14,7 @@ export interface TestServer {
   url: string;
   operatorKey: string;
   logLines: string[];
+  signer: LogSigner;
   /** POSTs a GraphQL request; returns the parsed body (throws on non-JSON). */
   gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<{ status: number; body: { data?: T; errors?: any } }>;
   close(): Promise<void>;
@@ -21,7 +25,7 @@ export interface TestServer {
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined,
-    maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', ...overrides,
+    maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', logOrigin: 'test.provenant/log', logKey: undefined, ...overrides,
   };
 }
 
@@ -30,8 +34,9 @@ export async function startTestServer(db: TestDatabase, overrides: Partial<Confi
   const operatorKey = generateApiKey();
   const logLines: string[] = [];
   let fixedNow: Date | undefined;
+  const signer = testSigner();
   const app = createApp(
-    { db: db.db, config: testConfig(overrides), operatorKeyHash: apiKeyHash(operatorKey), now: () => fixedNow ?? new Date() },
+    { db: db.db, config: testConfig(overrides), operatorKeyHash: apiKeyHash(operatorKey), signer, now: () => fixedNow ?? new Date() },
     createLogger('debug', (l) => logLines.push(l)),
   );
   const server = createServer(app);
@@ -40,6 +45,7 @@ export async function startTestServer(db: TestDatabase, overrides: Partial<Confi
   return {
     url,
     operatorKey,
+    signer,
     logLines,
     setNow: (d) => (fixedNow = d),
     async gql(query, variables, key = operatorKey) {
@@ -52,4 +58,10 @@ export async function startTestServer(db: TestDatabase, overrides: Partial<Confi
     },
     close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
   };
+}
+
+/** A fresh random log key for one test server. */
+export function testSigner(origin = 'test.provenant/log'): LogSigner {
+  const seed = new Uint8Array(randomBytes(32));
+  return { origin, seed, verifierKey: verifierKeyString(origin, publicKeyFromPrivate(seed)) };
 }
