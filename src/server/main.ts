@@ -46,6 +46,14 @@ export async function startServer(config: Config, out: (line: string) => void = 
     out(`  ${operatorKey.generated}`);
   }
   let closing: Promise<void> | undefined;
+  // While shutting down, every response closes its connection, so keep-alive clients cannot hold the server open.
+  server.on('request', (_req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    // Requests already in flight at shutdown: drop their connection as soon as they are answered.
+    res.on('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const close = () =>
     (closing ??= (async () => {
       await new Promise<void>((resolve) => {
