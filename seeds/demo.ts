@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { ensureOperator } from '../src/db/actors.ts';
 import type { ActorRow } from '../src/db/types.ts';
 import { createActor } from '../src/services/create-actor.ts';
+import { grantRights } from '../src/services/grant-rights.ts';
 import type { LedgerDeps } from '../src/services/deps.ts';
 import { recordEvent, type RecordEventInput } from '../src/services/record-event.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { recallBatch } from '../src/services/recall-batch.ts';
 
 function must<T extends { kind: string }>(what: string, r: T): Extract<T, { kind: 'ok' }> {
   if (r.kind !== 'ok') throw new Error(`seed: ${what} failed: ${JSON.stringify(r)}`);
@@ -35,9 +37,9 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   const owner = await actor('Jane Doe (consumer)', []);
   const fixit = await actor('FixIt Service', ['SERVICER']);
   const green = await actor('GreenLoop Recycling', ['RECYCLER']);
-  await actor('Trust Audit', ['AUDITOR']);
+  const auditor = await actor('Trust Audit', ['AUDITOR']);
 
-  must('product kettle', await registerProduct(db, acme, { gtin: '4012345111118', name: 'Kettle K1', attributes: { colour: 'steel', watts: 2200 } }));
+  must('product kettle', await registerProduct(db, acme, { gtin: '4012345111118', name: 'Kettle K1', attributes: { colour: 'steel', watts: 2200 }, publicHistory: true }));
   must('product toaster', await registerProduct(db, acme, { gtin: '04012345222227', name: 'Toaster T2', attributes: { slots: 2 } }));
 
   // Timestamps walk forward from a month ago so every event lies in the past.
@@ -47,6 +49,9 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   const kettles = must('batch K', await registerBatch(deps, acme, { gtin: '4012345111118', lot: 'K2026A', producedAt: at(), site: 'Acme plant 1', range: { count: 24, firstSerial: 'K0001' } }));
   must('batch T', await registerBatch(deps, acme, { gtin: '04012345222227', lot: 'T2026A', producedAt: at(), site: 'Acme plant 2', range: { count: 12, firstSerial: '1001' } }));
   void kettles;
+
+  must('grant FixIt', await grantRights(db, acme, { granteeId: fixit.id, kinds: ['SERVICE', 'USE_REPORT'], product: '4012345111118' }, deps.now()));
+  must('grant auditor', await grantRights(db, operator, { granteeId: auditor.id, kinds: [], allProducts: true }, deps.now()));
 
   const urn = (serial: string) => `urn:epc:id:sgtin:4012345.011111.${serial}`;
   const rec = async (who: ActorRow, kind: RecordEventInput['kind'], serials: string[], extra: Partial<RecordEventInput> = {}) =>
@@ -65,6 +70,7 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   await rec(green, 'RECYCLE', ['K0001'], { data: { materials: [{ material: 'stainless steel', massKg: 0.61 }, { material: 'copper', massKg: 0.08 }] } });
   await rec(store, 'DESTROY', ['K0006'], { data: { reason: 'damaged in store' } });
   await rec(acme, 'SHIP', ['K0010', 'K0011'], { counterpartyId: northwind.id });
+  must('recall T', await recallBatch(deps, acme, { gtin: '04012345222227', lot: 'T2026A', reason: 'loose heating element screw' }));
 
   const keysFile = join(dataDir, 'demo-keys.json');
   writeFileSync(keysFile, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });

@@ -16,10 +16,15 @@ const NON_TERMINAL: readonly Stage[] = STAGES.filter((s) => !TERMINAL_STAGES.inc
 
 /**
  * Who may record a kind, relative to one item:
- * custodian — the current custodian; receiver — the actor named by the pending SHIP; brand — the product's owner;
- * custodianOrServicer — the custodian (owner) or any actor with the SERVICER role.
+ * custodian — the current custodian; receiver — the actor named by the pending SHIP; brandOrGrantee — the product's
+ * owner or an actor the brand granted this kind; custodianOrGrantee — the custodian (owner) or a grantee (e.g. a
+ * servicer the brand authorised). Grants never stand in for custody moves (SHIP, RECEIVE, SELL, RETURN, RECYCLE,
+ * DESTROY): those need the physical holder.
  */
-export type Recorder = 'manufacturer' | 'custodian' | 'receiver' | 'brand' | 'custodianOrServicer';
+export type Recorder = 'manufacturer' | 'custodian' | 'receiver' | 'brandOrGrantee' | 'custodianOrGrantee';
+
+/** Whether the recording actor holds a brand grant for this kind on this item, as of the recording time. */
+export type GrantStatus = 'valid' | 'expired' | 'revoked' | 'none';
 
 export interface KindRule {
   from: readonly Stage[];
@@ -41,11 +46,11 @@ export const LIFECYCLE: Readonly<Record<EventKind, KindRule>> = {
   SHIP: { from: ['MANUFACTURED', 'IN_STOCK', 'RETURNED'], to: 'IN_TRANSIT', recorder: 'custodian', namesCounterparty: true, bizStep: 'shipping', disposition: 'in_transit' },
   RECEIVE: { from: ['IN_TRANSIT'], to: 'IN_STOCK', recorder: 'receiver', namesCounterparty: false, bizStep: 'receiving', disposition: 'in_progress' },
   SELL: { from: ['IN_STOCK'], to: 'SOLD', recorder: 'custodian', role: 'RETAILER', namesCounterparty: false, bizStep: 'retail_selling', disposition: 'retail_sold' },
-  ACTIVATE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'installing', disposition: 'active' },
-  SERVICE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'repairing', disposition: 'active' },
-  USE_REPORT: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrServicer', namesCounterparty: false, bizStep: 'sensor_reporting', disposition: 'active' },
+  ACTIVATE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrGrantee', namesCounterparty: false, bizStep: 'installing', disposition: 'active' },
+  SERVICE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrGrantee', namesCounterparty: false, bizStep: 'repairing', disposition: 'active' },
+  USE_REPORT: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', recorder: 'custodianOrGrantee', namesCounterparty: false, bizStep: 'sensor_reporting', disposition: 'active' },
   RETURN: { from: ['SOLD', 'IN_USE'], to: 'RETURNED', recorder: 'custodian', namesCounterparty: true, bizStep: 'receiving', disposition: 'returned' },
-  RECALL: { from: NON_TERMINAL, to: null, recorder: 'brand', namesCounterparty: false, bizStep: 'holding', disposition: 'recalled' },
+  RECALL: { from: NON_TERMINAL, to: null, recorder: 'brandOrGrantee', namesCounterparty: false, bizStep: 'holding', disposition: 'recalled' },
   RECYCLE: { from: ['RETURNED', 'IN_STOCK'], to: 'RECYCLED', recorder: 'custodian', role: 'RECYCLER', namesCounterparty: false, bizStep: 'disassembling', disposition: 'disposed' },
   DESTROY: { from: NON_TERMINAL, to: 'DESTROYED', recorder: 'custodian', namesCounterparty: false, bizStep: 'destroying', disposition: 'destroyed' },
 };
@@ -65,6 +70,15 @@ export interface Recording {
   actorRoles: readonly string[];
   /** SHIP/RETURN: who takes custody. SELL: optional buyer who becomes custodian. */
   counterpartyId: string | null;
+  /** The actor's grant for this kind on this item's product or batch (default: none). */
+  grant?: GrantStatus;
+}
+
+/** Denial code for a grant-based recorder that is neither the natural recorder nor a valid grantee. */
+function grantDenial(grant: GrantStatus | undefined, fallback: string): string {
+  if (grant === 'expired') return 'GRANT_EXPIRED';
+  if (grant === 'revoked') return 'GRANT_REVOKED';
+  return fallback;
 }
 
 export type TransitionError =
@@ -92,12 +106,12 @@ export function decideTransition(item: ItemState, rec: Recording): Result<ItemSt
     case 'receiver':
       if (rec.actorId !== item.pendingReceiverId) return err({ type: 'PermissionDenied', rule: 'NOT_NAMED_RECEIVER' });
       break;
-    case 'brand':
-      if (rec.actorId !== item.brandOwnerId) return err({ type: 'PermissionDenied', rule: 'NOT_BRAND_OWNER' });
+    case 'brandOrGrantee':
+      if (rec.actorId !== item.brandOwnerId && rec.grant !== 'valid') return err({ type: 'PermissionDenied', rule: grantDenial(rec.grant, 'NOT_BRAND_OWNER') });
       break;
-    case 'custodianOrServicer':
-      if (rec.actorId !== item.custodianId && !rec.actorRoles.includes('SERVICER')) {
-        return err({ type: 'PermissionDenied', rule: 'NOT_CUSTODIAN_OR_SERVICER' });
+    case 'custodianOrGrantee':
+      if (rec.actorId !== item.custodianId && rec.grant !== 'valid') {
+        return err({ type: 'PermissionDenied', rule: grantDenial(rec.grant, 'NOT_CUSTODIAN_OR_GRANTEE') });
       }
       break;
     case 'manufacturer':

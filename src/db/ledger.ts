@@ -18,10 +18,10 @@ export async function findProductsByGtins(db: DbOrTrx, gtins: readonly string[])
   return db.selectFrom('products').selectAll().where('gtin', 'in', gtins).execute();
 }
 
-export async function insertProduct(db: DbOrTrx, p: { gtin: string; ownerId: string; name: string; attributes: unknown }): Promise<ProductRow> {
+export async function insertProduct(db: DbOrTrx, p: { gtin: string; ownerId: string; name: string; attributes: unknown; publicHistory?: boolean }): Promise<ProductRow> {
   return db
     .insertInto('products')
-    .values({ gtin: p.gtin, owner_id: p.ownerId, name: p.name, attributes: JSON.stringify(p.attributes ?? {}) })
+    .values({ gtin: p.gtin, owner_id: p.ownerId, name: p.name, attributes: JSON.stringify(p.attributes ?? {}), public_history: p.publicHistory ?? false })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -188,4 +188,14 @@ export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
     .where('l.item_id', '=', itemId)
     .orderBy('l.seq')
     .execute();
+}
+
+/** Records custody changes (item, seq of the event, new custodian); append-only. */
+export async function insertCustodyStarts(trx: Trx, starts: readonly { itemId: string; seq: number; actorId: string }[]): Promise<void> {
+  for (let i = 0; i < starts.length; i += CHUNK) {
+    const part = starts.slice(i, i + CHUNK);
+    await sql`
+      INSERT INTO custody_starts (item_id, seq, actor_id)
+      SELECT * FROM unnest(${part.map((s) => s.itemId)}::uuid[], ${part.map((s) => s.seq)}::int[], ${part.map((s) => s.actorId)}::uuid[])`.execute(trx);
+  }
 }

@@ -28,6 +28,7 @@ export interface ProductsTable {
   owner_id: string;
   name: string;
   attributes: ColumnType<Record<string, unknown>, string, string>;
+  public_history: Generated<boolean>;
   created_at: CreatedAt;
 }
 
@@ -110,7 +111,34 @@ export interface CheckpointsTable {
   created_at: CreatedAt;
 }
 
+export interface GrantsTable {
+  id: Generated<string>;
+  grantor_id: string;
+  grantee_id: string;
+  kinds: string[];
+  product_gtin: string | null;
+  batch_id: string | null;
+  all_products: Generated<boolean>;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+export interface GrantRevocationsTable {
+  grant_id: string;
+  revoked_by: string;
+  revoked_at: Date;
+}
+
+export interface CustodyStartsTable {
+  item_id: string;
+  seq: number;
+  actor_id: string;
+}
+
 export interface Database {
+  grants: GrantsTable;
+  grant_revocations: GrantRevocationsTable;
+  custody_starts: CustodyStartsTable;
   actors: ActorsTable;
   api_keys: ApiKeysTable;
   products: ProductsTable;
@@ -132,3 +160,4 @@ export type ItemRow = Selectable<ItemsTable>;
 export type EventRow = Selectable<EventsTable>;
 export type ChainLinkRow = Selectable<ChainLinksTable>;
 export type NewEvent = Insertable<EventsTable>;
+export type GrantRow = Selectable<GrantsTable> & { revoked_at: Date | null; revoked_by: string | null };

@@ -5,6 +5,10 @@ import type { ActorRow } from '../db/types.ts';
 import type { LogSigner } from '../db/log.ts';
 import { authenticate, type AuthState } from '../services/authenticate.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import { readScope, type ReadScope } from '../core/rights.ts';
+import { grantsOf } from '../db/visibility.ts';
+
+const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 export interface AppDeps {
   db: Db;
@@ -18,6 +22,8 @@ export interface AppDeps {
 
 export interface Context extends AppDeps {
   auth: AuthState;
+  /** What the caller may read; an anonymous caller's scope matches nothing. */
+  scope: ReadScope;
   loaders: Loaders;
   requestId: string;
 }
@@ -28,7 +34,12 @@ export type { ActorRow };
 export async function createContext(deps: AppDeps, initial: YogaInitialContext & { requestId?: string }): Promise<Context> {
   const header = initial.request.headers.get('authorization');
   const auth = await authenticate(deps.db, header, deps.operatorKeyHash);
-  return { ...deps, auth, loaders: createLoaders(deps.db), requestId: initial.requestId ?? crypto.randomUUID() };
+  const now = deps.now();
+  const scope =
+    auth.kind === 'actor'
+      ? readScope(auth.actor.id, auth.actor.is_operator, await grantsOf(deps.db, auth.actor.id), now)
+      : readScope(NOBODY, false, [], now);
+  return { ...deps, auth, scope, loaders: createLoaders(deps.db, scope), requestId: initial.requestId ?? crypto.randomUUID() };
 }
 
 /** The calling actor; only call from fields guarded by the `authenticated` scope. */

@@ -1,9 +1,12 @@
 import DataLoader from 'dataloader';
 import { sql } from 'kysely';
+import type { ReadScope } from '../core/rights.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import { findBatchesByIds, findEventsByIds, findItemsByIds, findProductsByGtins } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
+import { batchVisibleSql, eventVisibleSql, itemEventVisibleSql, productVisibleSql } from '../db/visibility.ts';
+import { filterVisibleItems } from '../services/visible-items.ts';
 
 /** Orders `rows` like `keys`, with undefined for a missing key (DataLoader's contract). */
 export function byKeys<K, R>(keys: readonly K[], rows: readonly R[], keyOf: (r: R) => K): (R | undefined)[] {
@@ -20,8 +23,10 @@ export interface ItemEventsKey {
   newestFirst: boolean;
 }
 
-/** Fetches a page of events (with their seq) for many items in one query per distinct page shape. */
-async function loadItemEvents(db: Db, keys: readonly ItemEventsKey[]): Promise<ItemEventRow[][]> {
+const keyOfPage = (k: ItemEventsKey) => `${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`;
+
+/** A page of one item's visible events (with seq) for many items: one query per distinct page shape. */
+async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEventsKey[]): Promise<ItemEventRow[][]> {
   const groups = new Map<string, ItemEventsKey[]>();
   for (const k of keys) {
     const g = `${k.limit}/${k.afterSeq}/${k.newestFirst}`;
@@ -37,26 +42,48 @@ async function loadItemEvents(db: Db, keys: readonly ItemEventsKey[]): Promise<I
       SELECT * FROM (
         SELECT e.*, l.seq, l.item_id, row_number() OVER (PARTITION BY l.item_id ORDER BY l.seq ${order}) AS rn
         FROM chain_links l JOIN events e ON e.id = l.event_id
-        WHERE l.item_id = ANY(${ids}::uuid[]) ${afterCond}
+        WHERE l.item_id = ANY(${ids}::uuid[]) ${afterCond} AND ${itemEventVisibleSql(scope, 'l', 'e')}
       ) t WHERE rn <= ${limit + 1} ORDER BY item_id, seq ${order}`.execute(db);
     for (const r of rows.rows) {
-      const key = `${r.item_id}/${limit}/${afterSeq}/${newestFirst}`;
+      const key = keyOfPage({ itemId: r.item_id, limit, afterSeq, newestFirst });
       result.set(key, [...(result.get(key) ?? []), r]);
     }
   }
-  return keys.map((k) => result.get(`${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`) ?? []);
+  return keys.map((k) => result.get(keyOfPage(k)) ?? []);
 }
 
-/** Per-request batching; created fresh for every request so nothing is cached across callers. */
-export function createLoaders(db: Db) {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuids = (ids: readonly string[]) => ids.filter((id) => UUID.test(id));
+
+/**
+ * Per-request batching; created fresh for every request so nothing is cached across callers. `visible*` loaders
+ * answer lookups by id (node, item, batch, product queries) and return undefined for what the caller may not see;
+ * the plain loaders resolve references from objects the caller already sees.
+ */
+export function createLoaders(db: Db, scope: ReadScope) {
   return {
     actor: new DataLoader<string, ActorRow | undefined>(async (ids) => byKeys(ids, await findActorsByIds(db, ids), (a) => a.id)),
     product: new DataLoader<string, ProductRow | undefined>(async (gtins) => byKeys(gtins, await findProductsByGtins(db, gtins), (p) => p.gtin)),
     batch: new DataLoader<string, BatchRow | undefined>(async (ids) => byKeys(ids, await findBatchesByIds(db, ids), (b) => b.id)),
     item: new DataLoader<string, ItemRow | undefined>(async (ids) => byKeys(ids, await findItemsByIds(db, ids), (i) => i.id)),
     event: new DataLoader<string, EventRow | undefined>(async (ids) => byKeys(ids, await findEventsByIds(db, ids), (e) => e.id)),
-    itemEvents: new DataLoader<ItemEventsKey, ItemEventRow[], string>((keys) => loadItemEvents(db, keys), {
-      cacheKeyFn: (k) => `${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`,
+    itemEvents: new DataLoader<ItemEventsKey, ItemEventRow[], string>((keys) => loadItemEvents(db, scope, keys), { cacheKeyFn: keyOfPage }),
+    visibleItem: new DataLoader<string, ItemRow | undefined>(async (ids) =>
+      byKeys(ids, await filterVisibleItems(db, scope, await findItemsByIds(db, uuids(ids))), (i) => i.id),
+    ),
+    visibleEvent: new DataLoader<string, EventRow | undefined>(async (ids) => {
+      const valid = uuids(ids);
+      const rows = valid.length === 0 ? [] : await db.selectFrom('events as e').selectAll('e').where(sql<boolean>`e.id = ANY(${valid}::uuid[])`).where(eventVisibleSql(scope, 'e')).execute();
+      return byKeys(ids, rows, (e) => e.id);
+    }),
+    visibleBatch: new DataLoader<string, BatchRow | undefined>(async (ids) => {
+      const valid = uuids(ids);
+      const rows = valid.length === 0 ? [] : await db.selectFrom('batches as b').selectAll('b').where(sql<boolean>`b.id = ANY(${valid}::uuid[])`).where(batchVisibleSql(scope, 'b')).execute();
+      return byKeys(ids, rows, (b) => b.id);
+    }),
+    visibleProduct: new DataLoader<string, ProductRow | undefined>(async (gtins) => {
+      const rows = await db.selectFrom('products as p').selectAll('p').where('p.gtin', 'in', gtins).where(productVisibleSql(scope, 'p')).execute();
+      return byKeys(gtins, rows, (p) => p.gtin);
     }),
   };
 }

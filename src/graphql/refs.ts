@@ -1,4 +1,4 @@
-import type { ActorRow, ApiKeyRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
+import type { ActorRow, ApiKeyRow, BatchRow, EventRow, GrantRow, ItemRow, ProductRow } from '../db/types.ts';
 import type { ItemProblem } from '../services/results.ts';
 import { builder } from './builder.ts';
 
@@ -9,6 +9,7 @@ export const ProductRef = builder.objectRef<ProductRow>('Product');
 export const BatchRef = builder.objectRef<BatchRow>('Batch');
 export const ItemRef = builder.objectRef<ItemRow>('Item');
 export const EventRef = builder.objectRef<EventRow>('Event');
+export const GrantRef = builder.objectRef<GrantRow>('Grant');
 
 export interface ErrorShape {
   __typename: string;

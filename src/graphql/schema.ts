@@ -7,6 +7,7 @@ import './types/product.ts';
 import './types/item.ts';
 import './types/event.ts';
 import './types/log.ts';
+import './types/rights.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -2,7 +2,7 @@ import { type EventBody, type JsonValue, ZERO_HASH, canonicalEventBody, contentH
 import type { EventKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
-import { advanceItems, insertEvent, insertLinks, type ItemAdvance } from '../db/ledger.ts';
+import { advanceItems, insertCustodyStarts, insertEvent, insertLinks, type ItemAdvance } from '../db/ledger.ts';
 import { appendToLog, type LogHead, type LogSigner } from '../db/log.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError } from './transaction.ts';
@@ -26,6 +26,8 @@ export interface ItemStep {
   /** The item's head before this event; null for COMMISSION (the item row is inserted by the caller). */
   head: { seq: number; hash: Uint8Array } | null;
   next: Omit<ItemAdvance, 'id' | 'expectedSeq' | 'headHash'>;
+  /** The event hands the item to another custodian (recorded as a custody start for visibility windows). */
+  custodyChanged?: boolean;
 }
 
 /**
@@ -92,6 +94,8 @@ export async function appendEvent(
     await new Promise((r) => setImmediate(r));
   }
   await inFlight;
+  const starts = steps.filter((s) => s.custodyChanged && s.head).map((s) => ({ itemId: s.id, seq: s.head!.seq + 1, actorId: s.next.custodianId }));
+  await insertCustodyStarts(trx, starts);
   const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
   if (advances.length > 0) {
     const moved = await advanceItems(trx, advances);

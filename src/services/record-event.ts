@@ -1,20 +1,23 @@
 import type { JsonValue } from '../core/chain.ts';
 import { normalizeGtin, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
-import { type EventKind, type ItemState, type Stage, decideTransition } from '../core/lifecycle.ts';
+import { type EventKind, type ItemState, LIFECYCLE, type Stage, decideTransition } from '../core/lifecycle.ts';
+import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import {
-  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsBySgtins, findItemsOfBatch, findProductsByGtins,
+  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch, findProductsByGtins,
 } from '../db/ledger.ts';
 import { lockLog } from '../db/log.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
-import { appendEvent } from './append-event.ts';
+import { grantsOf } from '../db/visibility.ts';
+import { appendEvent, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
 import { withRetries } from './transaction.ts';
+import { filterVisibleItems } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
 export interface ItemSelection {
@@ -38,57 +41,67 @@ export interface RecordEventInput {
 export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NOT_FOUND = 'item not found';
 
 type Resolved = { items: ItemRow[]; problems: ItemProblem[] };
 
-async function resolveItems(trx: Trx, kind: string, sel: ItemSelection): Promise<Resolved | Failure> {
+/**
+ * Resolves references to items the caller may see. A reference that does not resolve, and one the caller may
+ * not see, both become "item not found" under the reference as submitted, so errors never reveal an item.
+ */
+async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFact[], kind: string, sel: ItemSelection): Promise<Resolved | Failure> {
   const problems: ItemProblem[] = [];
-  const found = new Map<string, ItemRow>();
-  const refs = sel.refs ?? [];
+  const missing = (ref: string) => problems.push({ item: ref, from: null, kind, reason: NOT_FOUND });
+  const found = new Map<string, { row: ItemRow; ref: string }>();
   const ids: string[] = [];
-  const sgtins: string[] = [];
   const keys: { gtin: string; serial: string; ref: string }[] = [];
-  for (const ref of refs) {
+  for (const ref of sel.refs ?? []) {
     if (ref.kind === 'id') {
       if (UUID.test(ref.value)) ids.push(ref.value);
-      else problems.push({ item: ref.value, from: null, kind, reason: 'item not found' });
+      else missing(ref.value);
+      continue;
     }
-    else if (ref.kind === 'sgtin') {
-      const p = parseSgtinUrn(ref.value);
-      if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid SGTIN: ${p.error}` });
-      else sgtins.push(ref.value);
-    } else {
-      const p = parseDigitalLink(ref.value);
-      if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid Digital Link: ${p.error}` });
-      else keys.push({ ...p.value, gtin: p.value.gtin14, ref: ref.value });
-    }
+    const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : parseDigitalLink(ref.value);
+    if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}` });
+    else keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
   }
-  const add = (rows: ItemRow[]) => rows.forEach((r) => found.set(r.id, r));
   const byId = await findItemsByIds(trx, ids);
-  add(byId);
+  for (const r of byId) found.set(r.id, { row: r, ref: r.id });
   const idSet = new Set(byId.map((r) => r.id));
-  for (const id of ids) if (!idSet.has(id)) problems.push({ item: id, from: null, kind, reason: 'item not found' });
-  const bySgtin = await findItemsBySgtins(trx, sgtins);
-  add(bySgtin);
-  const sgtinSet = new Set(bySgtin.map((r) => r.sgtin));
-  for (const s of sgtins) if (!sgtinSet.has(s)) problems.push({ item: s, from: null, kind, reason: 'item not found' });
+  for (const id of ids) if (!idSet.has(id)) missing(id);
   const byKey = await findItemsByGtinSerial(trx, keys);
-  add(byKey);
-  const keySet = new Set(byKey.map((r) => `${r.gtin}/${r.serial}`));
-  for (const k of keys) if (!keySet.has(`${k.gtin}/${k.serial}`)) problems.push({ item: k.ref, from: null, kind, reason: 'item not found' });
+  const keyed = new Map(byKey.map((r) => [`${r.gtin}/${r.serial}`, r]));
+  for (const k of keys) {
+    const row = keyed.get(`${k.gtin}/${k.serial}`);
+    if (row) found.set(row.id, { row, ref: k.ref });
+    else missing(k.ref);
+  }
+  let batchItems: ItemRow[] = [];
   if (sel.batch) {
     const gtin = normalizeGtin(sel.batch.gtin);
     if (!gtin.ok) return invalid('batch.gtin', gtin.error);
     const batch = await findBatch(trx, gtin.value, sel.batch.lot);
-    if (!batch) return notFound(`batch ${sel.batch.lot} of ${gtin.value} not found`);
-    add(await findItemsOfBatch(trx, batch.id));
+    batchItems = batch ? await filterVisibleItems(trx, scope, await findItemsOfBatch(trx, batch.id)) : [];
+    if (batchItems.length === 0) return notFound(`batch ${sel.batch.lot} of ${gtin.value} not found`);
   }
-  return { items: [...found.values()], problems };
+  const referenced = [...found.values()];
+  const visible = new Set((await filterVisibleItems(trx, scope, referenced.map((f) => f.row))).map((r) => r.id));
+  // A lapsed grant's scope is known to its grantee (grants are readable), so its items get the real reason
+  // (GRANT_EXPIRED / GRANT_REVOKED) instead of "not found".
+  for (const f of referenced) if (grants.some((g) => g.productGtin === f.row.gtin || g.batchId === f.row.batch_id)) visible.add(f.row.id);
+  const items = new Map<string, ItemRow>();
+  for (const f of referenced) {
+    if (visible.has(f.row.id)) items.set(f.row.id, f.row);
+    else missing(f.ref);
+  }
+  for (const r of batchItems) items.set(r.id, r);
+  return { items: [...items.values()], problems };
 }
 
 /**
  * Records one lifecycle event (everything but COMMISSION) over a set of items, all-or-nothing: every item must
- * exist and allow the transition for this actor, otherwise nothing is written and every offending item is named.
+ * exist, be visible to the actor and allow the transition for it (lifecycle, custody, role, brand grants), otherwise
+ * nothing is written and every offending item is named.
  */
 export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
   const occurred = parseOccurrenceTime(input.occurredAt);
@@ -115,6 +128,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   return withRetries(deps.db, async (trx) => {
     // The log lock orders this writer after every earlier one, so the item heads read below are current.
     const head = await lockLog(trx);
+    const now = deps.now();
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;
     if (key) {
@@ -126,32 +140,40 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
       }
       requestHash = check.requestHash;
     }
-    const resolved = await resolveItems(trx, input.kind, input.items);
+    // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
+    const grants: GrantFact[] = await grantsOf(trx, caller.id);
+    const scope = readScope(caller.id, caller.is_operator, grants, now);
+    const resolved = await resolveItems(trx, scope, grants, input.kind, input.items);
     if ('kind' in resolved) return resolved;
     const { items, problems } = resolved;
     if (items.length === 0 && problems.length === 0) return invalid('items', 'the selection contains no items');
     if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
     const products = await findProductsByGtins(trx, [...new Set(items.map((i) => i.gtin))]);
     const ownerOf = new Map(products.map((p) => [p.gtin, p.owner_id]));
-    const rec = { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId };
+    const recorder = LIFECYCLE[input.kind].recorder;
     const denials: { rule: string; problem: ItemProblem }[] = [];
-    const steps = [];
+    const steps: ItemStep[] = [];
+    const grantsUsed = new Set<string>();
     for (const item of items) {
       const state: ItemState = {
         stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id,
         recalled: item.recalled, brandOwnerId: ownerOf.get(item.gtin)!,
       };
-      const decision = decideTransition(state, rec);
+      const grant = grantStatus(grants, caller.id, input.kind, { gtin: item.gtin, batchId: item.batch_id }, now);
+      const decision = decideTransition(state, { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId, grant: grant.status });
       if (!decision.ok) {
         const e = decision.error;
         if (e.type === 'InvalidTransition') problems.push({ item: item.sgtin, from: item.stage, kind: input.kind, reason: e.reason });
         else denials.push({ rule: e.rule, problem: { item: item.sgtin, from: item.stage, kind: input.kind, reason: e.rule } });
         continue;
       }
+      const natural = recorder === 'brandOrGrantee' ? state.brandOwnerId === caller.id : recorder === 'custodianOrGrantee' ? state.custodianId === caller.id : true;
+      if (!natural && grant.grantId) grantsUsed.add(grant.grantId);
       const n = decision.value;
       steps.push({
         id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
         next: { stage: n.stage, custodianId: n.custodianId, pendingReceiverId: n.pendingReceiverId, recalled: n.recalled },
+        custodyChanged: n.custodianId !== item.custodian_id,
       });
     }
     if (problems.length > 0) {
@@ -162,18 +184,19 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
       const rule = denials[0]!.rule;
       return denied(rule, `${input.kind} refused for ${denials.length} item(s): ${rule}; nothing was written`, denials.map((d) => d.problem));
     }
+    // The grants relied on are part of the hashed body, so an auditor can check the write against them.
+    const data = { ...(input.data ?? {}), ...(grantsUsed.size ? { authorizedBy: [...grantsUsed].sort() } : {}) };
     const { event } = await appendEvent(trx, head, deps.signer, {
       kind: input.kind,
       actorId: caller.id,
       occurredAt: occurred.value.instant,
       offset: occurred.value.offset,
-      recordedAt: deps.now(),
+      recordedAt: now,
       location,
       counterpartyId,
-      data: input.data ?? {},
+      data,
     }, steps);
     if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
     return { kind: 'ok' as const, event };
   });
 }
-

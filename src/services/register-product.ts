@@ -8,6 +8,7 @@ export interface RegisterProductInput {
   gtin: string;
   name: string;
   attributes?: unknown;
+  publicHistory?: boolean;
 }
 
 export type RegisterProductResult = { kind: 'ok'; product: ProductRow } | Failure;
@@ -28,6 +29,6 @@ export async function registerProduct(db: Db, caller: ActorRow, input: RegisterP
   }
   return db.transaction().execute(async (trx) => {
     if (await findProduct(trx, gtin.value)) return conflict(`product ${gtin.value} is already registered`);
-    return { kind: 'ok' as const, product: await insertProduct(trx, { gtin: gtin.value, ownerId: caller.id, name, attributes }) };
+    return { kind: 'ok' as const, product: await insertProduct(trx, { gtin: gtin.value, ownerId: caller.id, name, attributes, publicHistory: input.publicHistory ?? false }) };
   });
 }

@@ -38,6 +38,9 @@ beforeAll(async () => {
   stranger = await createTestActor(srv, 'Stranger', ['DISTRIBUTOR']);
   const b = await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'L1', range: { count: 60, firstSerial: 'S0001' } });
   expect(b.__typename).toBe('RegisterBatchSuccess');
+  // The brand authorises the servicer (DESIGN: SERVICE by "owner or SERVICER granted by brand").
+  const g = await srv.gql(`mutation($i: GrantRightsInput!) { grantRights(input: $i) { __typename } }`, { i: { grantee: fixer.id, kinds: ['SERVICE', 'USE_REPORT'], product: GTIN } }, maker.key);
+  expect(g.body.data.grantRights.__typename).toBe('GrantSuccess');
   expect(b.event).toMatchObject({ kind: 'COMMISSION', itemCount: 60, leafIndex: 0 });
 });
 afterAll(async () => {
@@ -100,7 +103,10 @@ describe('invalid writes change nothing', () => {
     const cases: [TestActor, string, Record<string, unknown>, string, RegExp | string][] = [
       [maker, 'receiveItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage IN_TRANSIT/],
       [maker, 'sellItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage IN_STOCK/],
-      [stranger, 'shipItems', { items: [sgtin('S0003')], to: dist.id }, 'PermissionDeniedError', 'NOT_CUSTODIAN'],
+      // An item the actor may not see is "not found", never "not yours".
+      [stranger, 'shipItems', { items: [sgtin('S0003')], to: dist.id }, 'InvalidTransitionError', /^item not found$/],
+      // A former holder still sees the item, so it learns the real reason.
+      [dist, 'shipItems', { items: [sgtin('S0001')], to: shop.id }, 'InvalidTransitionError', /item is closed \(RECYCLED\)/],
       [maker, 'recordUse', { items: [sgtin('S0003')], kind: 'ACTIVATE' }, 'InvalidTransitionError', /requires stage SOLD or IN_USE/],
       [maker, 'recycleItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage RETURNED or IN_STOCK/],
       [maker, 'shipItems', { items: [sgtin('S0003'), sgtin('S0001'), sgtin('NOPE')], to: dist.id }, 'InvalidTransitionError', /closed|not found/],

@@ -6,6 +6,7 @@ import {
   STAGES,
   TERMINAL_STAGES,
   type EventKind,
+  type GrantStatus,
   type ItemState,
   type Recording,
   type Stage,
@@ -24,8 +25,12 @@ const DESIGN_TERMINAL: readonly string[] = ['RECYCLED', 'DESTROYED'];
 const DESIGN_NON_TERMINAL: Stage[] = ['MANUFACTURED', 'IN_TRANSIT', 'IN_STOCK', 'SOLD', 'IN_USE', 'RETURNED'];
 const DESIGN_ROLES = ['MANUFACTURER', 'DISTRIBUTOR', 'RETAILER', 'SERVICER', 'RECYCLER', 'AUDITOR'] as const;
 
-/** Who may record it, relative to one item. */
-type Who = 'custodian' | 'namedReceiver' | 'brandOwner' | 'ownerOrServicer';
+/**
+ * Who may record it, relative to one item. DESIGN.md: ACTIVATE/SERVICE/USE_REPORT by "owner or SERVICER granted by
+ * brand" (the custodian, or an actor holding a brand grant in force for the kind); RECALL by the brand owner (or an
+ * actor the brand granted RECALL). Grants ("kinds × product or batch, with expiry") never stand in for custody.
+ */
+type Who = 'custodian' | 'namedReceiver' | 'brandOwnerOrGrantee' | 'ownerOrGrantee';
 
 interface SpecRow {
   from: readonly Stage[];
@@ -46,11 +51,11 @@ const SPEC: Record<Exclude<EventKind, 'COMMISSION'>, SpecRow> = {
   SHIP: { from: ['MANUFACTURED', 'IN_STOCK', 'RETURNED'], to: 'IN_TRANSIT', who: 'custodian', namesReceiver: true, custody: 'pendingToCounterparty', bizStep: 'shipping', disposition: 'in_transit' },
   RECEIVE: { from: ['IN_TRANSIT'], to: 'IN_STOCK', who: 'namedReceiver', namesReceiver: false, custody: 'toActor', bizStep: 'receiving', disposition: 'in_progress' },
   SELL: { from: ['IN_STOCK'], to: 'SOLD', who: 'custodian', role: 'RETAILER', namesReceiver: false, custody: 'toBuyerIfNamed', bizStep: 'retail_selling', disposition: 'retail_sold' },
-  ACTIVATE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrServicer', namesReceiver: false, custody: 'unchanged', bizStep: 'installing', disposition: 'active' },
-  SERVICE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrServicer', namesReceiver: false, custody: 'unchanged', bizStep: 'repairing' },
-  USE_REPORT: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrServicer', namesReceiver: false, custody: 'unchanged', bizStep: 'sensor_reporting' },
+  ACTIVATE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrGrantee', namesReceiver: false, custody: 'unchanged', bizStep: 'installing', disposition: 'active' },
+  SERVICE: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrGrantee', namesReceiver: false, custody: 'unchanged', bizStep: 'repairing' },
+  USE_REPORT: { from: ['SOLD', 'IN_USE'], to: 'IN_USE', who: 'ownerOrGrantee', namesReceiver: false, custody: 'unchanged', bizStep: 'sensor_reporting' },
   RETURN: { from: ['SOLD', 'IN_USE'], to: 'RETURNED', who: 'custodian', namesReceiver: true, custody: 'toCounterparty', bizStep: 'receiving', disposition: 'returned' },
-  RECALL: { from: DESIGN_NON_TERMINAL, to: null, who: 'brandOwner', namesReceiver: false, custody: 'unchanged', bizStep: 'holding', disposition: 'recalled' },
+  RECALL: { from: DESIGN_NON_TERMINAL, to: null, who: 'brandOwnerOrGrantee', namesReceiver: false, custody: 'unchanged', bizStep: 'holding', disposition: 'recalled' },
   RECYCLE: { from: ['RETURNED', 'IN_STOCK'], to: 'RECYCLED', who: 'custodian', role: 'RECYCLER', namesReceiver: false, custody: 'unchanged', bizStep: 'disassembling' },
   DESTROY: { from: DESIGN_NON_TERMINAL, to: 'DESTROYED', who: 'custodian', namesReceiver: false, custody: 'unchanged', bizStep: 'destroying', disposition: 'destroyed' },
 };
@@ -58,9 +63,28 @@ const SPEC: Record<Exclude<EventKind, 'COMMISSION'>, SpecRow> = {
 const DENY_RULE: Record<Who, string> = {
   custodian: 'NOT_CUSTODIAN',
   namedReceiver: 'NOT_NAMED_RECEIVER',
-  brandOwner: 'NOT_BRAND_OWNER',
-  ownerOrServicer: 'NOT_CUSTODIAN_OR_SERVICER',
+  brandOwnerOrGrantee: 'NOT_BRAND_OWNER',
+  ownerOrGrantee: 'NOT_CUSTODIAN_OR_GRANTEE',
 };
+
+/** The recorder relation names of src/core/lifecycle.ts, per oracle relation. */
+const RECORDER_NAME: Record<Who, string> = {
+  custodian: 'custodian',
+  namedReceiver: 'receiver',
+  brandOwnerOrGrantee: 'brandOrGrantee',
+  ownerOrGrantee: 'custodianOrGrantee',
+};
+
+/** Kinds a grant can open at all; every other kind needs the physical holder (or the named receiver). */
+const GRANT_KINDS: readonly EventKind[] = ['ACTIVATE', 'SERVICE', 'USE_REPORT', 'RECALL'];
+const CUSTODY_KINDS: readonly EventKind[] = ['SHIP', 'RECEIVE', 'SELL', 'RETURN', 'RECYCLE', 'DESTROY'];
+
+/** Why a grant-based recorder is refused: a lapsed grant is named, otherwise the relation's own rule. */
+function grantDenial(grant: GrantStatus | undefined, who: Who): string {
+  if (grant === 'expired') return 'GRANT_EXPIRED';
+  if (grant === 'revoked') return 'GRANT_REVOKED';
+  return DENY_RULE[who];
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Outcomes in a comparable form: allowed with the exact next state, denied with the exact rule, or invalid with a
@@ -107,12 +131,17 @@ function expected(item: ItemState, rec: Recording): Outcome {
   if (!row.from.includes(item.stage)) return invalid('wrongStage');
   if (rec.kind === 'SELL' && item.recalled) return { ok: false, denied: 'RECALLED' };
   const isCustodian = rec.actorId === item.custodianId;
+  // Only a grant in force counts; roles (SERVICER included) never stand in for the relation.
+  const grantValid = rec.grant === 'valid';
   const relationOk =
     row.who === 'custodian' ? isCustodian
     : row.who === 'namedReceiver' ? item.pendingReceiverId !== null && rec.actorId === item.pendingReceiverId
-    : row.who === 'brandOwner' ? rec.actorId === item.brandOwnerId
-    : isCustodian || rec.actorRoles.includes('SERVICER');
-  if (!relationOk) return { ok: false, denied: DENY_RULE[row.who] };
+    : row.who === 'brandOwnerOrGrantee' ? rec.actorId === item.brandOwnerId || grantValid
+    : isCustodian || grantValid;
+  if (!relationOk) {
+    const grantBased = row.who === 'brandOwnerOrGrantee' || row.who === 'ownerOrGrantee';
+    return { ok: false, denied: grantBased ? grantDenial(rec.grant, row.who) : DENY_RULE[row.who] };
+  }
   if (row.role && !rec.actorRoles.includes(row.role)) return { ok: false, denied: `ROLE_REQUIRED:${row.role}` };
   if (row.namesReceiver && !rec.counterpartyId) return invalid('mustNameReceiver');
   const next: ItemState = { ...item, stage: row.to ?? item.stage };
@@ -162,14 +191,22 @@ describe('lifecycle vocabulary matches DESIGN.md', () => {
       expect(row.to, kind).toBe(spec.to);
       expect(row.role, kind).toBe(spec.role);
       expect(row.namesCounterparty, kind).toBe(spec.namesReceiver);
+      expect(row.recorder, kind).toBe(RECORDER_NAME[spec.who]);
       expect(row.bizStep, kind).toBe(spec.bizStep);
       if (spec.disposition) expect(row.disposition, kind).toBe(spec.disposition);
     }
   });
+
+  it('grants open exactly ACTIVATE, SERVICE, USE_REPORT and RECALL; every other kind is a custody move', () => {
+    expect([...GRANT_KINDS, ...CUSTODY_KINDS, 'COMMISSION'].sort()).toEqual([...DESIGN_KINDS].sort());
+    for (const kind of GRANT_KINDS) expect(['brandOrGrantee', 'custodianOrGrantee'], kind).toContain(LIFECYCLE[kind].recorder);
+    for (const kind of CUSTODY_KINDS) expect(['custodian', 'receiver'], kind).toContain(LIFECYCLE[kind].recorder);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// Generated matrix: every kind × every stage × actor relation × role set × recalled × with/without counterparty.
+// Generated matrix: every kind × every stage × actor relation × role set × recalled × with/without counterparty ×
+// grant status (omitted, none, valid, expired, revoked).
 
 const CUST = 'act-custodian';
 const RECV = 'act-receiver';
@@ -179,6 +216,8 @@ const NEXT = 'act-next';
 
 const RELATIONS = { custodian: CUST, namedReceiver: RECV, brandOwner: BRAND, unrelated: OTHER } as const;
 const ROLE_SETS: string[][] = [[], ...DESIGN_ROLES.map((r) => [r]), ['MANUFACTURER', 'RETAILER'], ['RETAILER', 'RECYCLER', 'SERVICER']];
+/** `undefined`: the recording omits `grant` (the default, none). */
+const GRANTS: readonly (GrantStatus | undefined)[] = [undefined, 'none', 'valid', 'expired', 'revoked'];
 
 const stateAt = (stage: Stage, recalled: boolean): ItemState => ({
   stage,
@@ -196,11 +235,15 @@ function matrixCases(kind: EventKind, stage: Stage): MatrixCase[] {
     for (const roles of ROLE_SETS) {
       for (const recalled of [false, true]) {
         for (const counterpartyId of [null, NEXT]) {
-          out.push({
-            label: `${kind} from ${stage} by ${relation} [${roles.join(',')}] recalled=${recalled} counterparty=${counterpartyId}`,
-            item: stateAt(stage, recalled),
-            rec: { kind, actorId, actorRoles: roles, counterpartyId },
-          });
+          for (const grant of GRANTS) {
+            const rec: Recording = { kind, actorId, actorRoles: roles, counterpartyId };
+            if (grant !== undefined) rec.grant = grant;
+            out.push({
+              label: `${kind} from ${stage} by ${relation} [${roles.join(',')}] recalled=${recalled} counterparty=${counterpartyId} grant=${grant ?? 'omitted'}`,
+              item: stateAt(stage, recalled),
+              rec,
+            });
+          }
         }
       }
     }
@@ -214,12 +257,19 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
       for (const stage of DESIGN_STAGES) {
         it(`from ${stage}`, () => {
           const cases = matrixCases(kind, stage);
-          expect(cases).toHaveLength(Object.keys(RELATIONS).length * ROLE_SETS.length * 2 * 2);
+          expect(cases).toHaveLength(Object.keys(RELATIONS).length * ROLE_SETS.length * 2 * 2 * GRANTS.length);
           for (const { label, item, rec } of cases) {
             const snapshot = structuredClone(item);
+            const recSnapshot = structuredClone(rec);
             const got = outcomeOf(decideTransition(item, rec), kind);
             expect(got, label).toEqual(expected(item, rec));
             expect(item, `${label}: input not mutated`).toEqual(snapshot);
+            expect(rec, `${label}: recording not mutated`).toEqual(recSnapshot);
+            if (!GRANT_KINDS.includes(kind)) {
+              // Custody kinds (and COMMISSION) ignore grants entirely: same outcome as with no grant at all.
+              const { grant: _ignored, ...bare } = rec;
+              expect(decideTransition(item, rec), `${label}: grant changes nothing`).toEqual(decideTransition(item, bare));
+            }
           }
         });
       }
@@ -228,6 +278,7 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
 
   it('the oracle is not one-sided: every kind but COMMISSION has allowed cases and its own denial rule', () => {
     const allowed = new Map<EventKind, number>();
+    const allowedByGranteeOnly = new Map<EventKind, number>();
     const denied = new Map<EventKind, Set<string>>();
     for (const kind of DESIGN_KINDS) {
       for (const stage of DESIGN_STAGES) {
@@ -235,8 +286,18 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
           const want = expected(item, rec);
           if (want.ok) allowed.set(kind, (allowed.get(kind) ?? 0) + 1);
           else if ('denied' in want) denied.set(kind, (denied.get(kind) ?? new Set()).add(want.denied));
+          if (want.ok && rec.actorId === OTHER) allowedByGranteeOnly.set(kind, (allowedByGranteeOnly.get(kind) ?? 0) + 1);
         }
       }
+    }
+    // An unrelated actor is allowed only through a valid grant, and only for the grantable kinds.
+    expect([...allowedByGranteeOnly.keys()].sort()).toEqual([...GRANT_KINDS].sort());
+    for (const kind of ['ACTIVATE', 'SERVICE', 'USE_REPORT'] as const) {
+      expect(denied.get(kind), kind).toEqual(new Set(['NOT_CUSTODIAN_OR_GRANTEE', 'GRANT_EXPIRED', 'GRANT_REVOKED']));
+    }
+    expect(denied.get('RECALL')).toEqual(new Set(['NOT_BRAND_OWNER', 'GRANT_EXPIRED', 'GRANT_REVOKED']));
+    for (const kind of CUSTODY_KINDS) {
+      expect([...(denied.get(kind) ?? [])].filter((r) => r.startsWith('GRANT_')), kind).toEqual([]);
     }
     expect(allowed.has('COMMISSION')).toBe(false);
     for (const kind of DESIGN_KINDS) {
@@ -246,6 +307,10 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
     }
     expect(denied.get('SELL')).toEqual(new Set(['RECALLED', 'NOT_CUSTODIAN', 'ROLE_REQUIRED:RETAILER']));
     expect(denied.get('RECYCLE')).toEqual(new Set(['NOT_CUSTODIAN', 'ROLE_REQUIRED:RECYCLER']));
+    expect(denied.get('SHIP')).toEqual(new Set(['NOT_CUSTODIAN']));
+    expect(denied.get('RECEIVE')).toEqual(new Set(['NOT_NAMED_RECEIVER']));
+    expect(denied.get('RETURN')).toEqual(new Set(['NOT_CUSTODIAN']));
+    expect(denied.get('DESTROY')).toEqual(new Set(['NOT_CUSTODIAN']));
   });
 });
 
@@ -258,13 +323,15 @@ const DIST2 = 'kuehne'; // DISTRIBUTOR
 const SHOP = 'shop'; // RETAILER
 const ALICE = 'alice'; // consumer, no roles
 const FIXIT = 'fixit'; // SERVICER
+const IOT = 'iot-cloud'; // no roles; a device platform the brand may grant USE_REPORT
+const QA = 'qa-agency'; // no roles; a quality agency the brand may grant RECALL
 const GREEN = 'greencycle'; // RECYCLER
 
 const item = (o: Partial<ItemState> = {}): ItemState => ({
   stage: 'IN_STOCK', custodianId: SHOP, pendingReceiverId: null, recalled: false, brandOwnerId: MAKER, ...o,
 });
-const rec = (kind: EventKind, actorId: string, actorRoles: string[] = [], counterpartyId: string | null = null): Recording => ({
-  kind, actorId, actorRoles, counterpartyId,
+const rec = (kind: EventKind, actorId: string, actorRoles: string[] = [], counterpartyId: string | null = null, grant?: GrantStatus): Recording => ({
+  kind, actorId, actorRoles, counterpartyId, ...(grant === undefined ? {} : { grant }),
 });
 
 type Want =
@@ -342,18 +409,79 @@ const SCENARIOS: Scenario[] = [
   { name: 'owner (custodian, no roles) activates a SOLD item → IN_USE',
     item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('ACTIVATE', ALICE),
     want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
-  { name: 'SERVICER that is not the owner services an IN_USE item → IN_USE, custody stays with the owner',
-    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER']),
+  { name: 'SERVICER with a valid brand SERVICE grant services an IN_USE item → IN_USE, custody stays with the owner',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'valid'),
     want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
   { name: 'owner reports use of an IN_USE item → stays IN_USE',
     item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('USE_REPORT', ALICE),
     want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
-  { name: 'unrelated actor without SERVICER reports use → NOT_CUSTODIAN_OR_SERVICER',
+  { name: 'unrelated actor without a grant reports use → NOT_CUSTODIAN_OR_GRANTEE',
     item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('USE_REPORT', SHOP, ['RETAILER']),
-    want: { denied: 'NOT_CUSTODIAN_OR_SERVICER' } },
-  { name: 'brand owner that neither holds the item nor is a SERVICER activates → NOT_CUSTODIAN_OR_SERVICER',
+    want: { denied: 'NOT_CUSTODIAN_OR_GRANTEE' } },
+  { name: 'brand owner that neither holds the item nor holds a grant activates → NOT_CUSTODIAN_OR_GRANTEE',
     item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('ACTIVATE', MAKER, ['MANUFACTURER']),
-    want: { denied: 'NOT_CUSTODIAN_OR_SERVICER' } },
+    want: { denied: 'NOT_CUSTODIAN_OR_GRANTEE' } },
+  // Brand grants (DESIGN.md: "owner or SERVICER granted by brand"; grants are kinds × product or batch, with expiry)
+  { name: 'servicer with a valid SERVICE grant services a SOLD item → IN_USE, owner keeps custody',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'valid'),
+    want: { to: { stage: 'IN_USE', custodianId: ALICE, pendingReceiverId: null, recalled: false } } },
+  { name: 'servicer without grant (SERVICER role alone) services a SOLD item → NOT_CUSTODIAN_OR_GRANTEE',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER']),
+    want: { denied: 'NOT_CUSTODIAN_OR_GRANTEE' } },
+  { name: 'servicer whose grant status is explicitly none → NOT_CUSTODIAN_OR_GRANTEE',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'none'),
+    want: { denied: 'NOT_CUSTODIAN_OR_GRANTEE' } },
+  { name: 'servicer with an expired SERVICE grant → GRANT_EXPIRED',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'expired'),
+    want: { denied: 'GRANT_EXPIRED' } },
+  { name: 'servicer with a revoked SERVICE grant → GRANT_REVOKED',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'revoked'),
+    want: { denied: 'GRANT_REVOKED' } },
+  { name: 'grantee with a valid ACTIVATE grant activates a SOLD item → IN_USE',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('ACTIVATE', FIXIT, ['SERVICER'], null, 'valid'),
+    want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
+  { name: 'device platform with no roles and a valid USE_REPORT grant reports use → IN_USE (no role is required)',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('USE_REPORT', IOT, [], null, 'valid'),
+    want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
+  { name: 'the owner needs no grant: custodian with an expired grant still activates → IN_USE',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('ACTIVATE', ALICE, [], null, 'expired'),
+    want: { to: { stage: 'IN_USE', custodianId: ALICE } } },
+  { name: 'a valid grant does not widen the lifecycle: SERVICE grantee on an IN_STOCK item → invalid stage',
+    item: item(), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'valid'),
+    want: { invalid: /requires stage/ } },
+  { name: 'a valid grant does not reopen a closed item: SERVICE grantee on a RECYCLED item → invalid (closed)',
+    item: item({ stage: 'RECYCLED', custodianId: GREEN }), rec: rec('SERVICE', FIXIT, ['SERVICER'], null, 'valid'),
+    want: { invalid: /closed \(RECYCLED\)/ } },
+  { name: 'grant cannot make a non-custodian SHIP → NOT_CUSTODIAN',
+    item: item({ stage: 'IN_STOCK', custodianId: DIST }), rec: rec('SHIP', FIXIT, ['SERVICER', 'DISTRIBUTOR'], SHOP, 'valid'),
+    want: { denied: 'NOT_CUSTODIAN' } },
+  { name: 'grant cannot make a non-RETAILER SELL: MANUFACTURER custodian with a valid grant → ROLE_REQUIRED:RETAILER',
+    item: item({ custodianId: MAKER }), rec: rec('SELL', MAKER, ['MANUFACTURER'], ALICE, 'valid'),
+    want: { denied: 'ROLE_REQUIRED:RETAILER' } },
+  { name: 'grant cannot make a non-custodian retailer SELL → NOT_CUSTODIAN',
+    item: item({ custodianId: DIST }), rec: rec('SELL', SHOP, ['RETAILER'], ALICE, 'valid'),
+    want: { denied: 'NOT_CUSTODIAN' } },
+  { name: 'grant cannot lift a recall: RETAILER custodian with a valid grant sells a recalled item → RECALLED',
+    item: item({ recalled: true }), rec: rec('SELL', SHOP, ['RETAILER'], ALICE, 'valid'),
+    want: { denied: 'RECALLED' } },
+  { name: 'grant cannot stand in for the named receiver → NOT_NAMED_RECEIVER',
+    item: item({ stage: 'IN_TRANSIT', custodianId: MAKER, pendingReceiverId: DIST }), rec: rec('RECEIVE', DIST2, ['DISTRIBUTOR'], null, 'valid'),
+    want: { denied: 'NOT_NAMED_RECEIVER' } },
+  { name: 'grant cannot make a servicer RETURN the owner\'s item → NOT_CUSTODIAN',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('RETURN', FIXIT, ['SERVICER'], SHOP, 'valid'),
+    want: { denied: 'NOT_CUSTODIAN' } },
+  { name: 'grant cannot make a recycler that does not hold the item RECYCLE it → NOT_CUSTODIAN',
+    item: item({ stage: 'RETURNED', custodianId: SHOP }), rec: rec('RECYCLE', GREEN, ['RECYCLER'], null, 'valid'),
+    want: { denied: 'NOT_CUSTODIAN' } },
+  { name: 'grant cannot make a non-custodian DESTROY → NOT_CUSTODIAN',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('DESTROY', FIXIT, ['SERVICER'], null, 'valid'),
+    want: { denied: 'NOT_CUSTODIAN' } },
+  { name: 'custody kinds ignore a lapsed grant: custodian with a revoked grant still ships',
+    item: item({ stage: 'IN_STOCK', custodianId: DIST }), rec: rec('SHIP', DIST, ['DISTRIBUTOR'], SHOP, 'revoked'),
+    want: { to: { stage: 'IN_TRANSIT', custodianId: DIST, pendingReceiverId: SHOP } } },
+  { name: 'custody kinds never report a grant rule: non-custodian with an expired grant ships → NOT_CUSTODIAN',
+    item: item({ stage: 'IN_STOCK', custodianId: DIST }), rec: rec('SHIP', DIST2, ['DISTRIBUTOR'], SHOP, 'expired'),
+    want: { denied: 'NOT_CUSTODIAN' } },
   { name: 'ACTIVATE of an unsold IN_STOCK item → invalid stage',
     item: item(), rec: rec('ACTIVATE', SHOP, ['RETAILER']),
     want: { invalid: /requires stage/ } },
@@ -383,6 +511,21 @@ const SCENARIOS: Scenario[] = [
   { name: 'RECALL by the custodian who is not the brand owner → NOT_BRAND_OWNER',
     item: item(), rec: rec('RECALL', SHOP, ['RETAILER', 'MANUFACTURER']),
     want: { denied: 'NOT_BRAND_OWNER' } },
+  { name: 'RECALL by valid grantee flags recalled, keeps stage and custody',
+    item: item({ stage: 'IN_STOCK', custodianId: SHOP }), rec: rec('RECALL', QA, [], null, 'valid'),
+    want: { to: { stage: 'IN_STOCK', custodianId: SHOP, pendingReceiverId: null, recalled: true } } },
+  { name: 'RECALL by a grantee whose RECALL grant expired → GRANT_EXPIRED',
+    item: item(), rec: rec('RECALL', QA, [], null, 'expired'),
+    want: { denied: 'GRANT_EXPIRED' } },
+  { name: 'RECALL by a grantee whose RECALL grant was revoked → GRANT_REVOKED',
+    item: item(), rec: rec('RECALL', QA, ['AUDITOR'], null, 'revoked'),
+    want: { denied: 'GRANT_REVOKED' } },
+  { name: 'the brand owner needs no grant: brand with a revoked grant still recalls',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RECALL', MAKER, ['MANUFACTURER'], null, 'revoked'),
+    want: { to: { stage: 'SOLD', custodianId: ALICE, recalled: true } } },
+  { name: 'RECALL grantee cannot recall a DESTROYED item → invalid (closed)',
+    item: item({ stage: 'DESTROYED', custodianId: SHOP }), rec: rec('RECALL', QA, [], null, 'valid'),
+    want: { invalid: /closed \(DESTROYED\)/ } },
   // RECYCLE
   { name: 'RECYCLE by RECYCLER custodian from RETURNED → RECYCLED',
     item: item({ stage: 'RETURNED', custodianId: GREEN }), rec: rec('RECYCLE', GREEN, ['RECYCLER']),
@@ -452,10 +595,12 @@ describe('hand-written scenarios from the DESIGN.md table', () => {
     for (const stage of ['RECYCLED', 'DESTROYED'] as const) {
       for (const kind of DESIGN_KINDS) {
         for (const actor of [SHOP, MAKER, GREEN]) {
-          const r = decideTransition(item({ stage, custodianId: SHOP }), rec(kind, actor, [...DESIGN_ROLES], DIST));
-          expect(r.ok, `${kind} on ${stage}`).toBe(false);
-          if (!r.ok) expect(r.error.type, `${kind} on ${stage}`).toBe('InvalidTransition');
-          if (!r.ok && r.error.type === 'InvalidTransition' && kind !== 'COMMISSION') expect(r.error.reason).toMatch(/closed/);
+          for (const grant of [undefined, 'valid'] as const) {
+            const r = decideTransition(item({ stage, custodianId: SHOP }), rec(kind, actor, [...DESIGN_ROLES], DIST, grant));
+            expect(r.ok, `${kind} on ${stage}`).toBe(false);
+            if (!r.ok) expect(r.error.type, `${kind} on ${stage}`).toBe('InvalidTransition');
+            if (!r.ok && r.error.type === 'InvalidTransition' && kind !== 'COMMISSION') expect(r.error.reason).toMatch(/closed/);
+          }
         }
       }
     }
@@ -464,14 +609,16 @@ describe('hand-written scenarios from the DESIGN.md table', () => {
   it('COMMISSION is refused from every stage, for every actor', () => {
     for (const stage of DESIGN_STAGES) {
       for (const actor of [MAKER, SHOP, ALICE]) {
-        const r = decideTransition(item({ stage, custodianId: MAKER }), rec('COMMISSION', actor, ['MANUFACTURER']));
-        expect(r.ok).toBe(false);
-        if (!r.ok) expect(r.error).toMatchObject({ type: 'InvalidTransition', kind: 'COMMISSION', from: stage });
+        for (const grant of [undefined, 'valid'] as const) {
+          const r = decideTransition(item({ stage, custodianId: MAKER }), rec('COMMISSION', actor, ['MANUFACTURER'], null, grant));
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(r.error).toMatchObject({ type: 'InvalidTransition', kind: 'COMMISSION', from: stage });
+        }
       }
     }
   });
 
-  it('walks a full lifecycle: maker → distributor → retailer → owner → servicer → recycler → closed', () => {
+  it('walks a full lifecycle: maker → distributor → retailer → owner → granted servicer → recycler → closed', () => {
     let s: ItemState = { stage: 'MANUFACTURED', custodianId: MAKER, pendingReceiverId: null, recalled: false, brandOwnerId: MAKER };
     const step = (r: Recording, want: Partial<ItemState>): void => {
       const out = decideTransition(s, r);
@@ -485,7 +632,11 @@ describe('hand-written scenarios from the DESIGN.md table', () => {
     step(rec('RECEIVE', SHOP, ['RETAILER']), { stage: 'IN_STOCK', custodianId: SHOP, pendingReceiverId: null });
     step(rec('SELL', SHOP, ['RETAILER'], ALICE), { stage: 'SOLD', custodianId: ALICE });
     step(rec('ACTIVATE', ALICE), { stage: 'IN_USE' });
-    step(rec('SERVICE', FIXIT, ['SERVICER']), { stage: 'IN_USE' });
+    // The SERVICER role alone is not enough; the brand's grant is.
+    expect(decideTransition(s, rec('SERVICE', FIXIT, ['SERVICER']))).toEqual({ ok: false, error: { type: 'PermissionDenied', rule: 'NOT_CUSTODIAN_OR_GRANTEE' } });
+    step(rec('SERVICE', FIXIT, ['SERVICER'], null, 'valid'), { stage: 'IN_USE' });
+    // Once the brand revokes the grant, the servicer is refused at once, naming why.
+    expect(decideTransition(s, rec('SERVICE', FIXIT, ['SERVICER'], null, 'revoked'))).toEqual({ ok: false, error: { type: 'PermissionDenied', rule: 'GRANT_REVOKED' } });
     step(rec('RECALL', MAKER, ['MANUFACTURER']), { recalled: true });
     step(rec('RETURN', ALICE, [], GREEN), { stage: 'RETURNED', custodianId: GREEN });
     step(rec('RECYCLE', GREEN, ['RECYCLER']), { stage: 'RECYCLED' });

@@ -6,6 +6,7 @@ import { normalizeGtin } from '../../core/identifiers.ts';
 import { EVENT_KINDS } from '../../core/lifecycle.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
 import { findBatch } from '../../db/ledger.ts';
+import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import type { EventRow } from '../../db/types.ts';
 import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { builder } from '../builder.ts';
@@ -20,7 +21,7 @@ export const EventKindEnum = builder.enumType('EventKind', { values: EVENT_KINDS
 builder.node(EventRef, {
   description: 'One business step applied to one or many items; hashed, chained per item and logged.',
   id: { resolve: (e) => e.id },
-  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.event.load(id) : undefined))),
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.visibleEvent.load(id))),
   fields: (t) => ({
     kind: t.field({ type: EventKindEnum, resolve: (e) => e.kind as never }),
     actor: t.field({ type: ActorRef, description: 'Who recorded it.', resolve: async (e, _a, ctx) => (await ctx.loaders.actor.load(e.actor_id))! }),
@@ -43,7 +44,7 @@ builder.node(EventRef, {
       resolve: async (e, args, ctx) => {
         const { limit, after } = pageParams(args, isUuid);
         let q = ctx.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
-          .where('l.event_id', '=', e.id).orderBy('i.id').limit(limit + 1);
+          .where('l.event_id', '=', e.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
         if (after) q = q.where('i.id', '>', after);
         return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
       },
@@ -51,7 +52,7 @@ builder.node(EventRef, {
   }),
 });
 
-const BatchSelectorInput = builder.inputType('BatchSelectorInput', {
+export const BatchSelectorInput = builder.inputType('BatchSelectorInput', {
   fields: (t) => ({ gtin: t.string({ required: true }), lot: t.string({ required: true }) }),
 });
 
@@ -74,7 +75,7 @@ builder.queryField('events', (t) =>
     resolve: async (_r, args, ctx) => {
       const { limit, after } = pageParams(args, isCount);
       const f = args.filter ?? {};
-      let q = ctx.db.selectFrom('events as e').selectAll('e').orderBy('e.leaf_index').limit(limit + 1);
+      let q = ctx.db.selectFrom('events as e').selectAll('e').where(eventVisibleSql(ctx.scope, 'e')).orderBy('e.leaf_index').limit(limit + 1);
       if (after !== null) q = q.where('e.leaf_index', '>', after);
       if (f.kinds?.length) q = q.where('e.kind', 'in', f.kinds);
       if (f.actor) q = q.where('e.actor_id', '=', isUuid(f.actor.id) ? f.actor.id : '00000000-0000-0000-0000-000000000000');

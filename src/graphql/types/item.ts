@@ -1,11 +1,12 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { toHex } from '../../core/bytes.ts';
-import { parseDigitalLink, parseSgtinUrn, digitalLink } from '../../core/identifiers.ts';
+import { parseDigitalLink, digitalLink } from '../../core/identifiers.ts';
 import { findItemsByGtinSerial, findItemsBySgtins } from '../../db/ledger.ts';
 import type { ItemRow } from '../../db/types.ts';
 import { verifyItem } from '../../services/verify-item.ts';
 import type { ChainVerification } from '../../core/chain.ts';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
 import { connectionFrom, isCount, isUuid, inputError, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { StageEnum } from './product.ts';
@@ -26,7 +27,7 @@ const VerificationRef = builder.objectRef<ChainVerification>('ChainVerification'
 builder.node(ItemRef, {
   description: 'One serialized unit of a product, with its hash-chained history.',
   id: { resolve: (i) => i.id },
-  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.item.load(id) : undefined))),
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.visibleItem.load(id))),
   fields: (t) => ({
     sgtin: t.exposeString('sgtin', { description: 'EPC pure-identity URN urn:epc:id:sgtin:…' }),
     digitalLink: t.string({ description: 'GS1 Digital Link URI.', resolve: (i) => digitalLink(i.gtin, i.serial) }),
@@ -60,26 +61,28 @@ builder.node(ItemRef, {
   }),
 });
 
-/** Resolves an item by exactly one of id / sgtin / digitalLink; undefined when it does not resolve. */
-export async function lookupItem(ctx: { db: import('../../db/connection.ts').Db; loaders: { item: { load(id: string): Promise<ItemRow | undefined> } } }, by: { id?: string | null; sgtin?: string | null; digitalLink?: string | null }): Promise<ItemRow | undefined> {
+/**
+ * Resolves an item the caller may see by exactly one of id / sgtin / digitalLink; undefined when it does not
+ * resolve or is not visible (the two are indistinguishable on purpose).
+ */
+export async function lookupItem(ctx: Context, by: { id?: string | null; sgtin?: string | null; digitalLink?: string | null }): Promise<ItemRow | undefined> {
   const given = [by.id, by.sgtin, by.digitalLink].filter((v) => v !== undefined && v !== null);
   if (given.length !== 1) throw inputError('item', 'give exactly one of id, sgtin or digitalLink');
+  let id: string | undefined;
   if (by.id) {
-    let decoded: { typename: string; id: string };
     try {
-      decoded = decodeGlobalID(by.id);
+      const decoded = decodeGlobalID(by.id);
+      if (decoded.typename === 'Item') id = decoded.id;
     } catch {
       return undefined;
     }
-    return decoded.typename === 'Item' && isUuid(decoded.id) ? ctx.loaders.item.load(decoded.id) : undefined;
+  } else if (by.sgtin) {
+    id = (await findItemsBySgtins(ctx.db, [by.sgtin]))[0]?.id;
+  } else {
+    const dl = parseDigitalLink(by.digitalLink!);
+    if (dl.ok) id = (await findItemsByGtinSerial(ctx.db, [{ gtin: dl.value.gtin14, serial: dl.value.serial }]))[0]?.id;
   }
-  if (by.sgtin) {
-    if (!parseSgtinUrn(by.sgtin).ok) return undefined;
-    return (await findItemsBySgtins(ctx.db, [by.sgtin]))[0];
-  }
-  const dl = parseDigitalLink(by.digitalLink!);
-  if (!dl.ok) return undefined;
-  return (await findItemsByGtinSerial(ctx.db, [{ gtin: dl.value.gtin14, serial: dl.value.serial }]))[0];
+  return id ? ctx.loaders.visibleItem.load(id) : undefined;
 }
 
 builder.queryField('item', (t) =>

@@ -3,7 +3,9 @@ import { encodeBase64 } from '../../core/checkpoint.ts';
 import { consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, type CheckpointView } from '../../services/log-proofs.ts';
 import { readLogHead } from '../../db/log.ts';
 import { builder } from '../builder.ts';
-import { isUuid, inputError } from '../pagination.ts';
+import { inputError } from '../pagination.ts';
+import { canSeeFullHistory } from '../../core/rights.ts';
+import { GraphQLError } from 'graphql';
 import { EventRef } from '../refs.ts';
 import { lookupItem } from './item.ts';
 
@@ -88,7 +90,7 @@ builder.queryField('inclusionProof', (t) =>
     authScopes: { authenticated: true },
     args: { eventId: t.arg.globalID({ required: true, for: EventRef }), treeSize: t.arg.int() },
     resolve: async (_r, { eventId, treeSize }, ctx) => {
-      if (!isUuid(eventId.id)) return null;
+      if (!(await ctx.loaders.visibleEvent.load(eventId.id))) return null;
       const r = await inclusionProofFor(ctx.db, eventId.id, treeSize);
       if (r.kind === 'ok') return r;
       if (r.kind === 'NotFoundError') return null;
@@ -112,6 +114,12 @@ builder.queryField('itemProofBundle', (t) =>
     resolve: async (_r, args, ctx) => {
       const item = await lookupItem(ctx, args);
       if (!item) return null;
+      const product = (await ctx.loaders.product.load(item.gtin))!;
+      const full = canSeeFullHistory(ctx.scope, {
+        gtin: item.gtin, batchId: item.batch_id, brandOwnerId: product.owner_id, custodianId: item.custodian_id,
+        pendingReceiverId: item.pending_receiver_id, publicHistory: product.public_history,
+      });
+      if (!full) throw new GraphQLError('A proof bundle holds the whole history; you may see only part of this item’s history', { extensions: { code: 'FORBIDDEN', rule: 'FULL_HISTORY_REQUIRED' } });
       const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize);
       if (r.kind === 'ok') return r.bundle;
       if (r.kind === 'NotFoundError') return null;

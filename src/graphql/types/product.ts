@@ -1,6 +1,7 @@
 import { normalizeGtin } from '../../core/identifiers.ts';
 import { STAGES } from '../../core/lifecycle.ts';
-import { findBatch, findProduct } from '../../db/ledger.ts';
+import { findBatch } from '../../db/ledger.ts';
+import { batchVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import type { BatchRow, EventRow, ProductRow } from '../../db/types.ts';
 import { registerBatch } from '../../services/register-batch.ts';
 import { registerProduct } from '../../services/register-product.ts';
@@ -16,19 +17,20 @@ export const StageEnum = builder.enumType('Stage', { values: STAGES });
 builder.node(ProductRef, {
   description: 'A trade item (GTIN-14) owned by the manufacturer whose company prefix it carries.',
   id: { resolve: (p) => p.gtin },
-  loadMany: (gtins, ctx) => Promise.all(gtins.map((g) => ctx.loaders.product.load(g))),
+  loadMany: (gtins, ctx) => Promise.all(gtins.map((g) => ctx.loaders.visibleProduct.load(g))),
   fields: (t) => ({
     gtin: t.exposeString('gtin'),
     name: t.exposeString('name'),
     attributes: t.field({ type: 'JSON', resolve: (p) => p.attributes }),
+    publicHistory: t.exposeBoolean('public_history', { description: 'Holders may read the events before their custody began.' }),
     brand: t.field({ type: ActorRef, description: 'The owning manufacturer.', resolve: async (p, _a, ctx) => (await ctx.loaders.actor.load(p.owner_id))! }),
     createdAt: t.expose('created_at', { type: 'DateTime' }),
     batches: t.connection({
       type: BatchRef,
       resolve: async (p, args, ctx) => {
         const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('batches').selectAll().where('gtin', '=', p.gtin).orderBy('id').limit(limit + 1);
-        if (after) q = q.where('id', '>', after);
+        let q = ctx.db.selectFrom('batches as b').selectAll('b').where('b.gtin', '=', p.gtin).where(batchVisibleSql(ctx.scope, 'b')).orderBy('b.id').limit(limit + 1);
+        if (after) q = q.where('b.id', '>', after);
         return connectionFrom(await q.execute(), limit, (b) => b.id, after !== null);
       },
     }),
@@ -38,7 +40,7 @@ builder.node(ProductRef, {
 builder.node(BatchRef, {
   description: 'A lot of one product: its production date and site, recall state and serialized items.',
   id: { resolve: (b) => b.id },
-  loadMany: (ids, ctx) => Promise.all(ids.map((id) => (isUuid(id) ? ctx.loaders.batch.load(id) : undefined))),
+  loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.visibleBatch.load(id))),
   fields: (t) => ({
     lot: t.exposeString('lot'),
     product: t.field({ type: ProductRef, resolve: async (b, _a, ctx) => (await ctx.loaders.product.load(b.gtin))! }),
@@ -52,9 +54,9 @@ builder.node(BatchRef, {
       args: { stage: t.arg({ type: StageEnum, description: 'Only items currently in this stage.' }) },
       resolve: async (b, args, ctx) => {
         const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('items').selectAll().where('batch_id', '=', b.id).orderBy('id').limit(limit + 1);
-        if (after) q = q.where('id', '>', after);
-        if (args.stage) q = q.where('stage', '=', args.stage);
+        let q = ctx.db.selectFrom('items as i').selectAll('i').where('i.batch_id', '=', b.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
+        if (after) q = q.where('i.id', '>', after);
+        if (args.stage) q = q.where('i.stage', '=', args.stage);
         return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
       },
     }),
@@ -69,7 +71,7 @@ builder.queryField('product', (t) =>
     args: { gtin: t.arg.string({ required: true, description: 'GTIN-8, -12, -13 or -14.' }) },
     resolve: async (_r, { gtin }, ctx) => {
       const g = normalizeGtin(gtin);
-      return g.ok ? ((await findProduct(ctx.db, g.value)) ?? null) : null;
+      return g.ok ? ((await ctx.loaders.visibleProduct.load(g.value)) ?? null) : null;
     },
   }),
 );
@@ -82,7 +84,8 @@ builder.queryField('batch', (t) =>
     args: { gtin: t.arg.string({ required: true }), lot: t.arg.string({ required: true }) },
     resolve: async (_r, { gtin, lot }, ctx) => {
       const g = normalizeGtin(gtin);
-      return g.ok ? ((await findBatch(ctx.db, g.value, lot)) ?? null) : null;
+      const batch = g.ok ? await findBatch(ctx.db, g.value, lot) : undefined;
+      return batch ? ((await ctx.loaders.visibleBatch.load(batch.id)) ?? null) : null;
     },
   }),
 );
@@ -92,6 +95,7 @@ const RegisterProductInput = builder.inputType('RegisterProductInput', {
     gtin: t.string({ required: true, description: 'GTIN-8/12/13/14; stored as GTIN-14.' }),
     name: t.string({ required: true }),
     attributes: t.field({ type: 'JSON', description: 'Free-form product attributes (a JSON object).' }),
+    publicHistory: t.boolean({ description: 'Let every later holder read the item history before its own custody (default false).' }),
   }),
 });
 const RegisterProductSuccess = builder.objectRef<{ product: ProductRow }>('RegisterProductSuccess').implement({
@@ -103,7 +107,7 @@ builder.mutationField('registerProduct', (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterProductInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {} });
+      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false });
       if (result.kind === 'ok') return success('RegisterProductSuccess', result);
       return failureToGraphQL(result);
     },

@@ -1,0 +1,98 @@
+import { normalizeGtin } from '../core/identifiers.ts';
+import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle.ts';
+import { grantStatus, readScope } from '../core/rights.ts';
+import { parseOccurrenceTime } from '../core/time.ts';
+import type { Trx } from '../db/connection.ts';
+import { findBatch, findEventsByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
+import { lockLog } from '../db/log.ts';
+import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
+import { batchVisibleSql, grantsOf } from '../db/visibility.ts';
+import { appendEvent } from './append-event.ts';
+import type { LedgerDeps } from './deps.ts';
+import { type Failure, denied, invalid, notFound } from './results.ts';
+import { withRetries } from './transaction.ts';
+
+export interface RecallBatchInput {
+  gtin: string;
+  lot: string;
+  reason: string;
+  occurredAt?: string | null;
+}
+
+export interface CustodianGroup {
+  custodianId: string;
+  items: ItemRow[];
+}
+
+export type RecallBatchResult =
+  | { kind: 'ok'; batch: BatchRow; event: EventRow | null; alreadyRecalled: boolean; groups: CustodianGroup[] }
+  | Failure;
+
+function groupByCustodian(items: readonly ItemRow[]): CustodianGroup[] {
+  const groups = new Map<string, ItemRow[]>();
+  for (const i of items) groups.set(i.custodian_id, [...(groups.get(i.custodian_id) ?? []), i]);
+  return [...groups].map(([custodianId, list]) => ({ custodianId, items: list })).sort((a, b) => b.items.length - a.items.length);
+}
+
+/**
+ * The brand owner (or a RECALL grantee) recalls a batch: one RECALL event over every non-terminal item, each
+ * flagged recalled (it can no longer be sold). Returns the affected items grouped by current custodian, so the brand
+ * knows whom to notify. Recalling an already recalled batch writes nothing and returns the same grouping.
+ */
+export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: RecallBatchInput): Promise<RecallBatchResult> {
+  const gtin = normalizeGtin(input.gtin);
+  if (!gtin.ok) return invalid('gtin', gtin.error);
+  const reason = input.reason.trim();
+  if (reason.length < 1 || reason.length > 500) return invalid('reason', 'reason must be 1 to 500 characters');
+  return withRetries(deps.db, async (trx: Trx) => {
+    const head = await lockLog(trx);
+    const now = deps.now();
+    const product = await findProduct(trx, gtin.value);
+    const batch = product ? await findBatch(trx, gtin.value, input.lot) : undefined;
+    const grants = await grantsOf(trx, caller.id);
+    const grant = batch ? grantStatus(grants, caller.id, 'RECALL', { gtin: gtin.value, batchId: batch.id }, now) : { status: 'none' as const, grantId: null };
+    if (!product || !batch) return notFound(`batch ${input.lot} of ${gtin.value} not found`);
+    if (product.owner_id !== caller.id && grant.status !== 'valid') {
+      if (grant.status === 'expired' || grant.status === 'revoked') return denied(`GRANT_${grant.status.toUpperCase()}`, 'your RECALL grant for this batch is no longer in force');
+      // A batch the caller cannot see is "not found", exactly like a missing one.
+      const scope = readScope(caller.id, caller.is_operator, grants, now);
+      const visible = await trx.selectFrom('batches as b').select('b.id').where('b.id', '=', batch.id).where(batchVisibleSql(scope, 'b')).executeTakeFirst();
+      return visible ? denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch') : notFound(`batch ${input.lot} of ${gtin.value} not found`);
+    }
+    const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
+    if (batch.recalled_at) {
+      const recalled = affected.filter((i) => i.recalled);
+      return { kind: 'ok' as const, batch, event: null, alreadyRecalled: true, groups: groupByCustodian(recalled) };
+    }
+    if (affected.length === 0) return invalid('lot', 'every item of this batch is already recycled or destroyed; nothing to recall');
+    let occurredAt = now;
+    let offset = '+00:00';
+    if (input.occurredAt) {
+      const t = parseOccurrenceTime(input.occurredAt);
+      if (!t.ok) return invalid('occurredAt', t.error);
+      if (t.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) return invalid('occurredAt', 'occurredAt is in the future');
+      occurredAt = t.value.instant;
+      offset = t.value.offset;
+    }
+    const steps = [];
+    for (const item of affected) {
+      const d = decideTransition(
+        { stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id, recalled: item.recalled, brandOwnerId: product.owner_id },
+        { kind: 'RECALL', actorId: caller.id, actorRoles: caller.roles, counterpartyId: null, grant: grant.status },
+      );
+      if (!d.ok) throw new Error(`recall decision unexpectedly refused: ${JSON.stringify(d.error)}`);
+      steps.push({
+        id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
+        next: { stage: d.value.stage, custodianId: d.value.custodianId, pendingReceiverId: d.value.pendingReceiverId, recalled: true },
+      });
+    }
+    const data = { reason, gtin: gtin.value, lot: batch.lot, ...(product.owner_id !== caller.id && grant.grantId ? { authorizedBy: [grant.grantId] } : {}) };
+    const { event } = await appendEvent(trx, head, deps.signer, {
+      kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
+    }, steps);
+    await trx.updateTable('batches').set({ recalled_at: now, recall_reason: reason }).where('id', '=', batch.id).execute();
+    const [stored] = await findEventsByIds(trx, [event.id]);
+    const updated = affected.map((i) => ({ ...i, recalled: true }));
+    return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event: stored!, alreadyRecalled: false, groups: groupByCustodian(updated) };
+  });
+}
