@@ -1,4 +1,4 @@
-import type { Db } from '../db/connection.ts';
+import type { Db, Trx } from '../db/connection.ts';
 import type { LogSigner } from '../db/log.ts';
 
 /** What write use cases need besides their input: the database, the log key and the clock. */
@@ -7,4 +7,9 @@ export interface LedgerDeps {
   signer: LogSigner;
   now: () => Date;
   maxClockSkewMs: number;
+  /**
+   * Run inside this open transaction instead of a new one (no retries): lets a caller such as an EPCIS document
+   * capture make many writes all-or-nothing. The caller owns commit, rollback and retry.
+   */
+  trx?: Trx;
 }

@@ -10,7 +10,7 @@ import { batchVisibleSql, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type Failure, denied, invalid, notFound } from './results.ts';
-import { withRetries } from './transaction.ts';
+import { inLedgerTransaction } from './transaction.ts';
 
 export interface RecallBatchInput {
   gtin: string;
@@ -44,7 +44,7 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const reason = input.reason.trim();
   if (reason.length < 1 || reason.length > 500) return invalid('reason', 'reason must be 1 to 500 characters');
-  return withRetries(deps.db, async (trx: Trx) => {
+  return inLedgerTransaction(deps, async (trx: Trx) => {
     const head = await lockLog(trx);
     const now = deps.now();
     const product = await findProduct(trx, gtin.value);

@@ -16,7 +16,7 @@ import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
-import { withRetries } from './transaction.ts';
+import { inLedgerTransaction } from './transaction.ts';
 import { filterVisibleItems } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
@@ -121,11 +121,11 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   const counterpartyId = input.counterpartyId ?? null;
   if (counterpartyId) {
     if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
-    const [other] = await findActorsByIds(deps.db, [counterpartyId]);
+    const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
     if (!other || other.is_operator) return notFound('the named receiving actor was not found');
   }
 
-  return withRetries(deps.db, async (trx) => {
+  return inLedgerTransaction(deps, async (trx) => {
     // The log lock orders this writer after every earlier one, so the item heads read below are current.
     const head = await lockLog(trx);
     const now = deps.now();

@@ -9,7 +9,7 @@ import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { type Failure, conflict, denied, invalid, notFound } from './results.ts';
-import { withRetries } from './transaction.ts';
+import { inLedgerTransaction } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
 export const MAX_ITEMS_PER_CALL = 100_000;
@@ -83,17 +83,17 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
 
   if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches');
-  const product = await findProduct(deps.db, gtin.value);
+  const product = await findProduct(deps.trx ?? deps.db, gtin.value);
   if (!product) return notFound(`product ${gtin.value} not found`);
   if (product.owner_id !== caller.id) return denied('NOT_BRAND_OWNER', 'only the product owner registers its batches');
-  const [owner] = await findActorsByIds(deps.db, [product.owner_id]);
+  const [owner] = await findActorsByIds(deps.trx ?? deps.db, [product.owner_id]);
   const prefix = companyPrefixFor(gtin.value, owner!.company_prefixes);
   if (!prefix) return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} no longer carries a company prefix of its owner`);
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
 
-  return withRetries(deps.db, async (trx) => {
+  return inLedgerTransaction(deps, async (trx) => {
     const head = await lockLog(trx);
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;

@@ -25,3 +25,8 @@ export async function withRetries<T>(db: Db, fn: (trx: Trx) => Promise<T>, attem
     }
   }
 }
+
+/** Runs a write use case in `deps.trx` when the caller supplied one, otherwise in its own retried transaction. */
+export function inLedgerTransaction<T>(deps: { db: Db; trx?: Trx }, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  return deps.trx ? fn(deps.trx) : withRetries(deps.db, fn);
+}
