@@ -34,9 +34,11 @@ export async function readLogHead(db: DbOrTrx): Promise<LogHead> {
 /** Reads stored complete-subtree hashes; one query for any number of ids. */
 export async function readNodes(db: DbOrTrx, ids: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  if (ids.length === 0) return out;
-  const levels = ids.map((i) => i.level);
-  const indexes = ids.map((i) => i.index);
+  // Proof plans overlap (e.g. a proof's nodes and the root's); read each node once.
+  const unique = [...new Map(ids.map((i) => [nodeKey(i), i])).values()];
+  if (unique.length === 0) return out;
+  const levels = unique.map((i) => i.level);
+  const indexes = unique.map((i) => i.index);
   const rows = await sql<{ level: number; index: number; hash: Uint8Array }>`
     SELECT n.level, n.index, n.hash FROM log_nodes n
     JOIN unnest(${levels}::int[], ${indexes}::int8[]) AS want(level, index) ON n.level = want.level AND n.index = want.index`.execute(db);
