@@ -293,12 +293,26 @@ function textError(text: string): string | undefined {
  */
 export function signNote(text: string, name: string, privateKey32: Uint8Array): string {
   checkSignerInput(name, privateKey32, 'Ed25519 private key seed');
+  const id = keyId(name, publicKeyFromPrivate(privateKey32));
+  return appendNoteSignature(text, name, id, ed25519.sign(utf8ToBytes(checkNoteText(text)), privateKey32));
+}
+
+/** Validates note text for signing and returns it; throws RangeError as `signNote` does. */
+export function checkNoteText(text: string): string {
   if (!text.endsWith('\n')) throw new RangeError('note text must end with a newline');
   const e = textError(text);
   if (e) throw new RangeError(e);
-  const id = keyId(name, publicKeyFromPrivate(privateKey32));
-  const sig = ed25519.sign(utf8ToBytes(text), privateKey32);
-  return `${text}\n${SIG_PREFIX}${name} ${encodeBase64(concatBytes(id, sig))}\n`;
+  return text;
+}
+
+/**
+ * The signed note for a signature made elsewhere (e.g. a native Ed25519 signer over `checkNoteText(text)`'s UTF-8
+ * bytes): `text\n— name base64(keyId||signature)\n`. Throws RangeError on a bad key id or signature length.
+ */
+export function appendNoteSignature(text: string, name: string, id: Uint8Array, signature: Uint8Array): string {
+  if (id.length !== 4) throw new RangeError(`key id has ${id.length} bytes, expected 4`);
+  if (signature.length !== 64) throw new RangeError(`Ed25519 signature has ${signature.length} bytes, expected 64`);
+  return `${text}\n${SIG_PREFIX}${name} ${encodeBase64(concatBytes(id, signature))}\n`;
 }
 
 /** Outcome of a successful `verifyNote`. Key strings are `name+hex8(keyId)`. */

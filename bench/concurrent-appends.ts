@@ -1,0 +1,83 @@
+/**
+ * Benchmark: event appends under concurrent writers, with the leaf index assigned inside each write transaction
+ * (the log's sequencer row lock), against a baseline of plain single-row INSERT transactions at the same
+ * concurrency on the same database. Prints events/s per concurrency level and the ratio.
+ *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/concurrent-appends.ts   (PGlite only when unset)
+ * BENCH_EVENTS (default 2000) events per level.
+ */
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { publicKeyFromPrivate, verifierKeyString } from '../src/core/checkpoint.ts';
+import { ensureOperator } from '../src/db/actors.ts';
+import { createPGlite, openPGlite, openPostgres, type DatabaseHandle } from '../src/db/connection.ts';
+import { migrateToLatest } from '../src/db/migrator.ts';
+import { createActor } from '../src/services/create-actor.ts';
+import { recordEvent } from '../src/services/record-event.ts';
+import { registerBatch } from '../src/services/register-batch.ts';
+import { registerProduct } from '../src/services/register-product.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
+
+async function pool<T>(n: number, total: number, task: (i: number) => Promise<T>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < total) await task(next++);
+  }));
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function run(label: string, h: DatabaseHandle, schema: string | undefined, levels: number[]) {
+  await migrateToLatest(h.db, schema);
+  await sql`CREATE TABLE bench_single (id bigserial PRIMARY KEY, payload jsonb NOT NULL, hash bytea NOT NULL)`.execute(h.db);
+  const op = await ensureOperator(h.db);
+  const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
+  if (maker.kind !== 'ok') throw new Error('actor');
+  await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
+  const seed = new Uint8Array(randomBytes(32));
+  const deps = { db: h.db, signer: { origin: 'bench/log', seed, verifierKey: verifierKeyString('bench/log', publicKeyFromPrivate(seed)) }, now: () => new Date(), maxClockSkewMs: 300_000 };
+  const total = EVENTS * levels.length;
+  const b = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'C1', producedAt: new Date().toISOString(), site: 's', range: { count: total, firstSerial: 'S0000001' } });
+  if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
+  let serial = 1;
+  for (const n of levels) {
+    const ledger = await pool(n, EVENTS, async () => {
+      const s = `S${String(serial++).padStart(7, '0')}`;
+      const r = await recordEvent(deps, maker.actor, { kind: 'DESTROY', items: { refs: [{ kind: 'sgtin', value: `urn:epc:id:sgtin:4012345.011111.${s}` }] }, occurredAt: new Date().toISOString(), data: {} });
+      if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
+    });
+    const payload = JSON.stringify({ kind: 'DESTROY', items: ['urn:epc:id:sgtin:4012345.011111.S0000001'], at: new Date().toISOString() });
+    const raw = await pool(n, EVENTS, async () => {
+      await h.db.transaction().execute(async (trx) => {
+        await sql`INSERT INTO bench_single (payload, hash) VALUES (${payload}::jsonb, ${randomBytes(32)})`.execute(trx);
+      });
+    });
+    console.log(`${label}, ${n} writer(s): ledger ${Math.round(ledger)} events/s; single-row insert transactions ${Math.round(raw)}/s; ratio ${(ledger / raw).toFixed(2)}`);
+  }
+}
+
+console.log(`concurrent appends, ${EVENTS} events per level, node ${process.version}`);
+{
+  const h = await openPGlite(await createPGlite(), 'memory');
+  try {
+    await run('PGlite', h, undefined, [1, 8]);
+  } finally {
+    await h.close();
+  }
+}
+const url = process.env.DATABASE_URL;
+if (url) {
+  const schema = `bench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const h = await openPostgres(url, { schema, max: 32 });
+  try {
+    await run('PostgreSQL', h, schema, [1, 8, 32]);
+  } finally {
+    await h.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
