@@ -20,7 +20,38 @@ export interface Config {
   /** Seed demo data on first start of an empty database. */
   seedDemo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Deepest selection nesting a GraphQL operation may have (introspection's `__schema` is not counted). */
+  maxQueryDepth: number;
+  /** Most aliases in one operation (`__typename` aliases not counted). */
+  maxAliases: number;
+  /** Most lexical tokens in one GraphQL document (checked while parsing). */
+  maxTokens: number;
+  /**
+   * Largest estimated cost of one operation: 2 per object field, 1 per scalar, times the page size of connections —
+   * the literal `first`/`last`, the value of its variable, or the default page size when omitted.
+   */
+  maxQueryCost: number;
+  /** Most directives in one operation. */
+  maxDirectives: number;
+  /** Largest request body in bytes; larger requests get HTTP 413 before the body is read. */
+  maxBodyBytes: number;
+  /** Schema introspection (and GraphiQL); on by default. */
+  introspection: boolean;
 }
+
+/** Defaults of the GraphQL edge limits (each overridable through its environment variable). */
+export const EDGE_DEFAULTS = {
+  maxQueryDepth: 12,
+  maxAliases: 30,
+  maxTokens: 5000,
+  maxQueryCost: 50_000,
+  maxDirectives: 50,
+  maxBodyBytes: 12 * 1024 * 1024,
+  introspection: true,
+} as const satisfies Partial<Config>;
+
+/** An EPCIS capture document may be 10 MB; the body limit must leave room for it plus the GraphQL envelope. */
+export const MIN_BODY_BYTES = 11 * 1024 * 1024;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -28,13 +59,22 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
-function intIn(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function intIn(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, why = ''): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  const bad = () => new ConfigError(`${name} must be an integer between ${min} and ${max}${why}, got "${raw}"`);
+  if (!/^\d+$/.test(raw.trim())) throw bad();
   const value = Number(raw.trim());
-  if (value < min || value > max) throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  if (value < min || value > max) throw bad();
   return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 /**
@@ -79,6 +119,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const seedRaw = (env.PROVENANT_SEED_DEMO ?? 'true').toLowerCase();
   if (!['true', 'false', '1', '0'].includes(seedRaw)) throw new ConfigError(`PROVENANT_SEED_DEMO must be true or false, got "${seedRaw}"`);
+  const maxQueryDepth = intIn(env, 'PROVENANT_MAX_DEPTH', EDGE_DEFAULTS.maxQueryDepth, 2, 100);
+  const maxAliases = intIn(env, 'PROVENANT_MAX_ALIASES', EDGE_DEFAULTS.maxAliases, 0, 1000);
+  const maxTokens = intIn(env, 'PROVENANT_MAX_TOKENS', EDGE_DEFAULTS.maxTokens, 100, 1_000_000);
+  const maxQueryCost = intIn(env, 'PROVENANT_MAX_COST', EDGE_DEFAULTS.maxQueryCost, 100, 100_000_000);
+  const maxDirectives = intIn(env, 'PROVENANT_MAX_DIRECTIVES', EDGE_DEFAULTS.maxDirectives, 0, 1000);
+  const maxBodyBytes = intIn(env, 'PROVENANT_MAX_BODY_BYTES', EDGE_DEFAULTS.maxBodyBytes, MIN_BODY_BYTES, 1024 * 1024 * 1024, ' (at least 11 MiB: an EPCIS capture may be 10 MB)');
+  const introspection = bool(env, 'PROVENANT_INTROSPECTION', EDGE_DEFAULTS.introspection);
   return {
     port,
     host: env.HOST || '0.0.0.0',
@@ -90,5 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxClockSkewMs,
     seedDemo: seedRaw === 'true' || seedRaw === '1',
     logLevel,
+    maxQueryDepth,
+    maxAliases,
+    maxTokens,
+    maxQueryCost,
+    maxDirectives,
+    maxBodyBytes,
+    introspection,
   };
 }

@@ -1,21 +1,53 @@
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
+import { useHealthEndpoints } from './health.ts';
+import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { currentRequestId, useRequestLog } from './request-log.ts';
 
-/** The HTTP handler: GraphQL (with GraphiQL) at /graphql. Unexpected errors are masked in responses and logged. */
+/**
+ * Headers whose presence proves a browser sent a CORS preflight first (none is CORS-safelisted), so a request carrying
+ * one cannot be a cross-site "simple" request. API-key clients always send Authorization; POSTs with
+ * `content-type: application/json` pass the CSRF check whatever their headers.
+ */
+export const CSRF_HEADERS = ['authorization', 'x-graphql-yoga-csrf', 'apollo-require-preflight'];
+
+/**
+ * The HTTP handler: GraphQL (with GraphiQL unless introspection is off) at /graphql, `/healthz`, `/readyz` and
+ * Prometheus `/metrics`. Limits (body size, depth, aliases, tokens, cost, directives) and introspection come from
+ * `deps.config`. Unexpected errors are masked in responses and logged. Every request gets an id and one access log line.
+ */
 export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{}, Context> {
+  const { config } = deps;
+  const metrics = createMetrics(deps.db, logger);
   return createYoga<{}, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Provenant' },
+    graphiql: config.introspection ? { title: 'Provenant' } : false,
     landingPage: false,
+    // Yoga refuses a declared Content-Length above this before reading the body, and stops reading a chunked body at
+    // it; both with 413 (message made explicit in `useClearBodyLimitError`).
+    maxRequestBodySize: config.maxBodyBytes,
+    plugins: [
+      useRequestLog(logger),
+      useHealthEndpoints(deps.db, logger),
+      metrics.plugin,
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useClearBodyLimitError(config.maxBodyBytes),
+      ...useEdgeLimits(config),
+    ],
     context: (initial) => createContext(deps, initial),
     maskedErrors: {
       // Yoga's masking (no stack, no SQL in responses), plus a log line with the real cause for operators.
       maskError: (error, message, isDev) => {
         const masked = maskError(error, message, false);
-        if (masked !== error) logger.error('unexpected error', { error: (error as { originalError?: unknown }).originalError ?? error });
+        if (masked !== error) {
+          logger.error('unexpected error', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });
+        }
         void isDev;
         return masked;
       },
@@ -24,7 +56,28 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       debug: (...args) => logger.debug(String(args[0])),
       info: (...args) => logger.info(String(args[0])),
       warn: (...args) => logger.warn(String(args[0])),
-      error: (...args) => logger.error(String(args[0]), { detail: args.slice(1) }),
+      error: (...args) => logger.error(String(args[0]), { requestId: currentRequestId(), detail: args.slice(1) }),
     },
   });
+}
+
+/** Names the limit in yoga's 413 "Request body too large" error. */
+function useClearBodyLimitError(maxBytes: number): Plugin {
+  const rewrite = (e: unknown) =>
+    e instanceof GraphQLError && e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
+      ? new GraphQLError(`Request body too large: the limit is ${maxBytes} bytes`, {
+          extensions: { ...e.extensions, limit: 'maxBodyBytes', max: maxBytes },
+        })
+      : e;
+  return {
+    // The unread rest of the body is still on the connection: close it rather than parse it as the next request.
+    onResponse({ response }) {
+      if (response.status === 413) response.headers.set('connection', 'close');
+    },
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !Array.isArray(result.errors)) return;
+      if (!result.errors.some((e) => e instanceof GraphQLError && e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return;
+      setResult({ ...result, errors: result.errors.map(rewrite) as GraphQLError[] });
+    },
+  };
 }

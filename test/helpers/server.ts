@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { apiKeyHash } from '../../src/core/api-key.ts';
 import { publicKeyFromPrivate, verifierKeyString } from '../../src/core/checkpoint.ts';
 import type { LogSigner } from '../../src/db/log.ts';
-import type { Config } from '../../src/server/config.ts';
+import { EDGE_DEFAULTS, type Config } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
@@ -12,6 +12,8 @@ import type { TestDatabase } from './db.ts';
 
 export interface TestServer {
   url: string;
+  /** `http://127.0.0.1:port` (for /healthz, /readyz, /metrics). */
+  origin: string;
   operatorKey: string;
   logLines: string[];
   signer: LogSigner;
@@ -25,7 +27,7 @@ export interface TestServer {
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined,
-    maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', logOrigin: 'test.provenant/log', logKey: undefined, ...overrides,
+    maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', logOrigin: 'test.provenant/log', logKey: undefined, ...EDGE_DEFAULTS, ...overrides,
   };
 }
 
@@ -44,6 +46,7 @@ export async function startTestServer(db: TestDatabase, overrides: Partial<Confi
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   return {
     url,
+    origin: new URL(url).origin,
     operatorKey,
     signer,
     logLines,
