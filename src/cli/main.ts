@@ -35,7 +35,7 @@ Writes the demo actors' API keys to PROVENANT_DATA_DIR/demo-keys.json.`,
 
 Prints the C2SP verifier key of the log's checkpoint signing key (name+hexid+base64). The key comes from
 PROVENANT_LOG_KEY, or the data folder's log-key file (generated on first use).`,
-  verify: 'see runVerify',
+  verify: '',
   audit: `Usage: provenant audit
 
 Online audit with database access: recomputes the Merkle root from every stored event and compares it with the
@@ -47,8 +47,9 @@ is printed), 2 on configuration errors.`,
 Writes the lexicographically sorted printed schema to schema.graphql. With --check, exits 1 when the file is stale.`,
 };
 
-function help(cmd: string): number {
-  console.log(HELP[cmd] ?? HELP['']);
+async function help(cmd: string): Promise<number> {
+  // verify's usage lives with the offline verifier, which must not depend on anything else.
+  console.log(cmd === 'verify' ? (await import('./verify.ts')).VERIFY_USAGE : (HELP[cmd] ?? HELP['']));
   return 0;
 }
 
