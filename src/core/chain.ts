@@ -1,13 +1,13 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, concatBytes, toHex, u32be, utf8 } from './bytes.ts';
 import { canonicalize } from './jcs.ts';
-import type { EventKind } from './lifecycle.ts';
+import type { LedgerKind } from './lifecycle.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** Every recorded field of an event that is hashed (DESIGN.md "Hashes"). */
 export interface EventBody {
-  kind: EventKind;
+  kind: LedgerKind;
   /** Recording actor's id. */
   actor: string;
   /** RFC 3339 UTC, millisecond precision. */

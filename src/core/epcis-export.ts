@@ -34,7 +34,7 @@
 import type { EventBody, JsonValue } from './chain.ts';
 import { epcisEventHashId } from './epcis-hash.ts';
 import { digitalLink, parseSgtinUrn } from './identifiers.ts';
-import { LIFECYCLE } from './lifecycle.ts';
+import { LIFECYCLE, ruleFor } from './lifecycle.ts';
 import { validateGln } from './party.ts';
 import { formatWithOffset } from './time.ts';
 
@@ -81,12 +81,14 @@ const NO_BIZ_LOCATION = new Set(['SHIP', 'DESTROY']);
  */
 export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Record<string, unknown> {
   const { body } = e;
-  const rule = LIFECYCLE[body.kind];
+  const rule = ruleFor(body.kind);
+  const container = typeof body.data['container'] === 'string' ? body.data['container'] : null;
+  const aggregation = (body.kind === 'PACK' || body.kind === 'UNPACK') && container !== null;
   const epcs = body.items.map((urn) => (opts.epcFormat === 'digitalLink' ? sgtinToDigitalLink(urn) : urn));
   const outputs = body.kind === 'RECYCLE' ? materialQuantities(body.data['materials']) : [];
   const transformation = outputs.length > 0;
 
-  const event: Record<string, unknown> = { type: transformation ? 'TransformationEvent' : 'ObjectEvent' };
+  const event: Record<string, unknown> = { type: transformation ? 'TransformationEvent' : aggregation ? 'AggregationEvent' : 'ObjectEvent' };
   const time = eventTimeOf(body);
   event['eventTime'] = time.eventTime;
   event['eventTimeZoneOffset'] = time.offset;
@@ -94,6 +96,11 @@ export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Reco
   if (transformation) {
     event['inputEPCList'] = epcs;
     event['outputQuantityList'] = outputs;
+  } else if (aggregation) {
+    // The container is an SSCC; its GS1 Digital Link needs no company-prefix length, unlike the SSCC URN.
+    event['parentID'] = `https://id.gs1.org/00/${container}`;
+    event['childEPCs'] = epcs;
+    event['action'] = body.kind === 'PACK' ? 'ADD' : 'DELETE';
   } else {
     event['epcList'] = epcs;
     event['action'] = body.kind === 'COMMISSION' ? 'ADD' : 'OBSERVE';

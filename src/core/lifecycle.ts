@@ -55,6 +55,22 @@ export const LIFECYCLE: Readonly<Record<EventKind, KindRule>> = {
   DESTROY: { from: NON_TERMINAL, to: 'DESTROYED', recorder: 'custodian', namesCounterparty: false, bizStep: 'destroying', disposition: 'destroyed' },
 };
 
+/** Packing into containers (EPCIS AggregationEvents): part of each item's chain, no stage change, custodian only. */
+export const AGGREGATION_KINDS = ['PACK', 'UNPACK'] as const;
+export type AggregationKind = (typeof AGGREGATION_KINDS)[number];
+/** Every kind an event row may carry. */
+export type LedgerKind = EventKind | AggregationKind;
+export const LEDGER_KINDS: readonly LedgerKind[] = [...EVENT_KINDS, ...AGGREGATION_KINDS];
+
+const PACKABLE: readonly Stage[] = ['MANUFACTURED', 'IN_STOCK', 'SOLD', 'IN_USE', 'RETURNED'];
+export const AGGREGATION: Readonly<Record<AggregationKind, KindRule>> = {
+  PACK: { from: PACKABLE, to: null, recorder: 'custodian', namesCounterparty: false, bizStep: 'packing', disposition: 'in_progress' },
+  UNPACK: { from: PACKABLE, to: null, recorder: 'custodian', namesCounterparty: false, bizStep: 'unpacking', disposition: 'in_progress' },
+};
+
+export const ruleFor = (kind: LedgerKind): KindRule =>
+  (AGGREGATION_KINDS as readonly string[]).includes(kind) ? AGGREGATION[kind as AggregationKind] : LIFECYCLE[kind as EventKind];
+
 /** An item's projection: what the chain says about it now. */
 export interface ItemState {
   stage: Stage;
@@ -65,7 +81,7 @@ export interface ItemState {
 }
 
 export interface Recording {
-  kind: EventKind;
+  kind: LedgerKind;
   actorId: string;
   actorRoles: readonly string[];
   /** SHIP/RETURN: who takes custody. SELL: optional buyer who becomes custodian. */
@@ -82,7 +98,7 @@ function grantDenial(grant: GrantStatus | undefined, fallback: string): string {
 }
 
 export type TransitionError =
-  | { type: 'InvalidTransition'; from: Stage; kind: EventKind; reason: string }
+  | { type: 'InvalidTransition'; from: Stage; kind: LedgerKind; reason: string }
   | { type: 'PermissionDenied'; rule: string };
 
 /**
@@ -90,7 +106,7 @@ export type TransitionError =
  * so an impossible move reports the lifecycle, not a permission. COMMISSION is not decided here (no prior state).
  */
 export function decideTransition(item: ItemState, rec: Recording): Result<ItemState, TransitionError> {
-  const rule = LIFECYCLE[rec.kind];
+  const rule = ruleFor(rec.kind);
   if (rec.kind === 'COMMISSION') return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: 'item already commissioned' });
   if (TERMINAL_STAGES.includes(item.stage)) {
     return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `item is closed (${item.stage})` });

@@ -1,4 +1,4 @@
-import type { EventKind, GrantStatus } from './lifecycle.ts';
+import type { GrantStatus, LedgerKind } from './lifecycle.ts';
 
 /** A brand grant as the rules need it. `allProducts` grants come from the operator (auditors). */
 export interface GrantFact {
@@ -31,7 +31,7 @@ export const grantInForce = (g: GrantFact, at: Date): boolean =>
  * The actor's grant status for recording `kind` on an item at `at`: a grant in force wins; otherwise a revoked
  * one is reported before an expired one, so a denial can say why a once-valid right stopped working.
  */
-export function grantStatus(grants: readonly GrantFact[], actorId: string, kind: EventKind, item: ItemScope, at: Date): { status: GrantStatus; grantId: string | null } {
+export function grantStatus(grants: readonly GrantFact[], actorId: string, kind: LedgerKind, item: ItemScope, at: Date): { status: GrantStatus; grantId: string | null } {
   const relevant = grants.filter((g) => g.granteeId === actorId && g.kinds.includes(kind) && covers(g, item) && g.createdAt.getTime() <= at.getTime());
   const valid = relevant.find((g) => grantInForce(g, at));
   if (valid) return { status: 'valid', grantId: valid.id };

@@ -135,7 +135,21 @@ export interface CustodyStartsTable {
   actor_id: string;
 }
 
+export interface ContainersTable {
+  sscc: string;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface ContainerMembersTable {
+  parent_sscc: string;
+  item_id: string | null;
+  child_sscc: string | null;
+}
+
 export interface Database {
+  containers: ContainersTable;
+  container_members: ContainerMembersTable;
   grants: GrantsTable;
   grant_revocations: GrantRevocationsTable;
   custody_starts: CustodyStartsTable;

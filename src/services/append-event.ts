@@ -1,5 +1,5 @@
 import { type EventBody, type JsonValue, ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
-import type { EventKind } from '../core/lifecycle.ts';
+import type { LedgerKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertEvent, insertLinks, type ItemAdvance } from '../db/ledger.ts';
@@ -10,7 +10,7 @@ import { HeadMovedError } from './transaction.ts';
 const PIPELINE_CHUNK = 10_000;
 
 export interface EventDraft {
-  kind: EventKind;
+  kind: LedgerKind;
   actorId: string;
   occurredAt: Date;
   offset: string;

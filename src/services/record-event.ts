@@ -1,6 +1,7 @@
 import type { JsonValue } from '../core/chain.ts';
-import { normalizeGtin, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
-import { type EventKind, type ItemState, LIFECYCLE, type Stage, decideTransition } from '../core/lifecycle.ts';
+import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
+import { existingContainers, itemIdsInContainers } from '../db/containers.ts';
+import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { findActorsByIds } from '../db/actors.ts';
@@ -24,10 +25,12 @@ export interface ItemSelection {
   /** Internal item ids (already decoded from global ids), SGTIN URNs or GS1 Digital Link URIs. */
   refs?: { kind: 'id' | 'sgtin' | 'digitalLink'; value: string }[] | null;
   batch?: { gtin: string; lot: string } | null;
+  /** SSCCs: every item inside, at any depth (a shipped pallet moves its cases and their items). */
+  containers?: string[] | null;
 }
 
 export interface RecordEventInput {
-  kind: Exclude<EventKind, 'COMMISSION'>;
+  kind: Exclude<LedgerKind, 'COMMISSION'>;
   items: ItemSelection;
   occurredAt: string;
   location?: string | null;
@@ -84,6 +87,21 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
     batchItems = batch ? await filterVisibleItems(trx, scope, await findItemsOfBatch(trx, batch.id)) : [];
     if (batchItems.length === 0) return notFound(`batch ${sel.batch.lot} of ${gtin.value} not found`);
   }
+  let containerItems: ItemRow[] = [];
+  if (sel.containers?.length) {
+    const ssccs: string[] = [];
+    for (const c of sel.containers) {
+      const n = normalizeSscc(c);
+      if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
+      ssccs.push(n.value);
+    }
+    const known = await existingContainers(trx, ssccs);
+    const inside = await filterVisibleItems(trx, scope, await findItemsByIds(trx, await itemIdsInContainers(trx, [...known])));
+    const unknown = ssccs.filter((c) => !known.has(c));
+    // A container with nothing the caller may see is as unknown as one that does not exist.
+    if (unknown.length > 0 || (inside.length === 0 && ssccs.length > 0)) return notFound(`container ${unknown[0] ?? ssccs[0]} not found or empty`);
+    containerItems = inside;
+  }
   const referenced = [...found.values()];
   const visible = new Set((await filterVisibleItems(trx, scope, referenced.map((f) => f.row))).map((r) => r.id));
   // A lapsed grant's scope is known to its grantee (grants are readable), so its items get the real reason
@@ -95,6 +113,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
     else missing(f.ref);
   }
   for (const r of batchItems) items.set(r.id, r);
+  for (const r of containerItems) items.set(r.id, r);
   return { items: [...items.values()], problems };
 }
 
@@ -111,7 +130,9 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     return invalid('occurredAt', `occurredAt is in the future (more than ${deps.maxClockSkewMs} ms ahead of the server clock)`);
   }
   const refs = input.items.refs ?? [];
-  if (refs.length === 0 && !input.items.batch) return invalid('items', 'name the items (ids, SGTINs or Digital Links) or a batch');
+  if (refs.length === 0 && !input.items.batch && !input.items.containers?.length) {
+    return invalid('items', 'name the items (ids, SGTINs or Digital Links), a batch or containers');
+  }
   if (refs.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
   const location = input.location?.trim() || null;
   if (location && location.length > 200) return invalid('location', 'location must be at most 200 characters');
@@ -150,7 +171,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
     const products = await findProductsByGtins(trx, [...new Set(items.map((i) => i.gtin))]);
     const ownerOf = new Map(products.map((p) => [p.gtin, p.owner_id]));
-    const recorder = LIFECYCLE[input.kind].recorder;
+    const recorder = ruleFor(input.kind).recorder;
     const denials: { rule: string; problem: ItemProblem }[] = [];
     const steps: ItemStep[] = [];
     const grantsUsed = new Set<string>();

@@ -6,6 +6,7 @@ import {
   STAGES,
   TERMINAL_STAGES,
   type EventKind,
+  type LedgerKind,
   type GrantStatus,
   type ItemState,
   type Recording,
@@ -94,7 +95,7 @@ type ReasonClass = 'closed' | 'wrongStage' | 'mustNameReceiver' | 'alreadyCommis
 type Outcome =
   | { ok: true; state: ItemState }
   | { ok: false; denied: string }
-  | { ok: false; invalid: ReasonClass | `unclassified: ${string}`; from: Stage; kind: EventKind };
+  | { ok: false; invalid: ReasonClass | `unclassified: ${string}`; from: Stage; kind: LedgerKind };
 
 function classify(reason: string, from: Stage, kind: EventKind): ReasonClass | `unclassified: ${string}` {
   if (/already commissioned/i.test(reason)) return 'alreadyCommissioned';
@@ -126,7 +127,7 @@ function outcomeOf(r: Result<ItemState, TransitionError>, kind: EventKind): Outc
 function expected(item: ItemState, rec: Recording): Outcome {
   const invalid = (c: ReasonClass): Outcome => ({ ok: false, invalid: c, from: item.stage, kind: rec.kind });
   if (rec.kind === 'COMMISSION') return invalid('alreadyCommissioned');
-  const row = SPEC[rec.kind];
+  const row = SPEC[rec.kind as Exclude<EventKind, 'COMMISSION'>];
   if (DESIGN_TERMINAL.includes(item.stage)) return invalid('closed');
   if (!row.from.includes(item.stage)) return invalid('wrongStage');
   if (rec.kind === 'SELL' && item.recalled) return { ok: false, denied: 'RECALLED' };

@@ -3,7 +3,9 @@ import { sql } from 'kysely';
 import { toHex } from '../../core/bytes.ts';
 import type { JsonValue } from '../../core/chain.ts';
 import { normalizeGtin } from '../../core/identifiers.ts';
-import { EVENT_KINDS } from '../../core/lifecycle.ts';
+import { LEDGER_KINDS } from '../../core/lifecycle.ts';
+import { packItems } from '../../services/pack-items.ts';
+import { unpackItems } from '../../services/unpack-items.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
 import { findBatch } from '../../db/ledger.ts';
 import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
@@ -16,7 +18,7 @@ import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 
-export const EventKindEnum = builder.enumType('EventKind', { values: EVENT_KINDS });
+export const EventKindEnum = builder.enumType('EventKind', { values: LEDGER_KINDS });
 
 builder.node(EventRef, {
   description: 'One business step applied to one or many items; hashed, chained per item and logged.',
@@ -135,6 +137,7 @@ const UseKindEnum = builder.enumType('UseKind', { values: ['ACTIVATE', 'SERVICE'
 type Common = {
   items?: string[] | null;
   batch?: { gtin: string; lot: string } | null;
+  containers?: string[] | null;
   occurredAt: string;
   location?: string | null;
   idempotencyKey?: string | null;
@@ -151,6 +154,7 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
     fields: (t) => ({
       items: t.stringList({ description: 'Item global ids, SGTIN URNs or GS1 Digital Links.' }),
       batch: t.field({ type: BatchSelectorInput, description: 'Every item of this batch.' }),
+      containers: t.stringList({ description: 'SSCCs: every item inside, at any depth.' }),
       occurredAt: t.field({ type: 'DateTime', required: true, description: 'RFC 3339 with timezone offset.' }),
       location: t.string({ description: 'GLN or free text.' }),
       idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
@@ -169,7 +173,7 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
         if ('error' in specific) return failureToGraphQL({ kind: 'ValidationError', ...specific.error });
         const result = await recordEvent(ledgerDeps(ctx), viewerOf(ctx), {
           ...specific,
-          items: { refs: parseItemRefs(common.items ?? []), batch: common.batch ?? null },
+          items: { refs: parseItemRefs(common.items ?? []), batch: common.batch ?? null, containers: common.containers ?? null },
           occurredAt: common.occurredAt,
           location: common.location ?? null,
           idempotencyKey: common.idempotencyKey ?? null,
@@ -285,4 +289,56 @@ defineLifecycleMutation<{ reason?: string | null }>(
   'The custodian records destruction (stage DESTROYED, terminal).',
   reasonField,
   (input) => ({ kind: 'DESTROY', counterpartyId: null, data: reasonData(input.reason) }),
+);
+
+builder.mutationField('packItems', (t) =>
+  t.field({
+    type: resultUnion('PackItems', RecordEventSuccess, ERRORS),
+    description: 'The custodian packs items and/or containers into an SSCC container (EPCIS AggregationEvent ADD).',
+    authScopes: { authenticated: true },
+    args: {
+      input: t.arg({
+        type: builder.inputType('PackItemsInput', {
+          fields: (f) => ({
+            container: f.string({ required: true, description: 'SSCC (18 digits) of the container.' }),
+            items: f.stringList({ description: 'Item global ids, SGTIN URNs or Digital Links.' }),
+            containers: f.stringList({ description: 'SSCCs of containers to put inside (cases into a pallet).' }),
+            occurredAt: f.field({ type: 'DateTime', required: true }),
+            location: f.string(),
+            idempotencyKey: f.string(),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    resolve: async (_r, { input }, ctx) => {
+      const r = await packItems(ledgerDeps(ctx), viewerOf(ctx), { ...input, items: parseItemRefs(input.items ?? []) });
+      return r.kind === 'ok' ? success('RecordEventSuccess', r) : failureToGraphQL(r);
+    },
+  }),
+);
+
+builder.mutationField('unpackItems', (t) =>
+  t.field({
+    type: resultUnion('UnpackItems', RecordEventSuccess, ERRORS),
+    description: 'The custodian empties a container (EPCIS AggregationEvent DELETE); nested containers stay packed.',
+    authScopes: { authenticated: true },
+    args: {
+      input: t.arg({
+        type: builder.inputType('UnpackItemsInput', {
+          fields: (f) => ({
+            container: f.string({ required: true }),
+            occurredAt: f.field({ type: 'DateTime', required: true }),
+            location: f.string(),
+            idempotencyKey: f.string(),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    resolve: async (_r, { input }, ctx) => {
+      const r = await unpackItems(ledgerDeps(ctx), viewerOf(ctx), input);
+      return r.kind === 'ok' ? success('RecordEventSuccess', r) : failureToGraphQL(r);
+    },
+  }),
 );

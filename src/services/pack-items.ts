@@ -1,0 +1,83 @@
+import { sql } from 'kysely';
+import { normalizeSscc } from '../core/identifiers.ts';
+import { existingContainers, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
+import type { ActorRow } from '../db/types.ts';
+import type { LedgerDeps } from './deps.ts';
+import { type ItemSelection, recordEvent, type RecordEventResult } from './record-event.ts';
+import { invalid } from './results.ts';
+import { inLedgerTransaction } from './transaction.ts';
+
+export interface PackItemsInput {
+  container: string;
+  items: ItemSelection['refs'];
+  /** Containers to put inside (cases into a pallet). */
+  containers?: string[] | null;
+  occurredAt: string;
+  location?: string | null;
+  idempotencyKey?: string | null;
+}
+
+/**
+ * The custodian packs items and/or containers into an SSCC container: one PACK event (an EPCIS AggregationEvent)
+ * chained into every item it moves, nested ones included. An item or container can be in one container at a time;
+ * nesting may not form a cycle. All-or-nothing, like every write.
+ */
+export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
+  const parent = normalizeSscc(input.container);
+  if (!parent.ok) return invalid('container', parent.error);
+  const children: string[] = [];
+  for (const c of input.containers ?? []) {
+    const n = normalizeSscc(c);
+    if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
+    if (n.value === parent.value) return invalid('containers', 'a container cannot be packed into itself');
+    children.push(n.value);
+  }
+  if ((input.items ?? []).length === 0 && children.length === 0) return invalid('items', 'name the items or containers to pack');
+  return inLedgerTransaction(deps, async (trx) => {
+    const replay = input.idempotencyKey
+      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+      : undefined;
+    if (!replay) {
+      const known = await existingContainers(trx, children);
+      const missing = children.find((c) => !known.has(c));
+      if (missing) return { kind: 'NotFoundError' as const, message: `container ${missing} not found` };
+      const nested = await packedContainers(trx, children);
+      const already = children.find((c) => nested.has(c));
+      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`);
+      // Packing X into one of X's descendants would make a cycle.
+      const below = await sql<{ sscc: string }>`
+        WITH RECURSIVE d(sscc, depth) AS (
+          SELECT unnest(${children}::text[])::char(18), 0
+          UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
+        SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
+      if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`);
+    }
+    const result = await recordEvent({ ...deps, trx }, caller, {
+      kind: 'PACK',
+      items: { refs: input.items ?? [], containers: children },
+      occurredAt: input.occurredAt,
+      location: input.location ?? null,
+      data: { container: parent.value, ...(children.length ? { containers: [...children].sort() } : {}) },
+      idempotencyKey: input.idempotencyKey ?? null,
+    });
+    if (result.kind !== 'ok' || replay) return result;
+    // Items packed directly are those the event covers that are not inside a packed child container.
+    const nestedItems = new Set(await itemIdsInContainers(trx, children));
+    const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
+    const packed = await packedItems(trx, direct);
+    if (packed.size > 0) {
+      const [id, where] = [...packed][0]!;
+      // Roll back the event just recorded: membership and history must agree.
+      throw new AlreadyPackedError(`item ${id} is already packed in ${where}`);
+    }
+    await trx.insertInto('containers').values({ sscc: parent.value, created_by: caller.id }).onConflict((oc) => oc.column('sscc').doNothing()).execute();
+    const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
+    for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
+    return result;
+  }).catch((e: unknown) => {
+    if (e instanceof AlreadyPackedError) return invalid('items', `${e.message}; unpack it first`);
+    throw e;
+  });
+}
+
+class AlreadyPackedError extends Error {}

@@ -1,0 +1,100 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toEpcisEvent } from '../../src/core/epcis-export.ts';
+import type { EventBody } from '../../src/core/chain.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { RESULT_FIELDS, createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+let db: TestDatabase;
+let srv: TestServer;
+let maker: TestActor, dist: TestActor, other: TestActor;
+const GTIN = '04012345111118';
+const urn = (n: number) => `urn:epc:id:sgtin:4012345.011111.P${String(n).padStart(3, '0')}`;
+const CASE_A = '340123450000000017';
+const CASE_B = '340123450000000024';
+const PALLET = '340123450000000031';
+
+async function pack(actor: TestActor, input: Record<string, unknown>) {
+  const { body } = await srv.gql(`mutation($i: PackItemsInput!) { packItems(input: $i) { ${RESULT_FIELDS} } }`, { i: { occurredAt: minutesAgo(20), ...input } }, actor.key);
+  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+  return body.data.packItems;
+}
+
+async function kinds(n: number, key = maker.key) {
+  const { body } = await srv.gql(`{ item(sgtin: "${urn(n)}") { stage verification { valid } events(first: 20) { edges { node { kind } } } } }`, {}, key);
+  return { stage: body.data.item.stage, valid: body.data.item.verification.valid, kinds: body.data.item.events.edges.map((e: any) => e.node.kind) };
+}
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  srv = await startTestServer(db);
+  maker = await createTestActor(srv, 'Maker', ['MANUFACTURER'], ['4012345']);
+  dist = await createTestActor(srv, 'Dist', ['DISTRIBUTOR']);
+  other = await createTestActor(srv, 'Other', ['DISTRIBUTOR']);
+  await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'L1', range: { count: 30, firstSerial: 'P001' } });
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.dispose();
+});
+
+describe('packing hierarchy', () => {
+  it('cases in a pallet: shipping and receiving the pallet moves every item inside, each chain gets the links', async () => {
+    expect((await pack(maker, { container: CASE_A, items: [1, 2, 3, 4, 5].map(urn) })).__typename).toBe('RecordEventSuccess');
+    expect((await pack(maker, { container: CASE_B, items: [6, 7, 8, 9, 10].map(urn) })).__typename).toBe('RecordEventSuccess');
+    const pallet = await pack(maker, { container: PALLET, containers: [CASE_A, CASE_B], items: [urn(11)] });
+    expect(pallet).toMatchObject({ __typename: 'RecordEventSuccess', event: { kind: 'PACK', itemCount: 11 } });
+
+    const ship = await lifecycle(srv, maker, 'shipItems', { containers: [PALLET], to: dist.id, occurredAt: minutesAgo(10) });
+    expect(ship).toMatchObject({ __typename: 'RecordEventSuccess', event: { kind: 'SHIP', itemCount: 11 } });
+    const recv = await lifecycle(srv, dist, 'receiveItems', { containers: [PALLET], occurredAt: minutesAgo(9) });
+    expect(recv.event.itemCount).toBe(11);
+    expect(await kinds(1)).toEqual({ stage: 'IN_STOCK', valid: true, kinds: ['COMMISSION', 'PACK', 'PACK', 'SHIP', 'RECEIVE'] });
+    expect(await kinds(11)).toEqual({ stage: 'IN_STOCK', valid: true, kinds: ['COMMISSION', 'PACK', 'SHIP', 'RECEIVE'] });
+    expect((await kinds(12)).stage).toBe('MANUFACTURED');
+
+    // Unpacking the pallet leaves the cases packed: shipping a case still moves its five items.
+    const unpack = await srv.gql(`mutation($i: UnpackItemsInput!) { unpackItems(input: $i) { ${RESULT_FIELDS} } }`, { i: { container: PALLET, occurredAt: minutesAgo(8) } }, dist.key);
+    expect(unpack.body.data.unpackItems).toMatchObject({ __typename: 'RecordEventSuccess', event: { kind: 'UNPACK', itemCount: 11 } });
+    const shipCase = await lifecycle(srv, dist, 'shipItems', { containers: [CASE_B], to: other.id, occurredAt: minutesAgo(7) });
+    expect(shipCase.event.itemCount).toBe(5);
+    expect((await kinds(6)).kinds).toEqual(['COMMISSION', 'PACK', 'PACK', 'SHIP', 'RECEIVE', 'UNPACK', 'SHIP']);
+    const members = await sql<{ n: number }>`SELECT count(*)::int AS n FROM container_members WHERE parent_sscc = ${PALLET}`.execute(db.db);
+    expect(members.rows[0]!.n).toBe(0);
+  });
+
+  it('refuses double packing, cycles, non-custodians and unknown containers, writing nothing', async () => {
+    const before = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(db.db);
+    const twice = await pack(maker, { container: '340123450000000048', items: [urn(12), urn(13)] });
+    expect(twice.__typename).toBe('RecordEventSuccess');
+    const again = await pack(maker, { container: '340123450000000055', items: [urn(12)] });
+    expect(again).toMatchObject({ __typename: 'ValidationError', field: 'items' });
+    expect(again.message).toMatch(/already packed in 340123450000000048/);
+    // CASE_A is in stock at the distributor now; packing PALLET into CASE_A's child would need CASE_A in PALLET first.
+    expect((await pack(dist, { container: PALLET, containers: [CASE_A] })).__typename).toBe('RecordEventSuccess');
+    const cycle = await pack(dist, { container: CASE_A, containers: [PALLET] });
+    expect(cycle).toMatchObject({ __typename: 'ValidationError', field: 'containers' });
+    expect(cycle.message).toMatch(/cycle/);
+    const notMine = await pack(other, { container: '340123450000000062', items: [urn(14)] });
+    expect(notMine.__typename).toBe('InvalidTransitionError');
+    expect(notMine.items[0].reason).toBe('item not found');
+    const unknown = await lifecycle(srv, maker, 'shipItems', { containers: ['340123450000000079'], to: dist.id, occurredAt: minutesAgo(1) });
+    expect(unknown.__typename).toBe('NotFoundError');
+    const badSscc = await pack(maker, { container: '340123450000000076', items: [urn(15)] });
+    expect(badSscc).toMatchObject({ __typename: 'ValidationError', field: 'container' });
+    const after = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(db.db);
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n + 2);
+  });
+
+  it('exports PACK and UNPACK as EPCIS AggregationEvents with parentID and childEPCs', async () => {
+    const rows = await sql<{ body: string; content_hash: Uint8Array; leaf_index: number; actor_id: string }>`
+      SELECT body, content_hash, leaf_index, actor_id FROM events WHERE kind IN ('PACK', 'UNPACK') ORDER BY leaf_index LIMIT 4`.execute(db.db);
+    for (const r of rows.rows) {
+      const body = JSON.parse(r.body) as EventBody;
+      const e = toEpcisEvent({ body, contentHash: Buffer.from(r.content_hash).toString('hex'), leafIndex: Number(r.leaf_index), actorGln: null, counterpartyGln: null, actorId: r.actor_id, counterpartyId: null }, { epcFormat: 'urn' });
+      expect(e).toMatchObject({ type: 'AggregationEvent', action: body.kind === 'PACK' ? 'ADD' : 'DELETE', parentID: `https://id.gs1.org/00/${body.data.container}`, childEPCs: body.items });
+      expect(e['bizStep']).toBe(body.kind === 'PACK' ? 'packing' : 'unpacking');
+    }
+  });
+});
