@@ -30,9 +30,9 @@ const time = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
   const r = await f();
   return [r, (performance.now() - t0) / 1000];
 };
-const must = <T extends { kind: string }>(r: T): T => {
+const must = <T extends { kind: string }>(r: T): Extract<T, { kind: 'ok' }> => {
   if (r.kind !== 'ok') throw new Error(JSON.stringify(r).slice(0, 500));
-  return r;
+  return r as Extract<T, { kind: 'ok' }>;
 };
 
 async function run(label: string, h: DatabaseHandle, schema?: string) {

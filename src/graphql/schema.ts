@@ -8,6 +8,7 @@ import './types/item.ts';
 import './types/event.ts';
 import './types/log.ts';
 import './types/rights.ts';
+import './types/material.ts';
 
 builder.queryType({});
 builder.mutationType({});

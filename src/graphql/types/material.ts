@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import { materialEpcClass } from '../../core/epcis-export.ts';
+import type { EventRow } from '../../db/types.ts';
+import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
+import { builder } from '../builder.ts';
+import { connectionFrom, isCount, isUuid, pageParams } from '../pagination.ts';
+import { EventRef, ItemRef, ProductRef } from '../refs.ts';
+
+/** One recovered material quantity of a RECYCLE event: the output lot of an EPCIS TransformationEvent. */
+export interface MaterialLot {
+  event: EventRow;
+  index: number;
+  material: string;
+  massKg: number;
+}
+
+export const MaterialLotRef = builder.objectRef<MaterialLot>('MaterialLot');
+
+/** The material lots a RECYCLE event produced, in recorded order. */
+export function materialLotsOf(event: EventRow): MaterialLot[] {
+  const materials = (event.data as { materials?: { material: string; massKg: number }[] }).materials;
+  if (event.kind !== 'RECYCLE' || !Array.isArray(materials)) return [];
+  return materials.map((m, index) => ({ event, index, material: m.material, massKg: m.massKg }));
+}
+
+builder.node(MaterialLotRef, {
+  description: 'Material recovered by recycling (an LGTIN-like class with a quantity); links back to the items it came from.',
+  id: { resolve: (l) => `${l.event.id}:${l.index}` },
+  loadMany: (ids, ctx) =>
+    Promise.all(
+      ids.map(async (id) => {
+        const [eventId, index] = id.split(':');
+        if (!eventId || !isUuid(eventId)) return null;
+        const event = await ctx.loaders.visibleEvent.load(eventId);
+        return (event && materialLotsOf(event)[Number(index)]) ?? null;
+      }),
+    ),
+  fields: (t) => ({
+    material: t.exposeString('material'),
+    massKg: t.exposeFloat('massKg'),
+    epcClass: t.string({ description: 'EPC class URI used in the EPCIS export (outputQuantityList).', resolve: (l) => materialEpcClass(l.material) }),
+    recycledAt: t.field({ type: 'DateTime', resolve: (l) => l.event.occurred_at }),
+    event: t.field({ type: EventRef, description: 'The RECYCLE event.', resolve: (l) => l.event }),
+    sourceItems: t.connection({
+      type: ItemRef,
+      description: 'The items this material was recovered from (those you may see).',
+      resolve: async (l, args, ctx) => {
+        const { limit, after } = pageParams(args, isUuid);
+        let q = ctx.db.selectFrom('chain_links as cl').innerJoin('items as i', 'i.id', 'cl.item_id').selectAll('i')
+          .where('cl.event_id', '=', l.event.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
+        if (after) q = q.where('i.id', '>', after);
+        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+      },
+    }),
+    sourceProducts: t.field({
+      type: [ProductRef],
+      description: 'Which products this recovered lot came from.',
+      resolve: async (l, _a, ctx) => {
+        const rows = await sql<{ gtin: string }>`
+          SELECT DISTINCT i.gtin FROM chain_links cl JOIN items i ON i.id = cl.item_id WHERE cl.event_id = ${l.event.id} AND ${itemVisibleSql(ctx.scope, 'i')} ORDER BY i.gtin`.execute(ctx.db);
+        return (await Promise.all(rows.rows.map((r) => ctx.loaders.product.load(r.gtin)))).filter((p) => p !== undefined);
+      },
+    }),
+  }),
+});
+
+builder.objectField(EventRef, 'materialLots', (t) =>
+  t.field({ type: [MaterialLotRef], description: 'RECYCLE only: the recovered material lots.', resolve: (e) => materialLotsOf(e) }),
+);
+
+builder.queryField('materialLots', (t) =>
+  t.connection({
+    type: MaterialLotRef,
+    description: 'Recovered material lots from RECYCLE events you may see, newest log position first; optionally one material.',
+    authScopes: { authenticated: true },
+    args: { material: t.arg.string() },
+    resolve: async (_r, args, ctx) => {
+      const { limit, after } = pageParams(args, isCount);
+      let q = ctx.db.selectFrom('events as e').selectAll('e').where('e.kind', '=', 'RECYCLE').where(eventVisibleSql(ctx.scope, 'e')).orderBy('e.leaf_index', 'desc').limit(limit + 1);
+      if (after !== null) q = q.where('e.leaf_index', '<', after);
+      if (args.material) q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM jsonb_array_elements(e.data->'materials') m WHERE lower(m->>'material') = lower(${args.material}))`);
+      const events = await q.execute();
+      const page = connectionFrom(events, limit, (e) => Number(e.leaf_index), after !== null);
+      // One edge per event's lots keeps cursors on log positions; lots of one event share its cursor.
+      const edges = page.edges.flatMap((edge) =>
+        materialLotsOf(edge.node).filter((l) => !args.material || l.material.toLowerCase() === args.material.toLowerCase()).map((node) => ({ node, cursor: edge.cursor })),
+      );
+      return { edges, pageInfo: page.pageInfo };
+    },
+  }),
+);
