@@ -9,9 +9,11 @@ import './types/event.ts';
 import './types/log.ts';
 import './types/rights.ts';
 import './types/material.ts';
+import './types/subscription.ts';
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 /** The executable schema; built once per process. */
 export const schema: GraphQLSchema = builder.toSchema({ sortSchema: true });

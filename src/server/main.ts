@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
+import { endLedgerFeeds } from '../services/event-feed.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -56,6 +57,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
   });
   const close = () =>
     (closing ??= (async () => {
+      // Open SSE subscriptions would hold server.close() until the force timeout; complete them so clients resume.
+      endLedgerFeeds(handle.db);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
