@@ -9,6 +9,7 @@ import './types/event.ts';
 import './types/log.ts';
 import './types/rights.ts';
 import './types/material.ts';
+import './types/epcis.ts';
 import './types/subscription.ts';
 
 builder.queryType({});

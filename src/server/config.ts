@@ -20,6 +20,11 @@ export interface Config {
   /** Seed demo data on first start of an empty database. */
   seedDemo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** EPCIS capture: largest document in bytes and most events per document. */
+  epcisMaxDocumentBytes: number;
+  epcisMaxEvents: number;
+  /** Folder holding GS1's EPCIS 2.0 JSON Schema (EPCIS-JSON-Schema-root.json …); needed by capture. */
+  epcisSchemaDir: string | undefined;
   /** Deepest selection nesting a GraphQL operation may have (introspection's `__schema` is not counted). */
   maxQueryDepth: number;
   /** Most aliases in one operation (`__typename` aliases not counted). */
@@ -75,6 +80,17 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function schemaDir(dir: string | undefined): string | undefined {
+  if (!dir?.trim()) return undefined;
+  const resolved = resolve(dir.trim());
+  try {
+    accessSync(`${resolved}/EPCIS-JSON-Schema-root.json`, constants.R_OK);
+  } catch {
+    throw new ConfigError(`PROVENANT_EPCIS_SCHEMA_DIR "${resolved}" must contain GS1's EPCIS-JSON-Schema-root.json`);
+  }
+  return resolved;
 }
 
 /**
@@ -137,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxClockSkewMs,
     seedDemo: seedRaw === 'true' || seedRaw === '1',
     logLevel,
+    epcisMaxDocumentBytes: intIn(env, 'PROVENANT_EPCIS_MAX_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    epcisMaxEvents: intIn(env, 'PROVENANT_EPCIS_MAX_EVENTS', 10_000, 1, 1_000_000),
+    epcisSchemaDir: schemaDir(env.PROVENANT_EPCIS_SCHEMA_DIR),
     maxQueryDepth,
     maxAliases,
     maxTokens,

@@ -3,6 +3,7 @@ import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'gra
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
+import { handleEpcisRequest } from './epcis-http.ts';
 import { useHealthEndpoints } from './health.ts';
 import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
     plugins: [
       useRequestLog(logger),
       useHealthEndpoints(deps.db, logger),
+      useEpcisEndpoints(deps, logger),
       metrics.plugin,
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       useClearBodyLimitError(config.maxBodyBytes),
@@ -78,6 +80,17 @@ function useClearBodyLimitError(maxBytes: number): Plugin {
       if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result) || !Array.isArray(result.errors)) return;
       if (!result.errors.some((e) => e instanceof GraphQLError && e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return;
       setResult({ ...result, errors: result.errors.map(rewrite) as GraphQLError[] });
+    },
+  };
+}
+
+/** The EPCIS 2.0 REST subset (`GET /epcis/events`, `POST /epcis/capture`), answered before GraphQL sees the request. */
+function useEpcisEndpoints(deps: AppDeps, logger: Logger): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (!url.pathname.startsWith('/epcis/')) return;
+      const response = await handleEpcisRequest(request, deps, { logger });
+      if (response) endResponse(response);
     },
   };
 }

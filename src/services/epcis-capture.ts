@@ -1,0 +1,948 @@
+/**
+ * EPCIS 2.0 capture: an EPCISDocument (JSON-LD) in, ledger events out — through the same use cases (`registerBatch`,
+ * `recordEvent`) with the same rights, all-or-nothing per document, idempotent on each event's CBV 2.0 hash ID.
+ *
+ * Phases:
+ * 1. limits (bytes, event count), document type, GS1 JSON Schema (ajv, every schema file of GS1's JSON-Schema folder);
+ * 2. mapping of every event to a ledger write (pure; every problem of every event is reported, not only the first);
+ * 3. one database transaction: log lock, already-captured check, party resolution (GLN → actor), then each event
+ *    through its use case with `deps.trx` (no own transaction), one `epcis_captures` row per recorded event. The first
+ *    refused event aborts the transaction: nothing of the document is written.
+ *
+ * Mapping (bizStep in CBV short name, URN or Web URI form; `provenant:*` are the fields the export writes):
+ * | EPCIS event | ledger |
+ * | --- | --- |
+ * | ObjectEvent ADD commissioning | COMMISSION through `registerBatch`: the EPCs (SGTINs of ONE GTIN the caller owns) are the serials of a NEW batch; lot = ILMD `cbvmda:lotNumber`, else `provenant:data.lot`, else `EPCIS-` + 14 hex digits of the event hash; production site = location (required) |
+ * | ObjectEvent OBSERVE shipping | SHIP to the destination party |
+ * | ObjectEvent OBSERVE receiving (disposition returned) | RETURN to the destination party |
+ * | ObjectEvent OBSERVE receiving (other dispositions) | RECEIVE (a destination party, when it resolves, must be the caller) |
+ * | ObjectEvent OBSERVE retail_selling | SELL (optional buyer = destination owning/possessing party; price from `provenant:data` or `provenant:price` + `provenant:priceCurrency`) |
+ * | ObjectEvent OBSERVE installing / repairing / sensor_reporting | ACTIVATE / SERVICE / USE_REPORT (`note`, `readings`; a USE_REPORT without `readings` keeps `sensorElementList` as readings) |
+ * | ObjectEvent OBSERVE or DELETE destroying | DESTROY |
+ * | ObjectEvent OBSERVE disassembling | RECYCLE without recovered materials |
+ * | TransformationEvent disassembling | RECYCLE: items = `inputEPCList`, materials = `provenant:data.materials`, else `outputQuantityList` (uom KGM; name = the `urn:provenant:material:` slug or the class URI) |
+ * | holding + recalled | refused: recalls are batch-level, use `recallBatch` |
+ * | anything else | refused (AggregationEvent — use packItems/unpackItems —, AssociationEvent, TransactionEvent, other business steps, class-level `quantityList`, `errorDeclaration`, `persistentDisposition`, EPCs other than SGTINs and SSCCs) |
+ *
+ * EPCs: SGTIN URNs and item Digital Links name items; an SSCC (URN or `https://id.gs1.org/00/{sscc}`) outside a
+ * commissioning names a container packed with `packItems`: the event covers every item inside it, nested ones included.
+ *
+ * Parties (`destinationList` / `sourceList` entries of type possessing_party, else owning_party — custody is possession):
+ * `https://id.gs1.org/417/{gln}`, `urn:epc:id:pgln:…` or an SGLN with extension 0 name the actor holding that GLN;
+ * `urn:provenant:actor:{id}` (or, without a destination, `provenant:counterparty`) names an actor of this ledger by id.
+ * The destination of SHIP/RETURN/SELL is the counterparty; the source of SHIP/RETURN and the destination of RECEIVE
+ * must be the capturing actor when they resolve (a warning says so when they do not).
+ * Location: readPoint (else bizLocation) id; `https://id.gs1.org/414/{gln}` is stored as the bare GLN (what the export
+ * turns back into that URI), other ids as written, `provenant:location` as text.
+ * Time: `eventTime` in `eventTimeZoneOffset` (or `provenant:timezoneOffset`, which the export writes when the original
+ * offset is outside EPCIS's range). `recordTime` is not taken: the ledger records its own.
+ * `provenant:data` keys are un-prefixed and must be fields of the kind (`authorizedBy` is dropped: the ledger derives
+ * it from the caller's own grants). Fields the ledger does not keep (bizTransactionList, certificationInfo, other extensions,
+ * …) are accepted and listed as warnings of the event.
+ *
+ * Idempotency: each event is identified by the CBV 2.0 hash ID the ledger computes (with the document's `@context`),
+ * whatever `eventID` the document states. An event already captured (and visible to the caller) is skipped
+ * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). With an `idempotencyKey`, a retry
+ * returns the first response.
+ */
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { JsonValue } from '../core/chain.ts';
+import { epcisEventHashId } from '../core/epcis-hash.ts';
+import { gs1CheckDigit, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn, validateSerial } from '../core/identifiers.ts';
+import { type EventKind, LIFECYCLE } from '../core/lifecycle.ts';
+import { validateGln } from '../core/party.ts';
+import { readScope } from '../core/rights.ts';
+import { formatWithOffset, parseOccurrenceTime } from '../core/time.ts';
+import type { Trx } from '../db/connection.ts';
+import { lockLog } from '../db/log.ts';
+import type { ActorRow } from '../db/types.ts';
+import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
+import type { LedgerDeps } from './deps.ts';
+import { type EpcisCapturesTable, bizStepName, dispositionName, epcisDb, sourceDestTypeName } from './epcis-query.ts';
+import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { type RecordEventInput, recordEvent } from './record-event.ts';
+import { registerBatch } from './register-batch.ts';
+import { type ConflictFailure, type Failure, type ItemProblem, type ValidationFailure, conflict, invalid } from './results.ts';
+import { withRetries } from './transaction.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Limits
+
+export interface EpcisCaptureLimits {
+  /** Largest document, in bytes of its JSON text. */
+  maxBytes: number;
+  /** Most events in one document. */
+  maxEvents: number;
+}
+
+export const EPCIS_CAPTURE_DEFAULTS: Readonly<EpcisCaptureLimits> = Object.freeze({ maxBytes: 10 * 1024 * 1024, maxEvents: 10_000 });
+
+/**
+ * The capture limits: `override` first, then the optional config fields `epcisMaxDocumentBytes` / `epcisMaxEvents`
+ * (when `Config` gets them), then {@link EPCIS_CAPTURE_DEFAULTS}.
+ */
+export function captureLimits(config: object | undefined, override?: Partial<EpcisCaptureLimits>): EpcisCaptureLimits {
+  const c = (config ?? {}) as { epcisMaxDocumentBytes?: unknown; epcisMaxEvents?: unknown };
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
+  return {
+    maxBytes: override?.maxBytes ?? num(c.epcisMaxDocumentBytes) ?? EPCIS_CAPTURE_DEFAULTS.maxBytes,
+    maxEvents: override?.maxEvents ?? num(c.epcisMaxEvents) ?? EPCIS_CAPTURE_DEFAULTS.maxEvents,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results
+
+export type CaptureProblemCode =
+  | 'LIMIT' | 'SCHEMA' | 'INVALID' | 'UNMAPPABLE' | 'NOT_FOUND' | 'PERMISSION_DENIED' | 'INVALID_TRANSITION' | 'CONFLICT';
+
+export interface CaptureProblem {
+  /** Index in `epcisBody.eventList`; null for the document as a whole. */
+  eventIndex: number | null;
+  /** The event's CBV 2.0 hash ID when it was computed. */
+  eventID: string | null;
+  /** Path inside the event (or the document): `epcList[2]`, `destinationList`, `ilmd.cbvmda:lotNumber`, … */
+  field: string;
+  reason: string;
+  code: CaptureProblemCode;
+  /** PERMISSION_DENIED: the rule (NOT_CUSTODIAN, …). */
+  rule: string | null;
+  /** Item-level detail of refused writes. */
+  items: ItemProblem[];
+}
+
+export interface EpcisCaptureRejection {
+  kind: 'EpcisCaptureError';
+  /** The code that decides the HTTP status (LIMIT → 413, PERMISSION_DENIED → 403, CONFLICT → 409, others 400). */
+  code: CaptureProblemCode;
+  message: string;
+  problems: CaptureProblem[];
+}
+
+export type CaptureStatus = 'RECORDED' | 'ALREADY_CAPTURED' | 'DUPLICATE_IN_DOCUMENT';
+
+export interface CapturedEvent {
+  index: number;
+  eventID: string;
+  kind: EventKind;
+  status: CaptureStatus;
+  ledgerEventId: string;
+  /** Fields of the EPCIS event the ledger did not keep. */
+  warnings: string[];
+}
+
+export interface EpcisCaptureSuccess {
+  kind: 'ok';
+  events: CapturedEvent[];
+  recorded: number;
+  skipped: number;
+  /** True when an idempotency key replayed a previous response. */
+  replayed: boolean;
+}
+
+export type EpcisCaptureResult = EpcisCaptureSuccess | EpcisCaptureRejection | ValidationFailure | ConflictFailure;
+
+const MAX_REPORTED_PROBLEMS = 100;
+
+function problem(eventIndex: number | null, eventID: string | null, field: string, reason: string, code: CaptureProblemCode, extra: { rule?: string; items?: ItemProblem[] } = {}): CaptureProblem {
+  return { eventIndex, eventID, field, reason, code, rule: extra.rule ?? null, items: extra.items ?? [] };
+}
+
+function rejection(problems: CaptureProblem[]): EpcisCaptureRejection {
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS);
+  const first = shown[0]!;
+  const code: CaptureProblemCode = shown.some((p) => p.code === 'LIMIT') ? 'LIMIT' : first.code;
+  const where = first.eventIndex === null ? first.field : `event ${first.eventIndex} ${first.field}`;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  return {
+    kind: 'EpcisCaptureError',
+    code,
+    message: `EPCIS document rejected, nothing was recorded: ${where}: ${first.reason}${more}`,
+    problems: shown,
+  };
+}
+
+/** Refuses a document of `byteLength` bytes above the limit (checked by the HTTP layer before parsing too). */
+export function sizeRejection(byteLength: number, limits: EpcisCaptureLimits): EpcisCaptureRejection | null {
+  if (byteLength <= limits.maxBytes) return null;
+  return rejection([problem(null, null, 'document', `the document is ${byteLength} bytes; the capture limit is ${limits.maxBytes} bytes`, 'LIMIT')]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// GS1 JSON Schema
+
+const SCHEMA_DIRS = [
+  // Vendored copy, when the project ships one (see the module's report), then the shared GS1 vectors.
+  fileURLToPath(new URL('../../vendor/gs1-epcis/JSON-Schema/', import.meta.url)),
+  fileURLToPath(new URL('../../../shared/vectors/epcis/gs1/JSON-Schema/', import.meta.url)),
+];
+let schemaDirOverride: string | undefined;
+let compiled: { ajv: Ajv; validate: ValidateFunction } | undefined;
+
+/** Points the validator at another copy of GS1's `JSON-Schema` folder (before the first capture). */
+export function setEpcisSchemaDir(dir: string): void {
+  schemaDirOverride = dir;
+  compiled = undefined;
+}
+
+/** The GS1 EPCIS 2.0 root-schema validator (all schema files in one ajv 8 instance, compiled once per process). */
+export function epcisSchemaValidator(): ValidateFunction {
+  if (compiled) return compiled.validate;
+  const dir = [schemaDirOverride, ...SCHEMA_DIRS].find((d): d is string => d !== undefined && existsSync(join(d, 'EPCIS-JSON-Schema-root.json')));
+  if (!dir) throw new Error(`GS1 EPCIS JSON Schema not found (looked in ${[schemaDirOverride, ...SCHEMA_DIRS].filter(Boolean).join(', ')})`);
+  const read = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
+  const files = [
+    'EPCIS-JSON-Schema-root.json', 'EPCIS-Document-JSON-Schema.json', 'EPCIS-Event-JSON-Schema.json', 'EPCIS-Query-JSON-Schema-root.json',
+    ...readdirSync(join(dir, 'schemas')).filter((f) => f.endsWith('.json')).sort().map((f) => `schemas/${f}`),
+  ];
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const addFormats = createRequire(import.meta.url)('ajv-formats') as (a: Ajv) => Ajv;
+  addFormats(ajv);
+  for (const f of files) ajv.addSchema(read(f));
+  const validate = ajv.getSchema(read('EPCIS-JSON-Schema-root.json')['$id'] as string);
+  if (!validate) throw new Error('GS1 EPCIS root schema did not compile');
+  compiled = { ajv, validate };
+  return validate;
+}
+
+/** `/epcList/0/x` → `epcList[0].x` */
+function pointerToField(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(seg) ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+function schemaProblems(errors: readonly ErrorObject[], hashOf: (i: number) => string | null): CaptureProblem[] {
+  const out: CaptureProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword === 'if') continue; // "must match "then" schema": the real errors are reported beside it
+    const m = /^\/epcisBody\/eventList\/(\d+)(.*)$/.exec(e.instancePath);
+    const index = m ? Number(m[1]) : null;
+    let field = pointerToField(m ? m[2]! : e.instancePath);
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'required' && typeof params['missingProperty'] === 'string') field = field ? `${field}.${params['missingProperty']}` : params['missingProperty'];
+    if (e.keyword === 'additionalProperties' && typeof params['additionalProperty'] === 'string') field = field ? `${field}.${params['additionalProperty']}` : params['additionalProperty'];
+    let reason = `${e.message ?? 'is invalid'} (GS1 EPCIS JSON Schema)`;
+    if (Array.isArray(params['allowedValues'])) reason = `${e.message}: ${(params['allowedValues'] as unknown[]).map(String).join(', ')} (GS1 EPCIS JSON Schema)`;
+    if (e.keyword === 'propertyNames' && typeof params['propertyName'] === 'string') {
+      field = field ? `${field}.${params['propertyName']}` : params['propertyName'];
+      reason = 'is not an EPCIS field and not a namespaced extension (prefix:name) (GS1 EPCIS JSON Schema)';
+    }
+    const key = `${index}|${field}|${reason}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(problem(index, index === null ? null : hashOf(index), field || '(document)', reason, 'SCHEMA'));
+  }
+  // Document-level problems first, then by event (stable: ajv's order within an event).
+  return out.sort((a, b) => (a.eventIndex ?? -1) - (b.eventIndex ?? -1));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Mapping (pure)
+
+type Json = Record<string, unknown>;
+type ItemRef = NonNullable<RecordEventInput['items']['refs']>[number];
+
+type PartyRef = { written: string; gln: string } | { written: string; actorId: string };
+
+interface PlannedBase {
+  index: number;
+  eventID: string;
+  sourceEventId: string | null;
+  kind: EventKind;
+  warnings: string[];
+  /** Where the event's EPCs are: `epcList` or `inputEPCList`. */
+  epcField: string;
+}
+interface PlannedCommission extends PlannedBase {
+  op: 'commission';
+  gtin: string;
+  lot: string;
+  lotField: string;
+  serials: string[];
+  producedAt: string;
+  site: string;
+}
+interface PlannedRecord extends PlannedBase {
+  op: 'record';
+  refs: ItemRef[];
+  /** SSCCs named as EPCs: the event covers every item packed inside. */
+  containers: string[];
+  occurredAt: string;
+  location: string | null;
+  data: { [key: string]: JsonValue };
+  /** The counterparty: SHIP/RETURN the (required) receiver, SELL the (optional) buyer. */
+  party: PartyRef | null;
+  partyField: string;
+  /** Parties the document names that must be the capturing actor (when they resolve in this ledger). */
+  selfChecks: SelfCheck[];
+}
+interface SelfCheck {
+  party: PartyRef;
+  field: string;
+  /** Why it must be the caller, e.g. "a RECEIVE is recorded by its receiver". */
+  role: string;
+}
+type Planned = PlannedCommission | PlannedRecord;
+
+const asObj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+const MAPPED_STEPS = 'commissioning, shipping, receiving, retail_selling, installing, repairing, sensor_reporting, destroying, disassembling';
+
+/** Keys the mapping reads, or knowingly ignores without a warning (source-ledger bookkeeping, recordTime). */
+const HANDLED = new Set([
+  'type', 'eventID', 'eventTime', 'eventTimeZoneOffset', 'recordTime', 'action', 'bizStep', 'disposition', 'epcList', 'inputEPCList',
+  'outputQuantityList', 'readPoint', 'bizLocation', 'destinationList', 'sourceList', '@context', 'quantityList', 'inputQuantityList', 'outputEPCList',
+  'errorDeclaration', 'persistentDisposition', 'ilmd', 'sensorElementList',
+  'provenant:kind', 'provenant:contentHash', 'provenant:leafIndex', 'provenant:actor', 'provenant:counterparty', 'provenant:location',
+  'provenant:timezoneOffset', 'provenant:price', 'provenant:priceCurrency', 'provenant:data', 'provenant:capturedEventID',
+]);
+
+/** Kind-specific `data` fields per ledger kind (what the GraphQL mutations record). */
+const DATA_FIELDS: Partial<Record<EventKind, readonly string[]>> = {
+  COMMISSION: ['gtin', 'lot'],
+  SHIP: [],
+  RECEIVE: [],
+  SELL: ['price', 'currency'],
+  ACTIVATE: ['note', 'readings'],
+  SERVICE: ['note', 'readings'],
+  USE_REPORT: ['note', 'readings'],
+  RETURN: ['reason'],
+  RECALL: ['reason'],
+  RECYCLE: ['materials'],
+  DESTROY: ['reason'],
+};
+
+const P = 'provenant:';
+
+/** Strips the export's `provenant:` key prefix (and its percent-encoding) at every level. */
+function denamespace(v: unknown): JsonValue {
+  if (Array.isArray(v)) return v.map(denamespace);
+  const o = asObj(v);
+  if (o) {
+    const out: { [k: string]: JsonValue } = {};
+    for (const [k, val] of Object.entries(o)) {
+      let key = k;
+      if (k.startsWith(P)) {
+        try {
+          key = decodeURIComponent(k.slice(P.length));
+        } catch {
+          key = k.slice(P.length);
+        }
+      }
+      out[key] = denamespace(val);
+    }
+    return out;
+  }
+  return v as JsonValue;
+}
+
+const GLN_PARTY_DL = /^https:\/\/id\.gs1\.org\/417\/([0-9]{13})$/;
+const PGLN_URN = /^urn:epc:id:pgln:([0-9]{6,12})\.([0-9]{0,6})$/;
+const SGLN_ZERO = /^urn:epc:id:sgln:([0-9]{6,12})\.([0-9]{0,6})\.0$/;
+const ACTOR_URN = /^urn:provenant:actor:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function partyRef(written: string): PartyRef | string {
+  const dl = GLN_PARTY_DL.exec(written);
+  if (dl) return validateGln(dl[1]!) === undefined ? { written, gln: dl[1]! } : `${written}: ${validateGln(dl[1]!)}`;
+  const urn = PGLN_URN.exec(written) ?? SGLN_ZERO.exec(written);
+  if (urn) {
+    const digits = urn[1]! + urn[2]!;
+    if (digits.length !== 12) return `${written}: company prefix and party/location reference must be 12 digits together`;
+    return { written, gln: digits + String(gs1CheckDigit(digits)) };
+  }
+  const actor = ACTOR_URN.exec(written);
+  if (actor) return { written, actorId: actor[1]!.toLowerCase() };
+  return `${written} does not name a party this ledger can resolve (use https://id.gs1.org/417/{GLN}, urn:epc:id:pgln:…, or urn:provenant:actor:{id})`;
+}
+
+/** Stored location of an EPCIS event (see the module comment), with the field it came from. */
+function locationOf(event: Json): { location: string | null; field: string } {
+  for (const key of ['readPoint', 'bizLocation']) {
+    const id = str(asObj(event[key])?.['id']);
+    if (id === undefined) continue;
+    const gln = /^https:\/\/id\.gs1\.org\/414\/([0-9]{13})$/.exec(id);
+    return { location: gln && validateGln(gln[1]!) === undefined ? gln[1]! : id.trim(), field: `${key}.id` };
+  }
+  const text = str(event[`${P}location`]);
+  return { location: text?.trim() || null, field: `${P}location` };
+}
+
+interface MapContext {
+  index: number;
+  eventID: string;
+  problems: CaptureProblem[];
+}
+
+function mapEvent(event: Json, ctx: MapContext): Planned | null {
+  const { index, eventID, problems } = ctx;
+  const fail = (field: string, reason: string, code: CaptureProblemCode = 'INVALID'): null => {
+    problems.push(problem(index, eventID, field, reason, code));
+    return null;
+  };
+  const before = problems.length;
+  const warnings: string[] = [];
+  const type = str(event['type']) ?? '';
+
+  if (type !== 'ObjectEvent' && type !== 'TransformationEvent') {
+    const why =
+      type === 'AggregationEvent' ? 'packing (AggregationEvent) is not captured: record it with packItems / unpackItems'
+      : type === 'AssociationEvent' ? 'associations of assets (AssociationEvent) have no ledger equivalent'
+      : type === 'TransactionEvent' ? 'business transactions (TransactionEvent) have no ledger equivalent'
+      : `${JSON.stringify(type)} is not an EPCIS 2.0 event type the ledger maps`;
+    return fail('type', `${why}; the ledger maps ObjectEvents (${MAPPED_STEPS}) and disassembling TransformationEvents`, 'UNMAPPABLE');
+  }
+  if (event['errorDeclaration'] !== undefined) {
+    fail('errorDeclaration', 'error declarations cannot be captured: ledger events are append-only; capture a corrective event instead', 'UNMAPPABLE');
+  }
+  if (event['persistentDisposition'] !== undefined) {
+    fail('persistentDisposition', 'persistent dispositions have no ledger equivalent: an item\'s state follows from its lifecycle events', 'UNMAPPABLE');
+  }
+  const rawStep = str(event['bizStep']);
+  if (rawStep === undefined) return fail('bizStep', `a bizStep is required to choose the ledger event kind (mapped: ${MAPPED_STEPS})`, 'UNMAPPABLE');
+  const step = bizStepName(rawStep);
+  const rawDisposition = str(event['disposition']);
+  const disposition = rawDisposition === undefined ? undefined : dispositionName(rawDisposition);
+  const action = str(event['action']);
+
+  // --- kind
+  let kind: EventKind | undefined;
+  if (type === 'TransformationEvent') {
+    if (step !== 'disassembling') return fail('bizStep', `a TransformationEvent is mapped only with bizStep disassembling (RECYCLE), got ${rawStep}`, 'UNMAPPABLE');
+    kind = 'RECYCLE';
+  } else {
+    const byStep: Record<string, EventKind> = {
+      commissioning: 'COMMISSION', shipping: 'SHIP', receiving: disposition === 'returned' ? 'RETURN' : 'RECEIVE', retail_selling: 'SELL',
+      installing: 'ACTIVATE', repairing: 'SERVICE', sensor_reporting: 'USE_REPORT', destroying: 'DESTROY', disassembling: 'RECYCLE',
+    };
+    kind = byStep[step];
+    if (step === 'holding' && disposition === 'recalled') {
+      return fail('disposition', 'recalls are recorded for a whole batch by its brand owner: use the recallBatch mutation, not an EPCIS capture', 'UNMAPPABLE');
+    }
+    if (!kind) return fail('bizStep', `bizStep ${rawStep} has no ledger equivalent (mapped: ${MAPPED_STEPS})`, 'UNMAPPABLE');
+    if (kind === 'COMMISSION' && action !== 'ADD') return fail('action', `commissioning is captured with action ADD (it creates the items), got ${action}`, 'UNMAPPABLE');
+    if (kind !== 'COMMISSION' && action !== 'OBSERVE' && !(kind === 'DESTROY' && action === 'DELETE')) {
+      return fail('action', `${step} is captured with action OBSERVE${kind === 'DESTROY' ? ' or DELETE' : ''}, got ${action}`, 'UNMAPPABLE');
+    }
+  }
+  const declared = str(event[`${P}kind`]);
+  if (declared !== undefined && declared !== kind) fail(`${P}kind`, `${P}kind ${declared} contradicts bizStep ${rawStep}${disposition ? ` / disposition ${rawDisposition}` : ''}, which map to ${kind}`);
+  if (disposition !== undefined && disposition !== LIFECYCLE[kind].disposition) {
+    warnings.push(`disposition ${rawDisposition} is not kept: the ledger's ${kind} implies ${LIFECYCLE[kind].disposition}`);
+  }
+
+  // --- what
+  const epcField = type === 'TransformationEvent' ? 'inputEPCList' : 'epcList';
+  for (const f of type === 'TransformationEvent' ? ['inputQuantityList', 'outputEPCList'] : ['quantityList']) {
+    const v = event[f];
+    if (Array.isArray(v) && v.length > 0) {
+      fail(f, f === 'outputEPCList' ? 'recycling outputs are material quantities (outputQuantityList), not EPCs'
+        : 'class-level quantities cannot be recorded: the ledger tracks serialized items (SGTINs in ' + epcField + ')', 'UNMAPPABLE');
+    }
+  }
+  const epcValues = event[epcField];
+  const epcs: { ref: ItemRef; gtin: string; serial: string }[] = [];
+  const containers: string[] = [];
+  if (!Array.isArray(epcValues) || epcValues.length === 0) {
+    fail(epcField, `the event names no serialized items (${epcField} is ${Array.isArray(epcValues) ? 'empty' : 'missing'})`, 'UNMAPPABLE');
+  } else {
+    const seen = new Map<string, number>();
+    epcValues.forEach((v, i) => {
+      const value = typeof v === 'string' ? v.trim() : '';
+      const field = `${epcField}[${i}]`;
+      let key: string;
+      const ssccDl = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]+)?(?:\/[^?#]*)?\/00\/([0-9]{18})\/?$/.exec(value);
+      if (value.startsWith('urn:epc:id:sgtin:')) {
+        const p = parseSgtinUrn(value);
+        if (!p.ok) return void fail(field, `${value} is not a valid SGTIN URN: ${p.error}`);
+        epcs.push({ ref: { kind: 'sgtin', value }, gtin: p.value.gtin14, serial: p.value.serial });
+        key = `${p.value.gtin14}/${p.value.serial}`;
+      } else if (value.startsWith('urn:epc:id:sscc:') || ssccDl) {
+        // A logistic unit: the event applies to every item packed in it (packItems), at any depth.
+        const p = ssccDl ? normalizeSscc(ssccDl[1]!) : parseSsccUrn(value);
+        if (!p.ok) return void fail(field, `${value} is not a valid SSCC: ${p.error}`);
+        const sscc = typeof p.value === 'string' ? p.value : p.value.sscc18;
+        if (kind === 'COMMISSION') return void fail(field, `${value} is an SSCC: commissioning creates trade items (SGTINs); pack them with packItems`, 'UNMAPPABLE');
+        containers.push(sscc);
+        key = `sscc/${sscc}`;
+      } else if (/^https?:\/\//i.test(value)) {
+        const p = parseDigitalLink(value);
+        if (!p.ok) return void fail(field, `${value} is not an item-level GS1 Digital Link (/01/{gtin}/21/{serial}) or an SSCC (/00/{sscc}): ${p.error}; the ledger tracks serialized trade items and their containers`, 'UNMAPPABLE');
+        epcs.push({ ref: { kind: 'digitalLink', value }, gtin: p.value.gtin14, serial: p.value.serial });
+        key = `${p.value.gtin14}/${p.value.serial}`;
+      } else {
+        return void fail(field, `${value || JSON.stringify(v)} is neither an SGTIN nor an SSCC: the ledger tracks serialized trade items (urn:epc:id:sgtin:… or https://id.gs1.org/01/…/21/…) and their containers`, 'UNMAPPABLE');
+      }
+      const first = seen.get(key);
+      if (first !== undefined) fail(field, `repeats ${epcField}[${first}] (the same ${key.startsWith('sscc/') ? 'container' : 'item'})`);
+      else seen.set(key, i);
+    });
+  }
+
+  // --- when
+  const eventTime = str(event['eventTime']) ?? '';
+  const t = parseOccurrenceTime(eventTime);
+  const tzOverride = str(event[`${P}timezoneOffset`]);
+  const offset = tzOverride !== undefined && /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(tzOverride) ? tzOverride : str(event['eventTimeZoneOffset']) ?? '';
+  const offsetOk = /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(offset);
+  if (!t.ok) fail('eventTime', `eventTime ${t.error}`);
+  if (!offsetOk) fail('eventTimeZoneOffset', `${JSON.stringify(offset)} is not a timezone offset ±HH:MM`);
+  const occurredAt = t.ok && offsetOk ? formatWithOffset(t.value.instant, offset) : '';
+
+  // --- where
+  const { location, field: locationField } = locationOf(event);
+  if (location !== null && location.length > 200) fail(locationField, 'the location must be at most 200 characters');
+  const rp = str(asObj(event['readPoint'])?.['id']);
+  const bl = str(asObj(event['bizLocation'])?.['id']);
+  if (rp !== undefined && bl !== undefined && rp !== bl) warnings.push(`bizLocation ${bl} is not kept: the ledger records one location (readPoint ${rp})`);
+
+  // --- why: data
+  const rawData = event[`${P}data`];
+  let data: { [k: string]: JsonValue } = {};
+  if (rawData !== undefined) {
+    const d = asObj(denamespace(rawData));
+    if (!d) fail(`${P}data`, `${P}data must be an object`);
+    else data = { ...(d as { [k: string]: JsonValue }) };
+  }
+  if ('authorizedBy' in data) delete data['authorizedBy']; // the ledger derives it from the caller's own grants
+  for (const k of Object.keys(data)) {
+    const allowed = DATA_FIELDS[kind] ?? [];
+    if (!allowed.includes(k)) {
+      fail(`${P}data.${k}`, `${k} is not a field of ${kind}${allowed.length ? ` (its fields: ${allowed.join(', ')})` : ' (it has none)'}`);
+    }
+  }
+
+  // Fields the ledger does not keep.
+  for (const key of Object.keys(event)) {
+    if (HANDLED.has(key)) continue;
+    warnings.push(`${key} is not kept by the ledger`);
+  }
+  if (kind !== 'USE_REPORT' && event['sensorElementList'] !== undefined) warnings.push('sensorElementList is kept only for sensor_reporting (USE_REPORT)');
+  if (kind !== 'COMMISSION' && event['ilmd'] !== undefined) warnings.push('ilmd is kept only for commissioning (its cbvmda:lotNumber)');
+
+  const base = { index, eventID, sourceEventId: str(event['eventID']) ?? null, kind, warnings, epcField };
+
+  if (kind === 'COMMISSION') {
+    const gtins = [...new Set(epcs.map((e) => e.gtin))];
+    if (gtins.length > 1) fail(epcField, `a commissioning event creates one batch of one product; its EPCs carry ${gtins.length} GTINs (${gtins.join(', ')})`, 'UNMAPPABLE');
+    const ilmd = asObj(event['ilmd']);
+    const ilmdLot = str(ilmd?.['cbvmda:lotNumber']) ?? str(ilmd?.['urn:epcglobal:cbv:mda:lotNumber']);
+    for (const k of Object.keys(ilmd ?? {})) {
+      if (k !== 'cbvmda:lotNumber' && k !== 'urn:epcglobal:cbv:mda:lotNumber') warnings.push(`ilmd.${k} is not kept by the ledger`);
+    }
+    const dataLot = typeof data['lot'] === 'string' ? data['lot'] : undefined;
+    if (ilmdLot !== undefined && dataLot !== undefined && ilmdLot !== dataLot) fail(`${P}data.lot`, `lot ${dataLot} contradicts ilmd cbvmda:lotNumber ${ilmdLot}`);
+    if (typeof data['gtin'] === 'string' && gtins.length === 1 && data['gtin'] !== gtins[0]) fail(`${P}data.gtin`, `GTIN ${data['gtin']} contradicts the EPCs (GTIN ${gtins[0]})`);
+    const lot = ilmdLot ?? dataLot ?? `EPCIS-${eventID.slice('ni:///sha-256;'.length, 'ni:///sha-256;'.length + 14)}`;
+    const lotField = ilmdLot !== undefined ? 'ilmd.cbvmda:lotNumber' : dataLot !== undefined ? `${P}data.lot` : 'ilmd';
+    const lotOk = validateSerial(lot);
+    if (!lotOk.ok) fail(lotField, `lot ${lotOk.error.replace(/^serial /, '')}`);
+    if (location === null) fail('readPoint', 'commissioning needs a readPoint (or bizLocation): it is recorded as the batch\'s production site');
+    if (problems.length > before) return null;
+    return { ...base, op: 'commission', gtin: gtins[0]!, lot, lotField, serials: epcs.map((e) => e.serial), producedAt: occurredAt, site: location!, epcField };
+  }
+
+  // Kind-specific data, validated as the GraphQL mutations do.
+  const recordData: { [k: string]: JsonValue } = {};
+  switch (kind) {
+    case 'SELL': {
+      const price = data['price'] ?? (event[`${P}price`] as JsonValue | undefined);
+      const currency = data['currency'] ?? (event[`${P}priceCurrency`] as JsonValue | undefined);
+      const pf = data['price'] !== undefined ? `${P}data.price` : `${P}price`;
+      const cf = data['currency'] !== undefined ? `${P}data.currency` : `${P}priceCurrency`;
+      if (price !== undefined && price !== null) {
+        if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) fail(pf, 'price must be a non-negative number');
+        else if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) fail(cf, 'currency must be an ISO 4217 code such as EUR when a price is given');
+        else Object.assign(recordData, { price, currency });
+      } else if (currency !== undefined && currency !== null) {
+        fail(cf, 'currency without price');
+      }
+      break;
+    }
+    case 'ACTIVATE':
+    case 'SERVICE':
+    case 'USE_REPORT': {
+      if (data['note'] !== undefined) {
+        if (typeof data['note'] !== 'string') fail(`${P}data.note`, 'note must be a string');
+        else if (data['note'].trim()) recordData['note'] = data['note'].trim();
+      }
+      let readings = data['readings'];
+      if (readings === undefined && kind === 'USE_REPORT' && Array.isArray(event['sensorElementList'])) {
+        readings = { sensorElementList: event['sensorElementList'] as JsonValue };
+      }
+      if (readings !== undefined && readings !== null) {
+        if (typeof readings !== 'object' || Array.isArray(readings)) fail(`${P}data.readings`, 'readings must be a JSON object');
+        else recordData['readings'] = readings;
+      }
+      break;
+    }
+    case 'RETURN':
+    case 'DESTROY': {
+      if (data['reason'] !== undefined) {
+        if (typeof data['reason'] !== 'string') fail(`${P}data.reason`, 'reason must be a string');
+        else if (data['reason'].trim()) recordData['reason'] = data['reason'].trim();
+      }
+      break;
+    }
+    case 'RECYCLE': {
+      const materials: { material: string; massKg: number }[] = [];
+      if (data['materials'] !== undefined) {
+        if (!Array.isArray(data['materials'])) fail(`${P}data.materials`, 'materials must be a list of {material, massKg}');
+        else {
+          for (const m of data['materials']) {
+            const o = asObj(m);
+            materials.push({ material: typeof o?.['material'] === 'string' ? o['material'] : '', massKg: typeof o?.['massKg'] === 'number' ? o['massKg'] : NaN });
+          }
+        }
+      } else if (Array.isArray(event['outputQuantityList'])) {
+        (event['outputQuantityList'] as unknown[]).forEach((q, i) => {
+          const o = asObj(q) ?? {};
+          const epcClass = str(o['epcClass']) ?? '';
+          const uom = str(o['uom']);
+          if (uom !== 'KGM') {
+            fail(`outputQuantityList[${i}].uom`, `recovered materials are recorded in kilograms: uom must be KGM, got ${uom ?? 'none'}`);
+            return;
+          }
+          const slug = /^urn:provenant:material:(.+)$/.exec(epcClass);
+          let name = epcClass;
+          if (slug) {
+            try {
+              name = decodeURIComponent(slug[1]!);
+            } catch {
+              name = slug[1]!;
+            }
+          }
+          materials.push({ material: name, massKg: typeof o['quantity'] === 'number' ? o['quantity'] : NaN });
+        });
+      }
+      const fieldOf = (i: number, k: string) => (data['materials'] !== undefined ? `${P}data.materials[${i}].${k}` : `outputQuantityList[${i}].${k === 'material' ? 'epcClass' : 'quantity'}`);
+      materials.forEach((m, i) => {
+        if (!m.material.trim() || m.material.trim().length > 100) fail(fieldOf(i, 'material'), 'material must be 1 to 100 characters');
+        if (!Number.isFinite(m.massKg) || m.massKg <= 0) fail(fieldOf(i, 'massKg'), 'massKg must be a positive number');
+      });
+      recordData['materials'] = materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg }));
+      break;
+    }
+    default:
+      break;
+  }
+
+  // Parties: the counterparty (SHIP/RETURN: required receiver; SELL: optional buyer) and the parties that must be the
+  // capturing actor itself (RECEIVE: the destination; SHIP/RETURN: the source).
+  let party: PartyRef | null = null;
+  let partyField = 'destinationList';
+  const selfChecks: SelfCheck[] = [];
+  const partyOf = (listKey: 'destinationList' | 'sourceList'): { written: string; field: string } | null | undefined => {
+    const valueKey = listKey === 'destinationList' ? 'destination' : 'source';
+    const list = Array.isArray(event[listKey]) ? (event[listKey] as unknown[]) : [];
+    // Custody is possession: a possessing_party wins over an owning_party naming someone else (kept as a warning).
+    const byType = { possessing_party: new Map<string, number>(), owning_party: new Map<string, number>() };
+    list.forEach((d, i) => {
+      const o = asObj(d);
+      const t2 = sourceDestTypeName(str(o?.['type']) ?? '');
+      const v = str(o?.[valueKey])?.trim();
+      if ((t2 === 'owning_party' || t2 === 'possessing_party') && v !== undefined && !byType[t2].has(v)) byType[t2].set(v, i);
+    });
+    const chosen = byType.possessing_party.size > 0 ? byType.possessing_party : byType.owning_party;
+    if (chosen.size > 1) {
+      fail(listKey, `names ${chosen.size} different ${chosen === byType.possessing_party ? 'possessing' : 'owning'} parties (${[...chosen.keys()].join(', ')}); the ledger records one ${listKey === 'destinationList' ? 'receiving' : 'sending'} actor`);
+      return undefined;
+    }
+    if (chosen.size === 0) return null;
+    const [written, i] = [...chosen][0]!;
+    for (const owner of byType.owning_party.keys()) {
+      if (owner !== written) warnings.push(`${listKey} owning_party ${owner} is not kept: the ledger records custody (possessing_party ${written})`);
+    }
+    return { written, field: `${listKey}[${i}].${valueKey}` };
+  };
+  const selfCheck = (found: { written: string; field: string }, role: string) => {
+    const ref = partyRef(found.written);
+    if (typeof ref === 'string') warnings.push(`${found.field} ${found.written} is not checked: ${ref}`);
+    else selfChecks.push({ party: ref, field: found.field, role });
+  };
+  if (kind === 'SHIP' || kind === 'RETURN' || kind === 'SELL') {
+    const found = partyOf('destinationList');
+    if (found) {
+      partyField = found.field;
+      const ref = partyRef(found.written);
+      if (typeof ref === 'string') fail(partyField, ref, 'UNMAPPABLE');
+      else party = ref;
+    } else if (found === null) {
+      const cp = str(event[`${P}counterparty`]);
+      if (cp !== undefined && UUID.test(cp)) {
+        party = { written: cp, actorId: cp.toLowerCase() };
+        partyField = `${P}counterparty`;
+      } else if (kind !== 'SELL') {
+        fail('destinationList', `${kind === 'RETURN' ? 'a return' : 'shipping'} must name the receiving party: a destinationList entry of type owning_party or possessing_party (https://id.gs1.org/417/{GLN} or urn:provenant:actor:{id})`, 'UNMAPPABLE');
+      }
+    }
+    if (kind !== 'SELL') {
+      const source = partyOf('sourceList');
+      if (source) selfCheck(source, `a ${kind === 'RETURN' ? 'return' : 'shipment'} is recorded by its sender`);
+    }
+  } else if (kind === 'RECEIVE') {
+    const found = partyOf('destinationList');
+    if (found) selfCheck(found, 'a RECEIVE is recorded by its receiver');
+  }
+  if (event['sourceList'] !== undefined && kind !== 'SHIP' && kind !== 'RETURN') warnings.push('sourceList is not kept by the ledger');
+
+  if (problems.length > before) return null;
+  return { ...base, op: 'record', refs: epcs.map((e) => e.ref), containers, occurredAt, location, data: recordData, party, partyField, selfChecks };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capture
+
+class CaptureAbort extends Error {
+  constructor(readonly result: EpcisCaptureRejection | ConflictFailure) {
+    super('capture aborted');
+  }
+}
+
+export interface CaptureInput {
+  /** The parsed EPCISDocument. */
+  document: unknown;
+  idempotencyKey?: string | null;
+  /** Size of the document as received; measured from its JSON text when absent. */
+  byteLength?: number;
+}
+
+function serviceProblem(p: Planned, f: Failure): CaptureProblem {
+  const fieldFor = (field: string): string => {
+    if (p.op === 'commission') {
+      if (field === 'lot') return p.lotField;
+      if (field === 'producedAt') return 'eventTime';
+      if (field === 'site') return 'readPoint';
+      if (field === 'gtin' || field === 'serials') return p.epcField;
+      const s = /^serials\[(\d+)\]$/.exec(field);
+      if (s) return `${p.epcField}[${s[1]}]`;
+      return field;
+    }
+    if (field === 'occurredAt') return 'eventTime';
+    if (field === 'items' || field === 'containers') return p.epcField;
+    if (field === 'location') return 'readPoint';
+    if (field === 'to') return p.partyField;
+    return field;
+  };
+  switch (f.kind) {
+    case 'ValidationError':
+      return problem(p.index, p.eventID, fieldFor(f.field), f.message, 'INVALID');
+    case 'NotFoundError': {
+      const party = /receiving actor/.test(f.message);
+      return problem(p.index, p.eventID, party && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
+    }
+    case 'PermissionDeniedError':
+      return problem(p.index, p.eventID, p.epcField, f.message, 'PERMISSION_DENIED', { rule: f.rule, items: f.items });
+    case 'InvalidTransitionError': {
+      const detail = f.items.slice(0, 5).map((i) => `${i.item}: ${i.reason}`).join('; ');
+      return problem(p.index, p.eventID, p.epcField, `${f.message}${detail ? ` (${detail}${f.items.length > 5 ? '; …' : ''})` : ''}`, 'INVALID_TRANSITION', { items: f.items });
+    }
+    case 'ConflictError':
+      return problem(p.index, p.eventID, p.op === 'commission' && /^batch /.test(f.message) ? p.lotField : p.epcField, f.message, 'CONFLICT');
+  }
+}
+
+/**
+ * Captures an EPCIS 2.0 EPCISDocument for `caller`, all-or-nothing (see the module comment for every rule).
+ * Expected failures are returned: `EpcisCaptureError` with every problem found (index, field, reason), a
+ * `ValidationError` for a bad idempotency key, a `ConflictError` for a key reused with another document.
+ */
+export async function captureEpcisDocument(
+  deps: LedgerDeps,
+  caller: ActorRow,
+  input: CaptureInput,
+  limits: EpcisCaptureLimits = EPCIS_CAPTURE_DEFAULTS,
+): Promise<EpcisCaptureResult> {
+  const key = input.idempotencyKey ?? null;
+  if (key !== null && (key.length < 1 || key.length > 200)) return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  const doc = asObj(input.document);
+  if (!doc) return rejection([problem(null, null, 'document', 'the document must be a JSON object (an EPCISDocument)', 'SCHEMA')]);
+  const byteLength = input.byteLength ?? Buffer.byteLength(JSON.stringify(doc), 'utf8');
+  const tooBig = sizeRejection(byteLength, limits);
+  if (tooBig) return tooBig;
+  const docType = doc['type'];
+  if (docType !== 'EPCISDocument') {
+    const reason = docType === 'EPCISQueryDocument'
+      ? 'capture takes an EPCISDocument, not an EPCISQueryDocument: send the query result\'s epcisBody.queryResults.resultsBody.eventList as the epcisBody.eventList of an EPCISDocument'
+      : `capture takes an EPCISDocument (type "EPCISDocument"), got ${JSON.stringify(docType ?? null)}`;
+    return rejection([problem(null, null, 'type', reason, 'SCHEMA')]);
+  }
+  const body = asObj(doc['epcisBody']);
+  const list = body?.['eventList'];
+  if (Array.isArray(list) && list.length > limits.maxEvents) {
+    return rejection([problem(null, null, 'epcisBody.eventList', `the document has ${list.length} events; the capture limit is ${limits.maxEvents} events per document`, 'LIMIT')]);
+  }
+
+  // Hash IDs first: problems name the event by index and ID.
+  const context = doc['@context'];
+  const events: Json[] = Array.isArray(list) ? list.map((e) => asObj(e) ?? {}) : [];
+  const hashes = events.map((e) => {
+    try {
+      return epcisEventHashId(e, context);
+    } catch {
+      return null;
+    }
+  });
+  const validate = epcisSchemaValidator();
+  if (!validate(doc)) {
+    const found = schemaProblems(validate.errors ?? [], (i) => hashes[i] ?? null);
+    if (found.length > 0) return rejection(found);
+    return rejection([problem(null, null, '(document)', 'does not conform to the GS1 EPCIS 2.0 JSON Schema', 'SCHEMA')]);
+  }
+
+  const problems: CaptureProblem[] = [];
+  const planned: Planned[] = [];
+  events.forEach((event, index) => {
+    const eventID = hashes[index];
+    if (!eventID) return void problems.push(problem(index, null, '(event)', 'the event hash ID could not be computed', 'INVALID'));
+    const p = mapEvent(event, { index, eventID, problems });
+    if (p) planned.push(p);
+  });
+  if (problems.length > 0) return rejection(problems);
+
+  try {
+    return await withRetries(deps.db, (trx) => captureInTransaction({ ...deps, trx }, trx, caller, planned, doc, key));
+  } catch (e) {
+    if (e instanceof CaptureAbort) return e.result;
+    throw e;
+  }
+}
+
+async function captureInTransaction(
+  deps: LedgerDeps,
+  trx: Trx,
+  caller: ActorRow,
+  planned: readonly Planned[],
+  document: Json,
+  key: string | null,
+): Promise<EpcisCaptureSuccess> {
+  await lockLog(trx);
+  const now = deps.now();
+  let requestHash: Uint8Array | null = null;
+  if (key) {
+    const check = await checkIdempotency<{ events: CapturedEvent[] }>(trx, caller.id, key, 'captureEpcisDocument', { document });
+    if (check.kind === 'conflict') throw new CaptureAbort(conflict(`idempotencyKey "${key}" was already used with a different request`));
+    if (check.kind === 'replay') return summarize(check.response.events, true);
+    requestHash = check.requestHash;
+  }
+  const db = epcisDb(trx);
+
+  // Already captured: skipped when the caller may see the ledger event, refused otherwise.
+  const ids = [...new Set(planned.map((p) => p.eventID))];
+  const existing = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rows = await db.selectFrom('epcis_captures').select(['epcis_event_id', 'event_id']).where('epcis_event_id', 'in', ids.slice(i, i + 1000)).execute();
+    for (const r of rows) existing.set(r.epcis_event_id, r.event_id);
+  }
+  const problems: CaptureProblem[] = [];
+  if (existing.size > 0) {
+    const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
+    const visible = new Set(
+      (await db.selectFrom('events as e').select('e.id').where('e.id', 'in', [...existing.values()]).where(eventVisibleSql(scope, 'e')).execute()).map((r) => r.id),
+    );
+    for (const p of planned) {
+      const ledgerId = existing.get(p.eventID);
+      if (ledgerId !== undefined && !visible.has(ledgerId)) {
+        problems.push(problem(p.index, p.eventID, 'eventID', 'an event with this hash ID was already captured by another actor', 'CONFLICT'));
+      }
+    }
+  }
+
+  // Parties: GLNs and actor ids of this ledger, for the events to record (nothing is checked for captured ones).
+  const toRecord = planned.filter((p): p is PlannedRecord => p.op === 'record' && !existing.has(p.eventID));
+  const refs = toRecord.flatMap((p) => (p.op === 'record' ? [...(p.party ? [p.party] : []), ...p.selfChecks.map((c) => c.party)] : []));
+  const glns = [...new Set(refs.flatMap((r) => ('gln' in r ? [r.gln] : [])))];
+  const actorIds = [...new Set(refs.flatMap((r) => ('actorId' in r ? [r.actorId] : [])))];
+  const byGln = new Map<string, string[]>();
+  const knownIds = new Set<string>();
+  if (glns.length > 0) {
+    for (const a of await trx.selectFrom('actors').select(['id', 'gln']).where('gln', 'in', glns).where('is_operator', '=', false).execute()) {
+      byGln.set(a.gln!, [...(byGln.get(a.gln!) ?? []), a.id]);
+    }
+  }
+  if (actorIds.length > 0) {
+    for (const a of await trx.selectFrom('actors').select('id').where('id', 'in', actorIds).where('is_operator', '=', false).execute()) knownIds.add(a.id);
+  }
+  const resolve = (r: PartyRef): { id: string } | { why: string } => {
+    if ('gln' in r) {
+      const found = byGln.get(r.gln) ?? [];
+      if (found.length === 1) return { id: found[0]! };
+      return { why: found.length === 0 ? `no actor with GLN ${r.gln} is known to this ledger` : `GLN ${r.gln} belongs to ${found.length} actors; name one as urn:provenant:actor:{id}` };
+    }
+    return knownIds.has(r.actorId) ? { id: r.actorId } : { why: `no actor ${r.actorId} is known to this ledger` };
+  };
+  const counterpartyOf = new Map<number, string>();
+  const extraWarnings = new Map<number, string[]>();
+  for (const p of toRecord) {
+    for (const check of p.selfChecks) {
+      const r = resolve(check.party);
+      if ('id' in r && r.id !== caller.id) {
+        problems.push(problem(p.index, p.eventID, check.field, `names ${check.party.written}, which is not the capturing actor: ${check.role}`, 'INVALID'));
+      } else if ('why' in r) {
+        extraWarnings.set(p.index, [...(extraWarnings.get(p.index) ?? []), `${check.field} ${check.party.written} is not checked: ${r.why}`]);
+      }
+    }
+    if (!p.party) continue;
+    const r = resolve(p.party);
+    if ('why' in r) problems.push(problem(p.index, p.eventID, p.partyField, r.why, 'NOT_FOUND'));
+    else counterpartyOf.set(p.index, r.id);
+  }
+  if (problems.length > 0) throw new CaptureAbort(rejection(problems));
+
+  // Writes, in document order, each through its use case inside this transaction.
+  const captured: CapturedEvent[] = [];
+  const recordedHere = new Map<string, string>();
+  const rows: EpcisCapturesTable[] = [];
+  for (const p of planned) {
+    const entry = { index: p.index, eventID: p.eventID, kind: p.kind, warnings: [...p.warnings, ...(extraWarnings.get(p.index) ?? [])] };
+    const earlier = recordedHere.get(p.eventID);
+    if (earlier !== undefined) {
+      captured.push({ ...entry, status: 'DUPLICATE_IN_DOCUMENT', ledgerEventId: earlier });
+      continue;
+    }
+    const already = existing.get(p.eventID);
+    if (already !== undefined) {
+      captured.push({ ...entry, status: 'ALREADY_CAPTURED', ledgerEventId: already });
+      recordedHere.set(p.eventID, already);
+      continue;
+    }
+    let eventId: string;
+    if (p.op === 'commission') {
+      const r = await registerBatch(deps, caller, { gtin: p.gtin, lot: p.lot, producedAt: p.producedAt, site: p.site, serials: p.serials });
+      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+      eventId = r.event.id;
+    } else {
+      const r = await recordEvent(deps, caller, {
+        kind: p.kind as RecordEventInput['kind'],
+        items: { refs: p.refs, containers: p.containers },
+        occurredAt: p.occurredAt,
+        location: p.location,
+        counterpartyId: counterpartyOf.get(p.index) ?? null,
+        data: p.data,
+      });
+      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+      eventId = r.event.id;
+    }
+    rows.push({ epcis_event_id: p.eventID, event_id: eventId, actor_id: caller.id, source_event_id: p.sourceEventId?.slice(0, 2000) ?? null, captured_at: now });
+    recordedHere.set(p.eventID, eventId);
+    captured.push({ ...entry, status: 'RECORDED', ledgerEventId: eventId });
+  }
+  for (let i = 0; i < rows.length; i += 1000) await db.insertInto('epcis_captures').values(rows.slice(i, i + 1000)).execute();
+  if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'captureEpcisDocument', requestHash, { events: captured });
+  return summarize(captured, false);
+}
+
+function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {
+  const recorded = events.filter((e) => e.status === 'RECORDED').length;
+  return { kind: 'ok', events, recorded, skipped: events.length - recorded, replayed };
+}
