@@ -13,6 +13,7 @@
  * Both authenticate the bearer API key like GraphQL and read with the same scope.
  */
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { concatBytes } from '../core/bytes.ts';
 import type { EpcFormat } from '../core/epcis-export.ts';
 import { epcisQueryDocument } from '../core/epcis-export.ts';
 import { readScope } from '../core/rights.ts';
@@ -236,13 +237,7 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array | n
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCaptureLimits): Promise<Response> {
