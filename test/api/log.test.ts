@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundle, type ProofBundle } from '../../src/core/bundle.ts';
 import { fromHex } from '../../src/core/bytes.ts';
-import { publicKeyFromPrivate, signNote, verifierKeyString, verifyCheckpoint } from '../../src/core/checkpoint.ts';
+import { signNote, verifyCheckpoint } from '../../src/core/checkpoint.ts';
 import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
 import { runVerify } from '../../src/cli/verify.ts';
 import { auditLedger } from '../../src/services/audit.ts';

@@ -7,7 +7,7 @@ import { verifyItem } from '../../services/verify-item.ts';
 import type { ChainVerification } from '../../core/chain.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
-import { connectionFrom, isCount, isUuid, inputError, pageParams } from '../pagination.ts';
+import { connectionFrom, isCount, inputError, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { StageEnum } from './product.ts';
 
