@@ -2,8 +2,18 @@
  * GS1 EPCIS 2.0 JSON-LD export of ledger events (pure: no I/O, no clock).
  *
  * Mapping (one ledger event → one EPCIS event):
- * - every kind but RECYCLE is an `ObjectEvent` over the event's items; `action` is `ADD` for COMMISSION, `OBSERVE`
- *   otherwise; `bizStep` / `disposition` are the CBV 2.0 short names of {@link LIFECYCLE} (DESIGN.md's table).
+ * - every kind but RECYCLE, PACK and UNPACK is an `ObjectEvent` over the event's items; `action` is `ADD` for
+ *   COMMISSION, `OBSERVE` otherwise; `bizStep` / `disposition` are the CBV 2.0 short names of {@link LIFECYCLE}
+ *   (DESIGN.md's table).
+ * - PACK / UNPACK (`data.container` = the SSCC) are `AggregationEvent`s, action `ADD` / `DELETE`, `parentID` =
+ *   `https://id.gs1.org/00/{sscc}` (the Digital Link needs no company-prefix length, unlike the SSCC URN, so it is
+ *   used in both EPC formats). `childEPCs` = the event's items, then — PACK only — one
+ *   `https://id.gs1.org/00/{sscc}` per child container of `data.containers` (cases packed into a pallet).
+ *   A PACK's items are every item it moved, those inside the child containers included: the recorded body does
+ *   not say which items were packed directly, so they are all listed (EPCIS would list the direct children only;
+ *   listing the nested items too is redundant, not contradictory: they are inside the pallet). Capture reads such a
+ *   list back as the same ledger event: items already inside a listed child container are not packed again.
+ *   An UNPACK's items are every item of the emptied container at any depth (its `data` names no child containers).
  * - RECYCLE with recovered materials is a `TransformationEvent`: `inputEPCList` = the items, `outputQuantityList` =
  *   one `{epcClass, quantity, uom: "KGM"}` per material, `epcClass` = {@link materialEpcClass}. Without materials
  *   (nothing came out) it stays an `ObjectEvent` with the same bizStep/disposition, since a TransformationEvent
@@ -22,7 +32,8 @@
  *   `https://id.gs1.org/417/{gln}` when it has a GLN, else `urn:provenant:actor:{id}`.
  * - COMMISSION's lot (`data.lot`) is also given as ILMD `cbvmda:lotNumber` (ILMD is allowed with ADD only).
  * - SELL's price is an extension, not a business transaction: `provenant:price` (number) and
- *   `provenant:priceCurrency` (ISO 4217).
+ *   `provenant:priceCurrency` (ISO 4217). A SELL naming its buyer (the counterparty) has a `destinationList` with the
+ *   buyer as `owning_party` (what capture reads as the buyer).
  * - Ledger fields are user extensions under the `provenant:` prefix ({@link PROVENANT_NAMESPACE}): `kind`,
  *   `contentHash` (hex), `leafIndex`, `actor`, `counterparty`, `location` (non-GLN text) and `data`. Extension
  *   members nested in an extension must be namespaced too in JSON-LD, so every object key inside `provenant:data`
@@ -98,8 +109,9 @@ export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Reco
     event['outputQuantityList'] = outputs;
   } else if (aggregation) {
     // The container is an SSCC; its GS1 Digital Link needs no company-prefix length, unlike the SSCC URN.
-    event['parentID'] = `https://id.gs1.org/00/${container}`;
-    event['childEPCs'] = epcs;
+    event['parentID'] = ssccUri(container);
+    const children = body.kind === 'PACK' ? childContainers(body.data['containers']) : [];
+    event['childEPCs'] = [...epcs, ...children.map(ssccUri)];
     event['action'] = body.kind === 'PACK' ? 'ADD' : 'DELETE';
   } else {
     event['epcList'] = epcs;
@@ -120,6 +132,8 @@ export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Reco
     const [from, to] = body.kind === 'RECEIVE' ? [counterparty, actor] : [actor, counterparty];
     if (from !== null) event['sourceList'] = PARTY_TYPES.map((type) => ({ type, source: from }));
     if (to !== null) event['destinationList'] = PARTY_TYPES.map((type) => ({ type, destination: to }));
+  } else if (body.kind === 'SELL' && e.counterpartyId !== null) {
+    event['destinationList'] = [{ type: 'owning_party', destination: partyUri(e.counterpartyId, e.counterpartyGln) }];
   }
 
   const lot = body.data['lot'];
@@ -200,6 +214,17 @@ export function locationUri(location: string): string | null {
   const dl = GLN_DL.exec(location);
   if (dl && validateGln(dl[1]!) === undefined) return location;
   return null;
+}
+
+/** `https://id.gs1.org/00/{sscc}`. */
+function ssccUri(sscc: string): string {
+  return `${GS1_DL}/00/${sscc}`;
+}
+
+/** PACK's child containers (`data.containers`): the well-formed SSCCs (18 digits), in recorded order. */
+function childContainers(containers: JsonValue | undefined): string[] {
+  if (!Array.isArray(containers)) return [];
+  return containers.filter((c): c is string => typeof c === 'string' && /^[0-9]{18}$/.test(c));
 }
 
 function documentContext(): unknown[] {

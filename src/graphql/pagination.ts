@@ -35,10 +35,12 @@ export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify
  * Builds a Relay connection from rows fetched with `limit + 1` (the extra row only tells whether there is a
  * next page).
  */
-export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => unknown, hasPrevious: boolean) {
+export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => unknown, hasPrevious: boolean, totalCount?: () => Promise<number>) {
   const page = rows.slice(0, limit);
   const edges = page.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
   return {
+    // Counted only when the field is selected, under the same filters (visibility included) as the page.
+    totalCount: totalCount ?? (async () => rows.length),
     edges,
     pageInfo: {
       hasNextPage: rows.length > limit,
@@ -52,3 +54,13 @@ export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row
 export const isUuid = (v: unknown): v is string =>
   typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 export const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Connection-type options adding `totalCount` (the count under the connection's filters and visibility). */
+export const withTotalCount = {
+  fields: (t: any) => ({
+    totalCount: t.int({
+      description: 'Number of nodes matching this connection’s arguments that you may see (all pages).',
+      resolve: (connection: { totalCount?: () => Promise<number> }) => connection.totalCount?.() ?? 0,
+    }),
+  }),
+};

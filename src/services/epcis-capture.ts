@@ -1,6 +1,7 @@
 /**
  * EPCIS 2.0 capture: an EPCISDocument (JSON-LD) in, ledger events out — through the same use cases (`registerBatch`,
- * `recordEvent`) with the same rights, all-or-nothing per document, idempotent on each event's CBV 2.0 hash ID.
+ * `recordEvent`, `packItems`, `unpackItems`) with the same rights, all-or-nothing per document, idempotent on each
+ * event's CBV 2.0 hash ID.
  *
  * Phases:
  * 1. limits (bytes, event count), document type, GS1 JSON Schema (ajv, every schema file of GS1's JSON-Schema folder);
@@ -21,11 +22,17 @@
  * | ObjectEvent OBSERVE or DELETE destroying | DESTROY |
  * | ObjectEvent OBSERVE disassembling | RECYCLE without recovered materials |
  * | TransformationEvent disassembling | RECYCLE: items = `inputEPCList`, materials = `provenant:data.materials`, else `outputQuantityList` (uom KGM; name = the `urn:provenant:material:` slug or the class URI) |
+ * | AggregationEvent ADD packing | PACK through `packItems`: container = `parentID`; `childEPCs`: SGTINs / item Digital Links are items, SSCCs child containers (cases into a pallet); an item inside a listed child container is covered by it and not packed twice (this ledger's export lists those items too) |
+ * | AggregationEvent DELETE unpacking | UNPACK through `unpackItems`: the whole container (`parentID`) is emptied. `childEPCs` may be omitted; when given they must be its content at that moment — its direct children (items and containers packed directly in it, as EPCIS means), or every item in it at any depth with or without its direct child containers (as this ledger exports an UNPACK) — else the document is refused (`childEPCs`, naming what differs), not warned: the ledger cannot unpack part of a container |
+ * | AggregationEvent OBSERVE | refused: it reports children seen in their parent, not a change of packing |
  * | holding + recalled | refused: recalls are batch-level, use `recallBatch` |
- * | anything else | refused (AggregationEvent — use packItems/unpackItems —, AssociationEvent, TransactionEvent, other business steps, class-level `quantityList`, `errorDeclaration`, `persistentDisposition`, EPCs other than SGTINs and SSCCs) |
+ * | anything else | refused (AssociationEvent, TransactionEvent, other business steps or aggregation steps, class-level `quantityList` / `childQuantityList`, `errorDeclaration`, `persistentDisposition`, EPCs other than SGTINs and SSCCs) |
  *
- * EPCs: SGTIN URNs and item Digital Links name items; an SSCC (URN or `https://id.gs1.org/00/{sscc}`) outside a
- * commissioning names a container packed with `packItems`: the event covers every item inside it, nested ones included.
+ * EPCs: SGTIN URNs and item Digital Links name items; an SSCC (URN or `https://id.gs1.org/00/{sscc}`, any Digital Link
+ * host) outside a commissioning names a container packed with `packItems`: the event covers every item inside it, nested
+ * ones included. An AggregationEvent's `parentID` must be such an SSCC. Its `provenant:data` `container` / `containers`
+ * (what the export writes) are derived by the ledger and must agree with `parentID` / the SSCCs of `childEPCs`;
+ * source/destination lists and sensor data of AggregationEvents are not kept (warnings).
  *
  * Parties (`destinationList` / `sourceList` entries of type possessing_party, else owning_party — custody is possession):
  * `https://id.gs1.org/417/{gln}`, `urn:epc:id:pgln:…` or an SGLN with extension 0 name the actor holding that GLN;
@@ -53,21 +60,25 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonValue } from '../core/chain.ts';
 import { epcisEventHashId } from '../core/epcis-hash.ts';
 import { gs1CheckDigit, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn, validateSerial } from '../core/identifiers.ts';
-import { type EventKind, LIFECYCLE } from '../core/lifecycle.ts';
+import { AGGREGATION, type EventKind, LIFECYCLE, type LedgerKind } from '../core/lifecycle.ts';
 import { validateGln } from '../core/party.ts';
 import { readScope } from '../core/rights.ts';
+import { type Result, ok } from '../core/result.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
+import { itemIdsInContainers } from '../db/containers.ts';
 import { lockLog } from '../db/log.ts';
 import type { ActorRow } from '../db/types.ts';
 import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type EpcisCapturesTable, bizStepName, dispositionName, epcisDb, sourceDestTypeName } from './epcis-query.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { packItems } from './pack-items.ts';
 import { type RecordEventInput, recordEvent } from './record-event.ts';
 import { registerBatch } from './register-batch.ts';
 import { type ConflictFailure, type Failure, type ItemProblem, type ValidationFailure, conflict, invalid } from './results.ts';
 import { withRetries } from './transaction.ts';
+import { unpackItems } from './unpack-items.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limits
@@ -128,7 +139,7 @@ export type CaptureStatus = 'RECORDED' | 'ALREADY_CAPTURED' | 'DUPLICATE_IN_DOCU
 export interface CapturedEvent {
   index: number;
   eventID: string;
-  kind: EventKind;
+  kind: LedgerKind;
   status: CaptureStatus;
   ledgerEventId: string;
   /** Fields of the EPCIS event the ledger did not keep. */
@@ -257,9 +268,9 @@ interface PlannedBase {
   index: number;
   eventID: string;
   sourceEventId: string | null;
-  kind: EventKind;
+  kind: LedgerKind;
   warnings: string[];
-  /** Where the event's EPCs are: `epcList` or `inputEPCList`. */
+  /** Where the event's EPCs are: `epcList`, `inputEPCList`, `childEPCs` (PACK) or `parentID` (UNPACK). */
   epcField: string;
 }
 interface PlannedCommission extends PlannedBase {
@@ -291,24 +302,54 @@ interface SelfCheck {
   /** Why it must be the caller, e.g. "a RECEIVE is recorded by its receiver". */
   role: string;
 }
-type Planned = PlannedCommission | PlannedRecord;
+/** An AggregationEvent: PACK through `packItems`, UNPACK through `unpackItems`. */
+interface AggregationFields extends PlannedBase {
+  /** The parent's SSCC (18 digits). */
+  container: string;
+  /** The SGTINs / item Digital Links of `childEPCs`. */
+  refs: ItemRef[];
+  items: ListedItem[];
+  /** The SSCCs of `childEPCs`: child containers. */
+  children: ListedContainer[];
+  /** Whether `childEPCs` was given (an UNPACK may omit it: the ledger unpacks the whole container). */
+  childrenListed: boolean;
+  occurredAt: string;
+  location: string | null;
+}
+interface ListedItem {
+  ref: ItemRef;
+  gtin: string;
+  serial: string;
+  /** Index in the EPC list, and the value as written. */
+  index: number;
+  written: string;
+}
+interface ListedContainer {
+  sscc: string;
+  index: number;
+  written: string;
+}
+type PlannedAggregation = (AggregationFields & { op: 'pack' }) | (AggregationFields & { op: 'unpack' });
+type Planned = PlannedCommission | PlannedRecord | PlannedAggregation;
 
 const asObj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 const MAPPED_STEPS = 'commissioning, shipping, receiving, retail_selling, installing, repairing, sensor_reporting, destroying, disassembling';
+const SSCC_FORMS = 'urn:epc:id:sscc:… or https://id.gs1.org/00/{sscc}';
 
 /** Keys the mapping reads, or knowingly ignores without a warning (source-ledger bookkeeping, recordTime). */
 const HANDLED = new Set([
   'type', 'eventID', 'eventTime', 'eventTimeZoneOffset', 'recordTime', 'action', 'bizStep', 'disposition', 'epcList', 'inputEPCList',
   'outputQuantityList', 'readPoint', 'bizLocation', 'destinationList', 'sourceList', '@context', 'quantityList', 'inputQuantityList', 'outputEPCList',
+  'parentID', 'childEPCs', 'childQuantityList',
   'errorDeclaration', 'persistentDisposition', 'ilmd', 'sensorElementList',
   'provenant:kind', 'provenant:contentHash', 'provenant:leafIndex', 'provenant:actor', 'provenant:counterparty', 'provenant:location',
   'provenant:timezoneOffset', 'provenant:price', 'provenant:priceCurrency', 'provenant:data', 'provenant:capturedEventID',
 ]);
 
 /** Kind-specific `data` fields per ledger kind (what the GraphQL mutations record). */
-const DATA_FIELDS: Partial<Record<EventKind, readonly string[]>> = {
+const DATA_FIELDS: Partial<Record<LedgerKind, readonly string[]>> = {
   COMMISSION: ['gtin', 'lot'],
   SHIP: [],
   RECEIVE: [],
@@ -320,6 +361,8 @@ const DATA_FIELDS: Partial<Record<EventKind, readonly string[]>> = {
   RECALL: ['reason'],
   RECYCLE: ['materials'],
   DESTROY: ['reason'],
+  PACK: ['container', 'containers'],
+  UNPACK: ['container'],
 };
 
 const P = 'provenant:';
@@ -384,6 +427,117 @@ interface MapContext {
   problems: CaptureProblem[];
 }
 
+type Fail = (field: string, reason: string, code?: CaptureProblemCode) => null;
+
+const SSCC_DL = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]+)?(?:\/[^?#]*)?\/00\/([0-9]{18})\/?$/;
+
+/** The SSCC of an SSCC URN or SSCC Digital Link (`…/00/{18 digits}`), or null when the value is neither form. */
+function ssccOf(value: string): Result<string> | null {
+  const dl = SSCC_DL.exec(value);
+  if (dl) return normalizeSscc(dl[1]!);
+  if (!value.startsWith('urn:epc:id:sscc:')) return null;
+  const p = parseSsccUrn(value);
+  return p.ok ? ok(p.value.sscc18) : p;
+}
+
+/**
+ * The EPCs of `epcField`: SGTIN URNs and item Digital Links (items), SSCC URNs and Digital Links (containers).
+ * `ssccRefusal`, when given, is why containers are refused here.
+ */
+function parseEpcValues(values: unknown[], epcField: string, fail: Fail, ssccRefusal?: (value: string) => string): { items: ListedItem[]; containers: ListedContainer[] } {
+  const items: ListedItem[] = [];
+  const containers: ListedContainer[] = [];
+  const seen = new Map<string, number>();
+  values.forEach((v, i) => {
+    const value = typeof v === 'string' ? v.trim() : '';
+    const field = `${epcField}[${i}]`;
+    let key: string;
+    const sscc = ssccOf(value);
+    if (value.startsWith('urn:epc:id:sgtin:')) {
+      const p = parseSgtinUrn(value);
+      if (!p.ok) return void fail(field, `${value} is not a valid SGTIN URN: ${p.error}`);
+      items.push({ ref: { kind: 'sgtin', value }, gtin: p.value.gtin14, serial: p.value.serial, index: i, written: value });
+      key = `${p.value.gtin14}/${p.value.serial}`;
+    } else if (sscc !== null) {
+      // A logistic unit: the event applies to every item packed in it (packItems), at any depth.
+      if (!sscc.ok) return void fail(field, `${value} is not a valid SSCC: ${sscc.error}`);
+      if (ssccRefusal) return void fail(field, ssccRefusal(value), 'UNMAPPABLE');
+      containers.push({ sscc: sscc.value, index: i, written: value });
+      key = `sscc/${sscc.value}`;
+    } else if (/^https?:\/\//i.test(value)) {
+      const p = parseDigitalLink(value);
+      if (!p.ok) return void fail(field, `${value} is not an item-level GS1 Digital Link (/01/{gtin}/21/{serial}) or an SSCC (/00/{sscc}): ${p.error}; the ledger tracks serialized trade items and their containers`, 'UNMAPPABLE');
+      items.push({ ref: { kind: 'digitalLink', value }, gtin: p.value.gtin14, serial: p.value.serial, index: i, written: value });
+      key = `${p.value.gtin14}/${p.value.serial}`;
+    } else {
+      return void fail(field, `${value || JSON.stringify(v)} is neither an SGTIN nor an SSCC: the ledger tracks serialized trade items (urn:epc:id:sgtin:… or https://id.gs1.org/01/…/21/…) and their containers`, 'UNMAPPABLE');
+    }
+    const first = seen.get(key);
+    if (first !== undefined) fail(field, `repeats ${epcField}[${first}] (the same ${key.startsWith('sscc/') ? 'container' : 'item'})`);
+    else seen.set(key, i);
+  });
+  return { items, containers };
+}
+
+/** `eventTime` in the event's offset (`provenant:timezoneOffset` first), or '' after reporting the problem. */
+function occurrenceOf(event: Json, fail: Fail): string {
+  const eventTime = str(event['eventTime']) ?? '';
+  const t = parseOccurrenceTime(eventTime);
+  const tzOverride = str(event[`${P}timezoneOffset`]);
+  const offset = tzOverride !== undefined && /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(tzOverride) ? tzOverride : str(event['eventTimeZoneOffset']) ?? '';
+  const offsetOk = /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(offset);
+  if (!t.ok) fail('eventTime', `eventTime ${t.error}`);
+  if (!offsetOk) fail('eventTimeZoneOffset', `${JSON.stringify(offset)} is not a timezone offset ±HH:MM`);
+  return t.ok && offsetOk ? formatWithOffset(t.value.instant, offset) : '';
+}
+
+/** The stored location and its checks (length; a bizLocation other than the readPoint is a warning). */
+function placeOf(event: Json, fail: Fail, warnings: string[]): string | null {
+  const { location, field: locationField } = locationOf(event);
+  if (location !== null && location.length > 200) fail(locationField, 'the location must be at most 200 characters');
+  const rp = str(asObj(event['readPoint'])?.['id']);
+  const bl = str(asObj(event['bizLocation'])?.['id']);
+  if (rp !== undefined && bl !== undefined && rp !== bl) warnings.push(`bizLocation ${bl} is not kept: the ledger records one location (readPoint ${rp})`);
+  return location;
+}
+
+/** `provenant:data` without its prefixes (and without `authorizedBy`), its keys checked against the kind's fields. */
+function dataOf(event: Json, kind: LedgerKind, fail: Fail): { [k: string]: JsonValue } {
+  const rawData = event[`${P}data`];
+  let data: { [k: string]: JsonValue } = {};
+  if (rawData !== undefined) {
+    const d = asObj(denamespace(rawData));
+    if (!d) fail(`${P}data`, `${P}data must be an object`);
+    else data = { ...(d as { [k: string]: JsonValue }) };
+  }
+  if ('authorizedBy' in data) delete data['authorizedBy']; // the ledger derives it from the caller's own grants
+  for (const k of Object.keys(data)) {
+    const allowed = DATA_FIELDS[kind] ?? [];
+    if (!allowed.includes(k)) {
+      fail(`${P}data.${k}`, `${k} is not a field of ${kind}${allowed.length ? ` (its fields: ${allowed.join(', ')})` : ' (it has none)'}`);
+    }
+  }
+  return data;
+}
+
+/** Warnings for the event's fields outside {@link HANDLED}. */
+function unkeptFields(event: Json, warnings: string[]): void {
+  for (const key of Object.keys(event)) {
+    if (HANDLED.has(key)) continue;
+    warnings.push(`${key} is not kept by the ledger`);
+  }
+}
+
+/** errorDeclaration / persistentDisposition: never captured. */
+function refuseCorrections(event: Json, fail: Fail): void {
+  if (event['errorDeclaration'] !== undefined) {
+    fail('errorDeclaration', 'error declarations cannot be captured: ledger events are append-only; capture a corrective event instead', 'UNMAPPABLE');
+  }
+  if (event['persistentDisposition'] !== undefined) {
+    fail('persistentDisposition', 'persistent dispositions have no ledger equivalent: an item\'s state follows from its lifecycle events', 'UNMAPPABLE');
+  }
+}
+
 function mapEvent(event: Json, ctx: MapContext): Planned | null {
   const { index, eventID, problems } = ctx;
   const fail = (field: string, reason: string, code: CaptureProblemCode = 'INVALID'): null => {
@@ -394,20 +548,15 @@ function mapEvent(event: Json, ctx: MapContext): Planned | null {
   const warnings: string[] = [];
   const type = str(event['type']) ?? '';
 
+  if (type === 'AggregationEvent') return mapAggregation(event, ctx);
   if (type !== 'ObjectEvent' && type !== 'TransformationEvent') {
     const why =
-      type === 'AggregationEvent' ? 'packing (AggregationEvent) is not captured: record it with packItems / unpackItems'
-      : type === 'AssociationEvent' ? 'associations of assets (AssociationEvent) have no ledger equivalent'
+      type === 'AssociationEvent' ? 'associations of assets (AssociationEvent) have no ledger equivalent'
       : type === 'TransactionEvent' ? 'business transactions (TransactionEvent) have no ledger equivalent'
       : `${JSON.stringify(type)} is not an EPCIS 2.0 event type the ledger maps`;
-    return fail('type', `${why}; the ledger maps ObjectEvents (${MAPPED_STEPS}) and disassembling TransformationEvents`, 'UNMAPPABLE');
+    return fail('type', `${why}; the ledger maps ObjectEvents (${MAPPED_STEPS}), disassembling TransformationEvents and packing / unpacking AggregationEvents`, 'UNMAPPABLE');
   }
-  if (event['errorDeclaration'] !== undefined) {
-    fail('errorDeclaration', 'error declarations cannot be captured: ledger events are append-only; capture a corrective event instead', 'UNMAPPABLE');
-  }
-  if (event['persistentDisposition'] !== undefined) {
-    fail('persistentDisposition', 'persistent dispositions have no ledger equivalent: an item\'s state follows from its lifecycle events', 'UNMAPPABLE');
-  }
+  refuseCorrections(event, fail);
   const rawStep = str(event['bizStep']);
   if (rawStep === undefined) return fail('bizStep', `a bizStep is required to choose the ledger event kind (mapped: ${MAPPED_STEPS})`, 'UNMAPPABLE');
   const step = bizStepName(rawStep);
@@ -451,82 +600,23 @@ function mapEvent(event: Json, ctx: MapContext): Planned | null {
     }
   }
   const epcValues = event[epcField];
-  const epcs: { ref: ItemRef; gtin: string; serial: string }[] = [];
-  const containers: string[] = [];
+  let epcs: ListedItem[] = [];
+  let containers: string[] = [];
   if (!Array.isArray(epcValues) || epcValues.length === 0) {
     fail(epcField, `the event names no serialized items (${epcField} is ${Array.isArray(epcValues) ? 'empty' : 'missing'})`, 'UNMAPPABLE');
   } else {
-    const seen = new Map<string, number>();
-    epcValues.forEach((v, i) => {
-      const value = typeof v === 'string' ? v.trim() : '';
-      const field = `${epcField}[${i}]`;
-      let key: string;
-      const ssccDl = /^https:\/\/[A-Za-z0-9.-]+(?::[0-9]+)?(?:\/[^?#]*)?\/00\/([0-9]{18})\/?$/.exec(value);
-      if (value.startsWith('urn:epc:id:sgtin:')) {
-        const p = parseSgtinUrn(value);
-        if (!p.ok) return void fail(field, `${value} is not a valid SGTIN URN: ${p.error}`);
-        epcs.push({ ref: { kind: 'sgtin', value }, gtin: p.value.gtin14, serial: p.value.serial });
-        key = `${p.value.gtin14}/${p.value.serial}`;
-      } else if (value.startsWith('urn:epc:id:sscc:') || ssccDl) {
-        // A logistic unit: the event applies to every item packed in it (packItems), at any depth.
-        const p = ssccDl ? normalizeSscc(ssccDl[1]!) : parseSsccUrn(value);
-        if (!p.ok) return void fail(field, `${value} is not a valid SSCC: ${p.error}`);
-        const sscc = typeof p.value === 'string' ? p.value : p.value.sscc18;
-        if (kind === 'COMMISSION') return void fail(field, `${value} is an SSCC: commissioning creates trade items (SGTINs); pack them with packItems`, 'UNMAPPABLE');
-        containers.push(sscc);
-        key = `sscc/${sscc}`;
-      } else if (/^https?:\/\//i.test(value)) {
-        const p = parseDigitalLink(value);
-        if (!p.ok) return void fail(field, `${value} is not an item-level GS1 Digital Link (/01/{gtin}/21/{serial}) or an SSCC (/00/{sscc}): ${p.error}; the ledger tracks serialized trade items and their containers`, 'UNMAPPABLE');
-        epcs.push({ ref: { kind: 'digitalLink', value }, gtin: p.value.gtin14, serial: p.value.serial });
-        key = `${p.value.gtin14}/${p.value.serial}`;
-      } else {
-        return void fail(field, `${value || JSON.stringify(v)} is neither an SGTIN nor an SSCC: the ledger tracks serialized trade items (urn:epc:id:sgtin:… or https://id.gs1.org/01/…/21/…) and their containers`, 'UNMAPPABLE');
-      }
-      const first = seen.get(key);
-      if (first !== undefined) fail(field, `repeats ${epcField}[${first}] (the same ${key.startsWith('sscc/') ? 'container' : 'item'})`);
-      else seen.set(key, i);
-    });
+    const parsed = parseEpcValues(epcValues, epcField, fail, kind === 'COMMISSION' ? (value) => `${value} is an SSCC: commissioning creates trade items (SGTINs); pack them with packItems` : undefined);
+    epcs = parsed.items;
+    containers = parsed.containers.map((c) => c.sscc);
   }
 
-  // --- when
-  const eventTime = str(event['eventTime']) ?? '';
-  const t = parseOccurrenceTime(eventTime);
-  const tzOverride = str(event[`${P}timezoneOffset`]);
-  const offset = tzOverride !== undefined && /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(tzOverride) ? tzOverride : str(event['eventTimeZoneOffset']) ?? '';
-  const offsetOk = /^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$/.test(offset);
-  if (!t.ok) fail('eventTime', `eventTime ${t.error}`);
-  if (!offsetOk) fail('eventTimeZoneOffset', `${JSON.stringify(offset)} is not a timezone offset ±HH:MM`);
-  const occurredAt = t.ok && offsetOk ? formatWithOffset(t.value.instant, offset) : '';
-
-  // --- where
-  const { location, field: locationField } = locationOf(event);
-  if (location !== null && location.length > 200) fail(locationField, 'the location must be at most 200 characters');
-  const rp = str(asObj(event['readPoint'])?.['id']);
-  const bl = str(asObj(event['bizLocation'])?.['id']);
-  if (rp !== undefined && bl !== undefined && rp !== bl) warnings.push(`bizLocation ${bl} is not kept: the ledger records one location (readPoint ${rp})`);
-
-  // --- why: data
-  const rawData = event[`${P}data`];
-  let data: { [k: string]: JsonValue } = {};
-  if (rawData !== undefined) {
-    const d = asObj(denamespace(rawData));
-    if (!d) fail(`${P}data`, `${P}data must be an object`);
-    else data = { ...(d as { [k: string]: JsonValue }) };
-  }
-  if ('authorizedBy' in data) delete data['authorizedBy']; // the ledger derives it from the caller's own grants
-  for (const k of Object.keys(data)) {
-    const allowed = DATA_FIELDS[kind] ?? [];
-    if (!allowed.includes(k)) {
-      fail(`${P}data.${k}`, `${k} is not a field of ${kind}${allowed.length ? ` (its fields: ${allowed.join(', ')})` : ' (it has none)'}`);
-    }
-  }
+  // --- when, where, why (data)
+  const occurredAt = occurrenceOf(event, fail);
+  const location = placeOf(event, fail, warnings);
+  const data = dataOf(event, kind, fail);
 
   // Fields the ledger does not keep.
-  for (const key of Object.keys(event)) {
-    if (HANDLED.has(key)) continue;
-    warnings.push(`${key} is not kept by the ledger`);
-  }
+  unkeptFields(event, warnings);
   if (kind !== 'USE_REPORT' && event['sensorElementList'] !== undefined) warnings.push('sensorElementList is kept only for sensor_reporting (USE_REPORT)');
   if (kind !== 'COMMISSION' && event['ilmd'] !== undefined) warnings.push('ilmd is kept only for commissioning (its cbvmda:lotNumber)');
 
@@ -700,6 +790,98 @@ function mapEvent(event: Json, ctx: MapContext): Planned | null {
   return { ...base, op: 'record', refs: epcs.map((e) => e.ref), containers, occurredAt, location, data: recordData, party, partyField, selfChecks };
 }
 
+/**
+ * AggregationEvent → PACK (`packItems`) or UNPACK (`unpackItems`): ADD packing / DELETE unpacking, `parentID` the
+ * container's SSCC. PACK: `childEPCs` = items (SGTINs, item Digital Links) and child containers (SSCCs); items that
+ * are inside a listed child container are covered by it (what this ledger's export lists). UNPACK: `childEPCs` is
+ * optional, the whole container is unpacked; when given it is checked against the container's content in the
+ * transaction ({@link contentMismatch}).
+ */
+function mapAggregation(event: Json, ctx: MapContext): PlannedAggregation | null {
+  const { index, eventID, problems } = ctx;
+  const fail: Fail = (field, reason, code = 'INVALID') => {
+    problems.push(problem(index, eventID, field, reason, code));
+    return null;
+  };
+  const before = problems.length;
+  const warnings: string[] = [];
+  refuseCorrections(event, fail);
+
+  // --- kind: ADD packing → PACK, DELETE unpacking → UNPACK
+  const action = str(event['action']);
+  if (action !== 'ADD' && action !== 'DELETE') {
+    return fail('action', `an AggregationEvent with action ${action ?? '(none)'} only reports children seen in their parent; the ledger records changes of packing: action ADD with bizStep packing (packItems) or action DELETE with bizStep unpacking (unpackItems)`, 'UNMAPPABLE');
+  }
+  const kind = action === 'ADD' ? 'PACK' : 'UNPACK';
+  const rule = AGGREGATION[kind];
+  const rawStep = str(event['bizStep']);
+  if (rawStep === undefined || bizStepName(rawStep) !== rule.bizStep) {
+    return fail('bizStep', `an AggregationEvent with action ${action} is captured with bizStep ${rule.bizStep} (${kind})${rawStep === undefined ? '' : `, got ${rawStep}`}`, 'UNMAPPABLE');
+  }
+  const declared = str(event[`${P}kind`]);
+  if (declared !== undefined && declared !== kind) fail(`${P}kind`, `${P}kind ${declared} contradicts action ${action} / bizStep ${rawStep}, which map to ${kind}`);
+  const rawDisposition = str(event['disposition']);
+  if (rawDisposition !== undefined && dispositionName(rawDisposition) !== rule.disposition) {
+    warnings.push(`disposition ${rawDisposition} is not kept: the ledger's ${kind} implies ${rule.disposition}`);
+  }
+
+  // --- what: the parent and its children
+  const parentID = str(event['parentID'])?.trim();
+  let container = '';
+  if (parentID === undefined || parentID === '') {
+    fail('parentID', `${kind === 'PACK' ? 'packing' : 'unpacking'} needs the container as parentID, an SSCC (${SSCC_FORMS})`, 'UNMAPPABLE');
+  } else {
+    const sscc = ssccOf(parentID);
+    if (sscc === null) fail('parentID', `${parentID} is not an SSCC: the ledger's containers are logistic units named by their SSCC (${SSCC_FORMS})`, 'UNMAPPABLE');
+    else if (!sscc.ok) fail('parentID', `${parentID} is not a valid SSCC: ${sscc.error}`);
+    else container = sscc.value;
+  }
+  const quantities = event['childQuantityList'];
+  const classLevel = Array.isArray(quantities) && quantities.length > 0;
+  if (classLevel) {
+    fail('childQuantityList', 'class-level quantities cannot be packed: the ledger tracks serialized items (SGTINs) and containers (SSCCs) in childEPCs', 'UNMAPPABLE');
+  }
+  const childValues = event['childEPCs'];
+  const childrenListed = Array.isArray(childValues) && childValues.length > 0;
+  let items: ListedItem[] = [];
+  let children: ListedContainer[] = [];
+  if (childrenListed) {
+    ({ items, containers: children } = parseEpcValues(childValues, 'childEPCs', fail));
+    for (const c of children) {
+      if (c.sscc === container) fail(`childEPCs[${c.index}]`, `${c.written} is the parent itself: a container cannot be packed into itself`);
+    }
+  } else if (kind === 'PACK' && !classLevel) {
+    fail('childEPCs', `packing names no children (childEPCs is ${Array.isArray(childValues) ? 'empty' : 'missing'}): list the items (SGTINs) and containers (SSCCs) packed into the parent`, 'UNMAPPABLE');
+  }
+
+  // --- when, where, why (data: the ledger derives container / containers; stated ones must agree)
+  const occurredAt = occurrenceOf(event, fail);
+  const location = placeOf(event, fail, warnings);
+  const data = dataOf(event, kind, fail);
+  if (data['container'] !== undefined && container !== '' && data['container'] !== container) {
+    fail(`${P}data.container`, `container ${JSON.stringify(data['container'])} contradicts parentID ${parentID} (SSCC ${container})`);
+  }
+  if (kind === 'PACK' && data['containers'] !== undefined) {
+    const stated = Array.isArray(data['containers']) ? data['containers'].map((c) => String(c)).sort() : null;
+    const listed = children.map((c) => c.sscc).sort();
+    if (stated === null || stated.join() !== listed.join()) {
+      fail(`${P}data.containers`, `containers ${JSON.stringify(data['containers'])} contradict the SSCCs of childEPCs (${listed.join(', ') || 'none'})`);
+    }
+  }
+
+  unkeptFields(event, warnings);
+  for (const key of ['sourceList', 'destinationList', 'sensorElementList']) {
+    if (event[key] !== undefined) warnings.push(`${key} is not kept by the ledger (packing keeps no parties and no readings)`);
+  }
+
+  if (problems.length > before) return null;
+  const planned: AggregationFields = {
+    index, eventID, sourceEventId: str(event['eventID']) ?? null, kind, warnings, epcField: kind === 'PACK' ? 'childEPCs' : 'parentID',
+    container, refs: items.map((i) => i.ref), items, children, childrenListed, occurredAt, location,
+  };
+  return kind === 'PACK' ? { ...planned, op: 'pack' } : { ...planned, op: 'unpack' };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Capture
 
@@ -729,8 +911,17 @@ function serviceProblem(p: Planned, f: Failure): CaptureProblem {
       return field;
     }
     if (field === 'occurredAt') return 'eventTime';
-    if (field === 'items' || field === 'containers') return p.epcField;
     if (field === 'location') return 'readPoint';
+    if (p.op === 'pack' || p.op === 'unpack') {
+      if (field === 'container') return 'parentID';
+      // A message naming a child container points at its childEPCs entry.
+      const named = /container ([0-9]{18})/.exec(f.message)?.[1];
+      const child = p.children.find((c) => c.sscc === named);
+      if (child) return `childEPCs[${child.index}]`;
+      if (named === p.container) return 'parentID';
+      return p.epcField;
+    }
+    if (field === 'items' || field === 'containers') return p.epcField;
     if (field === 'to') return p.partyField;
     return field;
   };
@@ -739,6 +930,7 @@ function serviceProblem(p: Planned, f: Failure): CaptureProblem {
       return problem(p.index, p.eventID, fieldFor(f.field), f.message, 'INVALID');
     case 'NotFoundError': {
       const party = /receiving actor/.test(f.message);
+      if (p.op === 'pack' || p.op === 'unpack') return problem(p.index, p.eventID, fieldFor('items'), f.message, 'NOT_FOUND');
       return problem(p.index, p.eventID, party && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
     }
     case 'PermissionDeniedError':
@@ -921,6 +1113,20 @@ async function captureInTransaction(
       const r = await registerBatch(deps, caller, { gtin: p.gtin, lot: p.lot, producedAt: p.producedAt, site: p.site, serials: p.serials });
       if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
       eventId = r.event.id;
+    } else if (p.op === 'pack') {
+      const r = await packItems(deps, caller, {
+        container: p.container, items: p.refs, containers: p.children.map((c) => c.sscc), occurredAt: p.occurredAt, location: p.location,
+      });
+      if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packProblem(trx, p, r)]));
+      eventId = r.event.id;
+    } else if (p.op === 'unpack') {
+      const before = p.childrenListed ? await containerContent(trx, p.container) : null;
+      const r = await unpackItems(deps, caller, { container: p.container, occurredAt: p.occurredAt, location: p.location });
+      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+      // Checked once the ledger accepted the unpacking (the caller holds the items): the report may name them.
+      const mismatch = before ? await contentMismatch(trx, p, before, r.event.id) : null;
+      if (mismatch) throw new CaptureAbort(rejection([mismatch]));
+      eventId = r.event.id;
     } else {
       const r = await recordEvent(deps, caller, {
         kind: p.kind as RecordEventInput['kind'],
@@ -940,6 +1146,88 @@ async function captureInTransaction(
   for (let i = 0; i < rows.length; i += 1000) await db.insertInto('epcis_captures').values(rows.slice(i, i + 1000)).execute();
   if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'captureEpcisDocument', requestHash, { events: captured });
   return summarize(captured, false);
+}
+
+/** A refused PACK; "item {id} is already packed" is reported with the item as the document names it. */
+async function packProblem(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
+  const packed = f.kind === 'ValidationError' ? /^item ([0-9a-f-]{36}) is already packed in ([0-9]{18})/.exec(f.message) : null;
+  if (packed) {
+    const row = await trx.selectFrom('items').select(['gtin', 'serial']).where('id', '=', packed[1]!).executeTakeFirst();
+    const listed = row ? p.items.find((i) => i.gtin === row.gtin && i.serial === row.serial) : undefined;
+    if (listed) {
+      return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed[2]}; unpack it first (or list that container among the children)`, 'INVALID');
+    }
+  }
+  return serviceProblem(p, f);
+}
+
+interface ContainerContent {
+  /** `gtin/serial` → item, for the items packed directly in the container and for every item at any depth. */
+  direct: Map<string, { id: string; sgtin: string }>;
+  all: Map<string, { id: string; sgtin: string }>;
+  /** Child containers packed directly in it. */
+  containers: Set<string>;
+}
+
+async function containerContent(trx: Trx, sscc: string): Promise<ContainerContent> {
+  const members = await trx.selectFrom('container_members').select(['item_id', 'child_sscc']).where('parent_sscc', '=', sscc).execute();
+  const directIds = new Set(members.flatMap((m) => (m.item_id ? [m.item_id] : [])));
+  const containers = new Set(members.flatMap((m) => (m.child_sscc ? [m.child_sscc] : [])));
+  const ids = await itemIdsInContainers(trx, [sscc]);
+  const direct = new Map<string, { id: string; sgtin: string }>();
+  const all = new Map<string, { id: string; sgtin: string }>();
+  for (let i = 0; i < ids.length; i += 5_000) {
+    for (const r of await trx.selectFrom('items').select(['id', 'gtin', 'serial', 'sgtin']).where('id', 'in', ids.slice(i, i + 5_000)).execute()) {
+      const key = `${r.gtin}/${r.serial}`;
+      all.set(key, { id: r.id, sgtin: r.sgtin });
+      if (directIds.has(r.id)) direct.set(key, { id: r.id, sgtin: r.sgtin });
+    }
+  }
+  return { direct, all, containers };
+}
+
+/**
+ * An UNPACK's `childEPCs` against the content the container had: accepted when they are its direct children (items and
+ * containers packed directly in it: EPCIS), or every item inside it at any depth, with or without its direct child
+ * containers (what this ledger's export lists). Otherwise the problem names what is listed but not inside, and what is
+ * inside but not listed (items the caller's UNPACK covered by name, others counted).
+ */
+async function contentMismatch(trx: Trx, p: PlannedAggregation, content: ContainerContent, eventId: string): Promise<CaptureProblem | null> {
+  const listedItems = new Set(p.items.map((i) => `${i.gtin}/${i.serial}`));
+  const listedContainers = new Set(p.children.map((c) => c.sscc));
+  const same = (a: Set<string>, b: Iterable<string>) => {
+    const bs = new Set(b);
+    return a.size === bs.size && [...a].every((x) => bs.has(x));
+  };
+  const directItems = same(listedItems, content.direct.keys());
+  const allItems = same(listedItems, content.all.keys());
+  const directContainers = same(listedContainers, content.containers);
+  if ((directContainers && (directItems || allItems)) || (listedContainers.size === 0 && allItems)) return null;
+
+  // Report against the form the list is closest to.
+  const listsNested = [...listedItems].some((k) => content.all.has(k) && !content.direct.has(k));
+  const allForm = listsNested || (listedContainers.size === 0 && content.containers.size > 0);
+  const refItems = allForm ? content.all : content.direct;
+  const refContainers = allForm && listedContainers.size === 0 ? new Set<string>() : content.containers;
+  const where = allForm ? 'in it' : 'directly in it';
+  const extra = [
+    ...p.items.filter((i) => !refItems.has(`${i.gtin}/${i.serial}`)).map((i) => i.written),
+    ...p.children.filter((c) => !refContainers.has(c.sscc)).map((c) => c.written),
+  ];
+  const covered = new Set((await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', eventId).execute()).map((r) => r.item_id));
+  const unlisted = [...refItems].filter(([k]) => !listedItems.has(k));
+  const named = unlisted.filter(([, v]) => covered.has(v.id)).map(([, v]) => v.sgtin);
+  const hidden = unlisted.length - named.length;
+  const missing = [...named.slice(0, 10), ...[...refContainers].filter((c) => !listedContainers.has(c)).map((c) => `container ${c}`)];
+  const more = named.length - Math.min(named.length, 10) + hidden;
+  const parts: string[] = [];
+  if (extra.length > 0) parts.push(`listed but not ${where}: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ` and ${extra.length - 10} more` : ''}`);
+  if (missing.length > 0 || more > 0) parts.push(`${where} but not listed: ${[...missing, ...(more > 0 ? [`${more} more item(s)`] : [])].join(', ')}`);
+  return problem(
+    p.index, p.eventID, 'childEPCs',
+    `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
+    'INVALID',
+  );
 }
 
 function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {

@@ -5,7 +5,8 @@
  * Visibility is exactly `eventVisibleSql` (the rule of every other event read). Query semantics (EPCIS 2.0 §8.2.7):
  * - `MATCH_epc` matches the EPCs of `epcList` (ObjectEvents) and `childEPCs` (PACK/UNPACK AggregationEvents): a RECYCLE
  *   exported as a TransformationEvent carries its items in `inputEPCList`, so it is matched by `MATCH_anyEPC` only, as
- *   is a container (SSCC URN or `https://id.gs1.org/00/{sscc}`), the `parentID` of AggregationEvents.
+ *   is a container (SSCC URN or `https://id.gs1.org/00/{sscc}`) as the `parentID` of AggregationEvents; a container
+ *   packed into another is one of that PACK's `childEPCs` and matches `MATCH_epc` too.
  * - EPC values: SGTIN URNs, item Digital Links (exact), `urn:epc:idpat:sgtin:CP.IR.*` and class Digital Links
  *   `…/01/{gtin}` (every serial of a GTIN), `urn:epc:idpat:sgtin:CP.*.*` (a company prefix). Other EPC schemes
  *   (GRAI, GIAI, …) are well-formed but match nothing: the ledger tracks trade items and their containers only.
@@ -171,13 +172,17 @@ function epcMatchSql(e: string, patterns: readonly EpcPattern[], parentIds: bool
   if (classes.length > 0) conditions.push(sql<boolean>`mi.gtin = ANY(${classes}::text[])`);
   // The company prefix sits right after the GTIN's indicator digit, whatever prefix length the brand registered.
   for (const cp of prefixes) conditions.push(sql<boolean>`substr(mi.gtin, 2, ${cp.length}::int) = ${cp}`);
-  const containers = parentIds ? patterns.filter((p): p is Extract<EpcPattern, { kind: 'container' }> => p.kind === 'container').map((p) => p.sscc) : [];
+  const containers = patterns.filter((p): p is Extract<EpcPattern, { kind: 'container' }> => p.kind === 'container').map((p) => p.sscc);
   const parts: RawBuilder<boolean>[] = [];
   if (conditions.length > 0) {
     parts.push(sql<boolean>`EXISTS (SELECT 1 FROM chain_links ml JOIN items mi ON mi.id = ml.item_id
       WHERE ml.event_id = ${col(e, 'id')} AND (${sql.join(conditions, sql` OR `)}))`);
   }
-  if (containers.length > 0) parts.push(sql<boolean>`(${isAggregationSql(e)} AND ${col(e, 'data')}->>'container' = ANY(${containers}::text[]))`);
+  if (containers.length > 0) {
+    // A child container is one of a PACK's childEPCs (MATCH_epc and MATCH_anyEPC); the parent only for MATCH_anyEPC.
+    parts.push(sql<boolean>`(${isAggregationSql(e)} AND ${col(e, 'data')}->'containers' ?| ${containers}::text[])`);
+    if (parentIds) parts.push(sql<boolean>`(${isAggregationSql(e)} AND ${col(e, 'data')}->>'container' = ANY(${containers}::text[]))`);
+  }
   return parts.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(parts, sql` OR `)})`;
 }
 

@@ -93,8 +93,25 @@ describe('packing hierarchy', () => {
     for (const r of rows.rows) {
       const body = JSON.parse(r.body) as EventBody;
       const e = toEpcisEvent({ body, contentHash: Buffer.from(r.content_hash).toString('hex'), leafIndex: Number(r.leaf_index), actorGln: null, counterpartyGln: null, actorId: r.actor_id, counterpartyId: null }, { epcFormat: 'urn' });
-      expect(e).toMatchObject({ type: 'AggregationEvent', action: body.kind === 'PACK' ? 'ADD' : 'DELETE', parentID: `https://id.gs1.org/00/${body.data.container}`, childEPCs: body.items });
+      // Direct children: the packed items, then any child containers (items inside them are listed too: a stored
+      // event does not record which items were packed directly).
+      const children = body.kind === 'PACK' && Array.isArray(body.data.containers) ? (body.data.containers as string[]).map((c) => `https://id.gs1.org/00/${c}`) : [];
+      expect(e).toMatchObject({ type: 'AggregationEvent', action: body.kind === 'PACK' ? 'ADD' : 'DELETE', parentID: `https://id.gs1.org/00/${body.data.container}`, childEPCs: [...body.items, ...children] });
       expect(e['bizStep']).toBe(body.kind === 'PACK' ? 'packing' : 'unpacking');
     }
+  });
+
+  it('MATCH_epc with a case finds the pallet PACK that lists it among its childEPCs; MATCH_anyEPC also finds its own PACK', async () => {
+    const base = srv.url.replace(/\/graphql$/, '');
+    const get = async (q: string) => {
+      const res = await fetch(`${base}/epcis/events?${q}`, { headers: { authorization: `Bearer ${maker.key}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as any).epcisBody.queryResults.resultsBody.eventList as any[];
+    };
+    const byChild = await get(`MATCH_epc=${encodeURIComponent(`https://id.gs1.org/00/${CASE_A}`)}`);
+    expect(byChild.map((e) => e.parentID)).toContain(`https://id.gs1.org/00/${PALLET}`);
+    expect(byChild.every((e) => e.parentID !== `https://id.gs1.org/00/${CASE_A}`)).toBe(true);
+    const any = await get(`MATCH_anyEPC=${encodeURIComponent(`https://id.gs1.org/00/${CASE_A}`)}`);
+    expect(any.map((e) => e.parentID)).toContain(`https://id.gs1.org/00/${CASE_A}`);
   });
 });

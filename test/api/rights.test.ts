@@ -86,6 +86,15 @@ describe('leaks: nothing of company A is reachable by B or C', () => {
       byBatch: events(first: 100, filter: { batch: { gtin: "${GA}", lot: "A1" } }) { edges { node { id } } }
     }`, { actor: a.id }, c.key);
     expect(q.body.data.all.edges).toEqual([]);
+    const counts = await srv.gql(`{ events(first: 1) { totalCount } byBatch: events(first: 1, filter: { batch: { gtin: "${GA}", lot: "A1" } }) { totalCount } }`, {}, c.key);
+    expect(counts.body.data).toEqual({ events: { totalCount: 0 }, byBatch: { totalCount: 0 } });
+    // A holder's counts cover exactly what it may see: the distributor held S01 and S02 of the 20 items.
+    const holder = await srv.gql(`{ batch(gtin: "${GA}", lot: "A1") { items(first: 1) { totalCount edges { node { sgtin } } } } }`, {}, aDist.key);
+    expect(holder.body.data.batch.items.totalCount).toBe(2);
+    const brand = await srv.gql(`{ batch(gtin: "${GA}", lot: "A1") { items(first: 1) { totalCount } } events(first: 1) { totalCount } }`, {}, a.key);
+    expect(brand.body.data.batch.items.totalCount).toBe(20);
+    const own = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events e JOIN actors a ON a.id = e.actor_id WHERE a.name LIKE 'A-%'`.execute(db.db);
+    expect(brand.body.data.events.totalCount).toBe(own.rows[0]!.n);
     expect(q.body.data.byActor.edges).toEqual([]);
     expect(q.body.data.byBatch.edges).toEqual([]);
     const bSees = await srv.gql(`{ events(first: 100) { edges { node { actor { name } kind } } } }`, {}, b.key);

@@ -17,8 +17,8 @@ import {
   toEpcisEvent,
 } from '../../src/core/epcis-export.ts';
 import { epcisDocumentEventHashIds, epcisEventHashId } from '../../src/core/epcis-hash.ts';
-import { digitalLink, gs1CheckDigit, parseDigitalLink, sgtinUrn } from '../../src/core/identifiers.ts';
-import { EVENT_KINDS, type EventKind } from '../../src/core/lifecycle.ts';
+import { digitalLink, gs1CheckDigit, parseDigitalLink, parseSgtinUrn, sgtinUrn } from '../../src/core/identifiers.ts';
+import { EVENT_KINDS, type EventKind, type LedgerKind } from '../../src/core/lifecycle.ts';
 
 type Json = Record<string, unknown>;
 
@@ -81,7 +81,7 @@ type Party = { id: string; gln: string | null };
 
 let leaf = 0;
 function fixture(
-  kind: EventKind,
+  kind: LedgerKind,
   actor: Party,
   counterparty: Party | null,
   occurredAt: string,
@@ -400,17 +400,69 @@ describe('toEpcisEvent: locations and parties', () => {
     expect((event['destinationList'] as Json[]).every((d) => d['destination'] === `https://id.gs1.org/417/${RECYCLER.gln}`)).toBe(true);
   });
 
-  it('only SHIP, RECEIVE and RETURN carry source/destination lists', () => {
+  it('only SHIP, RECEIVE and RETURN carry source/destination lists, and SELL a destination when it names its buyer', () => {
     for (const kind of EVENT_KINDS) {
       const event = toEpcisEvent(FIXTURES[kind], { epcFormat: 'urn' });
-      const has = 'sourceList' in event || 'destinationList' in event;
-      expect([kind, has]).toEqual([kind, ['SHIP', 'RECEIVE', 'RETURN'].includes(kind)]);
+      expect([kind, 'sourceList' in event]).toEqual([kind, ['SHIP', 'RECEIVE', 'RETURN'].includes(kind)]);
+      expect([kind, 'destinationList' in event]).toEqual([kind, ['SHIP', 'RECEIVE', 'RETURN', 'SELL'].includes(kind)]);
     }
+  });
+
+  it('SELL: the buyer is the destination owning_party (what capture reads back as the buyer)', () => {
+    expect(toEpcisEvent(FIXTURES.SELL, { epcFormat: 'urn' })['destinationList']).toEqual([{ type: 'owning_party', destination: `urn:provenant:actor:${CONSUMER.id}` }]);
+    const toGln = toEpcisEvent(fixture('SELL', RETAILER, RECYCLER, '2026-03-10T17:20:33.456Z', '+01:00', STORE_GLN), { epcFormat: 'digitalLink' });
+    expect(toGln['destinationList']).toEqual([{ type: 'owning_party', destination: `https://id.gs1.org/417/${RECYCLER.gln}` }]);
+    expect(toGln).not.toHaveProperty('sourceList');
+    expect(schemaErrors(epcisDocument([toGln], CREATED))).toBe('');
+    const anonymous = toEpcisEvent(fixture('SELL', RETAILER, null, '2026-03-10T17:20:33.456Z', '+01:00', STORE_GLN), { epcFormat: 'urn' });
+    expect(anonymous).not.toHaveProperty('destinationList');
   });
 
   it('partyUri', () => {
     expect(partyUri('x', '4012345000009')).toBe('https://id.gs1.org/417/4012345000009');
     expect(partyUri('a b/c', null)).toBe('urn:provenant:actor:a%20b%2Fc');
+  });
+});
+
+describe('toEpcisEvent: PACK / UNPACK as AggregationEvents', () => {
+  const digitalLinkOf = (urn: string): string => {
+    const p = parseSgtinUrn(urn);
+    if (!p.ok) throw new Error(p.error);
+    return digitalLink(p.value.gtin14, p.value.serial);
+  };
+  const CASE_1 = withCheck('09506000100000001');
+  const CASE_2 = withCheck('09506000100000002');
+  const PALLET = withCheck('09506000100000003');
+  const pack = (container: string, containers?: string[]) =>
+    fixture('PACK', BRAND, null, '2026-03-01T10:00:00.000Z', '+01:00', FACTORY_GLN, { container, ...(containers ? { containers } : {}) });
+  const unpack = fixture('UNPACK', DISTRIBUTOR, null, '2026-03-05T10:00:00.000Z', '-05:00', DC_GLN, { container: PALLET });
+
+  it.each(FORMATS)('PACK: ADD packing, parentID = the SSCC Digital Link, childEPCs = the items (%s)', (epcFormat) => {
+    const event = toEpcisEvent(pack(CASE_1), { epcFormat });
+    expect(event).toMatchObject({ type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', disposition: 'in_progress', parentID: `https://id.gs1.org/00/${CASE_1}` });
+    expect(event['childEPCs']).toEqual(epcFormat === 'urn' ? ITEMS : ITEMS.map((u) => digitalLinkOf(u)));
+    expect(event).not.toHaveProperty('epcList');
+    expect(schemaErrors(epcisDocument([event], CREATED))).toBe('');
+  });
+
+  it.each(FORMATS)('PACK with child containers lists them after the items, as SSCC Digital Links (%s)', (epcFormat) => {
+    const event = toEpcisEvent(pack(PALLET, [CASE_1, CASE_2]), { epcFormat });
+    const items = epcFormat === 'urn' ? ITEMS : ITEMS.map((u) => digitalLinkOf(u));
+    expect(event['childEPCs']).toEqual([...items, `https://id.gs1.org/00/${CASE_1}`, `https://id.gs1.org/00/${CASE_2}`]);
+    expect(event['provenant:data']).toEqual({ 'provenant:container': PALLET, 'provenant:containers': [CASE_1, CASE_2] });
+    expect(schemaErrors(epcisDocument([event], CREATED))).toBe('');
+    expect(schemaErrors(epcisQueryDocument([event], CREATED))).toBe('');
+    expect(event['eventID']).toBe(epcisEventHashId(withoutEventId(event), DOCUMENT_CONTEXT));
+    expect(event['eventID']).not.toBe(toEpcisEvent(pack(PALLET), { epcFormat })['eventID']);
+    // Malformed child containers in data are left out rather than exported as invalid EPCs.
+    const odd = toEpcisEvent(fixture('PACK', BRAND, null, '2026-03-01T10:00:00.000Z', '+01:00', null, { container: PALLET, containers: [CASE_1, 'x', 7] }), { epcFormat });
+    expect((odd['childEPCs'] as string[]).slice(-1)).toEqual([`https://id.gs1.org/00/${CASE_1}`]);
+  });
+
+  it('UNPACK: DELETE unpacking over every item of the container; no child containers (its data names none)', () => {
+    const event = toEpcisEvent({ ...unpack, body: { ...unpack.body, data: { container: PALLET, containers: [CASE_1] } } }, { epcFormat: 'urn' });
+    expect(event).toMatchObject({ type: 'AggregationEvent', action: 'DELETE', bizStep: 'unpacking', parentID: `https://id.gs1.org/00/${PALLET}`, childEPCs: ITEMS });
+    expect(schemaErrors(epcisDocument([toEpcisEvent(unpack, { epcFormat: 'urn' }), toEpcisEvent(unpack, { epcFormat: 'digitalLink' })], CREATED))).toBe('');
   });
 });
 

@@ -13,7 +13,7 @@ import type { EventRow } from '../../db/types.ts';
 import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isCount, isUuid, inputError, pageParams } from '../pagination.ts';
+import { connectionFrom, isCount, isUuid, inputError, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -77,25 +77,27 @@ builder.queryField('events', (t) =>
     resolve: async (_r, args, ctx) => {
       const { limit, after } = pageParams(args, isCount);
       const f = args.filter ?? {};
-      let q = ctx.db.selectFrom('events as e').selectAll('e').where(eventVisibleSql(ctx.scope, 'e')).orderBy('e.leaf_index').limit(limit + 1);
-      if (after !== null) q = q.where('e.leaf_index', '>', after);
-      if (f.kinds?.length) q = q.where('e.kind', 'in', f.kinds);
-      if (f.actor) q = q.where('e.actor_id', '=', isUuid(f.actor.id) ? f.actor.id : '00000000-0000-0000-0000-000000000000');
+      let base = ctx.db.selectFrom('events as e').where(eventVisibleSql(ctx.scope, 'e'));
+      if (f.kinds?.length) base = base.where('e.kind', 'in', f.kinds);
+      if (f.actor) base = base.where('e.actor_id', '=', isUuid(f.actor.id) ? f.actor.id : '00000000-0000-0000-0000-000000000000');
       for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
         if (!value) continue;
         const parsed = parseOccurrenceTime(value);
         if (!parsed.ok) throw inputError(`filter.${name}`, parsed.error);
-        q = q.where('e.occurred_at', op, parsed.value.instant);
+        base = base.where('e.occurred_at', op, parsed.value.instant);
       }
       if (f.batch) {
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;
         if (!batch) return connectionFrom([], limit, () => 0, false);
-        q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
+        base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
       }
-      return connectionFrom(await q.execute(), limit, (e) => Number(e.leaf_index), after !== null);
+      let q = base.selectAll('e').orderBy('e.leaf_index').limit(limit + 1);
+      if (after !== null) q = q.where('e.leaf_index', '>', after);
+      const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      return connectionFrom(await q.execute(), limit, (e) => Number(e.leaf_index), after !== null, count);
     },
-  }),
+  }, withTotalCount),
 );
 
 // ---- lifecycle mutations: one input each, one result union each ----

@@ -7,7 +7,7 @@ import { registerBatch } from '../../services/register-batch.ts';
 import { registerProduct } from '../../services/register-product.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isUuid, pageParams } from '../pagination.ts';
+import { connectionFrom, isUuid, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -54,12 +54,14 @@ builder.node(BatchRef, {
       args: { stage: t.arg({ type: StageEnum, description: 'Only items currently in this stage.' }) },
       resolve: async (b, args, ctx) => {
         const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('items as i').selectAll('i').where('i.batch_id', '=', b.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
+        let base = ctx.db.selectFrom('items as i').where('i.batch_id', '=', b.id).where(itemVisibleSql(ctx.scope, 'i'));
+        if (args.stage) base = base.where('i.stage', '=', args.stage);
+        let q = base.selectAll('i').orderBy('i.id').limit(limit + 1);
         if (after) q = q.where('i.id', '>', after);
-        if (args.stage) q = q.where('i.stage', '=', args.stage);
-        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+        const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null, count);
       },
-    }),
+    }, withTotalCount),
   }),
 });
 
