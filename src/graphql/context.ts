@@ -16,6 +16,8 @@ export interface AppDeps {
   operatorKeyHash: Uint8Array;
   /** Signs checkpoints of the Merkle log. */
   signer: LogSigner;
+  /** True once graceful shutdown has begun (readiness turns 503). */
+  draining?: () => boolean;
   /** Reads the wall clock; injectable so tests can pin time. */
   now: () => Date;
 }

@@ -42,10 +42,11 @@ export async function checkReadiness(db: Db, logger: Logger, timeoutMs = READY_T
 
 /**
  * `GET /healthz`: 200 while the process serves HTTP (liveness; no database involved).
- * `GET /readyz`: 200 when the database answers and no migration is pending, else 503 with the reason (readiness).
+ * `GET /readyz`: 200 when the database answers and no migration is pending, else 503 with the reason (readiness);
+ * 503 as soon as shutdown begins.
  * Both answer JSON and are never cached.
  */
-export function useHealthEndpoints(db: Db, logger: Logger): Plugin {
+export function useHealthEndpoints(db: Db, logger: Logger, draining: () => boolean = () => false): Plugin {
   const startedAt = Date.now();
   return {
     onRequest({ url, request, endResponse, fetchAPI }) {
@@ -61,6 +62,11 @@ export function useHealthEndpoints(db: Db, logger: Logger): Plugin {
       }
       if (url.pathname === '/healthz') {
         endResponse(json(200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
+        return;
+      }
+      // A draining process still answers in-flight work but should get no new traffic from the load balancer.
+      if (draining()) {
+        endResponse(json(503, { status: 'unavailable', reason: 'shutting down' }));
         return;
       }
       return checkReadiness(db, logger).then((r) => {

@@ -31,7 +31,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await handle.close();
     throw e;
   }
-  const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date() }, logger);
+  let closing: Promise<void> | undefined;
+  const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -48,7 +49,6 @@ export async function startServer(config: Config, out: (line: string) => void = 
     out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
     out(`  ${operatorKey.generated}`);
   }
-  let closing: Promise<void> | undefined;
   // While shutting down, every response closes its connection, so keep-alive clients cannot hold the server open.
   server.on('request', (_req, res) => {
     if (closing) res.setHeader('Connection', 'close');

@@ -35,7 +35,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
     maxRequestBodySize: config.maxBodyBytes,
     plugins: [
       useRequestLog(logger),
-      useHealthEndpoints(deps.db, logger),
+      useHealthEndpoints(deps.db, logger, deps.draining),
       useEpcisEndpoints(deps, logger),
       metrics.plugin,
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),

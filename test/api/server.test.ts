@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,5 +90,24 @@ describe('server boot', () => {
       body: JSON.stringify({ query: '{ viewer { isOperator } }' }),
     });
     expect(((await res2.json()) as any).data.viewer.isOperator).toBe(true);
+
+    // The seeded ledger, fetched as a bundle over HTTP by the brand, verifies offline with the CLI.
+    const demoKeys = JSON.parse(readFileSync(join(dataDir, 'demo-keys.json'), 'utf8')) as Record<string, string>;
+    const bundleRes = await fetch(running.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${demoKeys['Acme Appliances']}` },
+      body: JSON.stringify({ query: '{ itemProofBundle(sgtin: "urn:epc:id:sgtin:4012345.011111.K0001") logInfo { verifierKey } }' }),
+    });
+    const { data } = (await bundleRes.json()) as any;
+    writeFileSync(join(dataDir, 'bundle.json'), JSON.stringify(data.itemProofBundle));
+    await running.close();
+    running = undefined;
+    const env2 = { ...process.env, ...env, DATABASE_URL: '' };
+    const verified = await run('node', [join(root, 'bin/provenant.mjs'), 'verify', join(dataDir, 'bundle.json'), '--key', data.logInfo.verifierKey], { env: env2 });
+    expect(verified.stdout).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.011111\.K0001: 10 events/);
+    // The online audit recomputes the seeded log and every chain from the database: clean, exit 0.
+    const audit = await run('node', [join(root, 'bin/provenant.mjs'), 'audit'], { env: env2 });
+    expect(audit.stdout).toMatch(/OK: log root, checkpoint and every item chain verify/);
+    expect(audit.stderr).toMatch(/items: 100%/);
   });
 });
