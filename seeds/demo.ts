@@ -46,9 +46,8 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   const start = deps.now().getTime() - 30 * 86_400_000;
   let step = 0;
   const at = () => new Date(start + step++ * 3_600_000).toISOString().replace('Z', '+00:00');
-  const kettles = must('batch K', await registerBatch(deps, acme, { gtin: '4012345111118', lot: 'K2026A', producedAt: at(), site: 'Acme plant 1', range: { count: 24, firstSerial: 'K0001' } }));
+  must('batch K', await registerBatch(deps, acme, { gtin: '4012345111118', lot: 'K2026A', producedAt: at(), site: 'Acme plant 1', range: { count: 24, firstSerial: 'K0001' } }));
   must('batch T', await registerBatch(deps, acme, { gtin: '04012345222227', lot: 'T2026A', producedAt: at(), site: 'Acme plant 2', range: { count: 12, firstSerial: '1001' } }));
-  void kettles;
 
   must('grant FixIt', await grantRights(db, acme, { granteeId: fixit.id, kinds: ['SERVICE', 'USE_REPORT'], product: '4012345111118' }, deps.now()));
   must('grant auditor', await grantRights(db, operator, { granteeId: auditor.id, kinds: [], allProducts: true }, deps.now()));

@@ -45,12 +45,12 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
     context: (initial) => createContext(deps, initial),
     maskedErrors: {
       // Yoga's masking (no stack, no SQL in responses), plus a log line with the real cause for operators.
-      maskError: (error, message, isDev) => {
+      // isDev is ignored on purpose: even in development, responses never carry stacks or SQL.
+      maskError: (error, message) => {
         const masked = maskError(error, message, false);
         if (masked !== error) {
           logger.error('unexpected error', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });
         }
-        void isDev;
         return masked;
       },
     },
