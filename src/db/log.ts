@@ -73,16 +73,28 @@ const CHUNK = 10_000;
 export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner): Promise<LogHead> {
   const frontierHashes = await readNodes(trx, frontier(head.size));
   const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
-  for (let i = 0; i < nodes.length; i += CHUNK) {
-    const part = nodes.slice(i, i + CHUNK);
-    await sql`
+  const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root }));
+  // All but the last chunk of nodes go alone; the last one rides with the head move and the checkpoint, so a
+  // typical append costs one statement here (this all runs under the log lock).
+  let i = 0;
+  for (; i + CHUNK < nodes.length; i += CHUNK) await insertNodes(trx, nodes.slice(i, i + CHUNK));
+  const last = nodes.slice(i);
+  await sql`
+    WITH n AS (
       INSERT INTO log_nodes (level, index, hash)
       SELECT level, index, decode(hash, 'hex')
-      FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => hex(n.hash))}::text[])
-        AS t(level, index, hash)`.execute(trx);
-  }
-  await trx.updateTable('log_state').set({ size, root_hash: root }).execute();
-  const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root }));
-  await trx.insertInto('checkpoints').values({ tree_size: size, root_hash: root, note }).execute();
+      FROM unnest(${last.map((n) => n.id.level)}::int[], ${last.map((n) => n.id.index)}::int8[], ${last.map((n) => hex(n.hash))}::text[]) AS t(level, index, hash)
+    ), s AS (
+      UPDATE log_state SET size = ${size}, root_hash = ${root}
+    )
+    INSERT INTO checkpoints (tree_size, root_hash, note) VALUES (${size}, ${root}, ${note})`.execute(trx);
   return { size, rootHash: root };
+}
+
+async function insertNodes(trx: Trx, part: readonly { id: NodeId; hash: Uint8Array }[]): Promise<void> {
+  await sql`
+    INSERT INTO log_nodes (level, index, hash)
+    SELECT level, index, decode(hash, 'hex')
+    FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => hex(n.hash))}::text[])
+      AS t(level, index, hash)`.execute(trx);
 }
