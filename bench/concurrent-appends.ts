@@ -7,15 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { publicKeyFromPrivate, verifierKeyString } from '../src/core/checkpoint.ts';
 import { ensureOperator } from '../src/db/actors.ts';
-import { createPGlite, openPGlite, openPostgres, type DatabaseHandle } from '../src/db/connection.ts';
+import type { DatabaseHandle } from '../src/db/connection.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
 import { createActor } from '../src/services/create-actor.ts';
 import { recordEvent } from '../src/services/record-event.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { benchDeps, onEachDatabase } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 
@@ -35,8 +34,7 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined,
   const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
   if (maker.kind !== 'ok') throw new Error('actor');
   await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
-  const seed = new Uint8Array(randomBytes(32));
-  const deps = { db: h.db, signer: { origin: 'bench/log', seed, verifierKey: verifierKeyString('bench/log', publicKeyFromPrivate(seed)) }, now: () => new Date(), maxClockSkewMs: 300_000 };
+  const deps = benchDeps(h.db);
   const total = EVENTS * levels.length;
   const b = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'C1', producedAt: new Date().toISOString(), site: 's', range: { count: total, firstSerial: 'S0000001' } });
   if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
@@ -58,26 +56,4 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined,
 }
 
 console.log(`concurrent appends, ${EVENTS} events per level, node ${process.version}`);
-{
-  const h = await openPGlite(await createPGlite(), 'memory');
-  try {
-    await run('PGlite', h, undefined, [1, 8]);
-  } finally {
-    await h.close();
-  }
-}
-const url = process.env.DATABASE_URL;
-if (url) {
-  const schema = `bench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const h = await openPostgres(url, { schema, max: 32 });
-  try {
-    await run('PostgreSQL', h, schema, [1, 8, 32]);
-  } finally {
-    await h.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
-}
+await onEachDatabase((engine, h, schema) => run(engine, h, schema, engine === 'PGlite' ? [1, 8] : [1, 8, 32]), 32);

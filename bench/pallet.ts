@@ -5,16 +5,15 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { publicKeyFromPrivate, verifierKeyString } from '../src/core/checkpoint.ts';
 import { ensureOperator } from '../src/db/actors.ts';
-import { createPGlite, openPGlite, openPostgres, type DatabaseHandle } from '../src/db/connection.ts';
+import type { DatabaseHandle } from '../src/db/connection.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
 import { createActor } from '../src/services/create-actor.ts';
 import { packItems } from '../src/services/pack-items.ts';
 import { recordEvent } from '../src/services/record-event.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { benchDeps, onEachDatabase } from './harness.ts';
 
 const N = 10_000;
 const PALLET = '340123450000000093';
@@ -42,8 +41,7 @@ async function run(label: string, h: DatabaseHandle, schema?: string) {
   const maker = must(await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] }));
   const dist = must(await createActor(h.db, op, { name: 'd', roles: ['DISTRIBUTOR'] }));
   must(await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' }));
-  const seed = new Uint8Array(randomBytes(32));
-  const deps = { db: h.db, signer: { origin: 'b/l', seed, verifierKey: verifierKeyString('b/l', publicKeyFromPrivate(seed)) }, now: () => new Date(), maxClockSkewMs: 300_000 };
+  const deps = benchDeps(h.db);
   const at = () => new Date().toISOString();
   must(await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'P1', producedAt: at(), site: 's', range: { count: N, firstSerial: 'S00001' } }));
   const urn = (i: number) => ({ kind: 'sgtin' as const, value: `urn:epc:id:sgtin:4012345.011111.S${String(i + 1).padStart(5, '0')}` });
@@ -68,26 +66,4 @@ async function run(label: string, h: DatabaseHandle, schema?: string) {
 }
 
 console.log(`pallet bench, ${N.toLocaleString('en')} items, node ${process.version}`);
-{
-  const h = await openPGlite(await createPGlite(), 'memory');
-  try {
-    await run('PGlite', h);
-  } finally {
-    await h.close();
-  }
-}
-const url = process.env.DATABASE_URL;
-if (url) {
-  const schema = `pallet_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const h = await openPostgres(url, { schema });
-  try {
-    await run('PostgreSQL', h, schema);
-  } finally {
-    await h.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
-}
+await onEachDatabase((engine, h, schema) => run(engine, h, schema));

@@ -8,14 +8,13 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { publicKeyFromPrivate, verifierKeyString } from '../src/core/checkpoint.ts';
 import { ensureOperator } from '../src/db/actors.ts';
-import { createPGlite, openPGlite, openPostgres, type DatabaseHandle } from '../src/db/connection.ts';
+import type { DatabaseHandle } from '../src/db/connection.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
 import { createActor } from '../src/services/create-actor.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { benchDeps, onEachDatabase } from './harness.ts';
 
 const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const ROWS_PER_STATEMENT = 1_000;
@@ -46,8 +45,7 @@ async function ledger(h: DatabaseHandle): Promise<number> {
   if (maker.kind !== 'ok') throw new Error(JSON.stringify(maker));
   const p = await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'Bench product' });
   if (p.kind !== 'ok') throw new Error(JSON.stringify(p));
-  const seed = new Uint8Array(randomBytes(32));
-  const deps = { db: h.db, signer: { origin: 'bench/log', seed, verifierKey: verifierKeyString('bench/log', publicKeyFromPrivate(seed)) }, now: () => new Date(), maxClockSkewMs: 300_000 };
+  const deps = benchDeps(h.db);
   const t0 = performance.now();
   const r = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'BENCH1', producedAt: new Date().toISOString(), site: 'bench', range: { count: N, firstSerial: 'S0000001' } });
   const seconds = (performance.now() - t0) / 1000;
@@ -57,30 +55,11 @@ async function ledger(h: DatabaseHandle): Promise<number> {
   return N / seconds;
 }
 
-async function run(label: string, open: () => Promise<DatabaseHandle>, schema?: string) {
-  const h = await open();
-  try {
-    await migrateToLatest(h.db, schema);
-    const raw = await baseline(h);
-    const led = await ledger(h);
-    console.log(`${label}: raw multi-row insert ${Math.round(raw).toLocaleString('en')} rows/s; registerBatch ${Math.round(led).toLocaleString('en')} items/s; ratio ${(led / raw).toFixed(2)} (target ≥ 0.5)`);
-  } finally {
-    await h.close();
-  }
-}
-
 console.log(`registerBatch bench, ${N.toLocaleString('en')} serials, node ${process.version}`);
-await run('PGlite (in memory)', async () => openPGlite(await createPGlite(), 'memory'));
-const url = process.env.DATABASE_URL;
-if (url) {
-  const schema = `bench_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  try {
-    await run('PostgreSQL', () => openPostgres(url, { schema }), schema);
-  } finally {
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
-}
+await onEachDatabase(async (engine, h, schema) => {
+  await migrateToLatest(h.db, schema);
+  const raw = await baseline(h);
+  const led = await ledger(h);
+  const label = engine === 'PGlite' ? 'PGlite (in memory)' : engine;
+  console.log(`${label}: raw multi-row insert ${Math.round(raw).toLocaleString('en')} rows/s; registerBatch ${Math.round(led).toLocaleString('en')} items/s; ratio ${(led / raw).toFixed(2)} (target ≥ 0.5)`);
+});

@@ -8,18 +8,17 @@
  * Reports writer throughput and, for the sequencer, the delay until an event is covered by a signed checkpoint.
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/sequencer.ts
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { formatCheckpoint, publicKeyFromPrivate, verifierKeyString } from '../src/core/checkpoint.ts';
+import { formatCheckpoint } from '../src/core/checkpoint.ts';
 import { appendLeaves, frontier, leafHash, nodeKey } from '../src/core/merkle.ts';
 import { contentHashOf, linkHash } from '../src/core/chain.ts';
-import { createPGlite, openPGlite, openPostgres, type DatabaseHandle, type Db } from '../src/db/connection.ts';
+import type { DatabaseHandle, Db } from '../src/db/connection.ts';
 import { signCheckpoint } from '../src/db/log.ts';
+import { benchSigner, onEachDatabase } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1500);
-const seed = new Uint8Array(randomBytes(32));
-const signer = { origin: 'bench/log', seed, verifierKey: verifierKeyString('bench/log', publicKeyFromPrivate(seed)) };
+const signer = benchSigner();
 
 async function setup(db: Db, items: number) {
   for (const s of [
@@ -124,26 +123,4 @@ async function run(label: string, h: DatabaseHandle, levels: number[]) {
 }
 
 console.log(`sequencer bench, ${EVENTS} single-item events per mode and level, node ${process.version}`);
-{
-  const h = await openPGlite(await createPGlite(), 'memory');
-  try {
-    await run('PGlite', h, [1, 8]);
-  } finally {
-    await h.close();
-  }
-}
-const url = process.env.DATABASE_URL;
-if (url) {
-  const schema = `seq_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const h = await openPostgres(url, { schema, max: 40 });
-  try {
-    await run('PostgreSQL', h, [1, 8, 32]);
-  } finally {
-    await h.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
-}
+await onEachDatabase((engine, h) => run(engine, h, engine === 'PGlite' ? [1, 8] : [1, 8, 32]), 40);
