@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { sql } from 'kysely';
 import type { ReadScope } from '../core/rights.ts';
 import { findActorsByIds } from '../db/actors.ts';
+import { isUuid } from '../db/ids.ts';
 import type { Db } from '../db/connection.ts';
 import { findBatchesByIds, findEventsByIds, findItemsByIds, findProductsByGtins } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
@@ -52,8 +53,7 @@ async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEvent
   return keys.map((k) => result.get(keyOfPage(k)) ?? []);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuids = (ids: readonly string[]) => ids.filter((id) => UUID.test(id));
+const uuids = (ids: readonly string[]) => ids.filter(isUuid);
 
 /**
  * Per-request batching; created fresh for every request so nothing is cached across callers. `visible*` loaders

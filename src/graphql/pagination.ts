@@ -51,8 +51,7 @@ export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row
   };
 }
 
-export const isUuid = (v: unknown): v is string =>
-  typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+export { isUuid } from '../db/ids.ts';
 export const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Connection-type options adding `totalCount` (the count under the connection's filters and visibility). */

@@ -79,6 +79,7 @@ import { registerBatch } from './register-batch.ts';
 import { type ConflictFailure, type Failure, type ItemProblem, type ValidationFailure, conflict, invalid } from './results.ts';
 import { withRetries } from './transaction.ts';
 import { unpackItems } from './unpack-items.ts';
+import { isUuid } from '../db/ids.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Limits
@@ -393,7 +394,6 @@ const GLN_PARTY_DL = /^https:\/\/id\.gs1\.org\/417\/([0-9]{13})$/;
 const PGLN_URN = /^urn:epc:id:pgln:([0-9]{6,12})\.([0-9]{0,6})$/;
 const SGLN_ZERO = /^urn:epc:id:sgln:([0-9]{6,12})\.([0-9]{0,6})\.0$/;
 const ACTOR_URN = /^urn:provenant:actor:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function partyRef(written: string): PartyRef | string {
   const dl = GLN_PARTY_DL.exec(written);
@@ -769,7 +769,7 @@ function mapEvent(event: Json, ctx: MapContext): Planned | null {
       else party = ref;
     } else if (found === null) {
       const cp = str(event[`${P}counterparty`]);
-      if (cp !== undefined && UUID.test(cp)) {
+      if (cp !== undefined && isUuid(cp)) {
         party = { written: cp, actorId: cp.toLowerCase() };
         partyField = `${P}counterparty`;
       } else if (kind !== 'SELL') {

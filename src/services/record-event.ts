@@ -1,6 +1,7 @@
 import type { JsonValue } from '../core/chain.ts';
 import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
 import { existingContainers, itemIdsInContainers } from '../db/containers.ts';
+import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
@@ -43,7 +44,6 @@ export interface RecordEventInput {
 
 export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NOT_FOUND = 'item not found';
 
 type Resolved = { items: ItemRow[]; problems: ItemProblem[] };
@@ -60,7 +60,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
   const keys: { gtin: string; serial: string; ref: string }[] = [];
   for (const ref of sel.refs ?? []) {
     if (ref.kind === 'id') {
-      if (UUID.test(ref.value)) ids.push(ref.value);
+      if (isUuid(ref.value)) ids.push(ref.value);
       else missing(ref.value);
       continue;
     }
