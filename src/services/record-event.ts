@@ -8,7 +8,7 @@ import { parseOccurrenceTime } from '../core/time.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import {
-  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch, findProductsByGtins,
+  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch,
 } from '../db/ledger.ts';
 import { lockLog } from '../db/log.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
@@ -19,7 +19,7 @@ import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
 import { inLedgerTransaction } from './transaction.ts';
-import { filterVisibleItems } from './visible-items.ts';
+import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
 export interface ItemSelection {
@@ -46,7 +46,7 @@ export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
 
 const NOT_FOUND = 'item not found';
 
-type Resolved = { items: ItemRow[]; problems: ItemProblem[] };
+type Resolved = { items: ItemRow[]; problems: ItemProblem[]; owners: Map<string, string> };
 
 /**
  * Resolves references to items the caller may see. A reference that does not resolve, and one the caller may
@@ -79,31 +79,38 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
     if (row) found.set(row.id, { row, ref: k.ref });
     else missing(k.ref);
   }
-  let batchItems: ItemRow[] = [];
+  // Every candidate is judged in one visibility pass, with the owners the transition decisions need as well.
+  let batchRows: ItemRow[] = [];
+  let batchName = '';
   if (sel.batch) {
     const gtin = normalizeGtin(sel.batch.gtin);
     if (!gtin.ok) return invalid('batch.gtin', gtin.error);
+    batchName = `batch ${sel.batch.lot} of ${gtin.value}`;
     const batch = await findBatch(trx, gtin.value, sel.batch.lot);
-    batchItems = batch ? await filterVisibleItems(trx, scope, await findItemsOfBatch(trx, batch.id)) : [];
-    if (batchItems.length === 0) return notFound(`batch ${sel.batch.lot} of ${gtin.value} not found`);
+    batchRows = batch ? await findItemsOfBatch(trx, batch.id) : [];
   }
-  let containerItems: ItemRow[] = [];
+  let containerRows: ItemRow[] = [];
+  const ssccs: string[] = [];
+  let unknownContainers: string[] = [];
   if (sel.containers?.length) {
-    const ssccs: string[] = [];
     for (const c of sel.containers) {
       const n = normalizeSscc(c);
       if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
       ssccs.push(n.value);
     }
     const known = await existingContainers(trx, ssccs);
-    const inside = await filterVisibleItems(trx, scope, await findItemsByIds(trx, await itemIdsInContainers(trx, [...known])));
-    const unknown = ssccs.filter((c) => !known.has(c));
-    // A container with nothing the caller may see is as unknown as one that does not exist.
-    if (unknown.length > 0 || (inside.length === 0 && ssccs.length > 0)) return notFound(`container ${unknown[0] ?? ssccs[0]} not found or empty`);
-    containerItems = inside;
+    unknownContainers = ssccs.filter((c) => !known.has(c));
+    containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
-  const visible = new Set((await filterVisibleItems(trx, scope, referenced.map((f) => f.row))).map((r) => r.id));
+  const candidates = [...referenced.map((f) => f.row), ...batchRows, ...containerRows];
+  const owners = await ownersOf(trx, candidates);
+  const visible = new Set((await filterVisibleItems(trx, scope, candidates, owners)).map((r) => r.id));
+  const batchItems = batchRows.filter((r) => visible.has(r.id));
+  if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
+  const containerItems = containerRows.filter((r) => visible.has(r.id));
+  // A container with nothing the caller may see is as unknown as one that does not exist.
+  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`);
   // A lapsed grant's scope is known to its grantee (grants are readable), so its items get the real reason
   // (GRANT_EXPIRED / GRANT_REVOKED) instead of "not found".
   for (const f of referenced) if (grants.some((g) => g.productGtin === f.row.gtin || g.batchId === f.row.batch_id)) visible.add(f.row.id);
@@ -114,7 +121,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
   }
   for (const r of batchItems) items.set(r.id, r);
   for (const r of containerItems) items.set(r.id, r);
-  return { items: [...items.values()], problems };
+  return { items: [...items.values()], problems, owners };
 }
 
 /**
@@ -166,11 +173,9 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     const scope = readScope(caller.id, caller.is_operator, grants, now);
     const resolved = await resolveItems(trx, scope, grants, input.kind, input.items);
     if ('kind' in resolved) return resolved;
-    const { items, problems } = resolved;
+    const { items, problems, owners: ownerOf } = resolved;
     if (items.length === 0 && problems.length === 0) return invalid('items', 'the selection contains no items');
     if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
-    const products = await findProductsByGtins(trx, [...new Set(items.map((i) => i.gtin))]);
-    const ownerOf = new Map(products.map((p) => [p.gtin, p.owner_id]));
     const recorder = ruleFor(input.kind).recorder;
     const denials: { rule: string; problem: ItemProblem }[] = [];
     const steps: ItemStep[] = [];

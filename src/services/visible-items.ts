@@ -4,10 +4,18 @@ import { findProductsByGtins } from '../db/ledger.ts';
 import type { ItemRow } from '../db/types.ts';
 import { heldItemIds } from '../db/visibility.ts';
 
-/** Keeps the items the scope may see, deciding each with core's `canSeeItem` (two queries for any number). */
-export async function filterVisibleItems(db: DbOrTrx, scope: ReadScope, items: readonly ItemRow[]): Promise<ItemRow[]> {
+/** Brand owner of each GTIN among `items` (one query). */
+export async function ownersOf(db: DbOrTrx, items: readonly ItemRow[]): Promise<Map<string, string>> {
+  return new Map((await findProductsByGtins(db, [...new Set(items.map((i) => i.gtin))])).map((p) => [p.gtin, p.owner_id]));
+}
+
+/**
+ * Keeps the items the scope may see, deciding each with core's `canSeeItem` (two queries for any number; one when
+ * the caller already has `owners` from `ownersOf`).
+ */
+export async function filterVisibleItems(db: DbOrTrx, scope: ReadScope, items: readonly ItemRow[], owners?: Map<string, string>): Promise<ItemRow[]> {
   if (scope.allProducts || items.length === 0) return [...items];
-  const owners = new Map((await findProductsByGtins(db, [...new Set(items.map((i) => i.gtin))])).map((p) => [p.gtin, p.owner_id]));
+  owners ??= await ownersOf(db, items);
   const held = await heldItemIds(db, scope.actorId, items.map((i) => i.id));
   return items.filter((i) =>
     canSeeItem(scope, {
