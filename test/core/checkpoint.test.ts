@@ -18,7 +18,7 @@ import {
   verifyNote,
 } from '../../src/core/checkpoint.ts';
 
-const v = JSON.parse(readFileSync('/work/shared/vectors/ledger/signed-note-vectors.json', 'utf8'));
+const v = JSON.parse(readFileSync(new URL('../vectors/ledger/signed-note-vectors.json', import.meta.url), 'utf8'));
 type Case = Record<string, any> & { id: string; op: string };
 const cases: Case[] = v.cases;
 const keys: Record<string, { vkey: string; skey?: string; ed25519_seed_hex?: string; public_key_hex?: string }> = v.keys;

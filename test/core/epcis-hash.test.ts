@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { epcisDocumentEventHashIds, epcisEventHashId, epcisPreHashString } from '../../src/core/epcis-hash.ts';
 
-const vectorsDir = fileURLToPath(new URL('../../../shared/vectors/epcis/', import.meta.url));
+const vectorsDir = fileURLToPath(new URL('../vectors/epcis/', import.meta.url));
 
 interface HashVector {
   cbvVersion: 'CBV2.0' | 'CBV2.1';

@@ -17,7 +17,7 @@ import {
   validateSerial,
 } from '../../src/core/identifiers.ts';
 
-const vectorsDir = fileURLToPath(new URL('../../../shared/vectors/epcis/', import.meta.url));
+const vectorsDir = fileURLToPath(new URL('../vectors/epcis/', import.meta.url));
 
 /** Every character of GS1 AI encodable character set 82 except alphanumerics. */
 const SPECIALS = `!"%&'()*+,-./:;<=>?_`;

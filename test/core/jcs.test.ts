@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/core/jcs.ts';
 
-const vectorDir = fileURLToPath(new URL('../../../shared/vectors/ledger/jcs/', import.meta.url));
+const vectorDir = fileURLToPath(new URL('../vectors/ledger/jcs/', import.meta.url));
 const names = readdirSync(`${vectorDir}input`).filter((n) => n.endsWith('.json')).sort();
 
 describe('canonicalize: cyberphone/json-canonicalization golden pairs', () => {

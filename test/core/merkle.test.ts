@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -23,7 +24,7 @@ import {
   type NodeId,
 } from '../../src/core/merkle.ts';
 
-const VECTORS = '/work/shared/vectors/ledger';
+const VECTORS = fileURLToPath(new URL('../vectors/ledger/', import.meta.url));
 const rfc = JSON.parse(readFileSync(join(VECTORS, 'rfc6962-vectors.json'), 'utf8'));
 
 const h = (s: string): Uint8Array => hexToBytes(s);
