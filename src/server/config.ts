@@ -23,8 +23,6 @@ export interface Config {
   /** EPCIS capture: largest document in bytes and most events per document. */
   epcisMaxDocumentBytes: number;
   epcisMaxEvents: number;
-  /** Folder holding GS1's EPCIS 2.0 JSON Schema (EPCIS-JSON-Schema-root.json …); needed by capture. */
-  epcisSchemaDir: string | undefined;
   /** Deepest selection nesting a GraphQL operation may have (introspection's `__schema` is not counted). */
   maxQueryDepth: number;
   /** Most aliases in one operation (`__typename` aliases not counted). */
@@ -80,17 +78,6 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
-}
-
-function schemaDir(dir: string | undefined): string | undefined {
-  if (!dir?.trim()) return undefined;
-  const resolved = resolve(dir.trim());
-  try {
-    accessSync(`${resolved}/EPCIS-JSON-Schema-root.json`, constants.R_OK);
-  } catch {
-    throw new ConfigError(`PROVENANT_EPCIS_SCHEMA_DIR "${resolved}" must contain GS1's EPCIS-JSON-Schema-root.json`);
-  }
-  return resolved;
 }
 
 /**
@@ -155,7 +142,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     epcisMaxDocumentBytes: intIn(env, 'PROVENANT_EPCIS_MAX_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     epcisMaxEvents: intIn(env, 'PROVENANT_EPCIS_MAX_EVENTS', 10_000, 1, 1_000_000),
-    epcisSchemaDir: schemaDir(env.PROVENANT_EPCIS_SCHEMA_DIR),
     maxQueryDepth,
     maxAliases,
     maxTokens,

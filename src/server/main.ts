@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
-import { setEpcisSchemaDir } from '../services/epcis-capture.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -17,7 +16,6 @@ export interface RunningServer {
 
 /** Starts the HTTP server; prints where data lives, the URL and (first time only) the operator key. */
 export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  if (config.epcisSchemaDir) setEpcisSchemaDir(config.epcisSchemaDir);
   const operatorKey = loadOperatorKey(config);
   const signer = loadLogSigner(config);
   const handle = await openConfiguredDatabase(config);

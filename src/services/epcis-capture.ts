@@ -4,7 +4,7 @@
  * event's CBV 2.0 hash ID.
  *
  * Phases:
- * 1. limits (bytes, event count), document type, GS1 JSON Schema (ajv, every schema file of GS1's JSON-Schema folder);
+ * 1. limits (bytes, event count), document type, EPCIS 2.0 structure (`core/epcis-validate.ts`: field-level problems, code SCHEMA);
  * 2. mapping of every event to a ledger write (pure; every problem of every event is reported, not only the first);
  * 3. one database transaction: log lock, already-captured check, party resolution (GLN → actor), then each event
  *    through its use case with `deps.trx` (no own transaction), one `epcis_captures` row per recorded event. The first
@@ -52,13 +52,9 @@
  * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). With an `idempotencyKey`, a retry
  * returns the first response.
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonValue } from '../core/chain.ts';
 import { epcisEventHashId } from '../core/epcis-hash.ts';
+import { type EpcisFieldError, eventPath, validateEpcisDocument } from '../core/epcis-validate.ts';
 import { gs1CheckDigit, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn, validateSerial } from '../core/identifiers.ts';
 import { AGGREGATION, type EventKind, LIFECYCLE, type LedgerKind } from '../core/lifecycle.ts';
 import { validateGln } from '../core/party.ts';
@@ -185,75 +181,14 @@ export function sizeRejection(byteLength: number, limits: EpcisCaptureLimits): E
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// GS1 JSON Schema
+// EPCIS 2.0 structure (core/epcis-validate.ts: the project's own rules, no schema files at run time)
 
-const SCHEMA_DIRS = [
-  // Vendored copy, when the project ships one (see the module's report), then the shared GS1 vectors.
-  fileURLToPath(new URL('../../vendor/gs1-epcis/JSON-Schema/', import.meta.url)),
-  fileURLToPath(new URL('../../../shared/vectors/epcis/gs1/JSON-Schema/', import.meta.url)),
-];
-let schemaDirOverride: string | undefined;
-let compiled: { ajv: Ajv; validate: ValidateFunction } | undefined;
-
-/** Points the validator at another copy of GS1's `JSON-Schema` folder (before the first capture). */
-export function setEpcisSchemaDir(dir: string): void {
-  schemaDirOverride = dir;
-  compiled = undefined;
-}
-
-/** The GS1 EPCIS 2.0 root-schema validator (all schema files in one ajv 8 instance, compiled once per process). */
-export function epcisSchemaValidator(): ValidateFunction {
-  if (compiled) return compiled.validate;
-  const dir = [schemaDirOverride, ...SCHEMA_DIRS].find((d): d is string => d !== undefined && existsSync(join(d, 'EPCIS-JSON-Schema-root.json')));
-  if (!dir) throw new Error(`GS1 EPCIS JSON Schema not found (looked in ${[schemaDirOverride, ...SCHEMA_DIRS].filter(Boolean).join(', ')})`);
-  const read = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
-  const files = [
-    'EPCIS-JSON-Schema-root.json', 'EPCIS-Document-JSON-Schema.json', 'EPCIS-Event-JSON-Schema.json', 'EPCIS-Query-JSON-Schema-root.json',
-    ...readdirSync(join(dir, 'schemas')).filter((f) => f.endsWith('.json')).sort().map((f) => `schemas/${f}`),
-  ];
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  const addFormats = createRequire(import.meta.url)('ajv-formats') as (a: Ajv) => Ajv;
-  addFormats(ajv);
-  for (const f of files) ajv.addSchema(read(f));
-  const validate = ajv.getSchema(read('EPCIS-JSON-Schema-root.json')['$id'] as string);
-  if (!validate) throw new Error('GS1 EPCIS root schema did not compile');
-  compiled = { ajv, validate };
-  return validate;
-}
-
-/** `/epcList/0/x` → `epcList[0].x` */
-function pointerToField(pointer: string): string {
-  let out = '';
-  for (const raw of pointer.split('/').slice(1)) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(seg) ? `[${seg}]` : out === '' ? seg : `.${seg}`;
-  }
-  return out;
-}
-
-function schemaProblems(errors: readonly ErrorObject[], hashOf: (i: number) => string | null): CaptureProblem[] {
-  const out: CaptureProblem[] = [];
-  const seen = new Set<string>();
-  for (const e of errors) {
-    if (e.keyword === 'if') continue; // "must match "then" schema": the real errors are reported beside it
-    const m = /^\/epcisBody\/eventList\/(\d+)(.*)$/.exec(e.instancePath);
-    const index = m ? Number(m[1]) : null;
-    let field = pointerToField(m ? m[2]! : e.instancePath);
-    const params = e.params as Record<string, unknown>;
-    if (e.keyword === 'required' && typeof params['missingProperty'] === 'string') field = field ? `${field}.${params['missingProperty']}` : params['missingProperty'];
-    if (e.keyword === 'additionalProperties' && typeof params['additionalProperty'] === 'string') field = field ? `${field}.${params['additionalProperty']}` : params['additionalProperty'];
-    let reason = `${e.message ?? 'is invalid'} (GS1 EPCIS JSON Schema)`;
-    if (Array.isArray(params['allowedValues'])) reason = `${e.message}: ${(params['allowedValues'] as unknown[]).map(String).join(', ')} (GS1 EPCIS JSON Schema)`;
-    if (e.keyword === 'propertyNames' && typeof params['propertyName'] === 'string') {
-      field = field ? `${field}.${params['propertyName']}` : params['propertyName'];
-      reason = 'is not an EPCIS field and not a namespaced extension (prefix:name) (GS1 EPCIS JSON Schema)';
-    }
-    const key = `${index}|${field}|${reason}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(problem(index, index === null ? null : hashOf(index), field || '(document)', reason, 'SCHEMA'));
-  }
-  // Document-level problems first, then by event (stable: ajv's order within an event).
+function structureProblems(errors: readonly EpcisFieldError[], hashOf: (i: number) => string | null): CaptureProblem[] {
+  const out = errors.map((e) => {
+    const { eventIndex, field } = eventPath(e.path);
+    return problem(eventIndex, eventIndex === null ? null : hashOf(eventIndex), field || (eventIndex === null ? '(document)' : '(event)'), e.message, 'SCHEMA');
+  });
+  // Document-level problems first, then by event (stable: document order within an event).
   return out.sort((a, b) => (a.eventIndex ?? -1) - (b.eventIndex ?? -1));
 }
 
@@ -985,12 +920,8 @@ export async function captureEpcisDocument(
       return null;
     }
   });
-  const validate = epcisSchemaValidator();
-  if (!validate(doc)) {
-    const found = schemaProblems(validate.errors ?? [], (i) => hashes[i] ?? null);
-    if (found.length > 0) return rejection(found);
-    return rejection([problem(null, null, '(document)', 'does not conform to the GS1 EPCIS 2.0 JSON Schema', 'SCHEMA')]);
-  }
+  const structural = validateEpcisDocument(doc, MAX_REPORTED_PROBLEMS);
+  if (structural.length > 0) return rejection(structureProblems(structural, (i) => hashes[i] ?? null));
 
   const problems: CaptureProblem[] = [];
   const planned: Planned[] = [];

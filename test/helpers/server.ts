@@ -28,7 +28,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined,
     maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', logOrigin: 'test.provenant/log', logKey: undefined,
-    epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000, epcisSchemaDir: undefined, ...EDGE_DEFAULTS, ...overrides,
+    epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000, ...EDGE_DEFAULTS, ...overrides,
   };
 }
 
