@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // Separate runs with their own configs: `npm run test:conformance` (needs GS1's files) and `npm run test:browser`.
+    exclude: [...configDefaults.exclude, 'test/conformance/**', 'test/browser/**'],
     // PGlite costs ~6 s to boot: one instance per worker, shared across files (isolate: false), each file in its
     // own schema.
     pool: 'forks',
