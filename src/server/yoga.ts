@@ -4,6 +4,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
+import { GRAPHIQL_OPTIONS, renderOfflineGraphiQL } from './graphiql.ts';
 import { useHealthEndpoints } from './health.ts';
 import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
@@ -28,7 +29,9 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
   return createYoga<{}, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.introspection ? { title: 'Provenant' } : false,
+    // GraphiQL served from node_modules (no CDN), with Provenant's welcome text; off with introspection.
+    graphiql: config.introspection ? GRAPHIQL_OPTIONS : false,
+    renderGraphiQL: renderOfflineGraphiQL,
     landingPage: false,
     // Yoga refuses a declared Content-Length above this before reading the body, and stops reading a chunked body at
     // it; both with 413 (message made explicit in `useClearBodyLimitError`).
