@@ -1,7 +1,8 @@
 /**
- * Benchmark: event appends under concurrent writers, with the leaf index assigned inside each write transaction
- * (the log's sequencer row lock), against a baseline of plain single-row INSERT transactions at the same
- * concurrency on the same database. Prints events/s per concurrency level and the ratio.
+ * Benchmark: single-item event writes through the service layer under concurrent writers (each returns once its event
+ * is integrated into the log: group-commit sequencer), against a baseline of plain single-row INSERT transactions at
+ * the same concurrency on the same database. Prints events/s per concurrency level, the ratio, the p50/p99 time from
+ * call to integrated write, and how many events each signed checkpoint covered on average.
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/concurrent-appends.ts   (PGlite only when unset)
  * BENCH_EVENTS (default 2000) events per level.
  */
@@ -18,13 +19,21 @@ import { benchDeps, onEachDatabase } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 
-async function pool<T>(n: number, total: number, task: (i: number) => Promise<T>): Promise<number> {
+async function pool<T>(n: number, total: number, task: (i: number) => Promise<T>): Promise<{ rate: number; p50: number; p99: number }> {
   let next = 0;
+  const latencies: number[] = [];
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, async () => {
-    while (next < total) await task(next++);
+    while (next < total) {
+      const s = performance.now();
+      await task(next++);
+      latencies.push(performance.now() - s);
+    }
   }));
-  return total / ((performance.now() - t0) / 1000);
+  const rate = total / ((performance.now() - t0) / 1000);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return { rate, p50: at(0.5), p99: at(0.99) };
 }
 
 async function run(label: string, h: DatabaseHandle, schema: string | undefined, levels: number[]) {
@@ -40,6 +49,7 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined,
   if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
   let serial = 1;
   for (const n of levels) {
+    const cpBefore = Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM checkpoints`.execute(h.db)).rows[0]!.n);
     const ledger = await pool(n, EVENTS, async () => {
       const s = `S${String(serial++).padStart(7, '0')}`;
       const r = await recordEvent(deps, maker.actor, { kind: 'DESTROY', items: { refs: [{ kind: 'sgtin', value: `urn:epc:id:sgtin:4012345.011111.${s}` }] }, occurredAt: new Date().toISOString(), data: {} });
@@ -51,7 +61,11 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined,
         await sql`INSERT INTO bench_single (payload, hash) VALUES (${payload}::jsonb, ${randomBytes(32)})`.execute(trx);
       });
     });
-    console.log(`${label}, ${n} writer(s): ledger ${Math.round(ledger)} events/s; single-row insert transactions ${Math.round(raw)}/s; ratio ${(ledger / raw).toFixed(2)}`);
+    const cps = Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM checkpoints`.execute(h.db)).rows[0]!.n) - cpBefore;
+    console.log(
+      `${label}, ${n} writer(s): ledger ${Math.round(ledger.rate)} events/s (p50 ${ledger.p50.toFixed(1)} ms, p99 ${ledger.p99.toFixed(1)} ms to an integrated write; ` +
+        `${(EVENTS / cps).toFixed(1)} events per checkpoint); single-row insert transactions ${Math.round(raw.rate)}/s; ratio ${(ledger.rate / raw.rate).toFixed(2)}`,
+    );
   }
 }
 

@@ -28,7 +28,7 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   const keys: Record<string, string> = {};
   const actor = async (name: string, roles: string[], gln: string | null = null, companyPrefixes: string[] = []): Promise<ActorRow> => {
     const r = must(`create ${name}`, await createActor(db, operator, { name, roles, gln, companyPrefixes }));
-    keys[name] = r.secret;
+    keys[name] = r.secret!;
     return r.actor;
   };
   const acme = await actor('Acme Appliances', ['MANUFACTURER', 'RETAILER'], '4012345000009', ['4012345']);

@@ -130,14 +130,6 @@ export async function advanceItems(trx: Trx, advances: readonly ItemAdvance[]): 
   return updated;
 }
 
-export async function insertEvent(trx: Trx, e: Omit<EventRow, 'id' | 'data'> & { data: unknown }): Promise<EventRow> {
-  return trx
-    .insertInto('events')
-    .values({ ...e, data: JSON.stringify(e.data) })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
 export async function findItemsByIds(db: DbOrTrx, ids: readonly string[]): Promise<ItemRow[]> {
   const out: ItemRow[] = [];
   for (let i = 0; i < ids.length; i += CHUNK) {

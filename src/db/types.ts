@@ -75,6 +75,12 @@ export interface EventsTable {
   item_count: number;
 }
 
+/** An event committed by its writer but not yet integrated into the log (no leaf index yet). */
+export interface PendingEventsTable extends Omit<EventsTable, 'id' | 'leaf_index'> {
+  id: string;
+  pending_seq: Generated<number>;
+}
+
 export interface ChainLinksTable {
   item_id: string;
   seq: number;
@@ -159,6 +165,7 @@ export interface Database {
   batches: BatchesTable;
   items: ItemsTable;
   events: EventsTable;
+  pending_events: PendingEventsTable;
   chain_links: ChainLinksTable;
   idempotency_keys: IdempotencyKeysTable;
   log_state: LogStateTable;

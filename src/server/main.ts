@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
+import { integrateAll, startSweeper } from '../services/integrate.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -21,6 +22,9 @@ export async function startServer(config: Config, out: (line: string) => void = 
   const handle = await openConfiguredDatabase(config);
   try {
     await prepareDatabase(handle);
+    // Events a previous process committed but did not live to integrate (kill -9) go into the log before anything else.
+    const recovered = await integrateAll(handle.db, signer);
+    if (recovered > 0) logger.info('integrated pending events left by a previous run', { events: recovered });
     if (config.seedDemo) {
       const seeded = await seedDemo({ db: handle.db, signer, now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs }, config.dataDir);
       if (seeded) out(`Seeded demo data; demo actors' API keys are in ${seeded.keysFile}`);
@@ -29,6 +33,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await handle.close();
     throw e;
   }
+  const sweeper = startSweeper(handle.db, signer, (e) => logger.error('integration sweep failed', { error: e }));
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
@@ -63,6 +68,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await sweeper.stop();
       await handle.close();
     })());
   return { url, server, close };

@@ -1,11 +1,12 @@
 import { type EventBody, type JsonValue, ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
+import { randomUUID } from 'node:crypto';
 import type { Trx } from '../db/connection.ts';
-import { advanceItems, insertCustodyStarts, insertEvent, insertLinks, type ItemAdvance } from '../db/ledger.ts';
-import { appendToLog, type LogHead, type LogSigner } from '../db/log.ts';
+import { advanceItems, insertCustodyStarts, insertLinks, type ItemAdvance } from '../db/ledger.ts';
+import { insertPendingEvent } from '../db/pending.ts';
 import type { EventRow } from '../db/types.ts';
-import { HeadMovedError } from './transaction.ts';
+import { HeadMovedError, writeAttemptOf } from './transaction.ts';
 
 const PIPELINE_CHUNK = 10_000;
 
@@ -31,19 +32,21 @@ export interface ItemStep {
 }
 
 /**
- * Records one event over many items inside the caller's transaction (which holds the log lock): hashes the
- * canonical body, takes the next leaf index, signs the new checkpoint, appends one chain link per item and moves
- * each item head with an expected-seq check. Returns the event and each item's new link hash (by item id).
+ * Records one event over many items inside the caller's transaction (a `inLedgerTransaction`): hashes the canonical
+ * body, writes the event as pending (the integrator gives it its leaf index after the commit), appends one chain link
+ * per item and moves each item head with an expected-seq check (a concurrent writer that moved a head first makes this
+ * attempt fail with `HeadMovedError`; the retry then holds those items' row locks from its start). Returns the event
+ * (leaf_index -1 until integrated; `inLedgerTransaction` fills it in) and each item's new link hash (by item id).
  */
 export async function appendEvent(
   trx: Trx,
-  head: LogHead,
-  signer: LogSigner,
   draft: EventDraft,
   steps: readonly ItemStep[],
   /** COMMISSION only: inserts a chunk of new item rows, which need their first link hash as head. */
   insertNewItems?: (chunk: readonly ItemStep[], linkHashes: Map<string, Uint8Array>) => Promise<void>,
-): Promise<{ event: EventRow; linkHashes: Map<string, Uint8Array>; head: LogHead }> {
+): Promise<{ event: EventRow; linkHashes: Map<string, Uint8Array> }> {
+  const attempt = writeAttemptOf(trx);
+  for (const s of steps) if (s.head) attempt.touched.add(s.id);
   const body: EventBody = {
     kind: draft.kind,
     actor: draft.actorId,
@@ -57,9 +60,8 @@ export async function appendEvent(
   };
   const canonical = canonicalEventBody(body);
   const contentHash = contentHashOf(canonical);
-  const newHead = await appendToLog(trx, head, [contentHash], signer);
-  const event = await insertEvent(trx, {
-    leaf_index: head.size,
+  const event = await insertPendingEvent(trx, {
+    id: randomUUID(),
     kind: draft.kind,
     actor_id: draft.actorId,
     occurred_at: draft.occurredAt,
@@ -73,6 +75,7 @@ export async function appendEvent(
     signature: null,
     item_count: steps.length,
   });
+  attempt.pending.push(event);
   const linkHashes = new Map<string, Uint8Array>();
   // Hash a chunk while the previous chunk's inserts run on the server: on PostgreSQL the two overlap.
   let inFlight: Promise<void> = Promise.resolve();
@@ -101,5 +104,5 @@ export async function appendEvent(
     const moved = await advanceItems(trx, advances);
     if (moved !== advances.length) throw new HeadMovedError(`expected to advance ${advances.length} item heads, advanced ${moved}`);
   }
-  return { event, linkHashes, head: newHead };
+  return { event, linkHashes };
 }

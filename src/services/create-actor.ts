@@ -1,22 +1,28 @@
 import { apiKeyHash, apiKeyHint } from '../core/api-key.ts';
 import { validateCompanyPrefix, validateGln } from '../core/party.ts';
 import { ROLES, type Role } from '../core/lifecycle.ts';
-import { insertActor, insertApiKey } from '../db/actors.ts';
+import { findActorsByIds, findApiKey, insertActor, insertApiKey } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
 import { type Failure, denied, invalid } from './results.ts';
 import { generateApiKey } from './api-key-secret.ts';
+import { idempotent } from './idempotency.ts';
 
 export interface CreateActorInput {
   name: string;
   roles: string[];
   gln?: string | null;
   companyPrefixes?: string[] | null;
+  idempotencyKey?: string | null;
 }
 
-export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string } | Failure;
+/** `secret` is null on an idempotent replay: the key itself is never stored, so it cannot be shown twice. */
+export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string | null } | Failure;
 
-/** Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. */
+/**
+ * Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. A
+ * repeat with the same idempotency key returns the same actor and key, without the secret.
+ */
 export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput): Promise<CreateActorResult> {
   if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
   const name = input.name.trim();
@@ -37,11 +43,18 @@ export async function createActor(db: Db, caller: ActorRow, input: CreateActorIn
   if (prefixes.length > 0 && !roles.includes('MANUFACTURER')) {
     return invalid('companyPrefixes', 'only a MANUFACTURER registers GS1 company prefixes');
   }
-  return db.transaction().execute(async (trx) => {
-    const actor = await insertActor(trx, { name, roles, gln, companyPrefixes: prefixes, publicKey: null });
-    const secret = generateApiKey();
-    const hash = apiKeyHash(secret);
-    const apiKey = await insertApiKey(trx, actor.id, hash, apiKeyHint(hash));
-    return { kind: 'ok' as const, actor, apiKey, secret };
-  });
+  const { idempotencyKey, ...request } = input;
+  return db.transaction().execute((trx) =>
+    idempotent(trx, caller.id, idempotencyKey, 'createActor', request, {
+      run: async (): Promise<CreateActorResult> => {
+        const actor = await insertActor(trx, { name, roles, gln, companyPrefixes: prefixes, publicKey: null });
+        const secret = generateApiKey();
+        const hash = apiKeyHash(secret);
+        const apiKey = await insertApiKey(trx, actor.id, hash, apiKeyHint(hash));
+        return { kind: 'ok', actor, apiKey, secret };
+      },
+      save: (r) => ({ actorId: r.actor.id, keyId: r.apiKey.id }),
+      replay: async (s) => ({ kind: 'ok', actor: (await findActorsByIds(trx, [s.actorId]))[0]!, apiKey: (await findApiKey(trx, s.keyId))!, secret: null }),
+    }),
+  );
 }

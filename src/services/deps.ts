@@ -9,7 +9,8 @@ export interface LedgerDeps {
   maxClockSkewMs: number;
   /**
    * Run inside this open transaction instead of a new one (no retries): lets a caller such as an EPCIS document
-   * capture make many writes all-or-nothing. The caller owns commit, rollback and retry.
+   * capture make many writes all-or-nothing. The caller owns commit, rollback and retry, and integrates the pending
+   * events after its commit (`awaitIntegration`).
    */
   trx?: Trx;
 }

@@ -6,7 +6,7 @@
  * Phases:
  * 1. limits (bytes, event count), document type, EPCIS 2.0 structure (`core/epcis-validate.ts`: field-level problems, code SCHEMA);
  * 2. mapping of every event to a ledger write (pure; every problem of every event is reported, not only the first);
- * 3. one database transaction: log lock, already-captured check, party resolution (GLN → actor), then each event
+ * 3. one database transaction: capture lock, already-captured check, party resolution (GLN → actor), then each event
  *    through its use case with `deps.trx` (no own transaction), one `epcis_captures` row per recorded event. The first
  *    refused event aborts the transaction: nothing of the document is written.
  *
@@ -63,7 +63,7 @@ import { type Result, ok } from '../core/result.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
 import { itemIdsInContainers } from '../db/containers.ts';
-import { lockLog } from '../db/log.ts';
+import { lockCaptures } from '../db/pending.ts';
 import type { ActorRow } from '../db/types.ts';
 import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
@@ -73,7 +73,7 @@ import { packItems } from './pack-items.ts';
 import { type RecordEventInput, recordEvent } from './record-event.ts';
 import { registerBatch } from './register-batch.ts';
 import { type ConflictFailure, type Failure, type ItemProblem, type ValidationFailure, conflict, invalid } from './results.ts';
-import { withRetries } from './transaction.ts';
+import { awaitIntegration, withRetries } from './transaction.ts';
 import { unpackItems } from './unpack-items.ts';
 import { isUuid } from '../db/ids.ts';
 
@@ -934,7 +934,9 @@ export async function captureEpcisDocument(
   if (problems.length > 0) return rejection(problems);
 
   try {
-    return await withRetries(deps.db, (trx) => captureInTransaction({ ...deps, trx }, trx, caller, planned, doc, key));
+    const { result, pending } = await withRetries(deps.db, (trx) => captureInTransaction({ ...deps, trx }, trx, caller, planned, doc, key));
+    await awaitIntegration(deps, pending);
+    return result;
   } catch (e) {
     if (e instanceof CaptureAbort) return e.result;
     throw e;
@@ -949,7 +951,9 @@ async function captureInTransaction(
   document: Json,
   key: string | null,
 ): Promise<EpcisCaptureSuccess> {
-  await lockLog(trx);
+  // Captures run one at a time (the already-captured check below must see every earlier capture); ledger writes of
+  // other kinds do not wait for them, and integration into the log never does.
+  await lockCaptures(trx);
   const now = deps.now();
   let requestHash: Uint8Array | null = null;
   if (key) {

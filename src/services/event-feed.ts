@@ -10,8 +10,9 @@ import { eventVisibleSql } from '../db/visibility.ts';
  * delivery by polling the database by log position. Nothing lives only in this process's memory, so any number of
  * server processes on one PostgreSQL (or one process on PGlite) serve feeds that agree.
  *
- * Why there are no gaps or duplicates: every writer holds the log's sequencer lock (`lockLog`) until it commits, so
- * leaf indexes become visible in order, and `log_state.size` commits together with the event rows. The feed reads the
+ * Why there are no gaps or duplicates: leaf indexes are only given by integration (services/integrate.ts), which holds
+ * the log's lock (`lockLog`) until it commits, so leaf indexes become visible in order, and `log_state.size` commits
+ * together with the event rows. The feed reads the
  * size first and then only asks for events below it, all of which were committed before the size was read. The cursor
  * moves past every examined position, delivered or not (invisible and filtered-out events too), so it never revisits
  * a position and never skips one.

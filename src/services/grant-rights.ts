@@ -2,9 +2,10 @@ import { normalizeGtin } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
-import { insertGrant } from '../db/grants.ts';
+import { findGrantsByIds, insertGrant } from '../db/grants.ts';
 import { findBatch, findProduct } from '../db/ledger.ts';
 import type { ActorRow, GrantRow } from '../db/types.ts';
+import { idempotent } from './idempotency.ts';
 import { type Failure, denied, invalid, notFound } from './results.ts';
 
 /** Kinds a brand may delegate; custody moves (SHIP, RECEIVE, SELL, RETURN, RECYCLE, DESTROY) need the holder. */
@@ -19,6 +20,7 @@ export interface GrantRightsInput {
   /** Operator only: every product (auditors). */
   allProducts?: boolean | null;
   expiresAt?: string | null;
+  idempotencyKey?: string | null;
 }
 
 export type GrantResult = { kind: 'ok'; grant: GrantRow } | Failure;
@@ -62,6 +64,15 @@ export async function grantRights(db: Db, caller: ActorRow, input: GrantRightsIn
       productGtin = gtin.value;
     }
   }
-  const grant = await insertGrant(db, { grantorId: caller.id, granteeId: grantee.id, kinds, productGtin, batchId, allProducts: Boolean(input.allProducts), expiresAt, createdAt: now });
-  return { kind: 'ok', grant };
+  const { idempotencyKey, ...request } = input;
+  return db.transaction().execute((trx) =>
+    idempotent(trx, caller.id, idempotencyKey, 'grantRights', request, {
+      run: async (): Promise<GrantResult> => ({
+        kind: 'ok',
+        grant: await insertGrant(trx, { grantorId: caller.id, granteeId: grantee.id, kinds, productGtin, batchId, allProducts: Boolean(input.allProducts), expiresAt, createdAt: now }),
+      }),
+      save: (r) => ({ grantId: r.grant.id }),
+      replay: async (s) => ({ kind: 'ok', grant: (await findGrantsByIds(trx, [s.grantId]))[0]! }),
+    }),
+  );
 }

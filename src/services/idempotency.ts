@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, utf8 } from '../core/bytes.ts';
 import { canonicalize } from '../core/jcs.ts';
 import type { Trx } from '../db/connection.ts';
+import { type ConflictFailure, type ValidationFailure, conflict, invalid } from './results.ts';
 
 export type IdempotencyCheck<R> = { kind: 'new'; requestHash: Uint8Array } | { kind: 'replay'; response: R } | { kind: 'conflict' };
 
@@ -26,4 +27,28 @@ export async function storeIdempotency(trx: Trx, actorId: string, key: string, o
     .insertInto('idempotency_keys')
     .values({ actor_id: actorId, key, operation, request_hash: hash, response: JSON.stringify(response) })
     .execute();
+}
+
+/**
+ * The idempotency semantics of every write, around `run` (inside the caller's transaction): without a key, `run`;
+ * with one, a first call runs and stores `save(result)` when it succeeded, a repeat with the same request returns
+ * `replay(saved)` and writes nothing, the same key with another request (or operation) is a ConflictError, and a key
+ * outside 1–200 characters a ValidationError. Failures are not stored: a retry after one runs again.
+ */
+export async function idempotent<R extends { kind: string }, S>(
+  trx: Trx,
+  actorId: string,
+  key: string | null | undefined,
+  operation: string,
+  input: unknown,
+  io: { run: () => Promise<R>; save: (ok: Extract<R, { kind: 'ok' }>) => S; replay: (saved: S) => Promise<R> },
+): Promise<R | ConflictFailure | ValidationFailure> {
+  if (key === null || key === undefined) return io.run();
+  if (key.length < 1 || key.length > 200) return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  const check = await checkIdempotency<S>(trx, actorId, key, operation, input);
+  if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+  if (check.kind === 'replay') return io.replay(check.response);
+  const result = await io.run();
+  if (result.kind === 'ok') await storeIdempotency(trx, actorId, key, operation, check.requestHash, io.save(result as Extract<R, { kind: 'ok' }>));
+  return result;
 }

@@ -3,8 +3,7 @@ import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle
 import { grantStatus, readScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
-import { findBatch, findEventsByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
-import { lockLog } from '../db/log.ts';
+import { findBatch, findItemsOfBatch, findProduct } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
 import { batchVisibleSql, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
@@ -45,7 +44,6 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   const reason = input.reason.trim();
   if (reason.length < 1 || reason.length > 500) return invalid('reason', 'reason must be 1 to 500 characters');
   return inLedgerTransaction(deps, async (trx: Trx) => {
-    const head = await lockLog(trx);
     const now = deps.now();
     const product = await findProduct(trx, gtin.value);
     const batch = product ? await findBatch(trx, gtin.value, input.lot) : undefined;
@@ -87,12 +85,11 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
       });
     }
     const data = { reason, gtin: gtin.value, lot: batch.lot, ...(product.owner_id !== caller.id && grant.grantId ? { authorizedBy: [grant.grantId] } : {}) };
-    const { event } = await appendEvent(trx, head, deps.signer, {
+    const { event } = await appendEvent(trx, {
       kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
     }, steps);
     await trx.updateTable('batches').set({ recalled_at: now, recall_reason: reason }).where('id', '=', batch.id).execute();
-    const [stored] = await findEventsByIds(trx, [event.id]);
     const updated = affected.map((i) => ({ ...i, recalled: true }));
-    return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event: stored!, alreadyRecalled: false, groups: groupByCustodian(updated) };
+    return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event, alreadyRecalled: false, groups: groupByCustodian(updated) };
   });
 }

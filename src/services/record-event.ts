@@ -8,9 +8,9 @@ import { parseOccurrenceTime } from '../core/time.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import {
-  findBatch, findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch,
+  findBatch, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch,
 } from '../db/ledger.ts';
-import { lockLog } from '../db/log.ts';
+import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
 import { grantsOf } from '../db/visibility.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
@@ -18,7 +18,7 @@ import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
-import { inLedgerTransaction } from './transaction.ts';
+import { inLedgerTransaction, writeAttemptOf } from './transaction.ts';
 import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
@@ -154,8 +154,8 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   }
 
   return inLedgerTransaction(deps, async (trx) => {
-    // The log lock orders this writer after every earlier one, so the item heads read below are current.
-    const head = await lockLog(trx);
+    // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
+    // those items locked from its start (transaction.ts).
     const now = deps.now();
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;
@@ -163,7 +163,8 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
       const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
-        const [event] = await findEventsByIds(trx, [check.response.eventId]);
+        const [event] = await findEventsOrPending(trx, [check.response.eventId]);
+        writeAttemptOf(trx).pending.push(event!);
         return { kind: 'ok' as const, event: event! };
       }
       requestHash = check.requestHash;
@@ -212,7 +213,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     }
     // The grants relied on are part of the hashed body, so an auditor can check the write against them.
     const data = { ...(input.data ?? {}), ...(grantsUsed.size ? { authorizedBy: [...grantsUsed].sort() } : {}) };
-    const { event } = await appendEvent(trx, head, deps.signer, {
+    const { event } = await appendEvent(trx, {
       kind: input.kind,
       actorId: caller.id,
       occurredAt: occurred.value.instant,

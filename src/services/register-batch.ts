@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { companyPrefixFor, normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
-import { existingSerials, findBatch, findBatchesByIds, findEventsByIds, findProduct, insertBatch, insertItems } from '../db/ledger.ts';
+import { existingSerials, findBatch, findBatchesByIds, findProduct, insertBatch, insertItems } from '../db/ledger.ts';
 import { findActorsByIds } from '../db/actors.ts';
-import { lockLog } from '../db/log.ts';
+import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { type Failure, conflict, denied, invalid, notFound } from './results.ts';
-import { inLedgerTransaction } from './transaction.ts';
+import { inLedgerTransaction, writeAttemptOf } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
 export const MAX_ITEMS_PER_CALL = 100_000;
@@ -94,7 +94,6 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
 
   return inLedgerTransaction(deps, async (trx) => {
-    const head = await lockLog(trx);
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;
     if (key) {
@@ -102,7 +101,8 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
         const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
-        const [event] = await findEventsByIds(trx, [check.response.eventId]);
+        const [event] = await findEventsOrPending(trx, [check.response.eventId]);
+        writeAttemptOf(trx).pending.push(event!);
         return { kind: 'ok' as const, batch: batch!, event: event! };
       }
       requestHash = check.requestHash;
@@ -121,8 +121,6 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
     }));
     const { event } = await appendEvent(
       trx,
-      head,
-      deps.signer,
       {
         kind: 'COMMISSION',
         actorId: caller.id,

@@ -2,6 +2,7 @@ import { companyPrefixFor, normalizeGtin } from '../core/identifiers.ts';
 import type { Db } from '../db/connection.ts';
 import { findProduct, insertProduct } from '../db/ledger.ts';
 import type { ActorRow, ProductRow } from '../db/types.ts';
+import { idempotent } from './idempotency.ts';
 import { type Failure, conflict, denied, invalid } from './results.ts';
 
 export interface RegisterProductInput {
@@ -9,6 +10,7 @@ export interface RegisterProductInput {
   name: string;
   attributes?: unknown;
   publicHistory?: boolean;
+  idempotencyKey?: string | null;
 }
 
 export type RegisterProductResult = { kind: 'ok'; product: ProductRow } | Failure;
@@ -27,8 +29,15 @@ export async function registerProduct(db: Db, caller: ActorRow, input: RegisterP
   if (!companyPrefixFor(gtin.value, caller.company_prefixes)) {
     return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} does not carry any of your company prefixes (${caller.company_prefixes.join(', ') || 'none'})`);
   }
-  return db.transaction().execute(async (trx) => {
-    if (await findProduct(trx, gtin.value)) return conflict(`product ${gtin.value} is already registered`);
-    return { kind: 'ok' as const, product: await insertProduct(trx, { gtin: gtin.value, ownerId: caller.id, name, attributes, publicHistory: input.publicHistory ?? false }) };
-  });
+  const { idempotencyKey, ...request } = input;
+  return db.transaction().execute((trx) =>
+    idempotent(trx, caller.id, idempotencyKey, 'registerProduct', request, {
+      run: async (): Promise<RegisterProductResult> => {
+        if (await findProduct(trx, gtin.value)) return conflict(`product ${gtin.value} is already registered`);
+        return { kind: 'ok', product: await insertProduct(trx, { gtin: gtin.value, ownerId: caller.id, name, attributes, publicHistory: input.publicHistory ?? false }) };
+      },
+      save: (r) => ({ gtin: r.product.gtin }),
+      replay: async (s) => ({ kind: 'ok', product: (await findProduct(trx, s.gtin))! }),
+    }),
+  );
 }

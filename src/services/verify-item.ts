@@ -4,11 +4,13 @@ import type { EventKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
 import type { DbOrTrx } from '../db/connection.ts';
 import { findChainWithEvents } from '../db/ledger.ts';
+import { pendingLinkSeqs } from '../db/pending.ts';
 import type { ItemRow } from '../db/types.ts';
 
 /**
  * Recomputes an item's chain from what is stored: each event's queryable columns must reproduce its hashed
- * body, the body its content hash, and each link its hash; also the item's head must equal the last link.
+ * body, the body its content hash, and each link its hash; also the item's head must equal the last link. Links of
+ * events still pending integration (a write of the last milliseconds) are not part of the checked chain yet.
  */
 export async function verifyItem(db: DbOrTrx, item: ItemRow): Promise<ChainVerification> {
   const rows = await findChainWithEvents(db, item.id);
@@ -30,6 +32,8 @@ export async function verifyItem(db: DbOrTrx, item: ItemRow): Promise<ChainVerif
   });
   const result = verifyItemChain(item.sgtin, links);
   if (!result.valid) return result;
+  const pending = await pendingLinkSeqs(db, item.id);
+  if (pending.length > 0 && pending[0] === result.length && result.length + pending.length === item.head_seq + 1) return result;
   if (result.length !== item.head_seq + 1) {
     return { ...result, valid: false, headHash: null, firstInvalidSeq: Math.min(result.length, item.head_seq + 1), reason: `item head is at seq ${item.head_seq} but ${result.length} links are stored` };
   }

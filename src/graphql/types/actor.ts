@@ -60,17 +60,21 @@ const CreateActorInput = builder.inputType('CreateActorInput', {
     roles: t.field({ type: [RoleEnum], required: true }),
     gln: t.string({ description: 'GS1 Global Location Number (13 digits, check digit validated).' }),
     companyPrefixes: t.stringList({ description: 'GS1 company prefixes (6–12 digits) this actor owns.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
   }),
 });
 
-const CreateActorSuccess = builder.objectRef<{ actor: ActorRow; apiKey: ApiKeyRow; secret: string }>('CreateActorSuccess').implement({
+const CreateActorSuccess = builder.objectRef<{ actor: ActorRow; apiKey: ApiKeyRow; secret: string | null }>('CreateActorSuccess').implement({
   fields: (t) => ({
     actor: t.field({ type: ActorRef, resolve: (s) => s.actor }),
     apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }),
-    secret: t.exposeString('secret', { description: 'The API key itself. Shown once; only its SHA-256 is stored.' }),
+    secret: t.exposeString('secret', {
+      nullable: true,
+      description: 'The API key itself. Shown once; only its SHA-256 is stored, so a replay of the same idempotencyKey returns null here.',
+    }),
   }),
 });
-const CreateActorResult = resultUnion('CreateActor', CreateActorSuccess, ['ValidationError', 'PermissionDeniedError']);
+const CreateActorResult = resultUnion('CreateActor', CreateActorSuccess, ['ValidationError', 'PermissionDeniedError', 'ConflictError']);
 
 builder.mutationField('createActor', (t) =>
   t.field({
@@ -85,10 +89,10 @@ builder.mutationField('createActor', (t) =>
           return success('CreateActorSuccess', result);
         case 'ValidationError':
         case 'PermissionDeniedError':
+        case 'ConflictError':
           return failureToGraphQL(result);
         case 'NotFoundError':
         case 'InvalidTransitionError':
-        case 'ConflictError':
           throw new Error(`createActor: unexpected ${result.kind}`);
         default:
           throw new Error(result satisfies never);
@@ -97,22 +101,22 @@ builder.mutationField('createActor', (t) =>
   }),
 );
 
-const KeySecretSuccess = builder.objectRef<{ apiKey: ApiKeyRow; secret: string }>('IssueApiKeySuccess').implement({
+const KeySecretSuccess = builder.objectRef<{ apiKey: ApiKeyRow; secret: string | null }>('IssueApiKeySuccess').implement({
   fields: (t) => ({
     apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }),
-    secret: t.exposeString('secret', { description: 'The API key itself. Shown once.' }),
+    secret: t.exposeString('secret', { nullable: true, description: 'The API key itself. Shown once (null on a replay of the same idempotencyKey).' }),
   }),
 });
-const IssueApiKeyResult = resultUnion('IssueApiKey', KeySecretSuccess, ['NotFoundError', 'PermissionDeniedError']);
+const IssueApiKeyResult = resultUnion('IssueApiKey', KeySecretSuccess, ['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError']);
 
 builder.mutationField('issueApiKey', (t) =>
   t.field({
     type: IssueApiKeyResult,
     description: 'Operator only: issues another API key for an actor.',
     authScopes: { operator: true },
-    args: { input: t.arg({ type: builder.inputType('IssueApiKeyInput', { fields: (f) => ({ actor: f.globalID({ required: true, for: ActorRef }) }) }), required: true }) },
+    args: { input: t.arg({ type: builder.inputType('IssueApiKeyInput', { fields: (f) => ({ actor: f.globalID({ required: true, for: ActorRef }), idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }), }) }), required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const result = await issueApiKey(ctx.db, viewerOf(ctx), input.actor.id);
+      const result = await issueApiKey(ctx.db, viewerOf(ctx), input.actor.id, { idempotencyKey: input.idempotencyKey ?? null });
       if (result.kind === 'ok') return success('IssueApiKeySuccess', result);
       return failureToGraphQL(result);
     },
@@ -122,16 +126,16 @@ builder.mutationField('issueApiKey', (t) =>
 const RevokeApiKeySuccess = builder.objectRef<{ apiKey: ApiKeyRow }>('RevokeApiKeySuccess').implement({
   fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }) }),
 });
-const RevokeApiKeyResult = resultUnion('RevokeApiKey', RevokeApiKeySuccess, ['NotFoundError', 'PermissionDeniedError']);
+const RevokeApiKeyResult = resultUnion('RevokeApiKey', RevokeApiKeySuccess, ['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError']);
 
 builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: RevokeApiKeyResult,
     description: 'Operator only: revokes an API key; requests with it fail from then on.',
     authScopes: { operator: true },
-    args: { input: t.arg({ type: builder.inputType('RevokeApiKeyInput', { fields: (f) => ({ keyId: f.globalID({ required: true, for: ApiKeyRef }) }) }), required: true }) },
+    args: { input: t.arg({ type: builder.inputType('RevokeApiKeyInput', { fields: (f) => ({ keyId: f.globalID({ required: true, for: ApiKeyRef }), idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }), }) }), required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const result = await revokeApiKey(ctx.db, viewerOf(ctx), input.keyId.id, ctx.now());
+      const result = await revokeApiKey(ctx.db, viewerOf(ctx), input.keyId.id, ctx.now(), { idempotencyKey: input.idempotencyKey ?? null });
       if (result.kind === 'ok') return success('RevokeApiKeySuccess', result);
       return failureToGraphQL(result);
     },

@@ -98,6 +98,7 @@ const RegisterProductInput = builder.inputType('RegisterProductInput', {
     name: t.string({ required: true }),
     attributes: t.field({ type: 'JSON', description: 'Free-form product attributes (a JSON object).' }),
     publicHistory: t.boolean({ description: 'Let every later holder read the item history before its own custody (default false).' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
   }),
 });
 const RegisterProductSuccess = builder.objectRef<{ product: ProductRow }>('RegisterProductSuccess').implement({
@@ -109,7 +110,7 @@ builder.mutationField('registerProduct', (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterProductInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false });
+      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false, idempotencyKey: input.idempotencyKey ?? null });
       if (result.kind === 'ok') return success('RegisterProductSuccess', result);
       return failureToGraphQL(result);
     },

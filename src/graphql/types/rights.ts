@@ -64,6 +64,7 @@ const GrantRightsInput = builder.inputType('GrantRightsInput', {
     batch: t.field({ type: BatchSelectorInput, description: 'One of your batches.' }),
     allProducts: t.boolean({ description: 'Operator only: read access to everything (auditors).' }),
     expiresAt: t.field({ type: 'DateTime', description: 'The grant stops working at this instant.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
   }),
 });
 const GrantSuccess = builder.objectRef<{ grant: GrantRow }>('GrantSuccess').implement({
@@ -71,7 +72,7 @@ const GrantSuccess = builder.objectRef<{ grant: GrantRow }>('GrantSuccess').impl
 });
 builder.mutationField('grantRights', (t) =>
   t.field({
-    type: resultUnion('GrantRights', GrantSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError']),
+    type: resultUnion('GrantRights', GrantSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
     description: 'The brand owner grants an actor event kinds (or read access) on a product or batch, optionally until an expiry.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: GrantRightsInput, required: true }) },
@@ -83,13 +84,13 @@ builder.mutationField('grantRights', (t) =>
 );
 builder.mutationField('revokeRights', (t) =>
   t.field({
-    type: resultUnion('RevokeRights', GrantSuccess, ['NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('RevokeRights', GrantSuccess, ['NotFoundError', 'PermissionDeniedError', 'ConflictError', 'ValidationError']),
     description: 'Revokes a grant at once. The revocation is recorded; events written under the grant stay valid.',
     authScopes: { authenticated: true },
-    args: { input: t.arg({ type: builder.inputType('RevokeRightsInput', { fields: (f) => ({ grant: f.globalID({ required: true, for: GrantRef }) }) }), required: true }) },
+    args: { input: t.arg({ type: builder.inputType('RevokeRightsInput', { fields: (f) => ({ grant: f.globalID({ required: true, for: GrantRef }), idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }), }) }), required: true }) },
     resolve: async (_r, { input }, ctx) => {
       if (!isUuid(input.grant.id)) return failureToGraphQL({ kind: 'NotFoundError', message: 'grant not found' });
-      const r = await revokeRights(ctx.db, viewerOf(ctx), input.grant.id, ctx.now());
+      const r = await revokeRights(ctx.db, viewerOf(ctx), input.grant.id, ctx.now(), { idempotencyKey: input.idempotencyKey ?? null });
       return r.kind === 'ok' ? success('GrantSuccess', r) : failureToGraphQL(r);
     },
   }),

@@ -1,0 +1,128 @@
+/**
+ * Benchmark: the HTTP floor and single-item writes through the real GraphQL endpoint, each at the same concurrency,
+ * with the load generated from a worker thread (the other core) over keep-alive connections:
+ *   1. a bare `node:http` JSON endpoint (what Node itself costs per request here),
+ *   2. an authenticated trivial query `{ viewer { id } }` through the app (key lookup, context, GraphQL, logging),
+ *   3. `shipItems` of one item to a named receiver, returning once the event is integrated into the log.
+ * Prints req/s and p50/p99 for each and the ratios 3÷2 (target ≥ 0.5) and 2÷1.
+ *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/http-writes.ts   (PGlite only when unset)
+ * BENCH_HTTP_REQUESTS (default 2000) requests per measurement; BENCH_HTTP_LEVELS (default "8,32").
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { apiKeyHash } from '../src/core/api-key.ts';
+import { ensureOperator } from '../src/db/actors.ts';
+import type { DatabaseHandle } from '../src/db/connection.ts';
+import { migrateToLatest } from '../src/db/migrator.ts';
+import { EDGE_DEFAULTS, type Config } from '../src/server/config.ts';
+import { createLogger } from '../src/server/logger.ts';
+import { createApp } from '../src/server/yoga.ts';
+import { generateApiKey } from '../src/services/api-key-secret.ts';
+import { createActor } from '../src/services/create-actor.ts';
+import { registerBatch } from '../src/services/register-batch.ts';
+import { registerProduct } from '../src/services/register-product.ts';
+import { benchSigner, onEachDatabase } from './harness.ts';
+
+const REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 2000);
+const LEVELS = (process.env.BENCH_HTTP_LEVELS ?? '8,32').split(',').map(Number);
+
+// The load generator: `concurrency` loops over keep-alive fetches; body(i) is the i-th request's JSON body.
+const CLIENT = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, headers, bodies, concurrency } = workerData;
+let next = 0;
+const lat = [];
+const t0 = performance.now();
+Promise.all(Array.from({ length: concurrency }, async () => {
+  while (next < bodies.length) {
+    const i = next++;
+    const s = performance.now();
+    const res = await fetch(url, { method: 'POST', headers, body: bodies[i] });
+    const text = await res.text();
+    if (res.status !== 200 || text.includes('"errors"') || text.includes('Error"')) throw new Error(res.status + ' ' + text.slice(0, 300));
+    lat.push(performance.now() - s);
+  }
+})).then(() => {
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  parentPort.postMessage({ rate: bodies.length / secs, p50: q(0.5), p99: q(0.99) });
+}, (e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+type Stats = { rate: number; p50: number; p99: number };
+
+function load(url: string, headers: Record<string, string>, bodies: string[], concurrency: number): Promise<Stats> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(CLIENT, { eval: true, workerData: { url, headers, bodies, concurrency } });
+    w.once('message', (m: Stats & { error?: string }) => {
+      void w.terminate();
+      if (m.error) reject(new Error(m.error));
+      else resolve(m);
+    });
+    w.once('error', reject);
+  });
+}
+
+const listen = async (s: Server): Promise<string> => {
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+};
+const fmt = (s: Stats) => `${Math.round(s.rate)} req/s (p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms)`;
+
+async function run(label: string, h: DatabaseHandle, schema: string | undefined) {
+  await migrateToLatest(h.db, schema);
+  const op = await ensureOperator(h.db);
+  const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
+  const dist = await createActor(h.db, op, { name: 'd', roles: ['DISTRIBUTOR'] });
+  if (maker.kind !== 'ok' || dist.kind !== 'ok') throw new Error('actors');
+  await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
+  const signer = benchSigner();
+  const total = REQUESTS * LEVELS.length;
+  const b = await registerBatch({ db: h.db, signer, now: () => new Date(), maxClockSkewMs: 300_000 }, maker.actor, {
+    gtin: '04012345111118', lot: 'H1', producedAt: new Date().toISOString(), site: 's', range: { count: total, firstSerial: 'H0000001' },
+  });
+  if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
+  const config: Config = {
+    port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined, maxClockSkewMs: 300_000, seedDemo: false,
+    logLevel: 'info', logOrigin: 'bench/log', logKey: undefined, epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000,
+    epcisSchemaDir: undefined, ...EDGE_DEFAULTS,
+  } as Config;
+  // Access lines go to a sink: the bench measures the work of logging, not a terminal.
+  const app = createApp({ db: h.db, config, operatorKeyHash: apiKeyHash(generateApiKey()), signer, now: () => new Date() }, createLogger('info', () => {}));
+  const server = createServer(app);
+  const base = await listen(server);
+  const bare = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"data":{"viewer":{"id":"QWN0b3I6MQ=="}}}');
+  });
+  const bareBase = await listen(bare);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${maker.secret}` };
+  const toId = Buffer.from(`Actor:${dist.actor.id}`).toString('base64');
+  let serial = 1;
+  try {
+    for (const n of LEVELS) {
+      const viewer = Array.from({ length: REQUESTS }, () => JSON.stringify({ query: '{ viewer { id } }' }));
+      const floor = await load(`${bareBase}/`, headers, viewer, n);
+      const trivial = await load(`${base}/graphql`, headers, viewer, n);
+      const ships = Array.from({ length: REQUESTS }, () =>
+        JSON.stringify({
+          query: 'mutation($i: ShipItemsInput!) { shipItems(input: $i) { __typename ... on RecordEventSuccess { event { leafIndex } } } }',
+          variables: { i: { items: [`urn:epc:id:sgtin:4012345.011111.H${String(serial++).padStart(7, '0')}`], to: toId, occurredAt: new Date().toISOString() } },
+        }),
+      );
+      const writes = await load(`${base}/graphql`, headers, ships, n);
+      console.log(`${label}, ${n} clients: bare node:http ${fmt(floor)}; { viewer { id } } ${fmt(trivial)}; shipItems ${fmt(writes)}`);
+      console.log(`${label}, ${n} clients: shipItems ÷ viewer = ${(writes.rate / trivial.rate).toFixed(2)} (target ≥ 0.5); viewer ÷ bare = ${(trivial.rate / floor.rate).toFixed(2)}`);
+    }
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await new Promise<void>((r) => bare.close(() => r()));
+    bare.closeAllConnections();
+  }
+}
+
+console.log(`HTTP floor and writes, ${REQUESTS} requests per measurement, node ${process.version}`);
+await onEachDatabase((engine, h, schema) => run(engine, h, schema), 40);

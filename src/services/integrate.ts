@@ -1,0 +1,140 @@
+/**
+ * The group-commit sequencer's integrator (DESIGN.md "Write pipeline"). Writers commit their events as pending,
+ * holding only the rows of the items they touch; integration then takes the log's lock, gives every pending event
+ * committed so far a leaf index in sequence order, stores the new subtrees, moves the events into `events` and signs
+ * ONE checkpoint for the whole batch.
+ *
+ * Who integrates: one integrator per process and database (`integrateEvents`), to which every writer hands its events
+ * right after its commit and waits for their leaf indexes (so a mutation still returns its leaf index). A server also
+ * sweeps at start-up and every second, so a pending event whose writer died (kill -9 between its
+ * commit and integration) is integrated within seconds. The log lock is a row lock, so on PostgreSQL exactly one
+ * process integrates at a time whatever the number of server processes, and a crashed integrator's transaction rolls
+ * back and leaves its batch pending for the next one.
+ */
+import type { Db } from '../db/connection.ts';
+import { appendToLog, lockLog, type LogSigner } from '../db/log.ts';
+import { hasPending, leafIndexesOf, movePendingToLog, oldestPending } from '../db/pending.ts';
+
+/** Most events one integration moves into the log (one checkpoint each batch). */
+export const MAX_INTEGRATION_BATCH = 5_000;
+
+export interface IntegrationResult {
+  /** Events integrated by this call. */
+  integrated: number;
+  /** Tree size after it. */
+  treeSize: number;
+}
+
+/** One integration round: every pending event (up to `limit`), in sequence order, into the log under one checkpoint. */
+export async function integratePending(db: Db, signer: LogSigner, limit = MAX_INTEGRATION_BATCH): Promise<IntegrationResult & { leaves: Map<string, number> }> {
+  return db.transaction().execute(async (trx) => {
+    const head = await lockLog(trx);
+    const batch = await oldestPending(trx, limit);
+    if (batch.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map() };
+    const next = await appendToLog(trx, head, batch.map((p) => p.content_hash), signer);
+    await movePendingToLog(trx, batch.map((p) => p.id), head.size);
+    return { integrated: batch.length, treeSize: next.size, leaves: new Map(batch.map((p, i) => [p.id, head.size + i])) };
+  });
+}
+
+/**
+ * The integrator of one database handle in this process. Writers hand it their committed events and wait; it runs
+ * rounds back to back while events are pending, so every writer that commits during a round is integrated by the
+ * next one (group commit: one checkpoint and one commit for the whole batch). Only one round runs at a time in a
+ * process; rounds of other processes on the same PostgreSQL wait for the log lock, so exactly one integrates at a time.
+ */
+class Integrator {
+  private waiters = new Map<string, Array<{ resolve: (leaf: number) => void; reject: (e: unknown) => void }>>();
+  private running: Promise<void> | null = null;
+
+  constructor(private db: Db, private signer: LogSigner) {}
+
+  /** Resolves with each event's leaf index once all are integrated (by this process or another). */
+  waitFor(eventIds: readonly string[]): Promise<Map<string, number>> {
+    const promises = eventIds.map(
+      (id) =>
+        new Promise<[string, number]>((resolve, reject) => {
+          const list = this.waiters.get(id) ?? [];
+          list.push({ resolve: (leaf) => resolve([id, leaf]), reject });
+          this.waiters.set(id, list);
+        }),
+    );
+    this.kick();
+    return Promise.all(promises).then((pairs) => new Map(pairs));
+  }
+
+  private kick(): void {
+    this.running ??= this.loop().finally(() => {
+      this.running = null;
+      // Writers that registered after the last round looked (or whose events another process holds) need a new one.
+      if (this.waiters.size > 0) this.kick();
+    });
+  }
+
+  private settle(leaves: Map<string, number>): void {
+    for (const [id, leaf] of leaves) {
+      const list = this.waiters.get(id);
+      if (!list) continue;
+      this.waiters.delete(id);
+      for (const w of list) w.resolve(leaf);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        const round = await integratePending(this.db, this.signer);
+        this.settle(round.leaves);
+        if (this.waiters.size === 0) return;
+        if (round.integrated === 0) {
+          // Nothing pending after holding the lock: every waiter's event was logged by another process's round.
+          this.settle(await leafIndexesOf(this.db, [...this.waiters.keys()]));
+          if (this.waiters.size > 0) await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    } catch (e) {
+      const list = [...this.waiters.values()].flat();
+      this.waiters.clear();
+      for (const w of list) w.reject(e);
+    }
+  }
+}
+
+const integrators = new WeakMap<Db, Integrator>();
+
+/**
+ * Returns once every event of `eventIds` (committed by the caller) is in the log, with each id's leaf index. The
+ * events are integrated by this process's integrator for `db`, in a batch with whatever else is pending.
+ */
+export function integrateEvents(db: Db, signer: LogSigner, eventIds: readonly string[]): Promise<Map<string, number>> {
+  let integrator = integrators.get(db);
+  if (!integrator) integrators.set(db, (integrator = new Integrator(db, signer)));
+  return integrator.waitFor(eventIds);
+}
+/** Integrates everything pending (start-up, sweeps, tests). Returns how many events it integrated. */
+export async function integrateAll(db: Db, signer: LogSigner): Promise<number> {
+  let total = 0;
+  while (await hasPending(db)) total += (await integratePending(db, signer)).integrated;
+  return total;
+}
+
+/**
+ * A server's sweeper: integrates orphaned pending events every `intervalMs` (the timer does not hold the process
+ * open). `stop()` waits for a sweep in progress.
+ */
+export function startSweeper(db: Db, signer: LogSigner, onError: (e: unknown) => void, intervalMs = 1_000): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    running = running.then(() => (stopped ? 0 : integrateAll(db, signer))).catch(onError);
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
