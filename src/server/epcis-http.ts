@@ -1,9 +1,11 @@
 /**
  * EPCIS 2.0 REST binding (subset) beside GraphQL:
- * - `GET /epcis/events` — SimpleEventQuery with `MATCH_epc`, `MATCH_anyEPC`, `EQ_bizStep`, `GE_eventTime`,
- *   `LT_eventTime`, `EQ_action` (several values: repeat the parameter or separate values with `|`), `perPage`
- *   (default 30, at most 1000 served) and `nextPageToken`; answers an `EPCISQueryDocument` (`application/ld+json`) and,
- *   when there is more, `Link: <…&nextPageToken=…>; rel="next"`. EPCs are SGTIN URNs unless the request sends
+ * - `GET /epcis/events` — SimpleEventQuery with the parameters of `core/epcis-query-params.ts` (several values: repeat
+ *   the parameter or separate values with `|`); answers an `EPCISQueryDocument` (`application/ld+json`) carrying the
+ *   signed checkpoint it was read at (`provenant:checkpoint`) and, when there is more,
+ *   `Link: <…&nextPageToken=…>; rel="next"`. Unknown or unsupported parameters and bad values: 400
+ *   `epcisException:QueryParameterException` (`parameters`: name, value index, reason of each); more events than
+ *   `maxEventCount`: 413 `epcisException:QueryTooLargeException`. EPCs are SGTIN URNs unless the request sends
  *   `GS1-EPC-Format: Always_GS1_Digital_Link` (`Always_EPC_URN`, `Never_Translates` and `No_Preference` give URNs, the
  *   form the ledger stores).
  * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured synchronously and
@@ -17,15 +19,13 @@ import { concatBytes } from '../core/bytes.ts';
 import type { EpcFormat } from '../core/epcis-export.ts';
 import { epcisQueryDocument } from '../core/epcis-export.ts';
 import { readScope } from '../core/rights.ts';
-import { parseOccurrenceTime } from '../core/time.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
 import { authenticate } from '../services/authenticate.ts';
 import { type CaptureProblemCode, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
-import {
-  EPCIS_MAX_PAGE_SIZE, type EpcPattern, type EpcisAction, type EpcisEventFilter, decodePageToken, epcisPageSize, findEpcisEvents, parseEpcPattern,
-} from '../services/epcis-query.ts';
+import { parseEpcisQueryString } from '../core/epcis-query-params.ts';
+import { queryEpcisEvents, withCheckpoint } from '../services/epcis-query.ts';
 
 export interface EpcisHttpOptions {
   /** Capture limits; by default from `deps.config` (`epcisMaxDocumentBytes`, `epcisMaxEvents`) or the defaults. */
@@ -35,7 +35,6 @@ export interface EpcisHttpOptions {
 }
 
 const VERSION_HEADERS = { 'GS1-EPCIS-Version': '2.0.0', 'GS1-CBV-Version': '2.0.0' } as const;
-const QUERY_PARAMS = ['MATCH_epc', 'MATCH_anyEPC', 'EQ_bizStep', 'GE_eventTime', 'LT_eventTime', 'EQ_action', 'perPage', 'nextPageToken'] as const;
 const EPC_FORMATS: Record<string, EpcFormat> = {
   always_gs1_digital_link: 'digitalLink',
   always_epc_urn: 'urn',
@@ -61,7 +60,7 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 // ---------------------------------------------------------------------------------------------------------------
 
 type ExceptionType =
-  | 'ValidationException' | 'QueryParameterException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
+  | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
   | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException';
 
 /** RFC 7807 problem details with the EPCIS 2.0 exception type. */
@@ -85,84 +84,6 @@ async function authenticated(request: Request, deps: AppDeps) {
 // ---------------------------------------------------------------------------------------------------------------
 // GET /epcis/events
 
-function parseTime(name: string, raw: string): Date | string {
-  let parsed = parseOccurrenceTime(raw);
-  // An unencoded "+" in a query string arrives as a space.
-  if (!parsed.ok && raw.includes(' ')) parsed = parseOccurrenceTime(raw.replace(' ', '+'));
-  return parsed.ok ? parsed.value.instant : `${name}: ${parsed.error}`;
-}
-
-interface ParsedQuery {
-  filter: EpcisEventFilter;
-  perPage: number;
-  after: number | null;
-}
-
-function parseQuery(params: URLSearchParams): ParsedQuery | string {
-  for (const name of new Set(params.keys())) {
-    if (!(QUERY_PARAMS as readonly string[]).includes(name)) return `unsupported query parameter ${name} (supported: ${QUERY_PARAMS.join(', ')})`;
-  }
-  const values = (name: string): string[] | null => {
-    const all = params.getAll(name);
-    if (all.length === 0) return null;
-    return all.flatMap((v) => v.split('|')).map((v) => v.trim()).filter((v) => v !== '');
-  };
-  const single = (name: string): string | null | { error: string } => {
-    const all = params.getAll(name);
-    if (all.length > 1) return { error: `${name} may be given once` };
-    return all[0] ?? null;
-  };
-  const filter: EpcisEventFilter = {};
-  for (const [name, key] of [['MATCH_epc', 'matchEpc'], ['MATCH_anyEPC', 'matchAnyEpc']] as const) {
-    const list = values(name);
-    if (list === null) continue;
-    if (list.length === 0) return `${name} needs at least one EPC`;
-    const patterns: EpcPattern[] = [];
-    for (const v of list) {
-      const p = parseEpcPattern(v);
-      if (!p.ok) return `${name}: ${p.error}`;
-      patterns.push(p.value);
-    }
-    filter[key] = patterns;
-  }
-  const steps = values('EQ_bizStep');
-  if (steps !== null) {
-    if (steps.length === 0) return 'EQ_bizStep needs at least one business step';
-    filter.bizSteps = steps;
-  }
-  const actions = values('EQ_action');
-  if (actions !== null) {
-    const bad = actions.find((a) => !['ADD', 'OBSERVE', 'DELETE'].includes(a));
-    if (bad !== undefined || actions.length === 0) return `EQ_action must be ADD, OBSERVE or DELETE${bad ? `, got ${bad}` : ''}`;
-    filter.actions = actions as EpcisAction[];
-  }
-  for (const [name, key] of [['GE_eventTime', 'geEventTime'], ['LT_eventTime', 'ltEventTime']] as const) {
-    const raw = single(name);
-    if (raw !== null && typeof raw === 'object') return raw.error;
-    if (raw === null) continue;
-    const t = parseTime(name, raw);
-    if (typeof t === 'string') return t;
-    filter[key] = t;
-  }
-  const perPageRaw = single('perPage');
-  if (perPageRaw !== null && typeof perPageRaw === 'object') return perPageRaw.error;
-  let requested: number | null = null;
-  if (perPageRaw !== null) {
-    if (!/^\d{1,9}$/.test(perPageRaw)) return `perPage must be a positive integer (at most ${EPCIS_MAX_PAGE_SIZE} are served)`;
-    requested = Number(perPageRaw);
-  }
-  const size = epcisPageSize(requested);
-  if (!size.ok) return `perPage: ${size.error}`;
-  const tokenRaw = single('nextPageToken');
-  if (tokenRaw !== null && typeof tokenRaw === 'object') return tokenRaw.error;
-  let after: number | null = null;
-  if (tokenRaw !== null) {
-    after = decodePageToken(tokenRaw);
-    if (after === null) return 'nextPageToken is not a token returned by this endpoint';
-  }
-  return { filter, perPage: size.value, after };
-}
-
 async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response> {
   if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: 'GET, HEAD, OPTIONS', ...VERSION_HEADERS, 'GS1-EPC-Format': 'Always_EPC_URN' } });
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET, HEAD, OPTIONS');
@@ -177,25 +98,31 @@ async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response
     epcFormat = f;
   }
   const url = new URL(request.url);
-  const parsed = parseQuery(url.searchParams);
-  if (typeof parsed === 'string') return problemResponse(400, 'QueryParameterException', parsed);
+  const parsed = parseEpcisQueryString(url.searchParams);
+  if (!parsed.ok) {
+    return problemResponse(400, 'QueryParameterException', parsed.error.map((e) => e.message).join('; '), {
+      parameters: parsed.error.map((e) => ({ name: e.parameter, ...(e.index === undefined ? {} : { index: e.index }), reason: e.message })),
+    });
+  }
 
   const now = deps.now();
   const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
-  const page = await findEpcisEvents(deps.db, scope, parsed.filter, { limit: parsed.perPage, afterLeafIndex: parsed.after }, epcFormat);
+  const result = await queryEpcisEvents(deps.db, scope, parsed.value, epcFormat);
+  if (result.kind === 'QueryTooLarge') return problemResponse(413, 'QueryTooLargeException', result.message, { maxEventCount: result.maxEventCount });
+  if (result.kind === 'QueryParameter') return problemResponse(400, 'QueryParameterException', result.message, { parameters: [{ name: result.parameter, reason: result.message }] });
   const headers: Record<string, string> = {
     'content-type': 'application/ld+json; charset=utf-8',
     ...VERSION_HEADERS,
     'GS1-EPC-Format': epcFormat === 'digitalLink' ? 'Always_GS1_Digital_Link' : 'Always_EPC_URN',
   };
-  if (page.nextPageToken !== null) {
+  if (result.nextPageToken !== null) {
     const next = new URL(url);
     next.searchParams.delete('nextPageToken');
-    next.searchParams.set('perPage', String(parsed.perPage));
-    next.searchParams.set('nextPageToken', page.nextPageToken);
+    next.searchParams.set('perPage', String(parsed.value.perPage));
+    next.searchParams.set('nextPageToken', result.nextPageToken);
     headers['link'] = `<${next.toString()}>; rel="next"`;
   }
-  const body = request.method === 'HEAD' ? null : JSON.stringify(epcisQueryDocument(page.events, now.toISOString()));
+  const body = request.method === 'HEAD' ? null : JSON.stringify(withCheckpoint(epcisQueryDocument(result.events, now.toISOString()), result.checkpoint));
   return new Response(body, { status: 200, headers });
 }
 
