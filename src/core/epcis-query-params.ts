@@ -493,3 +493,80 @@ export function parseEpcisQuery(params: Iterable<readonly [string, readonly stri
   if (errors.length > 0) return err(errors);
   return ok({ filter, orderBy, orderDirection, eventCountLimit, maxEventCount, perPage, pageToken });
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Named queries (`/queries`): a query saved under a name, in the JSON form of the binding's query-schema.json.
+
+/** A named query's name: a URL path segment of unreserved characters. */
+export const QUERY_NAME = /^[A-Za-z0-9._~-]{1,100}$/;
+/** Paging belongs to each request for the query's events, not to its definition. */
+const REQUEST_ONLY = ['perPage', 'nextPageToken'];
+
+export type NamedQueryValue = string | number | readonly string[];
+export interface NamedQueryDefinition {
+  name: string;
+  /** Parameter → value, as the client sent it (`@context` kept, not interpreted). */
+  query: Record<string, NamedQueryValue | unknown>;
+}
+
+/** The parameters of a stored definition: arrays are the values, strings and numbers one value each. */
+export function namedQueryParams(query: NamedQueryDefinition['query']): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (name === '@context') continue;
+    out.push([name, Array.isArray(value) ? value.map(String) : [String(value)]]);
+  }
+  return out;
+}
+
+/**
+ * Validates a `POST /queries` body `{name, query}`: the name ({@link QUERY_NAME}), the query an object of
+ * SimpleEventQuery parameters whose values are strings, numbers or arrays of strings, and the query itself (every
+ * {@link parseEpcisQuery} rule; `perPage`/`nextPageToken` are refused: they belong to each request).
+ * Errors name `name`, `query` or the parameter at fault.
+ */
+export function parseNamedQuery(body: unknown): Result<NamedQueryDefinition, EpcisQueryError[]> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return err([{ parameter: 'body', message: 'the body must be a JSON object {"name": …, "query": {…}}' }]);
+  const { name, query } = body as Record<string, unknown>;
+  const errors: EpcisQueryError[] = [];
+  if (typeof name !== 'string' || !QUERY_NAME.test(name)) errors.push({ parameter: 'name', message: 'name must be 1 to 100 characters of A-Z a-z 0-9 . _ ~ -' });
+  if (typeof query !== 'object' || query === null || Array.isArray(query)) {
+    errors.push({ parameter: 'query', message: 'query must be a JSON object of EPCIS query parameters' });
+    return err(errors);
+  }
+  for (const [key, value] of Object.entries(query)) {
+    if (key === '@context') continue;
+    if (REQUEST_ONLY.includes(key)) errors.push({ parameter: key, message: `${key} is not part of a query definition: give it when reading the query's events` });
+    const fine = typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))
+      || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+    if (!fine) errors.push({ parameter: key, message: `${key} must be a string, a number or an array of strings` });
+  }
+  if (errors.length > 0) return err(errors);
+  const parsed = parseEpcisQuery(namedQueryParams(query as Record<string, unknown>));
+  if (!parsed.ok) return err(parsed.error);
+  return ok({ name: name as string, query: query as Record<string, unknown> });
+}
+
+/**
+ * The query to run for a named query's events: its definition plus the request's `perPage` / `nextPageToken`; any
+ * other request parameter is an error (the definition fixes the filters).
+ */
+export function parseNamedQueryRun(definition: NamedQueryDefinition['query'], request: URLSearchParams): Result<EpcisQuery, EpcisQueryError[]> {
+  const extra = [...new Set(request.keys())].filter((k) => !REQUEST_ONLY.includes(k));
+  if (extra.length > 0) {
+    return err(extra.map((k) => ({ parameter: k, message: `a named query takes only perPage and nextPageToken; ${k} is fixed by its definition or not allowed` })));
+  }
+  return parseEpcisQuery([...namedQueryParams(definition), ...paramsOfSearch(request)]);
+}
+
+/** Opaque token of the named-query list: the last name of the page. */
+export const encodeNameToken = (name: string): string => btoa(`q:${name}`).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+export function decodeNameToken(token: string): string | null {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) return null;
+  try {
+    const v = atob(token.replace(/-/g, '+').replace(/_/g, '/'));
+    return v.startsWith('q:') && QUERY_NAME.test(v.slice(2)) ? v.slice(2) : null;
+  } catch {
+    return null;
+  }
+}

@@ -8,6 +8,10 @@
  *   `maxEventCount`: 413 `epcisException:QueryTooLargeException`. EPCs are SGTIN URNs unless the request sends
  *   `GS1-EPC-Format: Always_GS1_Digital_Link` (`Always_EPC_URN`, `Never_Translates` and `No_Preference` give URNs, the
  *   form the ledger stores).
+ * - Named queries: `POST /epcis/queries` `{"name", "query": {…query-schema.json parameters…}}` → 201 + `Location`
+ *   (409 ResourceAlreadyExistsException for a taken name, 400 for a bad definition); `GET /epcis/queries` (paged list),
+ *   `GET` / `DELETE /epcis/queries/{name}` (404 NoSuchNameException), `GET /epcis/queries/{name}/events` (its result,
+ *   like `GET /epcis/events`; only `perPage` / `nextPageToken` may be added). Each actor has its own names.
  * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured synchronously and
  *   all-or-nothing (`GS1-Capture-Error-Behaviour: rollback`, the only behaviour offered); optional `Idempotency-Key`.
  *   200 with the per-event outcome; 400/403/409 `application/problem+json` naming each event index, field and reason;
@@ -24,8 +28,11 @@ import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
 import { authenticate } from '../services/authenticate.ts';
 import { type CaptureProblemCode, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
-import { parseEpcisQueryString } from '../core/epcis-query-params.ts';
-import { queryEpcisEvents, withCheckpoint } from '../services/epcis-query.ts';
+import {
+  EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, type EpcisQueryError, QUERY_NAME, decodeNameToken, encodeNameToken, parseEpcisQueryString,
+} from '../core/epcis-query-params.ts';
+import { createNamedQuery, getNamedQuery, namedQueryPage, removeNamedQuery, runNamedQuery } from '../services/epcis-named-queries.ts';
+import { type EpcisQueryResult, queryEpcisEvents, withCheckpoint } from '../services/epcis-query.ts';
 
 export interface EpcisHttpOptions {
   /** Capture limits; by default from `deps.config` (`epcisMaxDocumentBytes`, `epcisMaxEvents`) or the defaults. */
@@ -43,13 +50,15 @@ const EPC_FORMATS: Record<string, EpcFormat> = {
 };
 
 /**
- * Answers `GET /epcis/events` and `POST /epcis/capture` (and their OPTIONS); undefined for any other path, so the
- * caller can hand the request to GraphQL.
+ * Answers `GET /epcis/events`, `POST /epcis/capture` and the named queries under `/epcis/queries` (and their
+ * OPTIONS); undefined for any other path, so the caller can hand the request to GraphQL.
  */
 export async function handleEpcisRequest(request: Request, deps: AppDeps, options: EpcisHttpOptions = {}): Promise<Response | undefined> {
   const path = new URL(request.url).pathname.replace(/\/+$/, '');
-  if (path !== '/epcis/events' && path !== '/epcis/capture') return undefined;
+  const named = /^\/epcis\/queries(?:\/([^/]+)(\/events)?)?$/.exec(path);
+  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named) return undefined;
   try {
+    if (named) return await queriesEndpoint(request, deps, named[1], named[2] !== undefined);
     return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits));
   } catch (error) {
     (options.logger ?? { error: (m: string, f?: Record<string, unknown>) => console.error(m, f) }).error('unexpected error in the EPCIS endpoint', { path, error });
@@ -61,7 +70,7 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 
 type ExceptionType =
   | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
-  | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException';
+  | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException' | 'NoSuchNameException' | 'ResourceAlreadyExistsException';
 
 /** RFC 7807 problem details with the EPCIS 2.0 exception type. */
 function problemResponse(status: number, type: ExceptionType, title: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Response {
@@ -82,34 +91,26 @@ async function authenticated(request: Request, deps: AppDeps) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// GET /epcis/events
+// GET /epcis/events and the named queries
 
-async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response> {
-  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: 'GET, HEAD, OPTIONS', ...VERSION_HEADERS, 'GS1-EPC-Format': 'Always_EPC_URN' } });
-  if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET, HEAD, OPTIONS');
-  const actor = await authenticated(request, deps);
-  if (actor instanceof Response) return actor;
+function queryParameterProblem(errors: readonly EpcisQueryError[]): Response {
+  return problemResponse(400, 'QueryParameterException', errors.map((e) => e.message).join('; '), {
+    parameters: errors.map((e) => ({ name: e.parameter, ...(e.index === undefined ? {} : { index: e.index }), reason: e.message })),
+  });
+}
 
+/** The EPC format a request asks for (`GS1-EPC-Format`), or the 400 answer to a bad header. */
+function epcFormatOf(request: Request): EpcFormat | Response {
   const formatHeader = request.headers.get('gs1-epc-format')?.trim();
-  let epcFormat: EpcFormat = 'urn';
-  if (formatHeader) {
-    const f = EPC_FORMATS[formatHeader.toLowerCase()];
-    if (!f) return problemResponse(400, 'ValidationException', `GS1-EPC-Format must be one of No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates; got ${formatHeader}`);
-    epcFormat = f;
-  }
-  const url = new URL(request.url);
-  const parsed = parseEpcisQueryString(url.searchParams);
-  if (!parsed.ok) {
-    return problemResponse(400, 'QueryParameterException', parsed.error.map((e) => e.message).join('; '), {
-      parameters: parsed.error.map((e) => ({ name: e.parameter, ...(e.index === undefined ? {} : { index: e.index }), reason: e.message })),
-    });
-  }
+  if (!formatHeader) return 'urn';
+  const f = EPC_FORMATS[formatHeader.toLowerCase()];
+  return f ?? problemResponse(400, 'ValidationException', `GS1-EPC-Format must be one of No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates; got ${formatHeader}`);
+}
 
-  const now = deps.now();
-  const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
-  const result = await queryEpcisEvents(deps.db, scope, parsed.value, epcFormat);
+/** An `EPCISQueryDocument` answer (or the problem a query result is), with the `Link` of the next page. */
+function queryResponse(request: Request, url: URL, result: EpcisQueryResult, perPage: number, epcFormat: EpcFormat, now: Date, queryName?: string): Response {
   if (result.kind === 'QueryTooLarge') return problemResponse(413, 'QueryTooLargeException', result.message, { maxEventCount: result.maxEventCount });
-  if (result.kind === 'QueryParameter') return problemResponse(400, 'QueryParameterException', result.message, { parameters: [{ name: result.parameter, reason: result.message }] });
+  if (result.kind === 'QueryParameter') return queryParameterProblem([{ parameter: result.parameter, message: result.message }]);
   const headers: Record<string, string> = {
     'content-type': 'application/ld+json; charset=utf-8',
     ...VERSION_HEADERS,
@@ -118,12 +119,116 @@ async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response
   if (result.nextPageToken !== null) {
     const next = new URL(url);
     next.searchParams.delete('nextPageToken');
-    next.searchParams.set('perPage', String(parsed.value.perPage));
+    next.searchParams.set('perPage', String(perPage));
     next.searchParams.set('nextPageToken', result.nextPageToken);
     headers['link'] = `<${next.toString()}>; rel="next"`;
   }
-  const body = request.method === 'HEAD' ? null : JSON.stringify(withCheckpoint(epcisQueryDocument(result.events, now.toISOString()), result.checkpoint));
+  const body = request.method === 'HEAD' ? null : JSON.stringify(withCheckpoint(epcisQueryDocument(result.events, now.toISOString(), queryName), result.checkpoint));
   return new Response(body, { status: 200, headers });
+}
+
+async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response> {
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: 'GET, HEAD, OPTIONS', ...VERSION_HEADERS, 'GS1-EPC-Format': 'Always_EPC_URN' } });
+  if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET, HEAD, OPTIONS');
+  const actor = await authenticated(request, deps);
+  if (actor instanceof Response) return actor;
+  const epcFormat = epcFormatOf(request);
+  if (epcFormat instanceof Response) return epcFormat;
+  const url = new URL(request.url);
+  const parsed = parseEpcisQueryString(url.searchParams);
+  if (!parsed.ok) return queryParameterProblem(parsed.error);
+
+  const now = deps.now();
+  const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
+  const result = await queryEpcisEvents(deps.db, scope, parsed.value, epcFormat);
+  return queryResponse(request, url, result, parsed.value.perPage, epcFormat, now);
+}
+
+const MAX_QUERY_DEFINITION_BYTES = 100_000;
+/** Malformed `POST /queries` bodies are ValidationExceptions; bad parameters of a well-formed one QueryParameterExceptions. */
+const BODY_ERRORS = new Set(['body', 'name', 'query']);
+
+/**
+ * `/epcis/queries` (GET: list, POST: create), `/epcis/queries/{name}` (GET: definition, DELETE) and
+ * `/epcis/queries/{name}/events` (GET: run). Named queries belong to the caller's actor.
+ */
+async function queriesEndpoint(request: Request, deps: AppDeps, rawName: string | undefined, events: boolean): Promise<Response> {
+  const allow = rawName === undefined ? 'GET, POST, OPTIONS' : events ? 'GET, HEAD, OPTIONS' : 'GET, DELETE, OPTIONS';
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow, ...VERSION_HEADERS } });
+  if (!allow.split(', ').includes(request.method)) return methodNotAllowed(allow);
+  const actor = await authenticated(request, deps);
+  if (actor instanceof Response) return actor;
+  const url = new URL(request.url);
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...headers } });
+
+  if (rawName === undefined && request.method === 'POST') {
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/json' && contentType !== 'application/ld+json') {
+      return problemResponse(415, 'UnsupportedMediaTypeException', `send the query definition as application/json, not ${contentType || 'no content type'}`);
+    }
+    const bytes = await readCapped(request, MAX_QUERY_DEFINITION_BYTES);
+    if (bytes === null) return problemResponse(413, 'ValidationException', `a query definition is at most ${MAX_QUERY_DEFINITION_BYTES} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (e) {
+      return problemResponse(400, 'ValidationException', `the body is not a JSON document: ${(e as Error).message}`);
+    }
+    const created = await createNamedQuery(deps.db, actor.id, body);
+    if (created.kind === 'Conflict') return problemResponse(409, 'ResourceAlreadyExistsException', created.message);
+    if (created.kind === 'InvalidQuery') {
+      const malformed = created.errors.filter((e) => BODY_ERRORS.has(e.parameter));
+      return malformed.length > 0 ? problemResponse(400, 'ValidationException', malformed.map((e) => e.message).join('; ')) : queryParameterProblem(created.errors);
+    }
+    const location = new URL(`/epcis/queries/${created.definition.name}`, url).toString();
+    return json(201, created.definition, { location });
+  }
+  if (rawName === undefined) {
+    const perPageRaw = url.searchParams.get('perPage');
+    const tokenRaw = url.searchParams.get('nextPageToken');
+    const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
+    if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
+    if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
+    const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
+    if (tokenRaw !== null && after === null) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
+    const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
+    const page = await namedQueryPage(deps.db, actor.id, after, perPage);
+    const headers: Record<string, string> = {};
+    const last = page.queries[page.queries.length - 1];
+    if (page.more && last) {
+      const next = new URL(url);
+      next.searchParams.set('perPage', String(perPage));
+      next.searchParams.set('nextPageToken', encodeNameToken(last.name));
+      headers['link'] = `<${next.toString()}>; rel="next"`;
+    }
+    return json(200, page.queries, headers);
+  }
+
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    name = rawName;
+  }
+  const noSuchName = (message: string) => problemResponse(404, 'NoSuchNameException', message);
+  if (!QUERY_NAME.test(name)) return noSuchName(`there is no named query ${JSON.stringify(name)}`);
+  if (!events) {
+    if (request.method === 'DELETE') {
+      const removed = await removeNamedQuery(deps.db, actor.id, name);
+      return removed.kind === 'ok' ? new Response(null, { status: 204, headers: { ...VERSION_HEADERS } }) : noSuchName(removed.message);
+    }
+    const found = await getNamedQuery(deps.db, actor.id, name);
+    return found.kind === 'ok' ? json(200, found.definition) : noSuchName(found.message);
+  }
+  const epcFormat = epcFormatOf(request);
+  if (epcFormat instanceof Response) return epcFormat;
+  const now = deps.now();
+  const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
+  const result = await runNamedQuery(deps.db, scope, name, url.searchParams, epcFormat);
+  if (result.kind === 'NotFound') return noSuchName(result.message);
+  if (result.kind === 'InvalidQuery') return queryParameterProblem(result.errors);
+  return queryResponse(request, url, result.result, result.perPage, epcFormat, now, name);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -396,3 +396,94 @@ describe('GraphQL epcisDocument', () => {
     expect(large.body.errors[0].extensions).toMatchObject({ code: 'QUERY_TOO_LARGE', field: 'maxEventCount' });
   });
 });
+
+describe('named queries (/epcis/queries)', () => {
+  const call = async (method: string, path: string, key: string, body?: unknown, contentType = 'application/json') => {
+    const res = await fetch(`${srv.origin}/epcis/queries${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+  };
+  const shipments = { name: 'shipments', query: { EQ_bizStep: ['shipping'], orderBy: 'eventTime', orderDirection: 'ASC' } };
+
+  it('creates, lists, reads, runs and deletes a named query', async () => {
+    const created = await call('POST', '', brand.key, shipments);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.headers.get('location')).toBe(`${srv.origin}/epcis/queries/shipments`);
+    expect(created.body).toEqual(shipments);
+    expect((await call('POST', '', brand.key, { name: 'recent-adds', query: { EQ_action: ['ADD'], GE_eventTime: '2026-01-01T00:00:00Z', maxEventCount: 5 } })).status).toBe(201);
+
+    const list = await call('GET', '', brand.key);
+    expect(list.body).toEqual([{ name: 'recent-adds', query: { EQ_action: ['ADD'], GE_eventTime: '2026-01-01T00:00:00Z', maxEventCount: 5 } }, shipments]);
+    const page1 = await call('GET', '?perPage=1', brand.key);
+    expect(page1.body.map((d: Json) => d.name)).toEqual(['recent-adds']);
+    const next = /^<([^>]+)>; rel="next"$/.exec(page1.headers.get('link')!)![1]!;
+    const page2 = await fetch(next, { headers: { authorization: `Bearer ${brand.key}` } });
+    expect(((await page2.json()) as Json[]).map((d) => d.name)).toEqual(['shipments']);
+    expect(page2.headers.get('link')).toBeNull();
+    expect((await call('GET', '/shipments', brand.key)).body).toEqual(shipments);
+
+    // Its events: the definition's filters and order, with this request's paging; the queryName in the document.
+    const run = await call('GET', '/shipments/events', brand.key);
+    expect(run.status).toBe(200);
+    expect(run.body.epcisBody.queryResults.queryName).toBe('shipments');
+    expect(eventsOf(run.body).map(nameOf)).toEqual(['ship1', 'ship2']);
+    expect(run.body['provenant:checkpoint']['provenant:treeSize']).toBeGreaterThan(0);
+    const first = await call('GET', '/shipments/events?perPage=1', brand.key);
+    expect(eventsOf(first.body).map(nameOf)).toEqual(['ship1']);
+    const rest = await fetch(/^<([^>]+)>/.exec(first.headers.get('link')!)![1]!, { headers: { authorization: `Bearer ${brand.key}` } });
+    expect(eventsOf((await rest.json()) as Json).map(nameOf)).toEqual(['ship2']);
+    expect((await call('GET', '/recent-adds/events', brand.key)).body.epcisBody.queryResults.resultsBody.eventList.map(nameOf)).toEqual(['commission1', 'pack', 'commission3']);
+    // Filters are fixed by the definition.
+    const extra = await call('GET', '/shipments/events?EQ_action=ADD', brand.key);
+    expect(extra.status).toBe(400);
+    expect(extra.body).toMatchObject({ type: 'epcisException:QueryParameterException', parameters: [{ name: 'EQ_action' }] });
+
+    expect((await call('DELETE', '/shipments', brand.key)).status).toBe(204);
+    expect((await call('GET', '/shipments', brand.key)).body).toMatchObject({ type: 'epcisException:NoSuchNameException', status: 404 });
+    expect((await call('GET', '/shipments/events', brand.key)).status).toBe(404);
+    expect((await call('DELETE', '/shipments', brand.key)).status).toBe(404);
+  });
+
+  it('refuses duplicates, malformed bodies and bad queries, and applies maxEventCount', async () => {
+    expect((await call('POST', '', brand.key, { name: 'dup', query: {} })).status).toBe(201);
+    expect((await call('POST', '', brand.key, { name: 'dup', query: { EQ_bizStep: ['shipping'] } })).body).toMatchObject({ type: 'epcisException:ResourceAlreadyExistsException', status: 409 });
+    expect((await call('GET', '/dup', brand.key)).body.query).toEqual({});
+    for (const [body, type, pattern] of [
+      [{ name: 'bad name!', query: {} }, 'ValidationException', /name must be/],
+      [{ name: 'x' }, 'ValidationException', /query must be a JSON object/],
+      ['[1, 2]', 'ValidationException', /body must be a JSON object/],
+      ['{', 'ValidationException', /not a JSON document/],
+      [{ name: 'q1', query: { EQ_quantity: 3 } }, 'QueryParameterException', /EQ_quantity is not supported/],
+      [{ name: 'q2', query: { perPage: 3 } }, 'QueryParameterException', /perPage is not part of a query definition/],
+      [{ name: 'q3', query: { EQ_bizStep: [1] } }, 'QueryParameterException', /must be a string, a number or an array of strings/],
+      [{ name: 'q4', query: { eventCountLimit: 3 } }, 'QueryParameterException', /eventCountLimit needs orderBy/],
+    ] as const) {
+      const r = await call('POST', '', brand.key, body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body, JSON.stringify(body)).toMatchObject({ type: `epcisException:${type}`, title: expect.stringMatching(pattern) });
+    }
+    expect((await call('POST', '', brand.key, { name: 'x', query: {} }, 'text/plain')).status).toBe(415);
+    expect((await call('GET', '/q1', brand.key)).status).toBe(404);
+    expect((await call('POST', '', brand.key, { name: 'two-ships', query: { EQ_bizStep: ['shipping'], maxEventCount: 1 } })).status).toBe(201);
+    expect((await call('GET', '/two-ships/events', brand.key)).body).toMatchObject({ type: 'epcisException:QueryTooLargeException', status: 413 });
+    expect((await call('PUT', '/dup', brand.key, {})).status).toBe(405);
+  });
+
+  it('belong to one actor and run with the caller\'s visibility', async () => {
+    expect((await call('POST', '', brand.key, { name: 'receipts', query: { EQ_bizStep: ['receiving'] } })).status).toBe(201);
+    expect((await call('GET', '/receipts', dist.key)).status).toBe(404);
+    expect((await call('GET', '/receipts/events', dist.key)).status).toBe(404);
+    expect((await call('GET', '', dist.key)).body).toEqual([]);
+    // The distributor's own query of the same name sees only what the distributor may read.
+    expect((await call('POST', '', dist.key, { name: 'receipts', query: { EQ_bizStep: ['receiving'] } })).status).toBe(201);
+    const mine = eventsOf((await call('GET', '/receipts/events', dist.key)).body).map(nameOf);
+    const theirs = eventsOf((await call('GET', '/receipts/events', brand.key)).body).map(nameOf);
+    expect(theirs).toEqual(['receive1', 'receive2', 'return']);
+    expect(mine).toEqual(await q('EQ_bizStep=receiving', dist.key));
+    expect(mine).not.toEqual(theirs);
+  });
+});

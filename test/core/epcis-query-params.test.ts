@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, type EpcisQuery, type EpcisQueryError, decodePageToken, encodePageToken, kindsOfDisposition,
-  locationCandidates, parseEpcisQuery, parseEpcisQueryString, partyOf,
+  decodeNameToken, encodeNameToken, locationCandidates, parseEpcisQuery, parseEpcisQueryString, parseNamedQuery, parseNamedQueryRun, partyOf,
 } from '../../src/core/epcis-query-params.ts';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
 
@@ -160,5 +160,37 @@ describe('locations and parties', () => {
     const imports = [...source.matchAll(/^import[^;]*?from '([^']+)'/gm)].map((m) => m[1]);
     for (const spec of imports) expect(spec).toMatch(/^\.\/[a-z-]+\.ts$/);
     expect(source).not.toMatch(/Date\.now|new Date\(\)|Buffer/);
+  });
+});
+
+describe('named query definitions', () => {
+  it('accepts {name, query} in the query-schema form and runs it with request paging only', () => {
+    const def = parseNamedQuery({ name: 'my.query-1', query: { '@context': 'x', EQ_bizStep: ['shipping', 'receiving'], GE_eventTime: '2026-01-01T00:00:00Z', orderBy: 'eventTime', eventCountLimit: 2 } });
+    expect(def.ok).toBe(true);
+    if (!def.ok) return;
+    const run = parseNamedQueryRun(def.value.query, new URLSearchParams('perPage=7'));
+    expect(run.ok && run.value).toMatchObject({ perPage: 7, eventCountLimit: 2, orderBy: 'eventTime', filter: { bizSteps: ['shipping', 'receiving'] } });
+    const extra = parseNamedQueryRun(def.value.query, new URLSearchParams('EQ_action=ADD'));
+    expect(!extra.ok && extra.error.map((e) => e.parameter)).toEqual(['EQ_action']);
+  });
+
+  it('refuses bad names, non-object queries, paging inside the definition, bad value types and invalid parameters', () => {
+    const params = (body: unknown) => {
+      const r = parseNamedQuery(body);
+      return r.ok ? [] : r.error.map((e) => e.parameter);
+    };
+    expect(params(null)).toEqual(['body']);
+    expect(params({ name: 'a/b', query: {} })).toEqual(['name']);
+    expect(params({ name: 'x'.repeat(101), query: {} })).toEqual(['name']);
+    expect(params({ name: 'ok', query: [] })).toEqual(['query']);
+    expect(params({ name: 'ok', query: { nextPageToken: 'abc' } })).toEqual(['nextPageToken']);
+    expect(params({ name: 'ok', query: { EQ_bizStep: { a: 1 } } })).toEqual(['EQ_bizStep']);
+    expect(params({ name: 'ok', query: { EQ_action: ['NOPE'], colour: 'red' } })).toEqual(['colour', 'EQ_action']);
+  });
+
+  it('name tokens round-trip and reject anything else', () => {
+    expect(decodeNameToken(encodeNameToken('a.b~c'))).toBe('a.b~c');
+    expect(decodeNameToken('bm9wZQ')).toBeNull();
+    expect(decodeNameToken('!')).toBeNull();
   });
 });
