@@ -235,7 +235,9 @@ export interface EpcisEventFilter {
   destinations?: readonly SourceDestFilter[] | null;
   /** GraphQL EventFilter extras: ledger kinds, recording actor, batch (already resolved; unknown → matches nothing). */
   kinds?: readonly string[] | null;
+  /** A uuid (the caller checks it). */
   actorId?: string | null;
+  /** A uuid (the caller checks it). */
   batchId?: string | null;
 }
 

@@ -157,9 +157,9 @@ export function epcisFilterConditions(filter: EpcisEventFilter): RawBuilder<bool
   if (filter.matchAnyEpc) where.push(or([itemsMatch(filter.matchAnyEpc), childContainersMatch(filter.matchAnyEpc), parentMatch(filter.matchAnyEpc)]));
   for (const s of filter.sources ?? []) where.push(sourceMatch(s));
   for (const d of filter.destinations ?? []) where.push(destinationMatch(d));
-  if (filter.actorId) where.push(sql<boolean>`e.actor_id::text = ${filter.actorId}`);
+  if (filter.actorId) where.push(sql<boolean>`e.actor_id = ${filter.actorId}::uuid`);
   if (filter.batchId !== undefined && filter.batchId !== null) {
-    where.push(sql<boolean>`EXISTS (SELECT 1 FROM chain_links bl JOIN items bi ON bi.id = bl.item_id WHERE bl.event_id = e.id AND bi.batch_id::text = ${filter.batchId})`);
+    where.push(sql<boolean>`EXISTS (SELECT 1 FROM chain_links bl JOIN items bi ON bi.id = bl.item_id WHERE bl.event_id = e.id AND bi.batch_id = ${filter.batchId}::uuid)`);
   }
   return where;
 }
