@@ -69,7 +69,7 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 // ---------------------------------------------------------------------------------------------------------------
 
 type ExceptionType =
-  | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
+  | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'QueryTooComplexException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
   | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException' | 'NoSuchNameException' | 'ResourceAlreadyExistsException';
 
 /** RFC 7807 problem details with the EPCIS 2.0 exception type. */
@@ -110,6 +110,7 @@ function epcFormatOf(request: Request): EpcFormat | Response {
 /** An `EPCISQueryDocument` answer (or the problem a query result is), with the `Link` of the next page. */
 function queryResponse(request: Request, url: URL, result: EpcisQueryResult, perPage: number, epcFormat: EpcFormat, now: Date, queryName?: string): Response {
   if (result.kind === 'QueryTooLarge') return problemResponse(413, 'QueryTooLargeException', result.message, { maxEventCount: result.maxEventCount });
+  if (result.kind === 'QueryTooComplex') return problemResponse(413, 'QueryTooComplexException', result.message);
   if (result.kind === 'QueryParameter') return queryParameterProblem([{ parameter: result.parameter, message: result.message }]);
   const headers: Record<string, string> = {
     'content-type': 'application/ld+json; charset=utf-8',

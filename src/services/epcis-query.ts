@@ -9,8 +9,8 @@
  * each event provable against the checkpoint the document carries.
  *
  * `EQ_eventID` is matched against the eventID the export computes (a hash of the exported event, not stored), so a
- * query with it reads the events matching its other parameters in chunks and hashes each: narrow it with other
- * parameters on a large ledger.
+ * query with it reads the events matching its other parameters in chunks and hashes each; when more than
+ * {@link EVENT_ID_SCAN_LIMIT} events match them, it is refused as QueryTooComplex.
  *
  * Every exported event that the ledger recorded from an EPCIS capture also carries `provenant:capturedEventID` (the
  * CBV 2.0 hash ID of the event as it was captured); its own `eventID` is then recomputed over the whole event, so it is
@@ -52,18 +52,31 @@ export type EpcisQueryResult =
   }
   /** `maxEventCount` was given and more events match (QueryTooLargeException). */
   | { kind: 'QueryTooLarge'; maxEventCount: number; message: string }
+  /** `EQ_eventID` would have to hash more candidate events than the scan limit (QueryTooComplexException). */
+  | { kind: 'QueryTooComplex'; message: string }
   /** The page token names a checkpoint this log does not have (QueryParameterException). */
   | { kind: 'QueryParameter'; parameter: string; message: string };
 
 /** Rows hashed per round when `EQ_eventID` has to be checked on the exported events. */
 const EVENT_ID_CHUNK = 500;
+/**
+ * Most candidate events an `EQ_eventID` query may hash (exporting and hashing one costs about a millisecond); beyond,
+ * the query is refused as too complex rather than occupying the server for seconds.
+ */
+export const EVENT_ID_SCAN_LIMIT = 10_000;
 
 /**
  * Answers one page of `query` for `scope`, with EPCs in `epcFormat`. Reads at the latest checkpoint, or at the
  * token's. Fails with QueryTooLarge when `maxEventCount` is exceeded (nothing else is read), QueryParameter when the
  * token's checkpoint does not exist.
  */
-export async function queryEpcisEvents(db: DbOrTrx, scope: ReadScope, query: EpcisQuery, epcFormat: EpcFormat): Promise<EpcisQueryResult> {
+export async function queryEpcisEvents(
+  db: DbOrTrx,
+  scope: ReadScope,
+  query: EpcisQuery,
+  epcFormat: EpcFormat,
+  options: { eventIdScanLimit?: number } = {},
+): Promise<EpcisQueryResult> {
   const token = query.pageToken;
   const cp = await findQueryCheckpoint(db, token ? token.treeSize : null);
   if (token && !cp) return { kind: 'QueryParameter', parameter: 'nextPageToken', message: 'nextPageToken names a checkpoint this log does not have' };
@@ -72,6 +85,15 @@ export async function queryEpcisEvents(db: DbOrTrx, scope: ReadScope, query: Epc
   const order: EpcisOrder = { by: query.orderBy, direction: query.orderDirection };
   const eventIds = query.filter.eventIds ? new Set(query.filter.eventIds) : null;
   const exportRow = (r: EpcisEventRow) => exportEvent(r, epcFormat);
+  if (eventIds) {
+    const limit = options.eventIdScanLimit ?? EVENT_ID_SCAN_LIMIT;
+    if ((await countEpcisEvents(db, scope, query.filter, treeSize, limit + 1)) > limit) {
+      return {
+        kind: 'QueryTooComplex',
+        message: `EQ_eventID is checked by hashing each event matching the other parameters; more than ${limit} do: narrow the query (e.g. with GE_eventTime, MATCH_epc, EQ_bizStep)`,
+      };
+    }
+  }
 
   if (query.maxEventCount !== null) {
     const cap = query.maxEventCount + 1;

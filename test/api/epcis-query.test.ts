@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCheckpoint } from '../../src/core/checkpoint.ts';
+import { parseEpcisQueryString } from '../../src/core/epcis-query-params.ts';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
+import { readScope } from '../../src/core/rights.ts';
+import { queryEpcisEvents } from '../../src/services/epcis-query.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { lifecycle, type TestActor } from '../helpers/ledger.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
@@ -178,6 +181,22 @@ describe('SimpleEventQuery parameters over GET /epcis/events', () => {
     // Under GS1-EPC-Format: Always_GS1_Digital_Link the same eventIDs are shown and found.
     const r = await fetch(`${srv.origin}/epcis/events?EQ_eventID=${enc(ids[1]!)}`, { headers: { authorization: `Bearer ${brand.key}`, 'GS1-EPC-Format': 'Always_GS1_Digital_Link' } });
     expect(eventsOf((await r.json()) as Json).map((e) => e.eventID)).toEqual([ids[1]]);
+  });
+
+  it('EQ_eventID is refused as too complex when more candidate events than the scan limit would have to be hashed', async () => {
+    const scope = readScope(brand.uuid, false, [], new Date());
+    const run = (qs: string) => {
+      const parsed = parseEpcisQueryString(new URLSearchParams(qs));
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
+      return queryEpcisEvents(db.db, scope, parsed.value, 'urn', { eventIdScanLimit: 2 });
+    };
+    const id = enc(exported['ship2']!.eventID);
+    expect(await run(`EQ_eventID=${id}`)).toMatchObject({ kind: 'QueryTooComplex', message: expect.stringMatching(/more than 2 do: narrow the query/) });
+    // Narrowed to two candidates (the shipments), it is answered.
+    const narrowed = await run(`EQ_eventID=${id}&EQ_bizStep=shipping`);
+    expect(narrowed.kind === 'ok' && narrowed.events.map((e) => e['eventID'])).toEqual([exported['ship2']!.eventID]);
+    // Without EQ_eventID the limit does not apply.
+    expect((await run('EQ_bizStep=receiving|shipping')).kind).toBe('ok');
   });
 
   it('GE_/LT_eventTime and GE_/LT_recordTime', async () => {

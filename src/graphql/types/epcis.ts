@@ -151,6 +151,7 @@ builder.queryField('epcisDocument', (t) =>
       }
       const result = await queryEpcisEvents(ctx.db, ctx.scope, query, args.epcFormat ?? 'urn');
       if (result.kind === 'QueryTooLarge') throw new GraphQLError(result.message, { extensions: { code: 'QUERY_TOO_LARGE', field: 'maxEventCount' } });
+      if (result.kind === 'QueryTooComplex') throw new GraphQLError(result.message, { extensions: { code: 'QUERY_TOO_COMPLEX', field: 'filter.eventIds' } });
       if (result.kind === 'QueryParameter') throw inputError('after', result.message);
       const doc = withCheckpoint(epcisDocument(result.events, ctx.now().toISOString()), result.checkpoint);
       if (result.nextPageToken !== null) doc['provenant:nextPageToken'] = result.nextPageToken;
