@@ -306,14 +306,12 @@ const LISTS = [
 /** Every parameter name this repository answers (`EQ_source_{type}` / `EQ_destination_{type}` besides). */
 export const SUPPORTED_PARAMETERS: readonly string[] = [...LISTS, 'EQ_source_{type}', 'EQ_destination_{type}', ...SINGLE];
 
-/** Standard SimpleEventQuery parameters (or name patterns) the ledger's data cannot answer. */
-const UNSUPPORTED_STANDARD = [
-  /^EQ_transformationID$/, /^MATCH_(inputEPCClass|outputEPCClass|anyEPCClass)$/, /^(EQ|GT|GE|LT|LE)_quantity$/, /^EXISTS_errorDeclaration$/,
-  /^(GE|LT)_errorDeclarationTime$/, /^EQ_errorReason$/, /^EQ_correctiveEventID$/, /^EQ_persistentDisposition_(set|unset)$/,
-  /^(GE|LT)_(startTime|endTime)$/, /^EQ_(type|deviceID|dataProcessingMethod|microorganism|chemicalSubstance|bizRules|stringValue|hexBinaryValue|uriValue|booleanValue)$/,
-  /^(EQ|GT|GE|LT|LE)_(value|minValue|maxValue|meanValue|sDev|percRank|percValue|uom|time|deviceMetadata|rawData|component|sensorMetadata)$/,
-  /^EQ_bizTransaction_/, /^EQ_(INNER_)?(ILMD_|SENSORELEMENT_|SENSORMETADATA_|SENSORREPORT_)?/, /^(GT|GE|LT|LE)_(INNER_)?/, /^EXISTS_/, /^HASATTR_/, /^EQATTR_/,
-];
+/**
+ * Name patterns of the other standard SimpleEventQuery parameters, which the ledger's data cannot answer: EPC class
+ * quantities, and every `EQ_/GT_/GE_/LT_/LE_` comparison (quantities, error declarations, start/end times, sensor
+ * data, business transactions, ILMD, inner and extension fields), `EXISTS_`, `HASATTR_`, `EQATTR_`.
+ */
+const UNSUPPORTED_STANDARD = [/^MATCH_(inputEPCClass|outputEPCClass|anyEPCClass)$/, /^(EQ|GT|GE|LT|LE)_/, /^(EXISTS|HASATTR|EQATTR)_/];
 
 /** Parameter values as the REST binding sends them: repeated and/or `|`-separated; single-valued ones unsplit. */
 export function paramsOfSearch(search: URLSearchParams): [string, string[]][] {
