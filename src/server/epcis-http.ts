@@ -1,11 +1,17 @@
 /**
  * EPCIS 2.0 REST binding (subset) beside GraphQL:
- * - `GET /epcis/events` — SimpleEventQuery with `MATCH_epc`, `MATCH_anyEPC`, `EQ_bizStep`, `GE_eventTime`,
- *   `LT_eventTime`, `EQ_action` (several values: repeat the parameter or separate values with `|`), `perPage`
- *   (default 30, at most 1000 served) and `nextPageToken`; answers an `EPCISQueryDocument` (`application/ld+json`) and,
- *   when there is more, `Link: <…&nextPageToken=…>; rel="next"`. EPCs are SGTIN URNs unless the request sends
+ * - `GET /epcis/events` — SimpleEventQuery with the parameters of `core/epcis-query-params.ts` (several values: repeat
+ *   the parameter or separate values with `|`); answers an `EPCISQueryDocument` (`application/ld+json`) carrying the
+ *   signed checkpoint it was read at (`provenant:checkpoint`) and, when there is more,
+ *   `Link: <…&nextPageToken=…>; rel="next"`. Unknown or unsupported parameters and bad values: 400
+ *   `epcisException:QueryParameterException` (`parameters`: name, value index, reason of each); more events than
+ *   `maxEventCount`: 413 `epcisException:QueryTooLargeException`. EPCs are SGTIN URNs unless the request sends
  *   `GS1-EPC-Format: Always_GS1_Digital_Link` (`Always_EPC_URN`, `Never_Translates` and `No_Preference` give URNs, the
  *   form the ledger stores).
+ * - Named queries: `POST /epcis/queries` `{"name", "query": {…query-schema.json parameters…}}` → 201 + `Location`
+ *   (409 ResourceAlreadyExistsException for a taken name, 400 for a bad definition); `GET /epcis/queries` (paged list),
+ *   `GET` / `DELETE /epcis/queries/{name}` (404 NoSuchNameException), `GET /epcis/queries/{name}/events` (its result,
+ *   like `GET /epcis/events`; only `perPage` / `nextPageToken` may be added). Each actor has its own names.
  * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured synchronously and
  *   all-or-nothing (`GS1-Capture-Error-Behaviour: rollback`, the only behaviour offered); optional `Idempotency-Key`.
  *   200 with the per-event outcome; 400/403/409 `application/problem+json` naming each event index, field and reason;
@@ -17,15 +23,16 @@ import { concatBytes } from '../core/bytes.ts';
 import type { EpcFormat } from '../core/epcis-export.ts';
 import { epcisQueryDocument } from '../core/epcis-export.ts';
 import { readScope } from '../core/rights.ts';
-import { parseOccurrenceTime } from '../core/time.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
 import { authenticate } from '../services/authenticate.ts';
 import { type CaptureProblemCode, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
 import {
-  EPCIS_MAX_PAGE_SIZE, type EpcPattern, type EpcisAction, type EpcisEventFilter, decodePageToken, epcisPageSize, findEpcisEvents, parseEpcPattern,
-} from '../services/epcis-query.ts';
+  EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, type EpcisQueryError, QUERY_NAME, decodeNameToken, encodeNameToken, parseEpcisQueryString,
+} from '../core/epcis-query-params.ts';
+import { createNamedQuery, getNamedQuery, namedQueryPage, removeNamedQuery, runNamedQuery } from '../services/epcis-named-queries.ts';
+import { type EpcisQueryResult, queryEpcisEvents, withCheckpoint } from '../services/epcis-query.ts';
 
 export interface EpcisHttpOptions {
   /** Capture limits; by default from `deps.config` (`epcisMaxDocumentBytes`, `epcisMaxEvents`) or the defaults. */
@@ -35,7 +42,6 @@ export interface EpcisHttpOptions {
 }
 
 const VERSION_HEADERS = { 'GS1-EPCIS-Version': '2.0.0', 'GS1-CBV-Version': '2.0.0' } as const;
-const QUERY_PARAMS = ['MATCH_epc', 'MATCH_anyEPC', 'EQ_bizStep', 'GE_eventTime', 'LT_eventTime', 'EQ_action', 'perPage', 'nextPageToken'] as const;
 const EPC_FORMATS: Record<string, EpcFormat> = {
   always_gs1_digital_link: 'digitalLink',
   always_epc_urn: 'urn',
@@ -44,13 +50,15 @@ const EPC_FORMATS: Record<string, EpcFormat> = {
 };
 
 /**
- * Answers `GET /epcis/events` and `POST /epcis/capture` (and their OPTIONS); undefined for any other path, so the
- * caller can hand the request to GraphQL.
+ * Answers `GET /epcis/events`, `POST /epcis/capture` and the named queries under `/epcis/queries` (and their
+ * OPTIONS); undefined for any other path, so the caller can hand the request to GraphQL.
  */
 export async function handleEpcisRequest(request: Request, deps: AppDeps, options: EpcisHttpOptions = {}): Promise<Response | undefined> {
   const path = new URL(request.url).pathname.replace(/\/+$/, '');
-  if (path !== '/epcis/events' && path !== '/epcis/capture') return undefined;
+  const named = /^\/epcis\/queries(?:\/([^/]+)(\/events)?)?$/.exec(path);
+  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named) return undefined;
   try {
+    if (named) return await queriesEndpoint(request, deps, named[1], named[2] !== undefined);
     return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits));
   } catch (error) {
     (options.logger ?? { error: (m: string, f?: Record<string, unknown>) => console.error(m, f) }).error('unexpected error in the EPCIS endpoint', { path, error });
@@ -61,8 +69,8 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 // ---------------------------------------------------------------------------------------------------------------
 
 type ExceptionType =
-  | 'ValidationException' | 'QueryParameterException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
-  | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException';
+  | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'QueryTooComplexException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
+  | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException' | 'NoSuchNameException' | 'ResourceAlreadyExistsException';
 
 /** RFC 7807 problem details with the EPCIS 2.0 exception type. */
 function problemResponse(status: number, type: ExceptionType, title: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Response {
@@ -83,84 +91,41 @@ async function authenticated(request: Request, deps: AppDeps) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// GET /epcis/events
+// GET /epcis/events and the named queries
 
-function parseTime(name: string, raw: string): Date | string {
-  let parsed = parseOccurrenceTime(raw);
-  // An unencoded "+" in a query string arrives as a space.
-  if (!parsed.ok && raw.includes(' ')) parsed = parseOccurrenceTime(raw.replace(' ', '+'));
-  return parsed.ok ? parsed.value.instant : `${name}: ${parsed.error}`;
+function queryParameterProblem(errors: readonly EpcisQueryError[]): Response {
+  return problemResponse(400, 'QueryParameterException', errors.map((e) => e.message).join('; '), {
+    parameters: errors.map((e) => ({ name: e.parameter, ...(e.index === undefined ? {} : { index: e.index }), reason: e.message })),
+  });
 }
 
-interface ParsedQuery {
-  filter: EpcisEventFilter;
-  perPage: number;
-  after: number | null;
+/** The EPC format a request asks for (`GS1-EPC-Format`), or the 400 answer to a bad header. */
+function epcFormatOf(request: Request): EpcFormat | Response {
+  const formatHeader = request.headers.get('gs1-epc-format')?.trim();
+  if (!formatHeader) return 'urn';
+  const f = EPC_FORMATS[formatHeader.toLowerCase()];
+  return f ?? problemResponse(400, 'ValidationException', `GS1-EPC-Format must be one of No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates; got ${formatHeader}`);
 }
 
-function parseQuery(params: URLSearchParams): ParsedQuery | string {
-  for (const name of new Set(params.keys())) {
-    if (!(QUERY_PARAMS as readonly string[]).includes(name)) return `unsupported query parameter ${name} (supported: ${QUERY_PARAMS.join(', ')})`;
-  }
-  const values = (name: string): string[] | null => {
-    const all = params.getAll(name);
-    if (all.length === 0) return null;
-    return all.flatMap((v) => v.split('|')).map((v) => v.trim()).filter((v) => v !== '');
+/** An `EPCISQueryDocument` answer (or the problem a query result is), with the `Link` of the next page. */
+function queryResponse(request: Request, url: URL, result: EpcisQueryResult, perPage: number, epcFormat: EpcFormat, now: Date, queryName?: string): Response {
+  if (result.kind === 'QueryTooLarge') return problemResponse(413, 'QueryTooLargeException', result.message, { maxEventCount: result.maxEventCount });
+  if (result.kind === 'QueryTooComplex') return problemResponse(413, 'QueryTooComplexException', result.message);
+  if (result.kind === 'QueryParameter') return queryParameterProblem([{ parameter: result.parameter, message: result.message }]);
+  const headers: Record<string, string> = {
+    'content-type': 'application/ld+json; charset=utf-8',
+    ...VERSION_HEADERS,
+    'GS1-EPC-Format': epcFormat === 'digitalLink' ? 'Always_GS1_Digital_Link' : 'Always_EPC_URN',
   };
-  const single = (name: string): string | null | { error: string } => {
-    const all = params.getAll(name);
-    if (all.length > 1) return { error: `${name} may be given once` };
-    return all[0] ?? null;
-  };
-  const filter: EpcisEventFilter = {};
-  for (const [name, key] of [['MATCH_epc', 'matchEpc'], ['MATCH_anyEPC', 'matchAnyEpc']] as const) {
-    const list = values(name);
-    if (list === null) continue;
-    if (list.length === 0) return `${name} needs at least one EPC`;
-    const patterns: EpcPattern[] = [];
-    for (const v of list) {
-      const p = parseEpcPattern(v);
-      if (!p.ok) return `${name}: ${p.error}`;
-      patterns.push(p.value);
-    }
-    filter[key] = patterns;
+  if (result.nextPageToken !== null) {
+    const next = new URL(url);
+    next.searchParams.delete('nextPageToken');
+    next.searchParams.set('perPage', String(perPage));
+    next.searchParams.set('nextPageToken', result.nextPageToken);
+    headers['link'] = `<${next.toString()}>; rel="next"`;
   }
-  const steps = values('EQ_bizStep');
-  if (steps !== null) {
-    if (steps.length === 0) return 'EQ_bizStep needs at least one business step';
-    filter.bizSteps = steps;
-  }
-  const actions = values('EQ_action');
-  if (actions !== null) {
-    const bad = actions.find((a) => !['ADD', 'OBSERVE', 'DELETE'].includes(a));
-    if (bad !== undefined || actions.length === 0) return `EQ_action must be ADD, OBSERVE or DELETE${bad ? `, got ${bad}` : ''}`;
-    filter.actions = actions as EpcisAction[];
-  }
-  for (const [name, key] of [['GE_eventTime', 'geEventTime'], ['LT_eventTime', 'ltEventTime']] as const) {
-    const raw = single(name);
-    if (raw !== null && typeof raw === 'object') return raw.error;
-    if (raw === null) continue;
-    const t = parseTime(name, raw);
-    if (typeof t === 'string') return t;
-    filter[key] = t;
-  }
-  const perPageRaw = single('perPage');
-  if (perPageRaw !== null && typeof perPageRaw === 'object') return perPageRaw.error;
-  let requested: number | null = null;
-  if (perPageRaw !== null) {
-    if (!/^\d{1,9}$/.test(perPageRaw)) return `perPage must be a positive integer (at most ${EPCIS_MAX_PAGE_SIZE} are served)`;
-    requested = Number(perPageRaw);
-  }
-  const size = epcisPageSize(requested);
-  if (!size.ok) return `perPage: ${size.error}`;
-  const tokenRaw = single('nextPageToken');
-  if (tokenRaw !== null && typeof tokenRaw === 'object') return tokenRaw.error;
-  let after: number | null = null;
-  if (tokenRaw !== null) {
-    after = decodePageToken(tokenRaw);
-    if (after === null) return 'nextPageToken is not a token returned by this endpoint';
-  }
-  return { filter, perPage: size.value, after };
+  const body = request.method === 'HEAD' ? null : JSON.stringify(withCheckpoint(epcisQueryDocument(result.events, now.toISOString(), queryName), result.checkpoint));
+  return new Response(body, { status: 200, headers });
 }
 
 async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response> {
@@ -168,35 +133,103 @@ async function eventsEndpoint(request: Request, deps: AppDeps): Promise<Response
   if (request.method !== 'GET' && request.method !== 'HEAD') return methodNotAllowed('GET, HEAD, OPTIONS');
   const actor = await authenticated(request, deps);
   if (actor instanceof Response) return actor;
-
-  const formatHeader = request.headers.get('gs1-epc-format')?.trim();
-  let epcFormat: EpcFormat = 'urn';
-  if (formatHeader) {
-    const f = EPC_FORMATS[formatHeader.toLowerCase()];
-    if (!f) return problemResponse(400, 'ValidationException', `GS1-EPC-Format must be one of No_Preference, Always_GS1_Digital_Link, Always_EPC_URN, Never_Translates; got ${formatHeader}`);
-    epcFormat = f;
-  }
+  const epcFormat = epcFormatOf(request);
+  if (epcFormat instanceof Response) return epcFormat;
   const url = new URL(request.url);
-  const parsed = parseQuery(url.searchParams);
-  if (typeof parsed === 'string') return problemResponse(400, 'QueryParameterException', parsed);
+  const parsed = parseEpcisQueryString(url.searchParams);
+  if (!parsed.ok) return queryParameterProblem(parsed.error);
 
   const now = deps.now();
   const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
-  const page = await findEpcisEvents(deps.db, scope, parsed.filter, { limit: parsed.perPage, afterLeafIndex: parsed.after }, epcFormat);
-  const headers: Record<string, string> = {
-    'content-type': 'application/ld+json; charset=utf-8',
-    ...VERSION_HEADERS,
-    'GS1-EPC-Format': epcFormat === 'digitalLink' ? 'Always_GS1_Digital_Link' : 'Always_EPC_URN',
-  };
-  if (page.nextPageToken !== null) {
-    const next = new URL(url);
-    next.searchParams.delete('nextPageToken');
-    next.searchParams.set('perPage', String(parsed.perPage));
-    next.searchParams.set('nextPageToken', page.nextPageToken);
-    headers['link'] = `<${next.toString()}>; rel="next"`;
+  const result = await queryEpcisEvents(deps.db, scope, parsed.value, epcFormat);
+  return queryResponse(request, url, result, parsed.value.perPage, epcFormat, now);
+}
+
+const MAX_QUERY_DEFINITION_BYTES = 100_000;
+/** Malformed `POST /queries` bodies are ValidationExceptions; bad parameters of a well-formed one QueryParameterExceptions. */
+const BODY_ERRORS = new Set(['body', 'name', 'query']);
+
+/**
+ * `/epcis/queries` (GET: list, POST: create), `/epcis/queries/{name}` (GET: definition, DELETE) and
+ * `/epcis/queries/{name}/events` (GET: run). Named queries belong to the caller's actor.
+ */
+async function queriesEndpoint(request: Request, deps: AppDeps, rawName: string | undefined, events: boolean): Promise<Response> {
+  const allow = rawName === undefined ? 'GET, POST, OPTIONS' : events ? 'GET, HEAD, OPTIONS' : 'GET, DELETE, OPTIONS';
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow, ...VERSION_HEADERS } });
+  if (!allow.split(', ').includes(request.method)) return methodNotAllowed(allow);
+  const actor = await authenticated(request, deps);
+  if (actor instanceof Response) return actor;
+  const url = new URL(request.url);
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...headers } });
+
+  if (rawName === undefined && request.method === 'POST') {
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/json' && contentType !== 'application/ld+json') {
+      return problemResponse(415, 'UnsupportedMediaTypeException', `send the query definition as application/json, not ${contentType || 'no content type'}`);
+    }
+    const bytes = await readCapped(request, MAX_QUERY_DEFINITION_BYTES);
+    if (bytes === null) return problemResponse(413, 'ValidationException', `a query definition is at most ${MAX_QUERY_DEFINITION_BYTES} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (e) {
+      return problemResponse(400, 'ValidationException', `the body is not a JSON document: ${(e as Error).message}`);
+    }
+    const created = await createNamedQuery(deps.db, actor.id, body);
+    if (created.kind === 'Conflict') return problemResponse(409, 'ResourceAlreadyExistsException', created.message);
+    if (created.kind === 'InvalidQuery') {
+      const malformed = created.errors.filter((e) => BODY_ERRORS.has(e.parameter));
+      return malformed.length > 0 ? problemResponse(400, 'ValidationException', malformed.map((e) => e.message).join('; ')) : queryParameterProblem(created.errors);
+    }
+    const location = new URL(`/epcis/queries/${created.definition.name}`, url).toString();
+    return json(201, created.definition, { location });
   }
-  const body = request.method === 'HEAD' ? null : JSON.stringify(epcisQueryDocument(page.events, now.toISOString()));
-  return new Response(body, { status: 200, headers });
+  if (rawName === undefined) {
+    const perPageRaw = url.searchParams.get('perPage');
+    const tokenRaw = url.searchParams.get('nextPageToken');
+    const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
+    if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
+    if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
+    const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
+    if (tokenRaw !== null && after === null) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
+    const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
+    const page = await namedQueryPage(deps.db, actor.id, after, perPage);
+    const headers: Record<string, string> = {};
+    const last = page.queries[page.queries.length - 1];
+    if (page.more && last) {
+      const next = new URL(url);
+      next.searchParams.set('perPage', String(perPage));
+      next.searchParams.set('nextPageToken', encodeNameToken(last.name));
+      headers['link'] = `<${next.toString()}>; rel="next"`;
+    }
+    return json(200, page.queries, headers);
+  }
+
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    name = rawName;
+  }
+  const noSuchName = (message: string) => problemResponse(404, 'NoSuchNameException', message);
+  if (!QUERY_NAME.test(name)) return noSuchName(`there is no named query ${JSON.stringify(name)}`);
+  if (!events) {
+    if (request.method === 'DELETE') {
+      const removed = await removeNamedQuery(deps.db, actor.id, name);
+      return removed.kind === 'ok' ? new Response(null, { status: 204, headers: { ...VERSION_HEADERS } }) : noSuchName(removed.message);
+    }
+    const found = await getNamedQuery(deps.db, actor.id, name);
+    return found.kind === 'ok' ? json(200, found.definition) : noSuchName(found.message);
+  }
+  const epcFormat = epcFormatOf(request);
+  if (epcFormat instanceof Response) return epcFormat;
+  const now = deps.now();
+  const scope = readScope(actor.id, actor.is_operator, await grantsOf(deps.db, actor.id), now);
+  const result = await runNamedQuery(deps.db, scope, name, url.searchParams, epcFormat);
+  if (result.kind === 'NotFound') return noSuchName(result.message);
+  if (result.kind === 'InvalidQuery') return queryParameterProblem(result.errors);
+  return queryResponse(request, url, result.result, result.perPage, epcFormat, now, name);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

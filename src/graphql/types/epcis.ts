@@ -1,15 +1,13 @@
+import { GraphQLError } from 'graphql';
 import { epcisDocument } from '../../core/epcis-export.ts';
 import { normalizeGtin } from '../../core/identifiers.ts';
-import { parseOccurrenceTime } from '../../core/time.ts';
 import { findBatch } from '../../db/ledger.ts';
 import type { EventRow } from '../../db/types.ts';
 import {
   type CaptureProblem, type CapturedEvent, type EpcisCaptureRejection, type EpcisCaptureSuccess, captureEpcisDocument, captureLimits,
 } from '../../services/epcis-capture.ts';
-import {
-  EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, type EpcPattern, type EpcisEventFilter, decodePageToken, epcisPageSize, findEpcisEvents,
-  parseEpcPattern,
-} from '../../services/epcis-query.ts';
+import { EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, parseEpcisQuery } from '../../core/epcis-query-params.ts';
+import { queryEpcisEvents, withCheckpoint } from '../../services/epcis-query.ts';
 import type { ItemProblem } from '../../services/results.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
@@ -32,87 +30,131 @@ const EpcFormatEnum = builder.enumType('EpcFormat', {
 });
 
 const EpcisActionEnum = builder.enumType('EpcisAction', { values: ['ADD', 'OBSERVE', 'DELETE'] as const });
+const EpcisOrderByEnum = builder.enumType('EpcisOrderBy', {
+  description: 'orderBy of the EPCIS query.',
+  values: { EVENT_TIME: { value: 'eventTime' }, RECORD_TIME: { value: 'recordTime' } } as const,
+});
+const EpcisOrderDirectionEnum = builder.enumType('EpcisOrderDirection', { values: ['ASC', 'DESC'] as const });
+
+const SourceDestinationInput = builder.inputType('EpcisSourceDestinationFilter', {
+  description: 'EQ_source_{type} / EQ_destination_{type}: a CBV source/destination type and the parties it may name.',
+  fields: (t) => ({
+    type: t.string({ required: true, description: 'CBV type: owning_party, possessing_party, location (short name, URN or Web URI).' }),
+    parties: t.stringList({ required: true, description: 'https://id.gs1.org/417/{gln}, urn:epc:id:pgln:… or urn:provenant:actor:{id}.' }),
+  }),
+});
 
 const EpcisEventFilterInput = builder.inputType('EpcisEventFilter', {
-  description: 'The EventFilter fields plus the EPCIS 2.0 SimpleEventQuery parameters of GET /epcis/events. Every field given must match.',
+  description:
+    'The EventFilter fields plus the EPCIS 2.0 SimpleEventQuery parameters of GET /epcis/events (same meaning, see README). Every field given must match; ' +
+    'the values of one list are alternatives.',
   fields: (t) => ({
     kinds: t.field({ type: [EventKindEnum] }),
     actor: t.globalID({ description: 'Only events recorded by this actor.' }),
     since: t.field({ type: 'DateTime', description: 'occurredAt ≥ since (GE_eventTime).' }),
     until: t.field({ type: 'DateTime', description: 'occurredAt < until (LT_eventTime).' }),
+    recordedSince: t.field({ type: 'DateTime', description: 'recordTime ≥ this (GE_recordTime).' }),
+    recordedUntil: t.field({ type: 'DateTime', description: 'recordTime < this (LT_recordTime).' }),
     batch: t.field({ type: BatchSelectorInput, description: 'Only events touching items of this batch.' }),
-    matchEpc: t.stringList({ description: 'MATCH_epc: SGTIN URNs, Digital Links, urn:epc:idpat:sgtin patterns; matches epcList (not the inputs of a TransformationEvent).' }),
-    matchAnyEpc: t.stringList({ description: 'MATCH_anyEPC: as matchEpc, also matching inputEPCList.' }),
+    eventTypes: t.stringList({ description: 'eventType: ObjectEvent, AggregationEvent, TransformationEvent.' }),
+    eventIds: t.stringList({ description: 'EQ_eventID: the exported event hash IDs.' }),
+    matchEpc: t.stringList({ description: 'MATCH_epc: SGTIN URNs, Digital Links, urn:epc:idpat:sgtin patterns, SSCCs; matches epcList and childEPCs (not the inputs of a TransformationEvent).' }),
+    matchParentId: t.stringList({ description: 'MATCH_parentID: the container (SSCC) of AggregationEvents.' }),
+    matchInputEpc: t.stringList({ description: 'MATCH_inputEPC: inputEPCList of TransformationEvents.' }),
+    matchOutputEpc: t.stringList({ description: 'MATCH_outputEPC: URIs; matches nothing (no exported event has an outputEPCList).' }),
+    matchEpcClass: t.stringList({ description: 'MATCH_epcClass: URIs; matches nothing (no exported event has a quantityList).' }),
+    matchAnyEpc: t.stringList({ description: 'MATCH_anyEPC: as matchEpc, also matching parentID and inputEPCList.' }),
     bizSteps: t.stringList({ description: 'EQ_bizStep: CBV business steps (short name, URN or Web URI).' }),
+    dispositions: t.stringList({ description: 'EQ_disposition: CBV dispositions (short name, URN or Web URI).' }),
+    readPoints: t.stringList({ description: 'EQ_readPoint (= WD_readPoint: no location hierarchy): https://id.gs1.org/414/{gln}[/254/{ext}] or SGLN URNs.' }),
+    bizLocations: t.stringList({ description: 'EQ_bizLocation (= WD_bizLocation), as readPoints.' }),
     actions: t.field({ type: [EpcisActionEnum], description: 'EQ_action.' }),
+    sources: t.field({ type: [SourceDestinationInput], description: 'EQ_source_{type}, one entry per type (all must match).' }),
+    destinations: t.field({ type: [SourceDestinationInput], description: 'EQ_destination_{type}, one entry per type (all must match).' }),
   }),
 });
 
 type FilterArg = {
   kinds?: readonly string[] | null;
   actor?: { typename: string; id: string } | null;
-  since?: string | null;
-  until?: string | null;
   batch?: { gtin: string; lot: string } | null;
-  matchEpc?: readonly string[] | null;
-  matchAnyEpc?: readonly string[] | null;
-  bizSteps?: readonly string[] | null;
-  actions?: readonly ('ADD' | 'OBSERVE' | 'DELETE')[] | null;
-} | null | undefined;
+  sources?: readonly { type: string; parties: readonly string[] }[] | null;
+  destinations?: readonly { type: string; parties: readonly string[] }[] | null;
+} & { [field: string]: unknown } | null | undefined;
 
-function epcPatterns(name: string, values: readonly string[] | null | undefined): EpcPattern[] | null {
-  if (!values) return null;
-  return values.map((v, i) => {
-    const p = parseEpcPattern(v);
-    if (!p.ok) throw inputError(`filter.${name}[${i}]`, p.error);
-    return p.value;
-  });
-}
+/** GraphQL filter fields and arguments → the SimpleEventQuery parameter each one is. */
+const LIST_PARAMS: readonly [string, string][] = [
+  ['eventTypes', 'eventType'], ['eventIds', 'EQ_eventID'], ['matchEpc', 'MATCH_epc'], ['matchParentId', 'MATCH_parentID'],
+  ['matchInputEpc', 'MATCH_inputEPC'], ['matchOutputEpc', 'MATCH_outputEPC'], ['matchEpcClass', 'MATCH_epcClass'], ['matchAnyEpc', 'MATCH_anyEPC'],
+  ['bizSteps', 'EQ_bizStep'], ['dispositions', 'EQ_disposition'], ['readPoints', 'EQ_readPoint'], ['bizLocations', 'EQ_bizLocation'], ['actions', 'EQ_action'],
+];
+const TIME_PARAMS: readonly [string, string][] = [['since', 'GE_eventTime'], ['until', 'LT_eventTime'], ['recordedSince', 'GE_recordTime'], ['recordedUntil', 'LT_recordTime']];
 
 builder.queryField('epcisDocument', (t) =>
   t.field({
     type: 'JSON',
     description:
-      `The events you may read (the same visibility as \`events\`), oldest first, as a GS1 EPCIS 2.0 EPCISDocument (JSON-LD). Each event carries eventID = its CBV 2.0 event hash ID. ` +
-      `Page with first (default ${EPCIS_DEFAULT_PAGE_SIZE}, at most ${EPCIS_MAX_PAGE_SIZE} served) and after = the document's "provenant:nextPageToken" (absent on the last page).`,
+      `The events you may read (the same visibility as \`events\`) as a GS1 EPCIS 2.0 EPCISDocument (JSON-LD), filtered and ordered like GET /epcis/events. Each event carries eventID = its CBV 2.0 event hash ID; ` +
+      `the document carries "provenant:checkpoint", the signed log checkpoint it was read at (every event is below its tree size). ` +
+      `Page with first (default ${EPCIS_DEFAULT_PAGE_SIZE}, at most ${EPCIS_MAX_PAGE_SIZE} served) and after = the document's "provenant:nextPageToken" (absent on the last page); ` +
+      'the next pages read at the same checkpoint. Without orderBy, events come oldest first (log order).',
     authScopes: { authenticated: true },
     args: {
       filter: t.arg({ type: EpcisEventFilterInput }),
       first: t.arg.int(),
       after: t.arg.string(),
       epcFormat: t.arg({ type: EpcFormatEnum, defaultValue: 'urn' }),
+      orderBy: t.arg({ type: EpcisOrderByEnum }),
+      orderDirection: t.arg({ type: EpcisOrderDirectionEnum, description: 'Default DESC (with orderBy).' }),
+      eventCountLimit: t.arg.int({ description: 'Only the first N events of the ordering (needs orderBy).' }),
+      maxEventCount: t.arg.int({ description: 'Refuse the query (QUERY_TOO_LARGE) when more events match.' }),
     },
     resolve: async (_r, args, ctx) => {
-      const size = epcisPageSize(args.first ?? null);
-      if (!size.ok) throw inputError('first', size.error);
-      let after: number | null = null;
-      if (args.after) {
-        after = decodePageToken(args.after);
-        if (after === null) throw inputError('after', 'after is not a provenant:nextPageToken of epcisDocument');
-      }
       const f = args.filter as FilterArg;
-      const filter: EpcisEventFilter = {
-        matchEpc: epcPatterns('matchEpc', f?.matchEpc),
-        matchAnyEpc: epcPatterns('matchAnyEpc', f?.matchAnyEpc),
-        bizSteps: f?.bizSteps ?? null,
-        actions: f?.actions ?? null,
-        kinds: f?.kinds?.length ? f.kinds : null,
+      // One validation path: the filter becomes the REST parameters and goes through the same core parser.
+      const params: [string, string[]][] = [];
+      const fieldOf = new Map<string, string>();
+      const add = (field: string, name: string, values: readonly string[]) => {
+        params.push([name, [...values]]);
+        fieldOf.set(name, field);
       };
-      if (f?.actor) filter.actorId = f.actor.typename === 'Actor' && isUuid(f.actor.id) ? f.actor.id : NOTHING;
-      for (const [name, value, key] of [['since', f?.since, 'geEventTime'], ['until', f?.until, 'ltEventTime']] as const) {
-        if (!value) continue;
-        const parsed = parseOccurrenceTime(value);
-        if (!parsed.ok) throw inputError(`filter.${name}`, parsed.error);
-        filter[key] = parsed.value.instant;
+      for (const [field, name] of LIST_PARAMS) {
+        const v = f?.[field] as readonly string[] | null | undefined;
+        if (v) add(`filter.${field}`, name, v);
       }
+      for (const [field, name] of TIME_PARAMS) {
+        const v = f?.[field] as string | null | undefined;
+        if (v) add(`filter.${field}`, name, [v]);
+      }
+      for (const [list, side] of [[f?.sources, 'source'], [f?.destinations, 'destination']] as const) {
+        (list ?? []).forEach((sd, i) => add(`filter.${side}s[${i}].parties`, `EQ_${side}_${sd.type}`, sd.parties));
+      }
+      if (args.first !== null && args.first !== undefined) add('first', 'perPage', [String(args.first)]);
+      if (args.after) add('after', 'nextPageToken', [args.after]);
+      if (args.orderBy) add('orderBy', 'orderBy', [args.orderBy]);
+      if (args.orderDirection) add('orderDirection', 'orderDirection', [args.orderDirection]);
+      if (args.eventCountLimit !== null && args.eventCountLimit !== undefined) add('eventCountLimit', 'eventCountLimit', [String(args.eventCountLimit)]);
+      if (args.maxEventCount !== null && args.maxEventCount !== undefined) add('maxEventCount', 'maxEventCount', [String(args.maxEventCount)]);
+      const parsed = parseEpcisQuery(params);
+      if (!parsed.ok) {
+        const e = parsed.error[0]!;
+        const field = fieldOf.get(e.parameter) ?? e.parameter;
+        throw inputError(e.index === undefined ? field : `${field}[${e.index}]`, e.message);
+      }
+      const query = parsed.value;
+      if (f?.kinds?.length) query.filter.kinds = f.kinds;
+      if (f?.actor) query.filter.actorId = f.actor.typename === 'Actor' && isUuid(f.actor.id) ? f.actor.id : NOTHING;
       if (f?.batch) {
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;
-        filter.batchId = batch?.id ?? NOTHING;
+        query.filter.batchId = batch?.id ?? NOTHING;
       }
-      const page = await findEpcisEvents(ctx.db, ctx.scope, filter, { limit: size.value, afterLeafIndex: after }, args.epcFormat ?? 'urn');
-      const doc = epcisDocument(page.events, ctx.now().toISOString());
-      if (page.nextPageToken !== null) doc['provenant:nextPageToken'] = page.nextPageToken;
+      const result = await queryEpcisEvents(ctx.db, ctx.scope, query, args.epcFormat ?? 'urn');
+      if (result.kind === 'QueryTooLarge') throw new GraphQLError(result.message, { extensions: { code: 'QUERY_TOO_LARGE', field: 'maxEventCount' } });
+      if (result.kind === 'QueryTooComplex') throw new GraphQLError(result.message, { extensions: { code: 'QUERY_TOO_COMPLEX', field: 'filter.eventIds' } });
+      if (result.kind === 'QueryParameter') throw inputError('after', result.message);
+      const doc = withCheckpoint(epcisDocument(result.events, ctx.now().toISOString()), result.checkpoint);
+      if (result.nextPageToken !== null) doc['provenant:nextPageToken'] = result.nextPageToken;
       return doc;
     },
   }),
