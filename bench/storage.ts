@@ -1,0 +1,70 @@
+/**
+ * Benchmark: storage per event. Commissions BENCH_STORAGE_EVENTS items, then records one single-item SHIP per item
+ * through the service layer (in transactions of 500, integrated after each as the sequencer does), and reports the
+ * database's size per table against the bytes of the hashed event bodies: total ÷ body bytes (target ≤ 3) and the
+ * size extrapolated to one million events. On PGlite it vacuums first, as the server's maintenance does.
+ *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/storage.ts   (PGlite only when unset)
+ */
+import { sql } from 'kysely';
+import { ensureOperator } from '../src/db/actors.ts';
+import type { DatabaseHandle } from '../src/db/connection.ts';
+import { migrateToLatest } from '../src/db/migrator.ts';
+import { createActor } from '../src/services/create-actor.ts';
+import { integrateAll } from '../src/services/integrate.ts';
+import { recordEvent } from '../src/services/record-event.ts';
+import { registerBatch } from '../src/services/register-batch.ts';
+import { registerProduct } from '../src/services/register-product.ts';
+import { withRetries } from '../src/services/transaction.ts';
+import { benchDeps, onEachDatabase } from './harness.ts';
+
+const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 20_000);
+const PER_TRANSACTION = 500;
+const TABLES = ['events', 'chain_links', 'items', 'custody_starts', 'log_nodes', 'checkpoints', 'pending_events', 'log_state', 'idempotency_keys'];
+
+async function run(label: string, h: DatabaseHandle, schema: string | undefined) {
+  await migrateToLatest(h.db, schema);
+  const op = await ensureOperator(h.db);
+  const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
+  const dist = await createActor(h.db, op, { name: 'd', roles: ['DISTRIBUTOR'] });
+  if (maker.kind !== 'ok' || dist.kind !== 'ok') throw new Error('actors');
+  await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
+  const deps = benchDeps(h.db);
+  const b = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'S1', producedAt: new Date().toISOString(), site: 'Plant 1', range: { count: EVENTS, firstSerial: 'S0000001' } });
+  if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
+  const t0 = performance.now();
+  for (let i = 0; i < EVENTS; i += PER_TRANSACTION) {
+    await withRetries(h.db, async (trx) => {
+      for (let j = i; j < Math.min(EVENTS, i + PER_TRANSACTION); j++) {
+        const r = await recordEvent({ ...deps, trx }, maker.actor, {
+          kind: 'SHIP',
+          items: { refs: [{ kind: 'sgtin', value: `urn:epc:id:sgtin:4012345.011111.S${String(j + 1).padStart(7, '0')}` }] },
+          occurredAt: new Date().toISOString(),
+          location: 'Warehouse 7, Dock 3',
+          counterpartyId: dist.actor.id,
+          data: {},
+        });
+        if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
+      }
+    });
+    await integrateAll(h.db, deps.signer);
+  }
+  const secs = (performance.now() - t0) / 1000;
+  if (label === 'PGlite') await sql`VACUUM`.execute(h.db);
+  else await sql`VACUUM ANALYZE`.execute(h.db);
+  const sizes = await sql<{ t: string; bytes: number }>`
+    SELECT t, pg_total_relation_size(t::regclass)::int8 AS bytes FROM unnest(${TABLES}::text[]) AS t`.execute(h.db);
+  const bodies = Number((await sql<{ b: number }>`SELECT sum(octet_length(body))::int8 AS b FROM events WHERE kind = 'SHIP'`.execute(h.db)).rows[0]!.b);
+  const commission = Number((await sql<{ b: number }>`SELECT sum(octet_length(body))::int8 AS b FROM events WHERE kind = 'COMMISSION'`.execute(h.db)).rows[0]!.b);
+  const total = sizes.rows.reduce((s, r) => s + Number(r.bytes), 0);
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  console.log(`${label}: ${EVENTS} single-item SHIP events written in ${secs.toFixed(1)} s (${Math.round(EVENTS / secs)} events/s, ${PER_TRANSACTION} per transaction)`);
+  console.log(`${label}: ${sizes.rows.map((r) => `${r.t} ${mb(Number(r.bytes))}`).join(', ')}`);
+  console.log(
+    `${label}: total ${mb(total)} for ${mb(bodies)} of SHIP bodies (+ ${mb(commission)} for the COMMISSION of ${EVENTS} items): ` +
+      `${(total / (bodies + commission)).toFixed(2)}× the body bytes (target ≤ 3); ${(total / EVENTS).toFixed(0)} bytes per event, ` +
+      `≈ ${((total / EVENTS) * 1e6 / 1e9).toFixed(2)} GB per million events and their items`,
+  );
+}
+
+console.log(`storage per event, ${EVENTS} events, node ${process.version}`);
+await onEachDatabase((engine, h, schema) => run(engine, h, schema));
