@@ -4,6 +4,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
+import { useContentTypeCheck } from './content-type.ts';
 import { useHealthEndpoints } from './health.ts';
 import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       useEpcisEndpoints(deps, logger),
       metrics.plugin,
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useContentTypeCheck('/graphql'),
       useClearBodyLimitError(config.maxBodyBytes),
       ...useEdgeLimits(config),
     ],
