@@ -18,10 +18,13 @@ export interface RunningServer {
 /** Starts the HTTP server; prints where data lives, the URL and (first time only) the operator key. */
 export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   if (config.epcisSchemaDir) setEpcisSchemaDir(config.epcisSchemaDir);
-  const operatorKey = loadOperatorKey(config);
-  const signer = loadLogSigner(config);
-  const handle = await openConfiguredDatabase(config);
+  // The data folder's lock comes first: a refused second server must not touch the folder or the database.
+  const handle = await openConfiguredDatabase(config, 'serve');
+  let operatorKey: ReturnType<typeof loadOperatorKey>;
+  let signer: ReturnType<typeof loadLogSigner>;
   try {
+    operatorKey = loadOperatorKey(config);
+    signer = loadLogSigner(config);
     await prepareDatabase(handle);
     if (config.seedDemo) {
       const seeded = await seedDemo({ db: handle.db, signer, now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs }, config.dataDir);

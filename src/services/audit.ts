@@ -151,3 +151,16 @@ export async function auditLedger(db: Db, verifierKey: string, progress: AuditPr
   }
   return { treeSize: size, events: contentHashes.size, items, links, discrepancies: found };
 }
+
+/**
+ * `auditLedger` over one consistent snapshot (a repeatable-read, read-only transaction), so writes committed while it
+ * runs cause no false findings; used when auditing through a running server. On embedded PGlite the transaction
+ * holds the one connection: other requests wait until the audit ends.
+ */
+export function auditLedgerSnapshot(db: Db, verifierKey: string, progress: AuditProgress = () => {}): Promise<AuditReport> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute((trx) => auditLedger(trx, verifierKey, progress));
+}
