@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // test/ops needs a real PostgreSQL it starts itself: `npm run test:ops` (vitest.ops.config.ts).
+    exclude: [...configDefaults.exclude, 'test/ops/**'],
     // PGlite costs ~6 s to boot: one instance per worker, shared across files (isolate: false), each file in its
     // own schema.
     pool: 'forks',

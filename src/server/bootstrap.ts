@@ -10,14 +10,20 @@ import { migrateToLatest } from '../db/migrator.ts';
 import { generateApiKey } from '../services/api-key-secret.ts';
 import { ConfigError, type Config } from './config.ts';
 import { acquireDataLock } from './data-lock.ts';
+import type { Logger } from './logger.ts';
 
 /**
  * Opens the configured database: PostgreSQL when DATABASE_URL is set, otherwise PGlite in the data folder. The
  * embedded folder belongs to one process: this takes its lock (see data-lock.ts) for `command` and releases it when
- * the handle closes; throws `DataFolderLockedError` naming the PID that holds it.
+ * the handle closes; throws `DataFolderLockedError` naming the PID that holds it. With DATABASE_URL, `logger` gets
+ * a warning for each lost connection.
  */
-export async function openConfiguredDatabase(config: Config, command: string): Promise<DatabaseHandle> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+export async function openConfiguredDatabase(config: Config, command: string, logger?: Logger): Promise<DatabaseHandle> {
+  if (config.databaseUrl) {
+    // Lost connections are logged and replaced; requests meanwhile get DATABASE_UNAVAILABLE (see health.ts).
+    const onConnectionError = logger ? (error: Error) => logger.warn('database connection error', { error }) : undefined;
+    return openPostgres(config.databaseUrl, onConnectionError ? { onConnectionError } : {});
+  }
   const lock = await acquireDataLock(config.dataDir, command);
   try {
     const dir = join(config.dataDir, 'pglite');

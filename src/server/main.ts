@@ -19,7 +19,7 @@ export interface RunningServer {
 export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   if (config.epcisSchemaDir) setEpcisSchemaDir(config.epcisSchemaDir);
   // The data folder's lock comes first: a refused second server must not touch the folder or the database.
-  const handle = await openConfiguredDatabase(config, 'serve');
+  const handle = await openConfiguredDatabase(config, 'serve', logger);
   let operatorKey: ReturnType<typeof loadOperatorKey>;
   let signer: ReturnType<typeof loadLogSigner>;
   try {

@@ -5,7 +5,7 @@ import { createContext, type AppDeps, type Context } from '../graphql/context.ts
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
 import { useContentTypeCheck } from './content-type.ts';
-import { useHealthEndpoints } from './health.ts';
+import { databaseUnavailableError, useHealthEndpoints } from './health.ts';
 import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -49,6 +49,11 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       // Yoga's masking (no stack, no SQL in responses), plus a log line with the real cause for operators.
       // isDev is ignored on purpose: even in development, responses never carry stacks or SQL.
       maskError: (error, message) => {
+        const unavailable = databaseUnavailableError(error);
+        if (unavailable) {
+          logger.warn('database unavailable', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });
+          return unavailable;
+        }
         const masked = maskError(error, message, false);
         if (masked !== error) {
           logger.error('unexpected error', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });
