@@ -144,6 +144,11 @@ describe('the server survives its PostgreSQL', () => {
       expect(r.retryAfter).toBe('5');
       expect(r.body.errors).toEqual([{ message: 'The database is unavailable; try again shortly', extensions: { code: 'DATABASE_UNAVAILABLE' } }]);
     }
+    // The EPCIS REST endpoint says the same.
+    const epcis = await fetch(`${server!.origin}/epcis/events`, { headers: { authorization: `Bearer ${operatorKey}` } });
+    expect(epcis.status).toBe(503);
+    expect(epcis.headers.get('retry-after')).toBe('5');
+    expect(await epcis.json()).toMatchObject({ status: 503, title: 'the database is unavailable; try again shortly' });
     // Healthy as a process (liveness does not touch the database).
     expect((await fetch(`${server!.origin}/healthz`)).status).toBe(200);
 
