@@ -9,7 +9,7 @@
  * once. Checking the holder and writing the new one happen under a short-lived `proper-lockfile` mutex, so two
  * processes starting together cannot both take over a stale lock.
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -109,7 +109,9 @@ function holderAlive(h: LockHolder): boolean {
  */
 export async function acquireDataLock(dataDir: string, command: string): Promise<DataLock> {
   const file = join(dataDir, LOCK_FILE);
-  const own = heldHere.get(dataDir);
+  // One folder reached by two paths (a symlink) is still one folder.
+  const key = realpathSync(dataDir);
+  const own = heldHere.get(key);
   if (own) throw new DataFolderLockedError(dataDir, own, file);
   const me: LockHolder = { pid: process.pid, hostname: hostname(), startTicks: startTicksOf(process.pid), command, since: new Date().toISOString() };
   const unlockMutex = await lockfile.lock(dataDir, {
@@ -129,13 +131,13 @@ export async function acquireDataLock(dataDir: string, command: string): Promise
   } finally {
     await unlockMutex().catch(() => {});
   }
-  heldHere.set(dataDir, me);
+  heldHere.set(key, me);
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     process.removeListener('exit', release);
-    heldHere.delete(dataDir);
+    heldHere.delete(key);
     const h = readHolder(file);
     if (h && h.pid === me.pid && h.since === me.since) {
       try {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBundle, runCheckpoint } from '../../src/cli/bundle.ts';
 import { runVerify } from '../../src/cli/verify.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 // `provenant checkpoint` → later `provenant bundle --since` → `provenant verify --previous`, against a real server.
@@ -76,6 +76,28 @@ describe('provenant checkpoint, bundle and verify --previous, end to end', () =>
     expect(one.out + '\n').toBe(readFileSync(path('prev.checkpoint'), 'utf8'));
     const none = await run(runCheckpoint, ['--server', srv.url, '--size', '99']);
     expect(none).toEqual({ code: 1, out: '', err: 'provenant checkpoint: no signed checkpoint of tree size 99' });
+  });
+
+  it('a consumer (an actor with no roles) buys an item, records use, and fetches and verifies its bundle (public history)', async () => {
+    const shop = await createTestActor(srv, 'Corner Shop', ['RETAILER']);
+    const jane = await createTestActor(srv, 'Jane Doe', []);
+    const PUBLIC_GTIN = '04012345222227';
+    const made = await srv.gql('mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename } }', { i: { gtin: PUBLIC_GTIN, name: 'Kettle', publicHistory: true } }, maker.key);
+    expect(made.body.data.registerProduct.__typename).toBe('RegisterProductSuccess');
+    expect((await registerProductAndBatch(srv, maker, { gtin: PUBLIC_GTIN, lot: 'P1', serials: ['K1'], producedAt: minutesAgo(60) })).__typename).toBe('RegisterBatchSuccess');
+    const kettle = 'urn:epc:id:sgtin:4012345.022222.K1';
+    const items = [kettle];
+    expect((await lifecycle(srv, maker, 'shipItems', { items, to: shop.id, occurredAt: minutesAgo(50) })).__typename).toBe('RecordEventSuccess');
+    expect((await lifecycle(srv, shop, 'receiveItems', { items, occurredAt: minutesAgo(40) })).__typename).toBe('RecordEventSuccess');
+    expect((await lifecycle(srv, shop, 'sellItems', { items, buyer: jane.id, price: 19.99, currency: 'EUR', occurredAt: minutesAgo(30) })).__typename).toBe('RecordEventSuccess');
+    expect((await lifecycle(srv, jane, 'recordUse', { items, kind: 'ACTIVATE', occurredAt: minutesAgo(20) })).__typename).toBe('RecordEventSuccess');
+    // No roles: the owner cannot sell on.
+    expect((await lifecycle(srv, jane, 'sellItems', { items, occurredAt: minutesAgo(10) })).__typename).not.toBe('RecordEventSuccess');
+
+    const r = await run(runBundle, [kettle, '--server', srv.url, '--key', jane.key, '-o', path('kettle.json')]);
+    expect(r.code, r.err).toBe(0);
+    const v = await verify([path('kettle.json'), '--key', srv.signer.verifierKey]);
+    expect(v.out).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.022222\.K1: 5 events, complete/);
   });
 
   it('unknown or invisible item: exit 1 "not found", nothing written', async () => {
