@@ -34,14 +34,18 @@ unreachable, internal error).`,
 Starts the GraphQL server on PORT (default 4000), GraphiQL at /graphql. Uses PostgreSQL when DATABASE_URL is set,
 else embedded PGlite in PROVENANT_DATA_DIR (default ./.provenant). Migrates to latest, seeds demo data into an empty
 database (PROVENANT_SEED_DEMO=false to skip), and prints the operator key the first time it is generated.
-Stops gracefully on SIGTERM/SIGINT: stops accepting, finishes in-flight requests, closes the database.`,
+Stops gracefully on SIGTERM/SIGINT: stops accepting, finishes in-flight requests, closes the database.
+An embedded data folder belongs to one process: refused (exit 3, naming the holder's PID) while another holds it.
+With DATABASE_URL the server outlives database outages: /readyz and requests answer 503 until it is back.`,
   migrate: `Usage: provenant migrate
 
-Applies every pending migration in migrations/ to the configured database and prints what ran.`,
+Applies every pending migration in migrations/ to the configured database and prints what ran.
+Refused (exit 3) while another process holds the embedded data folder.`,
   seed: `Usage: provenant seed
 
 Loads the demo actors, products, batches and item histories into the configured database if it has none yet.
-Writes the demo actors' API keys to PROVENANT_DATA_DIR/demo-keys.json.`,
+Writes the demo actors' API keys to PROVENANT_DATA_DIR/demo-keys.json.
+Refused (exit 3) while another process holds the embedded data folder.`,
   'log-key': `Usage: provenant log-key
 
 Prints the C2SP verifier key of the log's checkpoint signing key (name+hexid+base64). The key comes from
@@ -97,13 +101,14 @@ export async function main(argv: string[]): Promise<number> {
         if (opts.server !== undefined) return await auditThroughServer(opts.server, opts.key, io);
         const config = loadConfig();
         const { loadLogSigner, openConfiguredDatabase } = await import('../server/bootstrap.ts');
-        const { auditLedger } = await import('../services/audit.ts');
+        const { auditLedgerSnapshot } = await import('../services/audit.ts');
         const { progressBar } = await import('./progress.ts');
         const signer = loadLogSigner(config);
         const handle = await openConfiguredDatabase(config, 'audit');
         try {
           const bar = progressBar(process.stderr);
-          const report = await auditLedger(handle.db, signer.verifierKey, bar.update);
+          // One snapshot: with DATABASE_URL, servers may be writing meanwhile.
+          const report = await auditLedgerSnapshot(handle.db, signer.verifierKey, bar.update);
           bar.done();
           return printReport(report, io.out);
         } finally {

@@ -37,10 +37,16 @@ export async function startServer(config: Config, out: (line: string) => void = 
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    // E.g. the port is taken: close the database (and release the data folder) before reporting it.
+    await handle.close();
+    throw e;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;
