@@ -129,11 +129,11 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
 
 /**
  * A kept checkpoint note as C2SP writes it: LF line ends and exactly one final newline. Editors and shell
- * redirections add a trailing newline or CRLFs; neither is part of what was signed (the signature covers the note
+ * redirections add a trailing newline, CRLFs or a byte-order mark; none is part of what was signed (the signature covers the note
  * text before the blank line), so both are undone here.
  */
 export function normaliseKeptNote(text: string): string {
-  const lf = text.replace(/\r\n/g, '\n');
+  const lf = text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
   return lf.trim() === '' ? '' : lf.replace(/\n*$/, '\n');
 }
 

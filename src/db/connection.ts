@@ -63,6 +63,10 @@ export async function openPostgres(
     connectionString: url,
     max: opts.max ?? 10,
     connectionTimeoutMillis: 10_000,
+    // A database host that vanishes without closing its connections (network partition) is noticed by TCP
+    // keepalive instead of hanging a query until the OS gives up hours later.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

@@ -123,11 +123,12 @@ describe('provenant verify', () => {
     expect(bad.out).toMatch(new RegExp(`^INVALID: item ${ITEM} seq -: consistency: the log was rewritten: tree size ${log.size} is not an extension of the previous checkpoint's tree size ${PREV}`));
   });
 
-  it('--previous accepts a kept note with an extra trailing newline, or CRLF line ends (editors add them)', async () => {
+  it('--previous accepts a kept note with an extra trailing newline, CRLF line ends or a BOM (editors add them)', async () => {
     for (const [name, text] of [
       ['extra-nl.checkpoint', log.checkpoint(PREV) + '\n'],
       ['extra-nls.checkpoint', log.checkpoint(PREV) + '\n\n'],
       ['crlf.checkpoint', log.checkpoint(PREV).replace(/\n/g, '\r\n')],
+      ['bom.checkpoint', '\uFEFF' + log.checkpoint(PREV)],
     ] as const) {
       const r = await run(GOOD, '--key', VKEY, '--previous', file(name, text));
       expect(r, name).toEqual({
