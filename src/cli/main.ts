@@ -10,15 +10,15 @@ const HELP: Record<string, string> = {
 Usage: provenant <command> [options]
 
 Commands:
-  serve     run the GraphQL server (migrates and seeds demo data on first start)
-  migrate   apply pending database migrations
-  seed      load the demo data into an empty database
-  schema    write the printed GraphQL schema to schema.graphql (--check: fail if stale)
-  log-key   print the log's verifier key (what auditors pin)
-  verify    verify an item proof bundle offline (no database, no network)
-  bundle    fetch an item's proof bundle from a running server (what verify reads)
+  serve       run the GraphQL server (migrates and seeds demo data on first start)
+  migrate     apply pending database migrations
+  seed        load the demo data into an empty database
+  schema      write the printed GraphQL schema to schema.graphql (--check: fail if stale)
+  log-key     print the log's verifier key (what auditors pin)
+  verify      verify an item proof bundle offline (no database, no network)
+  bundle      fetch an item's proof bundle from a running server (what verify reads)
   checkpoint  fetch the log's signed checkpoint note from a running server (keep it for verify --previous)
-  audit     recompute the whole log and every item chain (from the database, or --server through a running server)
+  audit       recompute the whole log and every item chain (from the database, or --server through a running server)
 
 Run "provenant <command> --help" for a command's options. Configuration comes from the environment;
 see README.md (PORT, PROVENANT_DATA_DIR, DATABASE_URL, PROVENANT_OPERATOR_KEY, …).
