@@ -11,8 +11,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    // Separate runs with their own configs: `npm run test:conformance` (needs GS1's files) and `npm run test:browser`.
-    exclude: [...configDefaults.exclude, 'test/conformance/**', 'test/browser/**'],
+    // Separate runs with their own configs: `npm run test:conformance` (needs GS1's files), `npm run test:browser`, and
+    // `npm run test:ops` (a real PostgreSQL it starts itself).
+    exclude: [...configDefaults.exclude, 'test/conformance/**', 'test/browser/**', 'test/ops/**'],
     // PGlite costs ~6 s to boot: one instance per worker, shared across files (isolate: false), each file in its
     // own schema.
     pool: 'forks',

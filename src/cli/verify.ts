@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { toHex } from '../core/bytes.ts';
 import { verifyBundle } from '../core/bundle.ts';
-import { parseVerifierKey } from '../core/checkpoint.ts';
+import { parseCheckpoint, parseVerifierKey, verifyNote } from '../core/checkpoint.ts';
 
 export const VERIFY_USAGE = `Usage: provenant verify BUNDLE.json [--key VERIFIER_KEY]... [--previous CHECKPOINT_FILE]
 
@@ -17,10 +17,13 @@ Verifies an item proof bundle offline: every event's content hash and chain link
 Options:
   --key VERIFIER_KEY        the log's C2SP verifier key you trust (name+hash+base64); repeatable. Without it the
                             bundle's own key is used, which proves internal consistency only, not who signed it.
-  --previous FILE           a signed checkpoint note saved earlier; the bundle must prove the log extends it.
+  --previous FILE           a signed checkpoint note saved earlier (provenant checkpoint -o FILE); the bundle must
+                            prove the log extends it (fetch it with provenant bundle --since FILE). A trailing
+                            newline or CRLF line ends are accepted; a file that is not a signed checkpoint note
+                            is a usage error (exit 2).
   --help                    print this help.
 
-Exit status: 0 valid, 1 invalid, 2 usage or I/O error.`;
+Exit status: 0 valid, 1 invalid, 2 usage or I/O error (including a malformed --previous file).`;
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
@@ -85,8 +88,15 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
   }
   let previousCheckpoint: string | undefined;
   if (previousFile !== undefined) {
-    previousCheckpoint = read(previousFile, 'previous checkpoint');
-    if (previousCheckpoint === undefined) return 2;
+    const kept = read(previousFile, 'previous checkpoint');
+    if (kept === undefined) return 2;
+    const note = normaliseKeptNote(kept);
+    const malformed = noteShapeError(note);
+    if (malformed !== undefined) {
+      io.err(`provenant verify: --previous ${previousFile} ${malformed} (expected the signed note saved by "provenant checkpoint")`);
+      return 2;
+    }
+    previousCheckpoint = note;
   }
 
   if (keys.length === 0) {
@@ -115,4 +125,28 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
       (previousCheckpoint !== undefined ? ' (consistent with the previous checkpoint)' : ''),
   );
   return 0;
+}
+
+/**
+ * A kept checkpoint note as C2SP writes it: LF line ends and exactly one final newline. Editors and shell
+ * redirections add a trailing newline, CRLFs or a byte-order mark; none is part of what was signed (the signature covers the note
+ * text before the blank line), so both are undone here.
+ */
+export function normaliseKeptNote(text: string): string {
+  const lf = text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  return lf.trim() === '' ? '' : lf.replace(/\n*$/, '\n');
+}
+
+/**
+ * Why `note` is not a signed checkpoint note at all (a usage error, whoever signed it), or undefined when it is
+ * well formed; whether its signature is trusted is for the verification to say.
+ */
+function noteShapeError(note: string): string | undefined {
+  if (note === '') return 'is empty';
+  // With no trusted keys a well-formed note can only fail for lack of a verifiable signature.
+  const shape = verifyNote(note, []);
+  if (!shape.ok && shape.error !== 'note has no verifiable signatures') return `is not a signed checkpoint note: ${shape.error}`;
+  const c = parseCheckpoint(note.slice(0, note.lastIndexOf('\n\n') + 1));
+  if (!c.ok) return `is not a checkpoint: ${c.error}`;
+  return undefined;
 }

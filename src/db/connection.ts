@@ -21,30 +21,74 @@ const INT8_OID = 20;
 // Leaf indexes and counts stay far below 2^53; numbers are simpler for every caller than strings or bigint.
 const parseInt8 = (value: string) => Number(value);
 
-/** Opens PostgreSQL through a `pg` pool. Fails with a clear error when the server is unreachable. */
-export async function openPostgres(url: string, opts: { schema?: string; max?: number } = {}): Promise<DatabaseHandle> {
+/** The database cannot be reached (at startup: DATABASE_URL refuses connections). */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
+// Node socket errors of a lost or refused connection.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+// SQLSTATEs of a server going away or not accepting: admin_shutdown (also pg_terminate_backend), crash_shutdown,
+// cannot_connect_now (starting or stopping), too_many_connections; class 08 is "connection exception".
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// pg's own errors for a connection that died or never came up carry no code.
+const PG_MESSAGES = [/^Connection terminated/, /^timeout exceeded when trying to connect/, /^Client has encountered a connection error and is not queryable/, /^Cannot use a pool after calling end/];
+
+/**
+ * True when `e` (or an error in its `cause` chain) says the database is unreachable or went away, rather than that
+ * a query was wrong: callers answer 503 and try again later instead of reporting an internal error.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown; originalError?: unknown }).cause ?? (cur as { originalError?: unknown }).originalError, depth++) {
+    if (cur instanceof DatabaseUnavailableError) return true;
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith('08'))) return true;
+    const message = (cur as { message?: unknown }).message;
+    if (typeof message === 'string' && PG_MESSAGES.some((m) => m.test(message))) return true;
+  }
+  return false;
+}
+
+/**
+ * Opens PostgreSQL through a `pg` pool. Fails with `DatabaseUnavailableError` when the server is unreachable.
+ * Afterwards the pool survives the database going away: an error on an idle or checked-out connection (PostgreSQL
+ * stopped, a backend terminated) is passed to `onConnectionError` instead of crashing the process, the broken
+ * connection is dropped, and the next query opens a new one once the database is back.
+ */
+export async function openPostgres(
+  url: string,
+  opts: { schema?: string; max?: number; onConnectionError?: (error: Error) => void } = {},
+): Promise<DatabaseHandle> {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
     connectionTimeoutMillis: 10_000,
+    // A database host that vanishes without closing its connections (network partition) is noticed by TCP
+    // keepalive instead of hanging a query until the OS gives up hours later.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  const onError = opts.onConnectionError ?? ((e: Error) => console.error(`database connection error: ${e.message}`));
+  // Every client gets a listener for its lifetime: a checked-out client (between the queries of a transaction) has
+  // none from the pool, and an unheard 'error' event would end the process. This one reports each error once.
+  pool.on('connect', (client) => client.on('error', (e) => onError(e)));
+  // The pool re-emits an idle client's error (already reported above); unheard, that too would end the process.
+  pool.on('error', () => {});
+  const safe = new URL(url);
+  safe.password = safe.password ? '***' : '';
   try {
     const client = await pool.connect();
     client.release();
   } catch (e) {
     await pool.end().catch(() => {});
-    const safe = new URL(url);
-    safe.password = safe.password ? '***' : '';
-    throw new Error(`cannot connect to DATABASE_URL ${safe.toString()}: ${(e as Error).message}`);
+    throw new DatabaseUnavailableError(`cannot connect to DATABASE_URL ${safe.toString()}: ${(e as Error).message}`, { cause: e });
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const safe = new URL(url);
-  safe.password = safe.password ? '***' : '';
   return { db, engine: 'postgres', where: safe.toString(), close: () => db.destroy() };
 }
 

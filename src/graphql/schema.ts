@@ -7,6 +7,7 @@ import './types/product.ts';
 import './types/item.ts';
 import './types/event.ts';
 import './types/log.ts';
+import './types/audit.ts';
 import './types/rights.ts';
 import './types/material.ts';
 import './types/epcis.ts';

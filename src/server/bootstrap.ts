@@ -9,13 +9,54 @@ import { createPGlite, openPGlite, openPostgres, type DatabaseHandle } from '../
 import { migrateToLatest } from '../db/migrator.ts';
 import { generateApiKey } from '../services/api-key-secret.ts';
 import { ConfigError, type Config } from './config.ts';
+import { acquireDataLock } from './data-lock.ts';
+import type { Logger } from './logger.ts';
 
-/** Opens the configured database: PostgreSQL when DATABASE_URL is set, otherwise PGlite in the data folder. */
-export async function openConfiguredDatabase(config: Config): Promise<DatabaseHandle> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
-  const dir = join(config.dataDir, 'pglite');
-  const pglite = await createPGlite(dir);
-  return openPGlite(pglite, dir);
+/**
+ * Opens the configured database: PostgreSQL when DATABASE_URL is set, otherwise PGlite in the data folder. The
+ * embedded folder belongs to one process: this takes its lock (see data-lock.ts) for `command` and releases it when
+ * the handle closes; throws `DataFolderLockedError` naming the PID that holds it. With DATABASE_URL, `logger` gets
+ * a warning for each lost connection.
+ */
+export async function openConfiguredDatabase(config: Config, command: string, logger?: Logger): Promise<DatabaseHandle> {
+  if (config.databaseUrl) {
+    // Lost connections are logged and replaced; requests meanwhile get DATABASE_UNAVAILABLE (see health.ts).
+    const onConnectionError = logger ? (error: Error) => logger.warn('database connection error', { error }) : undefined;
+    return openPostgres(config.databaseUrl, onConnectionError ? { onConnectionError } : {});
+  }
+  const lock = await acquireDataLock(config.dataDir, command);
+  try {
+    const dir = join(config.dataDir, 'pglite');
+    const pglite = await createPGlite(dir);
+    const handle = await openPGlite(pglite, dir);
+    return {
+      ...handle,
+      close: async () => {
+        try {
+          await handle.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/**
+ * Creates `file` with `content` (mode 0600) unless it exists; returns what the file holds afterwards. Two processes
+ * generating a key at once (possible with DATABASE_URL, where the data folder is not locked) agree on the first one.
+ */
+function createOnce(file: string, content: string): { text: string; created: boolean } {
+  try {
+    writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
+    return { text: content, created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return { text: readFileSync(file, 'utf8'), created: false };
+  }
 }
 
 export interface OperatorKey {
@@ -33,9 +74,9 @@ export function loadOperatorKey(config: Config): OperatorKey {
     const key = readFileSync(file, 'utf8').trim();
     return { hash: apiKeyHash(key), file };
   }
-  const key = generateApiKey();
-  writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
-  return { hash: apiKeyHash(key), generated: key, file };
+  const created = createOnce(file, generateApiKey() + '\n');
+  const key = created.text.trim();
+  return created.created ? { hash: apiKeyHash(key), generated: key, file } : { hash: apiKeyHash(key), file };
 }
 
 /** Migrates and makes sure the operator actor exists. */
@@ -54,9 +95,9 @@ export function loadLogSigner(config: Config): LogSigner & { generatedFile?: str
   let generatedFile: string | undefined;
   if (!keyString && existsSync(file)) keyString = readFileSync(file, 'utf8').trim();
   if (!keyString) {
-    keyString = signerKeyString(config.logOrigin, new Uint8Array(randomBytes(32)));
-    writeFileSync(file, keyString + '\n', { mode: 0o600, flag: 'wx' });
-    generatedFile = file;
+    const created = createOnce(file, signerKeyString(config.logOrigin, new Uint8Array(randomBytes(32))) + '\n');
+    keyString = created.text.trim();
+    if (created.created) generatedFile = file;
   }
   const parsed = parseSignerKey(keyString);
   if (!parsed.ok) throw new ConfigError(`log signing key (${config.logKey ? 'PROVENANT_LOG_KEY' : file}) is invalid: ${parsed.error}`);

@@ -23,6 +23,7 @@ import { concatBytes } from '../core/bytes.ts';
 import type { EpcFormat } from '../core/epcis-export.ts';
 import { epcisQueryDocument } from '../core/epcis-export.ts';
 import { readScope } from '../core/rights.ts';
+import { isDatabaseUnavailable } from '../db/connection.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
@@ -61,6 +62,11 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
     if (named) return await queriesEndpoint(request, deps, named[1], named[2] !== undefined);
     return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits));
   } catch (error) {
+    // The database went away (stopped, restarting): 503 and come back later, like GraphQL's DATABASE_UNAVAILABLE.
+    if (isDatabaseUnavailable(error)) {
+      options.logger?.warn('database unavailable', { path, error });
+      return problemResponse(503, 'ImplementationException', 'the database is unavailable; try again shortly', {}, { 'retry-after': '5' });
+    }
     (options.logger ?? { error: (m: string, f?: Record<string, unknown>) => console.error(m, f) }).error('unexpected error in the EPCIS endpoint', { path, error });
     return problemResponse(500, 'ImplementationException', 'internal error');
   }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Db } from '../db/connection.ts';
+import { isDatabaseUnavailable, type Db } from '../db/connection.ts';
 import { pendingMigrations } from '../db/migrator.ts';
 import type { Logger } from './logger.ts';
 
@@ -74,4 +75,22 @@ export function useHealthEndpoints(db: Db, logger: Logger, draining: () => boole
       });
     },
   };
+}
+
+/** Seconds a client is asked to wait (Retry-After) when the database is unavailable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The error a GraphQL request gets while the database is unreachable (stopped, restarting, backends terminated):
+ * HTTP 503 with code DATABASE_UNAVAILABLE and Retry-After, instead of a masked internal error. Undefined for any
+ * other error. The server keeps running and serves again as soon as the database answers.
+ */
+export function databaseUnavailableError(error: unknown): GraphQLError | undefined {
+  if (!isDatabaseUnavailable(error)) return undefined;
+  return new GraphQLError('The database is unavailable; try again shortly', {
+    extensions: {
+      code: 'DATABASE_UNAVAILABLE',
+      http: { status: 503, headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } },
+    },
+  });
 }

@@ -17,10 +17,13 @@ export interface RunningServer {
 
 /** Starts the HTTP server; prints where data lives, the URL and (first time only) the operator key. */
 export async function startServer(config: Config, out: (line: string) => void = console.log, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const operatorKey = loadOperatorKey(config);
-  const signer = loadLogSigner(config);
-  const handle = await openConfiguredDatabase(config);
+  // The data folder's lock comes first: a refused second server must not touch the folder or the database.
+  const handle = await openConfiguredDatabase(config, 'serve', logger);
+  let operatorKey: ReturnType<typeof loadOperatorKey>;
+  let signer: ReturnType<typeof loadLogSigner>;
   try {
+    operatorKey = loadOperatorKey(config);
+    signer = loadLogSigner(config);
     await prepareDatabase(handle);
     // Events a previous process committed but did not live to integrate (kill -9) go into the log before anything else.
     const recovered = await integrateAll(handle.db, signer);
@@ -37,10 +40,17 @@ export async function startServer(config: Config, out: (line: string) => void = 
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    // E.g. the port is taken: close the database (and release the data folder) before reporting it.
+    await sweeper.stop();
+    await handle.close();
+    throw e;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;

@@ -5,7 +5,8 @@ import { createContext, type AppDeps, type Context } from '../graphql/context.ts
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
 import { GRAPHIQL_OPTIONS, renderOfflineGraphiQL } from './graphiql.ts';
-import { useHealthEndpoints } from './health.ts';
+import { useContentTypeCheck } from './content-type.ts';
+import { databaseUnavailableError, useHealthEndpoints } from './health.ts';
 import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       useEpcisEndpoints(deps, logger),
       metrics.plugin,
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      useContentTypeCheck('/graphql'),
       useClearBodyLimitError(config.maxBodyBytes),
       ...useEdgeLimits(config),
     ],
@@ -50,6 +52,11 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       // Yoga's masking (no stack, no SQL in responses), plus a log line with the real cause for operators.
       // isDev is ignored on purpose: even in development, responses never carry stacks or SQL.
       maskError: (error, message) => {
+        const unavailable = databaseUnavailableError(error);
+        if (unavailable) {
+          logger.warn('database unavailable', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });
+          return unavailable;
+        }
         const masked = maskError(error, message, false);
         if (masked !== error) {
           logger.error('unexpected error', { requestId: currentRequestId(), error: (error as { originalError?: unknown }).originalError ?? error });

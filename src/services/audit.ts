@@ -30,7 +30,8 @@ const MAX_DISCREPANCIES = 1_000;
  * meanwhile are either wholly in it or not at all. Links to events still pending integration end their chain's check.
  */
 export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}): Promise<AuditReport> {
-  return db.transaction().setIsolationLevel('repeatable read').execute((trx) => auditSnapshot(trx, verifierKey, progress));
+  // Read only: on embedded PGlite the transaction holds the one connection, so other requests wait until it ends.
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => auditSnapshot(trx, verifierKey, progress));
 }
 
 async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditProgress): Promise<AuditReport> {
@@ -165,3 +166,4 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
   }
   return { treeSize: size, events: contentHashes.size, items, links, pending: pendingEvents.size, discrepancies: found };
 }
+

@@ -36,11 +36,11 @@ describe('provenant CLI', () => {
     expect(err.stderr).toContain('configuration error: PORT must be an integer');
   });
 
-  it('an unreachable DATABASE_URL fails with exit 1 naming the URL without its password', async () => {
+  it('an unreachable DATABASE_URL fails with exit 3 (could not run) naming the URL without its password', async () => {
     const err = await run('node', [join(root, 'bin/provenant.mjs'), 'migrate'], {
       env: { ...process.env, DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:1/x', PROVENANT_DATA_DIR: mkdtempSync(join(tmpdir(), 'pvn-')) },
     }).catch((e) => e);
-    expect(err.code).toBe(1);
+    expect(err.code).toBe(3);
     expect(err.stderr).toContain('cannot connect to DATABASE_URL postgres://u:***@127.0.0.1:1/x');
     expect(err.stderr).not.toContain('hunter2');
   });

@@ -123,6 +123,46 @@ describe('provenant verify', () => {
     expect(bad.out).toMatch(new RegExp(`^INVALID: item ${ITEM} seq -: consistency: the log was rewritten: tree size ${log.size} is not an extension of the previous checkpoint's tree size ${PREV}`));
   });
 
+  it('--previous accepts a kept note with an extra trailing newline, CRLF line ends or a BOM (editors add them)', async () => {
+    for (const [name, text] of [
+      ['extra-nl.checkpoint', log.checkpoint(PREV) + '\n'],
+      ['extra-nls.checkpoint', log.checkpoint(PREV) + '\n\n'],
+      ['crlf.checkpoint', log.checkpoint(PREV).replace(/\n/g, '\r\n')],
+      ['bom.checkpoint', '\uFEFF' + log.checkpoint(PREV)],
+    ] as const) {
+      const r = await run(GOOD, '--key', VKEY, '--previous', file(name, text));
+      expect(r, name).toEqual({
+        code: 0,
+        out: `VALID: item ${ITEM}: 5 events, complete and included in tree size ${log.size}, root ${root} (consistent with the previous checkpoint)`,
+        err: '',
+      });
+    }
+    // The newline is only tolerated, not the fork: a rewritten log with a trailing newline is still INVALID.
+    expect((await run(GOOD, '--key', VKEY, '--previous', file('fork-nl.checkpoint', forked.checkpoint(PREV) + '\n'))).code).toBe(1);
+  });
+
+  it('--previous that is not a signed checkpoint note is a usage error (exit 2), not INVALID', async () => {
+    const note = log.checkpoint(PREV);
+    const cases: [string, string, RegExp][] = [
+      ['empty.checkpoint', '', /is empty/],
+      ['bundle-as-prev.json', JSON.stringify(bundle), /is not a signed checkpoint note: malformed note/],
+      ['unsigned.checkpoint', note.slice(0, note.indexOf('\n\n') + 1), /is not a signed checkpoint note: malformed note/],
+      ['bad-sigline.checkpoint', note.replace('\u2014 ', '- '), /is not a signed checkpoint note: malformed note/],
+      ['not-a-checkpoint.checkpoint', note.replace(/\n3\n/, '\nthree\n'), /is not a checkpoint: /],
+    ];
+    for (const [name, text, why] of cases) {
+      const r = await run(GOOD, '--key', VKEY, '--previous', file(name, text));
+      expect(r.code, `${name}: ${r.out}`).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err, name).toMatch(new RegExp(`^provenant verify: --previous .*${name.replace('.', '\\.')} ${why.source}`));
+    }
+    // A well-formed note that fails verification stays exit 1: signed by an untrusted key.
+    const other = file('other-signer.checkpoint', buildLog().checkpoint(PREV, OTHER_SEED));
+    const r = await run(GOOD, '--key', VKEY, '--previous', other);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^INVALID: item .* seq -: signature: previous checkpoint is not signed by any trusted key/);
+  });
+
   it('exit 1 on a corrupted bundle, naming item, seq, check and message', async () => {
     const b = JSON.parse(JSON.stringify(bundle)) as ProofBundle;
     b.events.splice(2, 1);
