@@ -1,0 +1,220 @@
+/**
+ * Event hash IDs (CBV 2.0, `src/core/epcis-hash.ts`): exact numbers and the place of user extensions nested in
+ * standard fields. Every expectation below is written out by hand from the reference rules
+ * (RalphTro/epcis-event-hash-generator, PR #123 state = commit 084b0034, the state the project's vectors come from):
+ * - numbers: `hash_generator._try_format_numeric` reads every value with Python's `Decimal` (never a float): an
+ *   integral value is written `str(d.to_integral_value())`, any other `format(d.normalize(), 'f')`; JSON number
+ *   tokens first go through Python's `json` (integer tokens exact, others `float`) and `str()`;
+ * - CBV 2.0 extensions: `derive_prehashes_from_events` appends, after the property-ordered fields, (1) the ILMD,
+ *   (2) `_field_extensions` for each standard field with a sub-order, in property order (`persistentDisposition`,
+ *   `readPoint`, `bizLocation`, … `sensorElementList` written without its name), each prefixed by its field path,
+ *   nested sub-fields before the field's own extensions, and (3) the event-level extensions, sorted;
+ *   `bizTransaction` / `source` / `destination` entries keep only their first two members (type and id) and
+ *   `errorDeclaration` / `certificationInfo` never take part.
+ * - CBV 2.1 draft (`inline_user_extensions`): nested extensions follow their field's regular sub-fields.
+ */
+import { describe, expect, it } from 'vitest';
+import { JsonNumberText, epcisEventHashId, epcisPreHashString, parseJsonForHash } from '../../src/core/epcis-hash.ts';
+
+type Json = Record<string, unknown>;
+
+const CONTEXT = ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', { ex: 'https://ex.example/', provenant: 'https://provenant.dev/epcis/' }];
+const X = '{https://ex.example/}';
+const P = '{https://provenant.dev/epcis/}';
+
+const base = (): Json => ({
+  type: 'ObjectEvent',
+  eventTime: '2026-01-01T00:00:00.000Z',
+  eventTimeZoneOffset: '+00:00',
+  epcList: ['https://id.gs1.org/01/09506000134352/21/A1'],
+  action: 'OBSERVE',
+  bizStep: 'https://ref.gs1.org/cbv/BizStep-shipping',
+  'ex:top': 'T',
+});
+const HEAD = 'eventType=ObjectEventeventTime=2026-01-01T00:00:00.000ZeventTimeZoneOffset=+00:00';
+const EPCS = 'epcListepc=https://id.gs1.org/01/09506000134352/21/A1';
+const ACTION_STEP = 'action=OBSERVEbizStep=https://ref.gs1.org/cbv/BizStep-shipping';
+const TOP = `${X}top=T`;
+const pre = (e: Json, version?: 'CBV2.0' | 'CBV2.1'): string => epcisPreHashString(e, CONTEXT, version ? { version } : undefined);
+const hash = (e: Json): string => epcisEventHashId(e, CONTEXT);
+
+describe('numbers are written exactly (Decimal rules, never a float)', () => {
+  const valueOf = (v: unknown): string => {
+    const e: Json = { ...base(), 'ex:v': v };
+    delete e['ex:top'];
+    const p = pre(e);
+    return p.slice(p.indexOf(`${X}v=`) + `${X}v=`.length);
+  };
+
+  it('18-digit SSCCs in container fields keep every digit, so different containers hash differently', () => {
+    // Decimal('040123450000001020') is integral: str() gives 40123450000001020 (a float gives ...1024 for both).
+    const packed = (container: string, child: string): Json => ({
+      ...base(),
+      'provenant:data': { 'provenant:container': container, 'provenant:containers': [child] },
+    });
+    const a = packed('040123450000001020', '040123450000001037');
+    const b = packed('040123450000001021', '040123450000001038');
+    expect(pre(a)).toContain(`${P}data${P}container=40123450000001020${P}containers=40123450000001037`);
+    expect(pre(b)).toContain(`${P}container=40123450000001021${P}containers=40123450000001038`);
+    expect(hash(a)).not.toBe(hash(b));
+  });
+
+  it.each([
+    // [string value, pre-hash text]: Decimal(x) integral -> str(to_integral_value()); else format(normalize(), 'f')
+    ['0.000001', '0.000001'], // a float would print 1e-06
+    ['1e-06', '0.000001'],
+    ['0.0000001', '0.0000001'],
+    ['25.0', '25'],
+    ['12.40', '12.4'],
+    ['+5', '5'],
+    ['.5', '0.5'],
+    ['007', '7'],
+    ['1.5E3', '1.5E+3'], // integral with a positive exponent: Decimal's scientific string
+    ['-0.0', '-0'],
+    ['1_000', '1000'], // Decimal ignores underscores
+    ['12345678901234567890123', '12345678901234567890123'],
+    ['0.12345678901234567890123456789', '0.1234567890123456789012345679'], // normalize(): 28 digits, half even
+    ['NaN', 'NaN'], // not finite: kept as written
+    ['A-1', 'A-1'],
+  ])('string %s is hashed as %s', (value, expected) => {
+    expect(valueOf(value)).toBe(expected);
+  });
+
+  it.each([
+    // [JSON token, pre-hash text]: Python's json gives int for integer tokens, float otherwise; then Decimal(str(x))
+    ['12345678901234567890', '12345678901234567890'],
+    ['25.0', '25'],
+    ['1e-7', '0.0000001'], // float 1e-07 -> Decimal -> 0.0000001
+    ['1E21', '1E+21'], // float repr 1e+21 -> Decimal integral -> 1E+21
+    ['0.1', '0.1'],
+    ['-0', '0'], // int('-0') is 0
+  ])('JSON number token %s (lossless parse) is hashed as %s', (token, expected) => {
+    const parsed = parseJsonForHash(`{"v": ${token}}`) as Json;
+    expect(parsed['v']).toBeInstanceOf(JsonNumberText);
+    expect(valueOf(parsed['v'])).toBe(expected);
+  });
+
+  it('a JS number is hashed as the JSON text it is exported as', () => {
+    expect(valueOf(25)).toBe('25');
+    expect(valueOf(1e-7)).toBe('0.0000001'); // JSON.stringify gives 1e-7, a float token
+    expect(valueOf(1e16)).toBe('10000000000000000'); // JSON.stringify gives an integer token
+    expect(valueOf(1e21)).toBe('1E+21');
+    expect(valueOf(149.9)).toBe('149.9');
+  });
+
+  it('the lossless parse and JSON.parse agree wherever a double holds the number exactly', () => {
+    const text = '{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","ex:a":1.25,"ex:b":[3,40.50],"ex:c":{"ex:d":1e-7}}';
+    expect(pre(parseJsonForHash(text) as Json)).toBe(pre(JSON.parse(text) as Json));
+  });
+
+  it('digits a double cannot hold change the hash only through the lossless parse', () => {
+    const text = (n: string) => `{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","ex:n":${n}}`;
+    expect(hash(JSON.parse(text('12345678901234567890')) as Json)).toBe(hash(JSON.parse(text('12345678901234567891')) as Json));
+    expect(hash(parseJsonForHash(text('12345678901234567890')) as Json)).not.toBe(hash(parseJsonForHash(text('12345678901234567891')) as Json));
+  });
+});
+
+describe('CBV 2.0: user extensions nested in standard fields', () => {
+  it('readPoint: the field stays in place, its extension goes to the trailing block, before event-level ones', () => {
+    const e = { ...base(), readPoint: { id: 'https://id.gs1.org/414/4012345000009', 'ex:r': 'R' } };
+    expect(pre(e)).toBe(`${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009readPoint${X}r=R${TOP}`);
+  });
+
+  it('bizLocation, likewise', () => {
+    const e = { ...base(), bizLocation: { id: 'https://id.gs1.org/414/4012345000009', 'ex:b': 'B' } };
+    expect(pre(e)).toBe(`${HEAD}${EPCS}${ACTION_STEP}bizLocationid=https://id.gs1.org/414/4012345000009bizLocation${X}b=B${TOP}`);
+  });
+
+  it('the trailing block follows the property order (readPoint before bizLocation), not lexical order', () => {
+    const e = {
+      ...base(),
+      bizLocation: { id: 'https://id.gs1.org/414/4012345000016', 'ex:b': 'B' },
+      readPoint: { id: 'https://id.gs1.org/414/4012345000009', 'ex:r': 'R' },
+    };
+    expect(pre(e)).toBe(
+      `${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009bizLocationid=https://id.gs1.org/414/4012345000016` +
+        `readPoint${X}r=RbizLocation${X}b=B${TOP}`,
+    );
+  });
+
+  it('a field\'s several extensions (and nested ones) are sorted in the generic form', () => {
+    const e = { ...base(), readPoint: { 'ex:z': 'Z', id: 'https://id.gs1.org/414/4012345000009', 'ex:a': { 'ex:y': '2', 'ex:x': '1' } } };
+    expect(pre(e)).toBe(`${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009readPoint${X}a${X}x=1${X}y=2${X}z=Z${TOP}`);
+  });
+
+  it('ILMD comes first in the trailing block, before the field extensions (even bizLocation\'s)', () => {
+    const e = {
+      ...base(),
+      bizLocation: { id: 'https://id.gs1.org/414/4012345000016', 'ex:b': 'B' },
+      ilmd: { 'ex:lot': 'L1', 'ex:dims': { 'ex:w': '2', 'ex:h': '1' } },
+    };
+    expect(pre(e)).toBe(
+      `${HEAD}${EPCS}${ACTION_STEP}bizLocationid=https://id.gs1.org/414/4012345000016` +
+        `ilmd${X}dims${X}h=1${X}w=2${X}lot=L1bizLocation${X}b=B${TOP}`,
+    );
+  });
+
+  it('sensorElement, sensorMetadata, sensorReport: nested parts first (metadata, then reports), then the element\'s own', () => {
+    const e = {
+      ...base(),
+      sensorElementList: [
+        {
+          'ex:e': 'E',
+          sensorMetadata: { time: '2026-01-01T01:00:00Z', 'ex:m': 'M' },
+          sensorReport: [{ type: 'https://ref.gs1.org/voc/Temperature', value: 20.5, uom: 'CEL', 'ex:s': 'S' }],
+        },
+      ],
+    };
+    expect(pre(e)).toBe(
+      `${HEAD}${EPCS}${ACTION_STEP}sensorElementsensorMetadatatime=2026-01-01T01:00:00.000ZsensorReporttype=https://ref.gs1.org/voc/Temperaturevalue=20.5uom=CEL` +
+        `sensorElementsensorMetadata${X}m=MsensorReport${X}s=S${X}e=E${TOP}`,
+    );
+  });
+
+  it('persistentDisposition', () => {
+    const e = { ...base(), persistentDisposition: { set: ['https://ref.gs1.org/cbv/Disp-completeness_verified'], 'ex:p': 'P' } };
+    expect(pre(e)).toBe(
+      `${HEAD}${EPCS}${ACTION_STEP}persistentDispositionset=https://ref.gs1.org/cbv/Disp-completeness_verified` +
+        `persistentDisposition${X}p=P${TOP}`,
+    );
+  });
+
+  it.each(['quantityList', 'childQuantityList', 'inputQuantityList', 'outputQuantityList'])('%s entries', (list) => {
+    const e: Json = { ...base(), [list]: [{ epcClass: 'https://id.gs1.org/01/09506000134352', quantity: 5, uom: 'KGM', 'ex:q': 'Q' }] };
+    delete e.epcList;
+    const element = 'quantityElementepcClass=https://id.gs1.org/01/09506000134352quantity=5uom=KGM';
+    expect(pre(e)).toBe(`${HEAD}${list}${element}${ACTION_STEP}${list}quantityElement${X}q=Q${TOP}`);
+  });
+
+  it.each([
+    ['bizTransactionList', 'bizTransaction', 'https://ref.gs1.org/cbv/BTT-po', 'urn:epcglobal:cbv:bt:9506000000000:PO-1'],
+    ['sourceList', 'source', 'https://ref.gs1.org/cbv/SDT-owning_party', 'https://id.gs1.org/417/9506000999996'],
+    ['destinationList', 'destination', 'https://ref.gs1.org/cbv/SDT-owning_party', 'https://id.gs1.org/417/4012345000016'],
+  ])('%s entries: only type and identifier take part', (list, key, type, id) => {
+    const plain = { ...base(), [list]: [{ type, [key]: id }] };
+    const extended = { ...base(), [list]: [{ type, [key]: id, 'ex:x': 'X' }] };
+    expect(pre(extended)).toBe(`${HEAD}${EPCS}${ACTION_STEP}${list}type=${type}${key}=${id}${TOP}`);
+    expect(hash(extended)).toBe(hash(plain));
+  });
+
+  it('errorDeclaration and certificationInfo take no part, their extensions neither', () => {
+    const e = {
+      ...base(),
+      errorDeclaration: { declarationTime: '2026-01-02T00:00:00Z', reason: 'https://ref.gs1.org/cbv/ER-incorrect_data', 'ex:why': 'typo' },
+      certificationInfo: 'https://cert.example/1',
+    };
+    expect(pre(e)).toBe(`${HEAD}${EPCS}${ACTION_STEP}${TOP}`);
+  });
+
+  it('a key whose namespace does not end in "/" is no user extension for the rule: the field is hashed with the event-level ones', () => {
+    const context = ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', { ex: 'https://ex.example/', u: 'urn:ex:' }];
+    const e = { ...base(), readPoint: { id: 'https://id.gs1.org/414/4012345000009', 'u:r': 'R' } };
+    // readPoint keeps its leftover and is emitted in the generic, sorted tail: "readPoint…" sorts before "{https…".
+    expect(epcisPreHashString(e, context)).toBe(`${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009readPoint{urn:ex:}r=R${TOP}`);
+  });
+
+  it('CBV 2.1 draft keeps extensions inline, after the field\'s regular sub-fields', () => {
+    const e = { ...base(), readPoint: { id: 'https://id.gs1.org/414/4012345000009', 'ex:r': 'R' } };
+    expect(pre(e, 'CBV2.1')).toBe(`${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009${X}r=R${TOP}`);
+  });
+});
