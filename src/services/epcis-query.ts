@@ -15,13 +15,12 @@
  * - `GE_eventTime` / `LT_eventTime` compare the occurrence instant.
  *
  * Every exported event that the ledger recorded from an EPCIS capture also carries `provenant:capturedEventID` (the
- * CBV 2.0 hash ID of the event as it was captured); its own `eventID` is then recomputed over the whole event, so it is
- * still its CBV 2.0 event hash ID.
+ * CBV 2.0 hash ID of the event as it was captured); its own `eventID` covers that field too (core's `toEpcisEvent`).
+ * Containers are SSCC URNs in the URN format when their company prefix is registered with the ledger.
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { EventBody } from '../core/chain.ts';
-import { DOCUMENT_CONTEXT, type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
-import { epcisEventHashId } from '../core/epcis-hash.ts';
+import { type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
 import { gs1CheckDigit, normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn } from '../core/identifiers.ts';
 import { LEDGER_KINDS, type LedgerKind, ruleFor } from '../core/lifecycle.ts';
 import { type Result, err, ok } from '../core/result.ts';
@@ -275,8 +274,9 @@ export async function findEpcisEvents(
 
   const rows = await q.execute();
   const pageRows = rows.slice(0, page.limit);
-  const events = pageRows.map((r) => {
-    const exported = toEpcisEvent(
+  const companyPrefixes = pageRows.length > 0 ? await knownCompanyPrefixes(db) : [];
+  const events = pageRows.map((r) =>
+    toEpcisEvent(
       {
         body: JSON.parse(r.body) as EventBody,
         contentHash: hex(r.content_hash),
@@ -285,18 +285,68 @@ export async function findEpcisEvents(
         counterpartyGln: r.counterparty_gln ?? null,
         actorId: r.actor_id,
         counterpartyId: r.counterparty_id,
+        capturedEventId: r.captured_event_id ?? null,
       },
-      { epcFormat },
-    );
-    return r.captured_event_id ? withCapturedEventId(exported, r.captured_event_id) : exported;
-  });
+      { epcFormat, companyPrefixes },
+    ),
+  );
   const last = pageRows[pageRows.length - 1];
   return { events, nextPageToken: rows.length > page.limit && last ? encodePageToken(Number(last.leaf_index)) : null };
 }
 
-/** Adds `provenant:capturedEventID` and recomputes `eventID` over the event as exported. */
-function withCapturedEventId(event: Record<string, unknown>, capturedEventId: string): Record<string, unknown> {
-  const { eventID: _ignored, ...rest } = event;
-  const extended = { ...rest, 'provenant:capturedEventID': capturedEventId };
-  return { eventID: epcisEventHashId(extended, DOCUMENT_CONTEXT), ...extended };
+/** Every GS1 company prefix registered with this ledger (what SSCC URNs of exported containers need). */
+export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
+  const rows = await sql<{ prefix: string }>`SELECT DISTINCT unnest(company_prefixes) AS prefix FROM actors`.execute(db);
+  return rows.rows.map((r) => r.prefix);
+}
+
+/** A ledger event found by its content hash, with its EPCIS export in both EPC formats. */
+export interface LedgerExport {
+  eventId: string;
+  /** The export in the URN and in the Digital Link format, each without `eventID`. */
+  forms: Record<string, unknown>[];
+}
+
+/**
+ * The ledger events whose content hash (hex) is one of `contentHashes`, each with its EPCIS export as
+ * {@link findEpcisEvents} writes it, keyed by the hex content hash. No visibility filter: callers judge visibility.
+ */
+export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: readonly string[]): Promise<Map<string, LedgerExport>> {
+  const out = new Map<string, LedgerExport>();
+  const wanted = [...new Set(contentHashes.filter((h) => /^[0-9a-f]{64}$/.test(h)))];
+  if (wanted.length === 0) return out;
+  const companyPrefixes = await knownCompanyPrefixes(db);
+  for (let i = 0; i < wanted.length; i += 1000) {
+    const rows = await epcisDb(db)
+      .selectFrom('events as e')
+      .leftJoin('actors as a', 'a.id', 'e.actor_id')
+      .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
+      .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
+      .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
+      .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
+      .execute();
+    for (const r of rows) {
+      const exportable = {
+        body: JSON.parse(r.body) as EventBody,
+        contentHash: hex(r.content_hash),
+        leafIndex: Number(r.leaf_index),
+        actorGln: r.actor_gln ?? null,
+        counterpartyGln: r.counterparty_gln ?? null,
+        actorId: r.actor_id,
+        counterpartyId: r.counterparty_id,
+        capturedEventId: r.captured_event_id ?? null,
+      };
+      const forms: Record<string, unknown>[] = [];
+      for (const epcFormat of ['urn', 'digitalLink'] as const) {
+        try {
+          const { eventID: _id, ...event } = toEpcisEvent(exportable, { epcFormat, companyPrefixes });
+          forms.push(event);
+        } catch {
+          // an item that is no SGTIN URN has no Digital Link form (stored items always are SGTINs)
+        }
+      }
+      out.set(exportable.contentHash, { eventId: r.id, forms });
+    }
+  }
+  return out;
 }
