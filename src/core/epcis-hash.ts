@@ -4,8 +4,10 @@
  * Re-implements the canonicalisation of the reference implementation RalphTro/epcis-event-hash-generator
  * (latest rules, PR #123 state): the event is turned into the XML-like (key, value, children) tree that the reference
  * builds from JSON-LD, the fields of the canonical property order are emitted first (lists sorted, values normalised),
- * then everything left over (ILMD, user extensions, extensions nested in standard fields) is appended, sorted.
- * Pure: no I/O, no clock.
+ * then — CBV 2.0 — the ILMD, the user extensions nested in standard fields (each prefixed by its field path, in
+ * property order) and the event-level extensions (sorted); the CBV 2.1 draft puts nested extensions inline instead.
+ * Numbers follow the reference's `Decimal` rules exactly (never a binary float); {@link parseJsonForHash} keeps a
+ * document's number tokens as written. Pure: no I/O, no clock.
  *
  * Where the reference depends on its environment or crashes, this module picks a deterministic answer: a timestamp
  * without offset is read as UTC (reference: the machine's zone); sub-millisecond rounding that reaches the next second

@@ -14,7 +14,10 @@
  * - CBV 2.1 draft (`inline_user_extensions`): nested extensions follow their field's regular sub-fields.
  */
 import { describe, expect, it } from 'vitest';
+import type { EventBody } from '../../src/core/chain.ts';
+import { DOCUMENT_CONTEXT, type EpcFormat, type ExportableEvent, toEpcisEvent } from '../../src/core/epcis-export.ts';
 import { JsonNumberText, epcisEventHashId, epcisPreHashString, parseJsonForHash } from '../../src/core/epcis-hash.ts';
+import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 
 type Json = Record<string, unknown>;
 
@@ -216,5 +219,60 @@ describe('CBV 2.0: user extensions nested in standard fields', () => {
   it('CBV 2.1 draft keeps extensions inline, after the field\'s regular sub-fields', () => {
     const e = { ...base(), readPoint: { id: 'https://id.gs1.org/414/4012345000009', 'ex:r': 'R' } };
     expect(pre(e, 'CBV2.1')).toBe(`${HEAD}${EPCS}${ACTION_STEP}readPointid=https://id.gs1.org/414/4012345000009${X}r=R${TOP}`);
+  });
+});
+
+describe('toEpcisEvent: one eventID per event; containers in the URN format', () => {
+  const withCheck = (digits: string): string => digits + String(gs1CheckDigit(digits));
+  const GTIN = withCheck('0950600013435');
+  // Every character GS1 allows in AI 21 besides alphanumerics, over serials of at most 20 characters.
+  const SERIALS = [`!"%&'()*+,`, `-./:;<=>?_`, 'Az09', "O'Neil", 'a(1)*'];
+  const ITEMS = SERIALS.map((s) => sgtinUrn(GTIN, 7, s)).sort();
+  const CASE = withCheck('09506000000000042');
+  const PALLET = withCheck('09506000000000059');
+  const FOREIGN = withCheck('01234567000000018'); // company prefix 1234567, not registered here
+  const event = (kind: EventBody['kind'], data: EventBody['data'] = {}): ExportableEvent => ({
+    body: { kind, actor: 'a1', occurredAt: '2026-03-01T10:00:00.000Z', timezoneOffset: '+01:00', recordedAt: '2026-03-01T10:00:01.000Z', location: null, counterparty: null, data, items: ITEMS },
+    contentHash: 'ab'.repeat(32),
+    leafIndex: 7,
+    actorGln: null,
+    counterpartyGln: null,
+    actorId: 'a1',
+    counterpartyId: null,
+  });
+  const both = (e: ExportableEvent, companyPrefixes?: string[]) =>
+    (['urn', 'digitalLink'] as EpcFormat[]).map((epcFormat) => toEpcisEvent(e, { epcFormat, ...(companyPrefixes ? { companyPrefixes } : {}) }));
+
+  it.each(['COMMISSION', 'SHIP', 'DESTROY'] as const)('%s: the URN and Digital Link exports carry the same eventID', (kind) => {
+    const [urn, dl] = both(event(kind));
+    expect((dl!['epcList'] as string[]).some((epc) => epc.includes('%27'))).toBe(true);
+    expect(dl!['eventID']).toBe(urn!['eventID']);
+    const { eventID, ...rest } = urn!;
+    expect(eventID).toBe(epcisEventHashId(rest, DOCUMENT_CONTEXT));
+  });
+
+  it('provenant:capturedEventID is written last and covered by the eventID, the same in both formats', () => {
+    const captured = { ...event('SHIP'), capturedEventId: 'ni:///sha-256;' + '0'.repeat(64) + '?ver=CBV2.0' };
+    const [urn, dl] = both(captured);
+    expect(Object.keys(urn!).at(-1)).toBe('provenant:capturedEventID');
+    expect(dl!['eventID']).toBe(urn!['eventID']);
+    expect(urn!['eventID']).not.toBe(toEpcisEvent(event('SHIP'), { epcFormat: 'urn' })['eventID']);
+  });
+
+  it('PACK in the URN format: parentID and child containers are SSCC URNs when their company prefix is known', () => {
+    const [urn, dl] = both(event('PACK', { container: PALLET, containers: [CASE, FOREIGN] }), ['950600', '9506000', '4012345']);
+    // Longest registered prefix that the SSCC carries after its extension digit: 9506000 (7 digits).
+    expect(urn!['parentID']).toBe('urn:epc:id:sscc:9506000.0000000059');
+    expect((urn!['childEPCs'] as string[]).slice(-2)).toEqual(['urn:epc:id:sscc:9506000.0000000042', `https://id.gs1.org/00/${FOREIGN}`]);
+    expect(dl!['parentID']).toBe(`https://id.gs1.org/00/${PALLET}`);
+    expect((dl!['childEPCs'] as string[]).slice(-2)).toEqual([`https://id.gs1.org/00/${CASE}`, `https://id.gs1.org/00/${FOREIGN}`]);
+    expect(dl!['eventID']).toBe(urn!['eventID']);
+  });
+
+  it('without known company prefixes a container stays a Digital Link (the URN needs the prefix length)', () => {
+    const [urn] = both(event('UNPACK', { container: PALLET }));
+    expect(urn!['parentID']).toBe(`https://id.gs1.org/00/${PALLET}`);
+    // The hash normalises both container forms alike: the eventID does not depend on the registered prefixes.
+    expect(urn!['eventID']).toBe(both(event('UNPACK', { container: PALLET }), ['9506000'])[0]!['eventID']);
   });
 });
