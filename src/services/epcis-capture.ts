@@ -49,8 +49,11 @@
  *
  * Idempotency: each event is identified by the CBV 2.0 hash ID the ledger computes (with the document's `@context`),
  * whatever `eventID` the document states. An event already captured (and visible to the caller) is skipped
- * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). With an `idempotencyKey`, a retry
- * returns the first response.
+ * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). The ledger's own export of any of
+ * its events (recorded through GraphQL or a capture) is that event: it names it by `provenant:contentHash`, and the
+ * ledger event exported again (URN or Digital Link form) has the captured event's hash ID. With the document's text
+ * (`text`, the HTTP binding passes it) hash IDs are computed from the numbers as written. With an `idempotencyKey`,
+ * a retry returns the first response.
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
