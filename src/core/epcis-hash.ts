@@ -37,6 +37,22 @@ export function parseJsonForHash(text: string): unknown {
   return parseLossless(text, null, (token) => new JsonNumberText(token));
 }
 
+const JSON_STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * Whether hashing `JSON.parse(text)` could differ from hashing {@link parseJsonForHash}`(text)`: some number token is
+ * not hashed the same once read as a double (an integer beyond 2^53, `1e20`, …). A cheap scan, so that the slower
+ * lossless parse is only needed for such documents. For well-formed JSON text.
+ */
+export function jsonNumbersNeedExactParse(text: string): boolean {
+  for (const [token] of text.matchAll(JSON_STRING_OR_NUMBER)) {
+    if (token.startsWith('"')) continue;
+    const x = Number(token);
+    if (!Number.isFinite(x) || pyJsonNumber(token) !== pyJsonNumber(JSON.stringify(x))) return true;
+  }
+  return false;
+}
+
 /** Version of the event hash ID algorithm: CBV 2.0 (ratified, default) or the CBV 2.1 draft. */
 export type EpcisHashVersion = 'CBV2.0' | 'CBV2.1';
 

@@ -61,7 +61,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonValue } from '../core/chain.ts';
-import { epcisEventHashId, parseJsonForHash } from '../core/epcis-hash.ts';
+import { epcisEventHashId, jsonNumbersNeedExactParse, parseJsonForHash } from '../core/epcis-hash.ts';
 import { gs1CheckDigit, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn, validateSerial } from '../core/identifiers.ts';
 import { AGGREGATION, type EventKind, LIFECYCLE, type LedgerKind } from '../core/lifecycle.ts';
 import { validateGln } from '../core/party.ts';
@@ -986,7 +986,7 @@ export async function captureEpcisDocument(
   // Hash IDs first: problems name the event by index and ID.
   const context = doc['@context'];
   const events: Json[] = Array.isArray(list) ? list.map((e) => asObj(e) ?? {}) : [];
-  const exactEvents = input.text === undefined ? null : eventsWithExactNumbers(input.text, events.length);
+  const exactEvents = input.text === undefined || !jsonNumbersNeedExactParse(input.text) ? null : eventsWithExactNumbers(input.text, events.length);
   const hashes = events.map((e, i) => {
     try {
       return epcisEventHashId(asObj(exactEvents?.[i]) ?? e, context);

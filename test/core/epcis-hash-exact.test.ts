@@ -16,7 +16,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventBody } from '../../src/core/chain.ts';
 import { DOCUMENT_CONTEXT, type EpcFormat, type ExportableEvent, toEpcisEvent } from '../../src/core/epcis-export.ts';
-import { JsonNumberText, epcisEventHashId, epcisPreHashString, parseJsonForHash } from '../../src/core/epcis-hash.ts';
+import { JsonNumberText, epcisEventHashId, epcisPreHashString, jsonNumbersNeedExactParse, parseJsonForHash } from '../../src/core/epcis-hash.ts';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 
 type Json = Record<string, unknown>;
@@ -108,6 +108,14 @@ describe('numbers are written exactly (Decimal rules, never a float)', () => {
   it('the lossless parse and JSON.parse agree wherever a double holds the number exactly', () => {
     const text = '{"type":"ObjectEvent","eventTime":"2026-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","ex:a":1.25,"ex:b":[3,40.50],"ex:c":{"ex:d":1e-7}}';
     expect(pre(parseJsonForHash(text) as Json)).toBe(pre(JSON.parse(text) as Json));
+  });
+
+  it('jsonNumbersNeedExactParse: true exactly when some number token reads differently as a double', () => {
+    expect(jsonNumbersNeedExactParse('{"a":1,"b":[0.1,-2.5e-7,1e21,149.9],"c":"12345678901234567890","d":"1e20"}')).toBe(false);
+    expect(jsonNumbersNeedExactParse('{"a":12345678901234567890}')).toBe(true); // beyond 2^53
+    expect(jsonNumbersNeedExactParse('{"a":1e20}')).toBe(true); // a float for Python, an integer text for JSON.stringify
+    expect(jsonNumbersNeedExactParse('{"a":25.0}')).toBe(true); // str(25.0) is "25.0"
+    expect(jsonNumbersNeedExactParse('{"s":"a \\"quoted\\" 12345678901234567890"}')).toBe(false);
   });
 
   it('digits a double cannot hold change the hash only through the lossless parse', () => {
