@@ -5,10 +5,11 @@
  * - every kind but RECYCLE, PACK and UNPACK is an `ObjectEvent` over the event's items; `action` is `ADD` for
  *   COMMISSION, `OBSERVE` otherwise; `bizStep` / `disposition` are the CBV 2.0 short names of {@link LIFECYCLE}
  *   (DESIGN.md's table).
- * - PACK / UNPACK (`data.container` = the SSCC) are `AggregationEvent`s, action `ADD` / `DELETE`, `parentID` =
- *   `https://id.gs1.org/00/{sscc}` (the Digital Link needs no company-prefix length, unlike the SSCC URN, so it is
- *   used in both EPC formats). `childEPCs` = the event's items, then — PACK only — one
- *   `https://id.gs1.org/00/{sscc}` per child container of `data.containers` (cases packed into a pallet).
+ * - PACK / UNPACK (`data.container` = the SSCC) are `AggregationEvent`s, action `ADD` / `DELETE`, `parentID` = the
+ *   container: with `epcFormat: 'urn'` its SSCC URN `urn:epc:id:sscc:{prefix}.{ext+serial ref}` when its GS1 company
+ *   prefix is one of `companyPrefixes` (the URN needs the prefix length, which an SSCC alone does not tell; longest
+ *   match), else — and always with `digitalLink` — `https://id.gs1.org/00/{sscc}`. `childEPCs` = the event's items,
+ *   then — PACK only — one such container EPC per child container of `data.containers` (cases packed into a pallet).
  *   A PACK's items are every item it moved, those inside the child containers included: the recorded body does
  *   not say which items were packed directly, so they are all listed (EPCIS would list the direct children only;
  *   listing the nested items too is redundant, not contradictory: they are inside the pallet). Capture reads such a
@@ -39,12 +40,16 @@
  *   members nested in an extension must be namespaced too in JSON-LD, so every object key inside `provenant:data`
  *   is written `provenant:{encodeURIComponent(key)}` (e.g. `{"provenant:materials": [{"provenant:material": …}]}`);
  *   strip the prefix and decode to get the recorded `data` back.
- * - `eventID` is the CBV 2.0 event hash ID of the event without `eventID`, computed with {@link DOCUMENT_CONTEXT}.
- *   The hash normalises EPCs to canonical Digital Links, so both EPC formats usually give the same ID.
+ * - `eventID` is the CBV 2.0 event hash ID, computed with {@link DOCUMENT_CONTEXT} over the event in its URN form
+ *   (without `eventID`), whatever `epcFormat` is asked: one event has one eventID. The hash normalises EPC URNs to
+ *   canonical Digital Links itself, but keeps a Digital Link whose serial is percent-encoded (`'`, `!`, `(` … in a
+ *   serial) as written, so hashing the Digital Link form would give such an event a second ID.
+ * - `capturedEventId` (an event recorded from an EPCIS capture) is written as `provenant:capturedEventID`, last, and
+ *   takes part in the eventID like every other field.
  */
 import type { EventBody, JsonValue } from './chain.ts';
 import { epcisEventHashId } from './epcis-hash.ts';
-import { digitalLink, parseSgtinUrn } from './identifiers.ts';
+import { digitalLink, normalizeSscc, parseSgtinUrn, ssccUrn } from './identifiers.ts';
 import { LIFECYCLE, ruleFor } from './lifecycle.ts';
 import { validateGln } from './party.ts';
 import { formatWithOffset } from './time.ts';
@@ -60,13 +65,20 @@ export interface ExportableEvent {
   counterpartyGln: string | null;
   actorId: string;
   counterpartyId: string | null;
+  /** CBV 2.0 hash ID of the EPCIS event this ledger event was captured from, if any. */
+  capturedEventId?: string | null;
 }
 
-/** `urn`: SGTIN pure-identity URNs as recorded; `digitalLink`: `https://id.gs1.org/01/{gtin}/21/{serial}`. */
+/**
+ * `urn`: SGTIN pure-identity URNs as recorded, containers as SSCC URNs (when their company prefix is known);
+ * `digitalLink`: `https://id.gs1.org/01/{gtin}/21/{serial}`, containers `https://id.gs1.org/00/{sscc}`.
+ */
 export type EpcFormat = 'urn' | 'digitalLink';
 
 export interface EpcisExportOptions {
   epcFormat: EpcFormat;
+  /** GS1 company prefixes (6–12 digits) known to the ledger, for SSCC URNs; others are ignored. Default none. */
+  companyPrefixes?: readonly string[];
 }
 
 export const EPCIS_CONTEXT_URL = 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld';
@@ -91,11 +103,18 @@ const NO_BIZ_LOCATION = new Set(['SHIP', 'DESTROY']);
  * @throws RangeError if an item is not an SGTIN URN while `epcFormat` is `digitalLink` (stored items always are).
  */
 export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Record<string, unknown> {
+  const prefixes = opts.companyPrefixes ?? [];
+  const urnForm = epcisEventBody(e, 'urn', prefixes);
+  const eventID = epcisEventHashId(urnForm, DOCUMENT_CONTEXT);
+  return { eventID, ...(opts.epcFormat === 'urn' ? urnForm : epcisEventBody(e, opts.epcFormat, prefixes)) };
+}
+
+function epcisEventBody(e: ExportableEvent, epcFormat: EpcFormat, companyPrefixes: readonly string[]): Record<string, unknown> {
   const { body } = e;
   const rule = ruleFor(body.kind);
   const container = typeof body.data['container'] === 'string' ? body.data['container'] : null;
   const aggregation = (body.kind === 'PACK' || body.kind === 'UNPACK') && container !== null;
-  const epcs = body.items.map((urn) => (opts.epcFormat === 'digitalLink' ? sgtinToDigitalLink(urn) : urn));
+  const epcs = body.items.map((urn) => (epcFormat === 'digitalLink' ? sgtinToDigitalLink(urn) : urn));
   const outputs = body.kind === 'RECYCLE' ? materialQuantities(body.data['materials']) : [];
   const transformation = outputs.length > 0;
 
@@ -108,10 +127,10 @@ export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Reco
     event['inputEPCList'] = epcs;
     event['outputQuantityList'] = outputs;
   } else if (aggregation) {
-    // The container is an SSCC; its GS1 Digital Link needs no company-prefix length, unlike the SSCC URN.
-    event['parentID'] = ssccUri(container);
+    const containerEpc = (sscc: string): string => containerUri(sscc, epcFormat, companyPrefixes);
+    event['parentID'] = containerEpc(container);
     const children = body.kind === 'PACK' ? childContainers(body.data['containers']) : [];
-    event['childEPCs'] = [...epcs, ...children.map(ssccUri)];
+    event['childEPCs'] = [...epcs, ...children.map(containerEpc)];
     event['action'] = body.kind === 'PACK' ? 'ADD' : 'DELETE';
   } else {
     event['epcList'] = epcs;
@@ -151,8 +170,8 @@ export function toEpcisEvent(e: ExportableEvent, opts: EpcisExportOptions): Reco
     if (typeof body.data['currency'] === 'string') event[`${P}priceCurrency`] = body.data['currency'];
   }
   if (Object.keys(body.data).length > 0) event[`${P}data`] = namespaced(body.data);
-
-  return { eventID: epcisEventHashId(event, DOCUMENT_CONTEXT), ...event };
+  if (e.capturedEventId) event[`${P}capturedEventID`] = e.capturedEventId;
+  return event;
 }
 
 /** An EPCIS 2.0 `EPCISDocument` (schemaVersion 2.0) carrying `events`; `creationDate` is RFC 3339. */
@@ -216,8 +235,18 @@ export function locationUri(location: string): string | null {
   return null;
 }
 
-/** `https://id.gs1.org/00/{sscc}`. */
-function ssccUri(sscc: string): string {
+/**
+ * A container's EPC: its SSCC URN in the URN format when one of `companyPrefixes` (longest match) is its company
+ * prefix (the digits after the extension digit), else `https://id.gs1.org/00/{sscc}`.
+ */
+function containerUri(sscc: string, epcFormat: EpcFormat, companyPrefixes: readonly string[]): string {
+  if (epcFormat === 'urn' && normalizeSscc(sscc).ok) {
+    let best: string | undefined;
+    for (const p of companyPrefixes) {
+      if (/^[0-9]{6,12}$/.test(p) && sscc.startsWith(p, 1) && (best === undefined || p.length > best.length)) best = p;
+    }
+    if (best !== undefined) return ssccUrn(sscc, best.length);
+  }
   return `${GS1_DL}/00/${sscc}`;
 }
 

@@ -4,8 +4,10 @@
  * Re-implements the canonicalisation of the reference implementation RalphTro/epcis-event-hash-generator
  * (latest rules, PR #123 state): the event is turned into the XML-like (key, value, children) tree that the reference
  * builds from JSON-LD, the fields of the canonical property order are emitted first (lists sorted, values normalised),
- * then everything left over (ILMD, user extensions, extensions nested in standard fields) is appended, sorted.
- * Pure: no I/O, no clock.
+ * then — CBV 2.0 — the ILMD, the user extensions nested in standard fields (each prefixed by its field path, in
+ * property order) and the event-level extensions (sorted); the CBV 2.1 draft puts nested extensions inline instead.
+ * Numbers follow the reference's `Decimal` rules exactly (never a binary float); {@link parseJsonForHash} keeps a
+ * document's number tokens as written. Pure: no I/O, no clock.
  *
  * Where the reference depends on its environment or crashes, this module picks a deterministic answer: a timestamp
  * without offset is read as UTC (reference: the machine's zone); sub-millisecond rounding that reaches the next second
@@ -15,7 +17,41 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { parse as parseLossless } from 'lossless-json';
 import { epcUrnToDigitalLink } from './identifiers.ts';
+
+/**
+ * A JSON number exactly as its document writes it (the token text). `JSON.parse` turns numbers into binary floats,
+ * which loses digits beyond the 15th–17th; the reference reads documents with Python's `json` (integers exact, other
+ * numbers as floats), so the hash must see the token. {@link parseJsonForHash} produces these.
+ */
+export class JsonNumberText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Parses JSON text like `JSON.parse`, but keeps every number as a {@link JsonNumberText}, for the hash functions.
+ * @throws SyntaxError on invalid JSON (also on a key repeated with different values, which `JSON.parse` accepts).
+ */
+export function parseJsonForHash(text: string): unknown {
+  return parseLossless(text, null, (token) => new JsonNumberText(token));
+}
+
+const JSON_STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * Whether hashing `JSON.parse(text)` could differ from hashing {@link parseJsonForHash}`(text)`: some number token is
+ * not hashed the same once read as a double (an integer beyond 2^53, `1e20`, …). A cheap scan, so that the slower
+ * lossless parse is only needed for such documents. For well-formed JSON text.
+ */
+export function jsonNumbersNeedExactParse(text: string): boolean {
+  for (const [token] of text.matchAll(JSON_STRING_OR_NUMBER)) {
+    if (token.startsWith('"')) continue;
+    const x = Number(token);
+    if (!Number.isFinite(x) || pyJsonNumber(token) !== pyJsonNumber(JSON.stringify(x))) return true;
+  }
+  return false;
+}
 
 /** Version of the event hash ID algorithm: CBV 2.0 (ratified, default) or the CBV 2.1 draft. */
 export type EpcisHashVersion = 'CBV2.0' | 'CBV2.1';
@@ -137,7 +173,7 @@ function documentEvents(document: Record<string, unknown>): Record<string, unkno
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof JsonNumberText) ? (v as Record<string, unknown>) : undefined;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -150,8 +186,58 @@ function preHash(event: Record<string, unknown>, context: unknown, vocabulary: r
   const tree = structureCorrection(jsonToNode(expanded, namespaces));
   const top = tree.children;
   const ordered = orderedPreHash(top, PROP_ORDER, profile);
+  if (profile.inlineUserExtensions) {
+    // CBV 2.1: extensions inside standard fields are already inline; ILMD and event-level extensions follow, sorted.
+    const rest = top.filter((c) => !IGNORED_TOP_LEVEL.has(c.key));
+    return `eventType=${tree.key}${ordered}${rest.length > 0 ? genericPreHash(rest, profile) : ''}`;
+  }
+  // CBV 2.0: ILMD first, then the user extensions nested in standard fields (each prefixed by its field path, in
+  // property order), then the event-level extensions (sorted). The reference's (PR #123) trailing block.
+  const ilmd = top.filter((c) => c.key === 'ilmd');
+  for (const n of ilmd) remove(top, n);
+  const fieldExtensions: string[] = [];
+  for (const [name, sub] of PROP_ORDER) {
+    if (sub === null || sub === 'typed') continue;
+    for (const child of top.filter((c) => c.key === name)) {
+      const inner = nestedExtensions(child.children, sub, profile);
+      if (!inner) continue;
+      fieldExtensions.push(displayName(name, profile) + inner);
+      remove(top, child);
+    }
+  }
   const rest = top.filter((c) => !IGNORED_TOP_LEVEL.has(c.key));
-  return `eventType=${tree.key}${ordered}${rest.length > 0 ? genericPreHash(rest, profile) : ''}`;
+  const ilmdText = ilmd.length > 0 ? genericPreHash(ilmd, profile) : '';
+  return `eventType=${tree.key}${ordered}${ilmdText}${fieldExtensions.join('')}${rest.length > 0 ? genericPreHash(rest, profile) : ''}`;
+}
+
+/**
+ * CBV 2.0: the user extensions left inside a standard field after its regular sub-fields were emitted: for each
+ * sub-field with its own property order (in that order, instances in tree order) its nested extensions prefixed by its
+ * name, then the field's own direct extensions (generic form, sorted). Empty when the subtree holds no extension.
+ * Regular leftovers that are no extension are dropped here, as the reference does.
+ */
+function nestedExtensions(children: readonly Node[], order: Order, profile: Profile): string {
+  const parts: string[] = [];
+  for (const [name, sub] of order) {
+    if (sub === null || sub === 'typed') continue;
+    for (const child of children.filter((c) => c.key === name)) {
+      const inner = nestedExtensions(child.children, sub, profile);
+      if (inner) parts.push(displayName(name, profile) + inner);
+    }
+  }
+  const direct = children.filter((c) => isUserExtensionKey(c.key));
+  if (direct.length > 0) parts.push(genericPreHash(direct, profile));
+  return parts.join('');
+}
+
+/** A user extension element: an expanded key `{namespace/}local` (the reference's test: `{` and `/}` in the key). */
+function isUserExtensionKey(key: string): boolean {
+  return key.includes('{') && key.includes('/}');
+}
+
+/** CBV 2.0 has no `sensorElementList` wrapper name in the pre-hash string; 2.1 keeps it. */
+function displayName(name: string, profile: Profile): string {
+  return name === 'sensorElementList' && !profile.keepSensorElementList ? '' : name;
 }
 
 /**
@@ -189,9 +275,15 @@ function childPreHash(child: Node, sub: Order | null, profile: Profile): string 
   return child.key + text + grand;
 }
 
-/** bizTransaction / source / destination: the type is emitted before the identifier (rule 13). */
+/**
+ * bizTransaction / source / destination: the type is emitted before the identifier (rule 13). Nothing else of the
+ * entry takes part (GS1's schema allows no other member; the reference keeps only an entry's first two members), so
+ * the entry is consumed whole.
+ */
 function typedElementPreHash(child: Node, profile: Profile): string {
-  const typePart = orderedPreHash(child.children, [['type', null]], profile);
+  const types = child.children.filter((c) => c.key === 'type');
+  child.children.length = 0;
+  const typePart = types.map((t) => childPreHash(t, null, profile)).filter((t) => t !== '').sort(compareCodePoints).join('');
   const id = child.value ? canonizeValue(pyStrip(child.value)) : '';
   return typePart + (id ? `${child.key}=${id}` : '');
 }
@@ -213,7 +305,7 @@ function genericPreHash(children: readonly Node[], profile: Profile): string {
   const values = children.map((child) => {
     let text = pyStrip(child.value);
     if (text) text = `=${canonizeValue(text)}`;
-    const key = child.key === 'sensorElementList' && !profile.keepSensorElementList ? '' : child.key;
+    const key = displayName(child.key, profile);
     return key + text + genericPreHash(child.children, profile);
   });
   if (values.length > 1 && !children.some((c) => UNSORTED_MARKERS.includes(c.key))) values.sort(compareCodePoints);
@@ -300,7 +392,10 @@ function jsonToNode(json: unknown, ns: ReadonlyMap<string, string>): Node {
 function scalarText(v: unknown, ns: ReadonlyMap<string, string>): string {
   if (typeof v === 'string') return expandValue(v, ns);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : pyFloatRepr(v);
+  if (v instanceof JsonNumberText) return pyJsonNumber(v.text);
+  // A JS number is hashed as the JSON text it is written as (what a reader of the exported document sees).
+  if (typeof v === 'number') return Number.isFinite(v) ? pyJsonNumber(JSON.stringify(v)) : 'None';
+  if (typeof v === 'bigint') return v.toString();
   if (v === null || v === undefined) return 'None';
   return String(v);
 }
@@ -412,6 +507,7 @@ function collectVocabulary(events: readonly Record<string, unknown>[]): string[]
   };
   const walkStrings = (v: unknown): void => {
     if (typeof v === 'string') found.add(v);
+    else if (v instanceof JsonNumberText) return;
     else if (Array.isArray(v)) v.forEach(walkStrings);
     else if (asObject(v)) Object.values(v as Record<string, unknown>).forEach(walkStrings);
   };
@@ -482,16 +578,108 @@ function webVocabulary(text: string): string {
     .replaceAll('urn:epcglobal:cbv:er:', `${CBV}ER-`);
 }
 
-const DIGITS = String.raw`\d(?:_?\d)*`;
-/** What Python's `float()` accepts (ASCII digits). */
-const PY_FLOAT = new RegExp(String.raw`^[+-]?(?:(?:(?:${DIGITS})?\.${DIGITS}|${DIGITS}\.?)(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)$`, 'i');
+/**
+ * Python's `str()` of what `json.loads` makes of a number token: an integer token (no `.`, no exponent) is an exact
+ * integer, any other token a binary float (`repr`).
+ */
+function pyJsonNumber(token: string): string {
+  if (!/[.eE]/.test(token)) {
+    try {
+      return BigInt(token).toString();
+    } catch {
+      return token;
+    }
+  }
+  return pyFloatRepr(Number(token));
+}
 
-/** Numbers are written as Python's `str(int)` when integral, else Python's shortest float repr. */
+/**
+ * Rule 6 as the reference applies it to every value (XML has no number type): text that Python's `Decimal` reads as
+ * a finite number is written exactly — an integral value as `str(d.to_integral_value())` (`25.0` → `25`,
+ * `040123450000001020` → `40123450000001020`, `1.5E3` → `1.5E+3`), any other as `format(d.normalize(), 'f')`
+ * (`0.000001` stays `0.000001`, `12.40` → `12.4`; `normalize` rounds to 28 significant digits, half to even).
+ * Never through a binary float. Other text (and Infinity/NaN, and numbers whose exponent is outside the default
+ * context's ±999999, where Python raises) is kept as written.
+ */
 function formatNumeric(text: string): string {
-  if (!PY_FLOAT.test(text)) return text;
-  const x = Number(text.replaceAll('_', ''));
-  if (!Number.isFinite(x)) return text; // nan stays; the reference crashes on inf, leave it unchanged
-  return Number.isInteger(x) ? BigInt(x).toString() : pyFloatRepr(x);
+  const d = parsePyDecimal(text);
+  if (d === null) return text;
+  const { negative, digits, exp } = d;
+  const sign = negative ? '-' : '';
+  const coefficient = digits.replace(/^0+(?=.)/, '');
+  if (coefficient.length + exp - 1 > 999_999 || coefficient.length + exp - 1 < -999_999) return text;
+  const integral = exp >= 0 || coefficient === '0' || /^0+$/.test(coefficient.slice(Math.max(coefficient.length + exp, 0)));
+  if (integral) {
+    if (exp <= 0) {
+      const kept = coefficient.slice(0, Math.max(coefficient.length + exp, 0)).replace(/^0+(?=.)/, '');
+      return sign + (kept === '' ? '0' : kept);
+    }
+    // Decimal's to-scientific-string with a positive exponent: one digit before the point.
+    const rest = coefficient.slice(1);
+    return `${sign}${coefficient[0]}${rest ? `.${rest}` : ''}E+${coefficient.length + exp - 1}`;
+  }
+  let [c, e] = roundHalfEven(coefficient, exp, 28);
+  const stripped = c.replace(/0+$/, '');
+  e += c.length - stripped.length;
+  c = stripped;
+  if (e >= 0) return sign + c + '0'.repeat(e); // rounding reached an integer
+  const point = c.length + e;
+  return point > 0 ? `${sign}${c.slice(0, point)}.${c.slice(point)}` : `${sign}0.${'0'.repeat(-point)}${c}`;
+}
+
+/** Rounds coefficient `c` (no leading zeros) × 10^e to `precision` significant digits, half to even. */
+function roundHalfEven(c: string, e: number, precision: number): [string, number] {
+  if (c.length <= precision) return [c, e];
+  const drop = c.length - precision;
+  let kept = c.slice(0, precision);
+  const first = c.charCodeAt(precision) - 48;
+  const tailNonZero = /[1-9]/.test(c.slice(precision + 1));
+  const up = first > 5 || (first === 5 && (tailNonZero || (kept.charCodeAt(kept.length - 1) - 48) % 2 === 1));
+  if (up) {
+    const bumped = (BigInt(kept) + 1n).toString();
+    if (bumped.length > precision) return [bumped.slice(0, precision), e + drop + 1];
+    kept = bumped;
+  }
+  return [kept, e + drop];
+}
+
+const PY_DECIMAL = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * Python's `Decimal(text)` for finite values: underscores removed anywhere, any Unicode decimal digit read as its
+ * ASCII digit, surrounding whitespace ignored. Null for anything else (Infinity and NaN included).
+ */
+function parsePyDecimal(text: string): { negative: boolean; digits: string; exp: number } | null {
+  let ascii = '';
+  for (const ch of text.replaceAll('_', '')) {
+    const code = ch.codePointAt(0) as number;
+    if (code < 0x80) ascii += ch;
+    else if (PY_SPACE.includes(ch)) ascii += ' ';
+    else {
+      const digit = unicodeDigitValue(ch);
+      if (digit === null) return null;
+      ascii += String(digit);
+    }
+  }
+  const m = PY_DECIMAL.exec(ascii.trim());
+  if (!m) return null;
+  const [, sign = '', intPart, fracPart, onlyFrac, expPart] = m;
+  const whole = intPart ?? '';
+  const frac = onlyFrac ?? fracPart ?? '';
+  const exp = expPart === undefined ? 0 : Number(expPart);
+  if (!Number.isSafeInteger(exp)) return null;
+  return { negative: sign === '-', digits: whole + frac || '0', exp: exp - frac.length };
+}
+
+const DECIMAL_DIGIT = /^\p{Nd}$/u;
+
+/** Value of a Unicode decimal digit: Unicode encodes every Nd set as a contiguous 0–9 run, runs back to back. */
+function unicodeDigitValue(ch: string): number | null {
+  if (!DECIMAL_DIGIT.test(ch)) return null;
+  const code = ch.codePointAt(0) as number;
+  let before = 0;
+  while (DECIMAL_DIGIT.test(String.fromCodePoint(code - before - 1))) before++;
+  return before % 10;
 }
 
 /** Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 or from 1e16 on. */

@@ -305,8 +305,10 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
   if (bytes === null) return tooLarge(`more than ${limits.maxBytes}`);
 
   let document: unknown;
+  let text: string;
   try {
-    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    document = JSON.parse(text);
   } catch (e) {
     return problemResponse(400, 'ValidationException', `the body is not a JSON document: ${(e as Error).message}`);
   }
@@ -317,7 +319,8 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
   const result = await captureEpcisDocument(
     { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs },
     actor,
-    { document, idempotencyKey: key, byteLength: bytes.byteLength },
+    // The text too: event hash IDs are computed from the numbers as written.
+    { document, idempotencyKey: key, byteLength: bytes.byteLength, text },
     limits,
   );
   switch (result.kind) {

@@ -49,11 +49,14 @@
  *
  * Idempotency: each event is identified by the CBV 2.0 hash ID the ledger computes (with the document's `@context`),
  * whatever `eventID` the document states. An event already captured (and visible to the caller) is skipped
- * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). With an `idempotencyKey`, a retry
- * returns the first response.
+ * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). The ledger's own export of any of
+ * its events (recorded through GraphQL or a capture) is that event: it names it by `provenant:contentHash`, and the
+ * ledger event exported again (URN or Digital Link form) has the captured event's hash ID. With the document's text
+ * (`text`, the HTTP binding passes it) hash IDs are computed from the numbers as written. With an `idempotencyKey`,
+ * a retry returns the first response.
  */
 import type { JsonValue } from '../core/chain.ts';
-import { epcisEventHashId } from '../core/epcis-hash.ts';
+import { epcisEventHashId, jsonNumbersNeedExactParse, parseJsonForHash } from '../core/epcis-hash.ts';
 import { type EpcisFieldError, eventPath, validateEpcisDocument } from '../core/epcis-validate.ts';
 import { gs1CheckDigit, normalizeSscc, parseDigitalLink, parseSgtinUrn, parseSsccUrn, validateSerial } from '../core/identifiers.ts';
 import { AGGREGATION, type EventKind, LIFECYCLE, type LedgerKind } from '../core/lifecycle.ts';
@@ -67,7 +70,7 @@ import { lockCaptures } from '../db/pending.ts';
 import type { ActorRow } from '../db/types.ts';
 import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type EpcisCapturesTable, bizStepName, dispositionName, epcisDb, sourceDestTypeName } from './epcis-query.ts';
+import { type EpcisCapturesTable, bizStepName, dispositionName, epcisDb, ledgerExportsByContentHash, sourceDestTypeName } from './epcis-query.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { packItems } from './pack-items.ts';
 import { type RecordEventInput, recordEvent } from './record-event.ts';
@@ -832,6 +835,11 @@ export interface CaptureInput {
   idempotencyKey?: string | null;
   /** Size of the document as received; measured from its JSON text when absent. */
   byteLength?: number;
+  /**
+   * The document's JSON text as received, when the caller has it: event hash IDs are then computed from its number
+   * tokens as written (`JSON.parse` keeps only ~16 digits of a number). Ignored if it does not parse to the same events.
+   */
+  text?: string;
 }
 
 function serviceProblem(p: Planned, f: Failure): CaptureProblem {
@@ -913,9 +921,10 @@ export async function captureEpcisDocument(
   // Hash IDs first: problems name the event by index and ID.
   const context = doc['@context'];
   const events: Json[] = Array.isArray(list) ? list.map((e) => asObj(e) ?? {}) : [];
-  const hashes = events.map((e) => {
+  const exactEvents = input.text === undefined || !jsonNumbersNeedExactParse(input.text) ? null : eventsWithExactNumbers(input.text, events.length);
+  const hashes = events.map((e, i) => {
     try {
-      return epcisEventHashId(e, context);
+      return epcisEventHashId(asObj(exactEvents?.[i]) ?? e, context);
     } catch {
       return null;
     }
@@ -971,6 +980,8 @@ async function captureInTransaction(
     const rows = await db.selectFrom('epcis_captures').select(['epcis_event_id', 'event_id']).where('epcis_event_id', 'in', ids.slice(i, i + 1000)).execute();
     for (const r of rows) existing.set(r.epcis_event_id, r.event_id);
   }
+  // The ledger's own export of an event it recorded (through a GraphQL mutation or a capture) is that event.
+  for (const [eventID, ledgerEventId] of await ownExports(trx, planned, document)) if (!existing.has(eventID)) existing.set(eventID, ledgerEventId);
   const problems: CaptureProblem[] = [];
   if (existing.size > 0) {
     const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
@@ -1168,4 +1179,35 @@ async function contentMismatch(trx: Trx, p: PlannedAggregation, content: Contain
 function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {
   const recorded = events.filter((e) => e.status === 'RECORDED').length;
   return { kind: 'ok', events, recorded, skipped: events.length - recorded, replayed };
+}
+
+/** The events of the document text parsed with exact numbers, or null when it does not give `count` events. */
+function eventsWithExactNumbers(text: string, count: number): unknown[] | null {
+  try {
+    const list = asObj(asObj(parseJsonForHash(text))?.['epcisBody'])?.['eventList'];
+    return Array.isArray(list) && list.length === count ? list : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Events of `planned` that are this ledger's own export of one of its events: the event names it by
+ * `provenant:contentHash`, and that ledger event, exported again (URN or Digital Link form), has this event's hash ID.
+ * Event hash ID → ledger event id.
+ */
+async function ownExports(trx: Trx, planned: readonly Planned[], document: Json): Promise<Map<string, string>> {
+  const list = asObj(document['epcisBody'])?.['eventList'];
+  const claims = planned.flatMap((p) => {
+    const claimed = Array.isArray(list) ? asObj(list[p.index])?.['provenant:contentHash'] : undefined;
+    return typeof claimed === 'string' && /^[0-9a-f]{64}$/.test(claimed) ? [{ p, contentHash: claimed }] : [];
+  });
+  const found = new Map<string, string>();
+  if (claims.length === 0) return found;
+  const exports = await ledgerExportsByContentHash(trx, claims.map((c) => c.contentHash));
+  for (const { p, contentHash } of claims) {
+    const ledger = exports.get(contentHash);
+    if (ledger && ledger.forms.some((form) => epcisEventHashId(form, document['@context']) === p.eventID)) found.set(p.eventID, ledger.eventId);
+  }
+  return found;
 }

@@ -13,17 +13,17 @@
  * {@link EVENT_ID_SCAN_LIMIT} events match them, it is refused as QueryTooComplex.
  *
  * Every exported event that the ledger recorded from an EPCIS capture also carries `provenant:capturedEventID` (the
- * CBV 2.0 hash ID of the event as it was captured); its own `eventID` is then recomputed over the whole event, so it is
- * still its CBV 2.0 event hash ID.
+ * CBV 2.0 hash ID of the event as it was captured); its own `eventID` covers that field too (core's `toEpcisEvent`).
+ * Containers are SSCC URNs in the URN format when their company prefix is registered with the ledger.
  */
+import { sql } from 'kysely';
 import { encodeBase64 } from '../core/checkpoint.ts';
 import type { EventBody } from '../core/chain.ts';
-import { DOCUMENT_CONTEXT, type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
-import { epcisEventHashId } from '../core/epcis-hash.ts';
+import { type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findQueryCheckpoint } from '../db/epcis-events.ts';
+import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, epcisDb, findEpcisEventRows, findQueryCheckpoint } from '../db/epcis-events.ts';
 import { hex } from '../db/ledger.ts';
 
 // Kept here for existing importers (capture); they live in core and db now.
@@ -84,7 +84,9 @@ export async function queryEpcisEvents(
   const treeSize = cp?.treeSize ?? 0;
   const order: EpcisOrder = { by: query.orderBy, direction: query.orderDirection };
   const eventIds = query.filter.eventIds ? new Set(query.filter.eventIds) : null;
-  const exportRow = (r: EpcisEventRow) => exportEvent(r, epcFormat);
+  // SSCC URNs of exported containers need the company prefix length: the prefixes registered with this ledger.
+  const companyPrefixes = epcFormat === 'urn' ? await knownCompanyPrefixes(db) : [];
+  const exportRow = (r: EpcisEventRow) => exportEvent(r, epcFormat, companyPrefixes);
   if (eventIds) {
     const limit = options.eventIdScanLimit ?? EVENT_ID_SCAN_LIMIT;
     if ((await countEpcisEvents(db, scope, query.filter, treeSize, limit + 1)) > limit) {
@@ -147,7 +149,7 @@ async function scan(
   }
 }
 
-function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat): Record<string, unknown> {
+function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: readonly string[]): Record<string, unknown> {
   const exported = toEpcisEvent(
     {
       body: JSON.parse(r.body) as EventBody,
@@ -157,17 +159,68 @@ function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat): Record<string, unk
       counterpartyGln: r.counterparty_gln,
       actorId: r.actor_id,
       counterpartyId: r.counterparty_id,
+      capturedEventId: r.captured_event_id ?? null,
     },
-    { epcFormat },
+    { epcFormat, companyPrefixes },
   );
-  return r.captured_event_id ? withCapturedEventId(exported, r.captured_event_id) : exported;
+  return exported;
 }
 
-/** Adds `provenant:capturedEventID` and recomputes `eventID` over the event as exported. */
-function withCapturedEventId(event: Record<string, unknown>, capturedEventId: string): Record<string, unknown> {
-  const { eventID: _ignored, ...rest } = event;
-  const extended = { ...rest, 'provenant:capturedEventID': capturedEventId };
-  return { eventID: epcisEventHashId(extended, DOCUMENT_CONTEXT), ...extended };
+/** Every GS1 company prefix registered with this ledger (what SSCC URNs of exported containers need). */
+export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
+  const rows = await sql<{ prefix: string }>`SELECT DISTINCT unnest(company_prefixes) AS prefix FROM actors`.execute(db);
+  return rows.rows.map((r) => r.prefix);
+}
+
+/** A ledger event found by its content hash, with its EPCIS export in both EPC formats. */
+export interface LedgerExport {
+  eventId: string;
+  /** The export in the URN and in the Digital Link format, each without `eventID`. */
+  forms: Record<string, unknown>[];
+}
+
+/**
+ * The ledger events whose content hash (hex) is one of `contentHashes`, each with its EPCIS export as
+ * {@link findEpcisEvents} writes it, keyed by the hex content hash. No visibility filter: callers judge visibility.
+ */
+export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: readonly string[]): Promise<Map<string, LedgerExport>> {
+  const out = new Map<string, LedgerExport>();
+  const wanted = [...new Set(contentHashes.filter((h) => /^[0-9a-f]{64}$/.test(h)))];
+  if (wanted.length === 0) return out;
+  const companyPrefixes = await knownCompanyPrefixes(db);
+  for (let i = 0; i < wanted.length; i += 1000) {
+    const rows = await epcisDb(db)
+      .selectFrom('events as e')
+      .leftJoin('actors as a', 'a.id', 'e.actor_id')
+      .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
+      .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
+      .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
+      .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
+      .execute();
+    for (const r of rows) {
+      const exportable = {
+        body: JSON.parse(r.body) as EventBody,
+        contentHash: hex(r.content_hash),
+        leafIndex: Number(r.leaf_index),
+        actorGln: r.actor_gln ?? null,
+        counterpartyGln: r.counterparty_gln ?? null,
+        actorId: r.actor_id,
+        counterpartyId: r.counterparty_id,
+        capturedEventId: r.captured_event_id ?? null,
+      };
+      const forms: Record<string, unknown>[] = [];
+      for (const epcFormat of ['urn', 'digitalLink'] as const) {
+        try {
+          const { eventID: _id, ...event } = toEpcisEvent(exportable, { epcFormat, companyPrefixes });
+          forms.push(event);
+        } catch {
+          // an item that is no SGTIN URN has no Digital Link form (stored items always are SGTINs)
+        }
+      }
+      out.set(exportable.contentHash, { eventId: r.id, forms });
+    }
+  }
+  return out;
 }
 
 /**

@@ -594,7 +594,8 @@ describe('capture', () => {
     const all = await srvC.query(maker.key, 'perPage=1000');
     expect(schemaErrors(all.body)).toBe('');
     const packed = eventsOf(all.body).find((e) => e['provenant:kind'] === 'PACK')!;
-    expect(packed).toMatchObject({ type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', parentID: `https://id.gs1.org/00/${sscc}`, childEPCs: [item('K1'), item('K2')] });
+    // URN format: the container (company prefix 9506000, registered) is an SSCC URN.
+    expect(packed).toMatchObject({ type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', parentID: 'urn:epc:id:sscc:9506000.0000000001', childEPCs: [item('K1'), item('K2')] });
     expect(await kinds(`MATCH_anyEPC=${encodeURIComponent('urn:epc:id:sscc:9506000.0000000001')}`)).toEqual(['PACK']);
     expect(await kinds(`MATCH_anyEPC=${encodeURIComponent(`https://id.gs1.org/00/${sscc}`)}`)).toEqual(['PACK']);
     expect(await kinds(`MATCH_epc=${encodeURIComponent(`https://id.gs1.org/00/${sscc}`)}`)).toEqual([]);
@@ -819,6 +820,8 @@ describe('packing and a sale with a buyer, exported and re-captured into a fresh
   const sscc = (n: number) => withCheck(`0950600010000000${n}`);
   const [CASE_A, CASE_B, PALLET] = [sscc(1), sscc(2), sscc(3)];
   const ssccLink = (s: string) => `https://id.gs1.org/00/${s}`;
+  /** The URN format's container EPC (company prefix 9506000 is registered): extension digit + serial reference. */
+  const ssccEpc = (s: string) => `urn:epc:id:sscc:9506000.${s[0]}${s.slice(8, 17)}`;
   const P = (n: number) => item(`P${n}`);
   const at = (day: number, hour = 10) => `2026-04-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00.000+02:00`;
 
@@ -875,16 +878,16 @@ describe('packing and a sale with a buyer, exported and re-captured into a fresh
     await dbQ?.dispose();
   });
 
-  it('exports packing as AggregationEvents (child containers as SSCC Digital Links) and the buyer as destination, valid EPCIS 2.0', async () => {
+  it('exports packing as AggregationEvents (containers as SSCC URNs) and the buyer as destination, valid EPCIS 2.0', async () => {
     expect(schemaErrors(asDocument(packExport))).toBe('');
     expect(packExport.map((e) => e['provenant:kind'])).toEqual(['COMMISSION', 'PACK', 'PACK', 'PACK', 'SHIP', 'RECEIVE', 'UNPACK', 'SELL']);
     const [, caseA, , pallet, , , unpack, sale] = packExport as [Json, Json, Json, Json, Json, Json, Json, Json];
-    expect(caseA).toMatchObject({ type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', parentID: ssccLink(CASE_A), childEPCs: [P(1), P(2), P(3)] });
+    expect(caseA).toMatchObject({ type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', parentID: ssccEpc(CASE_A), childEPCs: [P(1), P(2), P(3)] });
     // The pallet: the items the event moved (its loose item and the items of its cases), then the cases themselves.
-    expect(pallet).toMatchObject({ type: 'AggregationEvent', action: 'ADD', parentID: ssccLink(PALLET), 'provenant:data': { 'provenant:container': PALLET, 'provenant:containers': [CASE_A, CASE_B] } });
-    expect(pallet.childEPCs.slice(-2)).toEqual([ssccLink(CASE_A), ssccLink(CASE_B)]);
-    expect([...pallet.childEPCs].sort()).toEqual([...[1, 2, 3, 4, 5, 6, 7].map(P), ssccLink(CASE_A), ssccLink(CASE_B)].sort());
-    expect(unpack).toMatchObject({ type: 'AggregationEvent', action: 'DELETE', bizStep: 'unpacking', parentID: ssccLink(CASE_A) });
+    expect(pallet).toMatchObject({ type: 'AggregationEvent', action: 'ADD', parentID: ssccEpc(PALLET), 'provenant:data': { 'provenant:container': PALLET, 'provenant:containers': [CASE_A, CASE_B] } });
+    expect(pallet.childEPCs.slice(-2)).toEqual([ssccEpc(CASE_A), ssccEpc(CASE_B)]);
+    expect([...pallet.childEPCs].sort()).toEqual([...[1, 2, 3, 4, 5, 6, 7].map(P), ssccEpc(CASE_A), ssccEpc(CASE_B)].sort());
+    expect(unpack).toMatchObject({ type: 'AggregationEvent', action: 'DELETE', bizStep: 'unpacking', parentID: ssccEpc(CASE_A) });
     expect([...unpack.childEPCs].sort()).toEqual([P(1), P(2), P(3)]);
     expect(sale).toMatchObject({ type: 'ObjectEvent', bizStep: 'retail_selling', destinationList: [{ type: 'owning_party', destination: `https://id.gs1.org/417/${BUYER_GLN}` }], 'provenant:price': 99.5 });
     expect(sale).not.toHaveProperty('sourceList');

@@ -104,7 +104,8 @@ describe('packing hierarchy', () => {
   it('MATCH_epc with a case finds the pallet PACK that lists it among its childEPCs; MATCH_anyEPC also finds its own PACK', async () => {
     const base = srv.url.replace(/\/graphql$/, '');
     const get = async (q: string) => {
-      const res = await fetch(`${base}/epcis/events?${q}`, { headers: { authorization: `Bearer ${maker.key}` } });
+      // Digital Links: in the URN format, containers of a registered company prefix are SSCC URNs.
+      const res = await fetch(`${base}/epcis/events?${q}`, { headers: { authorization: `Bearer ${maker.key}`, 'GS1-EPC-Format': 'Always_GS1_Digital_Link' } });
       expect(res.status).toBe(200);
       return ((await res.json()) as any).epcisBody.queryResults.resultsBody.eventList as any[];
     };

@@ -24,7 +24,7 @@ const NOTHING = '00000000-0000-0000-0000-000000000000';
 const EpcFormatEnum = builder.enumType('EpcFormat', {
   description: 'How exported EPCs are written.',
   values: {
-    URN: { value: 'urn', description: 'SGTIN pure-identity URNs (urn:epc:id:sgtin:…), as the ledger stores them.' },
+    URN: { value: 'urn', description: 'SGTIN pure-identity URNs (urn:epc:id:sgtin:…), as the ledger stores them; containers as SSCC URNs when their GS1 company prefix is registered with the ledger.' },
     DIGITAL_LINK: { value: 'digitalLink', description: 'GS1 Digital Links (https://id.gs1.org/01/{gtin}/21/{serial}).' },
   } as const,
 });
