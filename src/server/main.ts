@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
+import { flushScanCounts } from '../services/scan-counter.ts';
 import { setEpcisSchemaDir } from '../services/epcis-capture.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
@@ -65,6 +66,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      // Scans buffered in memory are written before the database closes.
+      await flushScanCounts(handle.db).catch((error) => logger.error('writing scan counts failed', { error }));
       await handle.close();
     })());
   return { url, server, close };
