@@ -28,7 +28,7 @@ function decodeSegment(ai: string, raw: string | undefined, max: number): Result
     return err(`AI ${ai}: malformed percent-encoding`);
   }
   const valid = ai === '21' ? validateSerial(decoded) : validateCset82(`AI ${ai} value`, decoded, max);
-  return valid.ok ? valid : err(`AI ${ai}: ${valid.error}`);
+  return valid.ok ? valid : err(ai === '21' ? `AI 21: ${valid.error}` : valid.error);
 }
 
 /**

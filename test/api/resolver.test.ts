@@ -1,5 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
+import { ConfigError, loadConfig } from '../../src/server/config.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -302,5 +306,24 @@ describe('PROVENANT_PUBLIC_BASE_URL', () => {
     } finally {
       await branded.close();
     }
+  });
+});
+
+describe('resolver configuration', () => {
+  const env = (over: Record<string, string>) => ({ PROVENANT_DATA_DIR: mkdtempSync(join(tmpdir(), 'pvn-resolver-')), ...over });
+  it('defaults to GS1\'s domain, Cloudflare-style country headers, 60 requests a minute, the socket address', () => {
+    expect(loadConfig(env({}))).toMatchObject({ publicBaseUrl: 'https://id.gs1.org', countryHeaders: ['cf-ipcountry', 'x-country-code'], resolverRatePerMinute: 60, clientIpHeader: undefined });
+    expect(loadConfig(env({ PROVENANT_PUBLIC_BASE_URL: 'https://brand.example/dl/', PROVENANT_COUNTRY_HEADERS: '', PROVENANT_CLIENT_IP_HEADER: 'X-Forwarded-For' })))
+      .toMatchObject({ publicBaseUrl: 'https://brand.example/dl', countryHeaders: [], clientIpHeader: 'x-forwarded-for' });
+  });
+  it.each([
+    [{ PROVENANT_PUBLIC_BASE_URL: 'http://brand.example' }, /PROVENANT_PUBLIC_BASE_URL must be an https URL/],
+    [{ PROVENANT_PUBLIC_BASE_URL: 'brand.example' }, /PROVENANT_PUBLIC_BASE_URL must be an https URL/],
+    [{ PROVENANT_PUBLIC_BASE_URL: 'https://brand.example/?a=1' }, /without user, query or fragment/],
+    [{ PROVENANT_COUNTRY_HEADERS: 'cf-ipcountry, bad header' }, /PROVENANT_COUNTRY_HEADERS/],
+    [{ PROVENANT_RESOLVER_RATE_PER_MINUTE: '0' }, /PROVENANT_RESOLVER_RATE_PER_MINUTE must be an integer between 1/],
+  ])('rejects %o naming the variable', (over, message) => {
+    expect(() => loadConfig(env(over))).toThrow(message);
+    expect(() => loadConfig(env(over))).toThrow(ConfigError);
   });
 });
