@@ -174,10 +174,10 @@ function resolve(request: Request, url: URL, key: ResolverKey, facts: ResolverFa
     }, head);
   }
   let candidates: Link[];
-  if (requested === null) {
+  const linkType = requested === null ? null : normalizeLinkType(requested);
+  if (requested === null || linkType === 'gs1:defaultLink' || linkType === 'gs1:defaultLinkMulti') {
     candidates = defaults;
   } else {
-    const linkType = normalizeLinkType(requested);
     candidates = linkType === null ? [] : links.filter((l) => l.linkType === linkType);
     if (candidates.length === 0) return problem(404, 'No such link', `${anchor} has no link of type ${requested}`, { link: `<${linksetUrl}>; rel="linkset"; type="application/linkset+json"`, ...vary });
   }

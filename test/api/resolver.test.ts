@@ -144,6 +144,7 @@ describe('resolution', () => {
     expect((await get(`/01/${G}`, { 'accept-language': 'de-CH, de;q=0.9, en;q=0.5' })).headers.get('location')).toBe(PIP_DE.href);
     expect((await get(`/01/${G}`, { 'accept-language': 'fr, en-GB;q=0.8' })).headers.get('location')).toBe(PIP_EN.href);
     expect((await get(`/01/${G}?lang=de`, { 'accept-language': 'en' })).headers.get('location')).toBe(`${PIP_DE.href}?lang=de`);
+    expect((await get(`/01/${G}?linkType=gs1:defaultLink`, { 'accept-language': 'de' })).headers.get('location')).toBe(PIP_DE.href);
     const multi = await get(`/01/${G}`);
     expect(multi.status).toBe(300);
     const body = (await multi.json()) as any;
