@@ -323,7 +323,8 @@ function itemPage(facts: ResolverFacts, key: ResolverKey): string {
   const links = effectiveLinks(facts.levels, null);
   if (links.length > 0) {
     const items = links.map((l) => {
-      const lang = l.language ? ` hreflang="${esc(l.language)}"` : '';
+      // hreflang for the target, lang for the title (screen readers pronounce it in its language).
+      const lang = l.language ? ` hreflang="${esc(l.language)}" lang="${esc(l.language)}"` : '';
       const note = l.language ? ` <span class="lang">(${esc(l.language)})</span>` : '';
       return `<li><a href="${esc(l.href)}"${lang}${l.mediaType ? ` type="${esc(l.mediaType)}"` : ''}>${esc(l.title)}${note}</a></li>`;
     });

@@ -190,6 +190,13 @@ describe('resolution', () => {
     }
   });
 
+  it('the item page lists the links in effect for the item, titles marked with their language', async () => {
+    const html = await (await get(`/item/01/${G}/21/S2`)).text();
+    expect(html).toContain(`<a href="${PIP_DE.href}" hreflang="de" lang="de">Produktseite <span class="lang">(de)</span></a>`);
+    expect(html).toContain('<a href="https://brand.example/recall/L1">Recall status</a>');
+    expect(html).not.toContain('/item/01/'); // it does not link to itself
+  });
+
   it('walks up from serial to lot to product; an unknown serial falls back to the product links', async () => {
     const linkset = async (path: string) => ((await (await get(`${path}?linkType=linkset`)).json()) as any).linkset[0];
     const s1 = await linkset(`/01/${G}/10/L1/21/S1`);
