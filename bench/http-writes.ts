@@ -15,13 +15,13 @@ import { apiKeyHash } from '../src/core/api-key.ts';
 import { ensureOperator } from '../src/db/actors.ts';
 import type { DatabaseHandle } from '../src/db/connection.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
-import { EDGE_DEFAULTS, type Config } from '../src/server/config.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { createApp } from '../src/server/yoga.ts';
 import { generateApiKey } from '../src/services/api-key-secret.ts';
 import { createActor } from '../src/services/create-actor.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { testConfig } from '../test/helpers/server.ts';
 import { benchSigner, onEachDatabase } from './harness.ts';
 
 const REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 2000);
@@ -84,11 +84,7 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
     gtin: '04012345111118', lot: 'H1', producedAt: new Date().toISOString(), site: 's', range: { count: total, firstSerial: 'H0000001' },
   });
   if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
-  const config: Config = {
-    port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined, maxClockSkewMs: 300_000, seedDemo: false,
-    logLevel: 'info', logOrigin: 'bench/log', logKey: undefined, epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000,
-    epcisSchemaDir: undefined, ...EDGE_DEFAULTS,
-  } as Config;
+  const config = testConfig({ logLevel: 'info', logOrigin: 'bench/log' });
   // Access lines go to a sink: the bench measures the work of logging, not a terminal.
   const app = createApp({ db: h.db, config, operatorKeyHash: apiKeyHash(generateApiKey()), signer, now: () => new Date() }, createLogger('info', () => {}));
   const server = createServer(app);

@@ -8,6 +8,8 @@ import type { LedgerDeps } from '../src/services/deps.ts';
 import { recordEvent, type RecordEventInput } from '../src/services/record-event.ts';
 import { registerBatch } from '../src/services/register-batch.ts';
 import { registerProduct } from '../src/services/register-product.ts';
+import { setLinks } from '../src/services/set-links.ts';
+import { readScope } from '../src/core/rights.ts';
 import { recallBatch } from '../src/services/recall-batch.ts';
 
 function must<T extends { kind: string }>(what: string, r: T): Extract<T, { kind: 'ok' }> {
@@ -70,6 +72,18 @@ export async function seedDemo(deps: LedgerDeps, dataDir: string): Promise<{ key
   await rec(store, 'DESTROY', ['K0006'], { data: { reason: 'damaged in store' } });
   await rec(acme, 'SHIP', ['K0010', 'K0011'], { counterpartyId: northwind.id });
   must('recall T', await recallBatch(deps, acme, { gtin: '04012345222227', lot: 'T2026A', reason: 'loose heating element screw' }));
+
+  // Resolver links (no default: a scan lands on the item page).
+  const acmeScope = readScope(acme.id, false, [], deps.now());
+  must('links K', await setLinks(db, acme, acmeScope, { gtin: '04012345111118', links: [
+    { linkType: 'gs1:instructions', href: 'https://acme.example/kettle-k1/manual-en.pdf', title: 'Manual', language: 'en', mediaType: 'application/pdf' },
+    { linkType: 'gs1:instructions', href: 'https://acme.example/kettle-k1/manual-de.pdf', title: 'Bedienungsanleitung', language: 'de', mediaType: 'application/pdf' },
+    { linkType: 'gs1:registerProduct', href: 'https://acme.example/register', title: 'Register your kettle' },
+    { linkType: 'gs1:support', href: 'https://acme.example/support', title: 'Support' },
+  ] }, deps.now()));
+  must('links T', await setLinks(db, acme, acmeScope, { gtin: '04012345222227', lot: 'T2026A', links: [
+    { linkType: 'gs1:recallStatus', href: 'https://acme.example/recalls/toaster-t2', title: 'Recall notice' },
+  ] }, deps.now()));
 
   const keysFile = join(dataDir, 'demo-keys.json');
   writeFileSync(keysFile, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });

@@ -67,7 +67,8 @@ export function validateSerial(serial: string): Result<string> {
   return validateCset82('serial', serial, 20);
 }
 
-function validateCset82(what: string, value: string, max: number): Result<string> {
+/** Validates an AI value of GS1 character set 82 of 1–`max` characters (`what` names it in the message). */
+export function validateCset82(what: string, value: string, max: number): Result<string> {
   const chars = [...value];
   if (chars.length < 1 || chars.length > max) return err(`${what} must be 1 to ${max} characters, got ${chars.length}`);
   const at = chars.findIndex((c) => !CSET82_CHAR.test(c));
@@ -229,15 +230,16 @@ export function parseSsccUrn(urn: string): Result<{ sscc18: string; companyPrefi
 // GS1 Digital Link (item level)
 
 /**
- * Canonical item Digital Link `https://id.gs1.org/01/{gtin14}/21/{serial}`; the serial is percent-encoded
- * except for RFC 3986 unreserved characters, the strictest form GS1 Digital Link allows.
+ * Item Digital Link `{base}/01/{gtin14}/21/{serial}`, by default on `https://id.gs1.org`; `base` is the resolver a
+ * brand prints on its codes (an https origin, optionally with a path, without a trailing slash). The serial is
+ * percent-encoded except for RFC 3986 unreserved characters, the strictest form GS1 Digital Link allows.
  * This deliberately differs from {@link epcUrnToDigitalLink}, which reproduces the EPCIS hash reference byte for byte.
  * @throws RangeError unless `gtin14` is a valid GTIN-14 and `serial` passes {@link validateSerial} (programming error).
  */
-export function digitalLink(gtin14: string, serial: string): string {
+export function digitalLink(gtin14: string, serial: string, base: string = CANONICAL_DL_ORIGIN): string {
   assertGtin14('digitalLink', gtin14);
   assertSerial('digitalLink', serial);
-  return `${CANONICAL_DL_ORIGIN}/01/${gtin14}/21/${encodeDlValue(serial)}`;
+  return `${base}/01/${gtin14}/21/${encodeDlValue(serial)}`;
 }
 
 const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;

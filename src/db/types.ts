@@ -153,7 +153,48 @@ export interface ContainerMembersTable {
   child_sscc: string | null;
 }
 
+export interface LinkSetsTable {
+  id: Generated<string>;
+  gtin: string;
+  lot: string | null;
+  serial: string | null;
+  set_by: string;
+  set_at: Date;
+}
+
+export interface LinksTable {
+  set_id: string;
+  position: number;
+  link_type: string;
+  href: string;
+  title: string;
+  language: string | null;
+  context: string | null;
+  media_type: string | null;
+  is_default: boolean;
+}
+
+/** View: the links of the latest set per product / lot / serial. */
+export interface CurrentLinksView extends LinksTable {
+  gtin: string;
+  lot: string | null;
+  serial: string | null;
+  set_by: string;
+  set_at: Date;
+}
+
+export interface ScanCountsTable {
+  gtin: string;
+  day: ColumnType<string, string, string>;
+  country: string;
+  count: ColumnType<string, number, number>;
+}
+
 export interface Database {
+  link_sets: LinkSetsTable;
+  links: LinksTable;
+  current_links: CurrentLinksView;
+  scan_counts: ScanCountsTable;
   containers: ContainersTable;
   container_members: ContainerMembersTable;
   grants: GrantsTable;

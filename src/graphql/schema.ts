@@ -12,6 +12,7 @@ import './types/rights.ts';
 import './types/material.ts';
 import './types/epcis.ts';
 import './types/subscription.ts';
+import './types/links.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -40,6 +40,14 @@ export interface Config {
   maxBodyBytes: number;
   /** Schema introspection (and GraphiQL); on by default. */
   introspection: boolean;
+  /** Digital Link resolver: origin (https, optional path, no trailing slash) printed in items' Digital Links. */
+  publicBaseUrl: string;
+  /** Headers (lower case) a trusted proxy sets to the client's country; the first present one counts a scan. */
+  countryHeaders: string[];
+  /** Resolver requests per minute per client IP (token bucket); beyond it 429. */
+  resolverRatePerMinute: number;
+  /** Header (lower case) carrying the client IP from a trusted proxy (its first address); unset: the socket address. */
+  clientIpHeader: string | undefined;
 }
 
 /** Defaults of the GraphQL edge limits (each overridable through its environment variable). */
@@ -129,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxDirectives = intIn(env, 'PROVENANT_MAX_DIRECTIVES', EDGE_DEFAULTS.maxDirectives, 0, 1000);
   const maxBodyBytes = intIn(env, 'PROVENANT_MAX_BODY_BYTES', EDGE_DEFAULTS.maxBodyBytes, MIN_BODY_BYTES, 1024 * 1024 * 1024, ' (at least 11 MiB: an EPCIS capture may be 10 MB)');
   const introspection = bool(env, 'PROVENANT_INTROSPECTION', EDGE_DEFAULTS.introspection);
+  const resolver = resolverConfig(env);
   return {
     port,
     host: env.HOST || '0.0.0.0',
@@ -149,5 +158,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDirectives,
     maxBodyBytes,
     introspection,
+    ...resolver,
   };
 }
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** The resolver's settings; see README "Digital Link resolver". */
+function resolverConfig(env: NodeJS.ProcessEnv): Pick<Config, 'publicBaseUrl' | 'countryHeaders' | 'resolverRatePerMinute' | 'clientIpHeader'> {
+  const rawBase = env.PROVENANT_PUBLIC_BASE_URL?.trim() || RESOLVER_DEFAULTS.publicBaseUrl;
+  let base: URL;
+  try {
+    base = new URL(rawBase);
+  } catch {
+    throw new ConfigError(`PROVENANT_PUBLIC_BASE_URL must be an https URL such as https://id.brand.example, got "${rawBase}"`);
+  }
+  // Digital Links must parse as such everywhere (proof bundles, lookups), and GS1 Digital Link parsing here is https-only.
+  if (base.protocol !== 'https:' || base.username || base.password || base.search || base.hash) {
+    throw new ConfigError(`PROVENANT_PUBLIC_BASE_URL must be an https URL without user, query or fragment, got "${rawBase}"`);
+  }
+  const countryRaw = env.PROVENANT_COUNTRY_HEADERS ?? RESOLVER_DEFAULTS.countryHeaders.join(',');
+  const countryHeaders = countryRaw.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  const bad = countryHeaders.find((h) => !HEADER_NAME.test(h));
+  if (bad !== undefined) throw new ConfigError(`PROVENANT_COUNTRY_HEADERS must be a comma-separated list of header names, got "${bad}"`);
+  const clientIpHeader = env.PROVENANT_CLIENT_IP_HEADER?.trim().toLowerCase() || undefined;
+  if (clientIpHeader !== undefined && !HEADER_NAME.test(clientIpHeader)) throw new ConfigError(`PROVENANT_CLIENT_IP_HEADER must be a header name, got "${clientIpHeader}"`);
+  return {
+    publicBaseUrl: `${base.origin}${base.pathname.replace(/\/+$/, '')}`,
+    countryHeaders,
+    resolverRatePerMinute: intIn(env, 'PROVENANT_RESOLVER_RATE_PER_MINUTE', RESOLVER_DEFAULTS.resolverRatePerMinute, 1, 1_000_000),
+    clientIpHeader,
+  };
+}
+
+/** Defaults of the resolver settings. */
+export const RESOLVER_DEFAULTS = {
+  publicBaseUrl: 'https://id.gs1.org',
+  countryHeaders: ['cf-ipcountry', 'x-country-code'],
+  resolverRatePerMinute: 60,
+  clientIpHeader: undefined,
+} as const;

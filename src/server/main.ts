@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
 import { integrateAll, startSweeper } from '../services/integrate.ts';
+import { flushScanCounts } from '../services/scan-counter.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -79,6 +80,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
         server.closeIdleConnections();
       });
       await sweeper.stop();
+      // Scans buffered in memory are written before the database closes.
+      await flushScanCounts(handle.db).catch((error) => logger.error('writing scan counts failed', { error }));
       await handle.close();
     })());
   return { url, server, close };

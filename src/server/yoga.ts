@@ -11,6 +11,7 @@ import { useEdgeLimits } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { currentRequestId, useRequestLog } from './request-log.ts';
+import { useResolverEndpoints } from './resolver-http.ts';
 
 /**
  * Headers whose presence proves a browser sent a CORS preflight first (none is CORS-safelisted), so a request carrying
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       useRequestLog(logger),
       useHealthEndpoints(deps.db, logger, deps.draining),
       useEpcisEndpoints(deps, logger),
+      useResolverEndpoints(deps, logger),
       metrics.plugin,
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
       useContentTypeCheck('/graphql'),

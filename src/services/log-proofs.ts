@@ -70,9 +70,10 @@ export type BundleResult = { kind: 'ok'; bundle: ProofBundle } | Failure;
 /**
  * Everything needed to verify one item offline: its events and links, each event's inclusion proof against the
  * latest signed checkpoint, that checkpoint, the verifier key, and optionally a consistency proof from an earlier
- * tree size the auditor already trusts.
+ * tree size the auditor already trusts. `digitalLinkBase` is the resolver origin of `item.digitalLink` (default
+ * https://id.gs1.org).
  */
-export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: ItemRow, sinceTreeSize?: number | null): Promise<BundleResult> {
+export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: ItemRow, sinceTreeSize?: number | null, digitalLinkBase?: string): Promise<BundleResult> {
   const checkpoint = await findCheckpoint(db, signer.origin);
   if (!checkpoint) return notFound('the log has no checkpoint yet');
   const size = checkpoint.treeSize;
@@ -86,7 +87,7 @@ export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: Item
   const nodes = await readNodes(db, ids);
   const bundle = buildBundle({
     sgtin: item.sgtin,
-    digitalLink: digitalLink(item.gtin, item.serial),
+    digitalLink: digitalLink(item.gtin, item.serial, digitalLinkBase),
     verifierKey: signer.verifierKey,
     checkpoint: checkpoint.note,
     events: chain.map((l) => ({ seq: l.seq, leafIndex: Number(l.leaf_index), body: l.body, contentHash: l.content_hash, prevHash: l.prev_hash, linkHash: l.hash })),

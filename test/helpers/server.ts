@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { apiKeyHash } from '../../src/core/api-key.ts';
 import { publicKeyFromPrivate, verifierKeyString } from '../../src/core/checkpoint.ts';
 import type { LogSigner } from '../../src/db/log.ts';
-import { EDGE_DEFAULTS, type Config } from '../../src/server/config.ts';
+import { EDGE_DEFAULTS, RESOLVER_DEFAULTS, type Config } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
@@ -28,7 +28,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0, host: '127.0.0.1', dataDir: '/nonexistent', databaseUrl: undefined, operatorKey: undefined,
     maxClockSkewMs: 5 * 60_000, seedDemo: false, logLevel: 'debug', logOrigin: 'test.provenant/log', logKey: undefined,
-    epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000, ...EDGE_DEFAULTS, ...overrides,
+    epcisMaxDocumentBytes: 10 * 1024 * 1024, epcisMaxEvents: 10_000, ...EDGE_DEFAULTS,
+    ...RESOLVER_DEFAULTS, countryHeaders: [...RESOLVER_DEFAULTS.countryHeaders],
+    ...overrides,
   };
 }
 

@@ -30,7 +30,7 @@ builder.node(ItemRef, {
   loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.visibleItem.load(id))),
   fields: (t) => ({
     sgtin: t.exposeString('sgtin', { description: 'EPC pure-identity URN urn:epc:id:sgtin:…' }),
-    digitalLink: t.string({ description: 'GS1 Digital Link URI.', resolve: (i) => digitalLink(i.gtin, i.serial) }),
+    digitalLink: t.string({ description: 'GS1 Digital Link URI on the resolver domain PROVENANT_PUBLIC_BASE_URL (default https://id.gs1.org).', resolve: (i, _a, ctx) => digitalLink(i.gtin, i.serial, ctx.config.publicBaseUrl) }),
     serial: t.exposeString('serial'),
     gtin: t.exposeString('gtin'),
     product: t.field({ type: ProductRef, resolve: async (i, _a, ctx) => (await ctx.loaders.product.load(i.gtin))! }),

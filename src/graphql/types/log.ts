@@ -120,7 +120,7 @@ builder.queryField('itemProofBundle', (t) =>
         pendingReceiverId: item.pending_receiver_id, publicHistory: product.public_history,
       });
       if (!full) throw new GraphQLError('A proof bundle holds the whole history; you may see only part of this item’s history', { extensions: { code: 'FORBIDDEN', rule: 'FULL_HISTORY_REQUIRED' } });
-      const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize);
+      const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize, ctx.config.publicBaseUrl);
       if (r.kind === 'ok') return r.bundle;
       if (r.kind === 'NotFoundError') return null;
       throw inputError(r.kind === 'ValidationError' ? r.field : 'sinceTreeSize', r.message);

@@ -1,0 +1,62 @@
+import { normalizeGtin, validateCset82, validateSerial } from '../core/identifiers.ts';
+import { type LinkInput, isBrandOrOperator, validateLinks } from '../core/links.ts';
+import type { ReadScope } from '../core/rights.ts';
+import type { Db } from '../db/connection.ts';
+import { findBatch, findBatchesByIds, findItemsByGtinSerial } from '../db/ledger.ts';
+import { type LinkSetVersion, insertLinkSet } from '../db/links.ts';
+import type { ActorRow } from '../db/types.ts';
+import { productVisibleSql } from '../db/visibility.ts';
+import { type Failure, denied, invalid, notFound } from './results.ts';
+
+export interface SetLinksInput {
+  gtin: string;
+  lot?: string | null;
+  serial?: string | null;
+  links: readonly LinkInput[];
+}
+
+export type SetLinksResult = { kind: 'ok'; linkSet: LinkSetVersion } | Failure;
+
+/**
+ * Replaces the links of one product, one lot (`lot`) or one serial (`serial`; with `lot` too, the item must be of
+ * that lot) by `input.links`, recorded with the caller and `now`. Only the brand owning the GTIN or the operator.
+ * Failures: ValidationError (field path such as `links[1].href`), NotFoundError (product the caller cannot see —
+ * worded as for a missing one —, or unknown lot / serial), PermissionDeniedError NOT_BRAND_OWNER.
+ */
+export async function setLinks(db: Db, caller: ActorRow, scope: ReadScope, input: SetLinksInput, now: Date): Promise<SetLinksResult> {
+  const gtin = normalizeGtin(input.gtin);
+  if (!gtin.ok) return invalid('gtin', gtin.error);
+  const lot = input.lot ?? null;
+  if (lot !== null) {
+    const v = validateCset82('lot', lot, 20);
+    if (!v.ok) return invalid('lot', v.error);
+  }
+  const serial = input.serial ?? null;
+  if (serial !== null) {
+    const v = validateSerial(serial);
+    if (!v.ok) return invalid('serial', v.error);
+  }
+  const links = validateLinks(input.links);
+  if (!links.ok) return invalid(links.error[0]!.field, links.error.map((p) => `${p.field}: ${p.message}`).join('; '));
+
+  const missing = notFound(`product ${gtin.value} not found`);
+  const product = await db.selectFrom('products as p').selectAll('p').where('p.gtin', '=', gtin.value).where(productVisibleSql(scope, 'p')).executeTakeFirst();
+  if (!product) return missing;
+  if (!isBrandOrOperator({ id: caller.id, isOperator: caller.is_operator }, product.owner_id)) {
+    return denied('NOT_BRAND_OWNER', `only the brand owning product ${gtin.value} (or the operator) manages its links`);
+  }
+  if (serial !== null) {
+    const [item] = await findItemsByGtinSerial(db, [{ gtin: gtin.value, serial }]);
+    if (!item) return notFound(`product ${gtin.value} has no serial ${serial}`);
+    if (lot !== null) {
+      const [batch] = await findBatchesByIds(db, [item.batch_id]);
+      if (batch?.lot !== lot) return notFound(`serial ${serial} of product ${gtin.value} is not in lot ${lot}`);
+    }
+  } else if (lot !== null && !(await findBatch(db, gtin.value, lot))) {
+    return notFound(`product ${gtin.value} has no lot ${lot}`);
+  }
+  // A serial identifies the item whatever its lot, so serial-level links are kept per serial alone.
+  const target = { gtin: gtin.value, lot: serial !== null ? null : lot, serial };
+  const linkSet = await db.transaction().execute((trx) => insertLinkSet(trx, target, links.value, caller.id, now));
+  return { kind: 'ok', linkSet };
+}
