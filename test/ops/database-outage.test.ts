@@ -1,49 +1,15 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServedProcess, spawnServer, startThrowawayPostgres, type ThrowawayPostgres } from './harness.ts';
 
 // The server survives its database: a real PostgreSQL (started here, on a free port, in a temporary folder) is
 // stopped and its backends terminated under a running `provenant serve`.
-const root = new URL('../../', import.meta.url).pathname;
-const work = mkdtempSync(join(tmpdir(), 'pvn-ops-'));
-const pgData = join(work, 'pg');
-const dataDir = join(work, 'data');
-let pgBin = '';
-let pgPort = 0;
-let server: { child: ChildProcess; url: string; origin: string; stdout: () => string; stderr: () => string } | undefined;
+let cluster: ThrowawayPostgres;
+let server: ServedProcess | undefined;
 let operatorKey = '';
-
-function findPgBin(): string {
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))) : [];
-  versions.sort((a, b) => Number(a) - Number(b));
-  if (versions.length === 0) throw new Error('test:ops needs the PostgreSQL server binaries in /usr/lib/postgresql/*/bin (apt-get install postgresql)');
-  return join(base, versions[versions.length - 1]!, 'bin');
-}
-
-/** Runs a PostgreSQL tool as the postgres user when we are root (initdb refuses root). */
-function asPg(tool: string, args: string[]): string {
-  const cmd = join(pgBin, tool);
-  return userInfo().uid === 0
-    ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' })
-    : execFileSync(cmd, args, { encoding: 'utf8' });
-}
-
-const startPg = () =>
-  asPg('pg_ctl', ['-D', pgData, '-l', join(work, 'pg.log'), '-w', '-t', '60', '-o', `-p ${pgPort} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`, 'start']);
-const stopPg = () => asPg('pg_ctl', ['-D', pgData, '-m', 'fast', '-w', 'stop']);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const startPg = () => cluster.start();
+const stopPg = () => cluster.stop();
 
 async function gql(query: string, variables?: Record<string, unknown>) {
   const res = await fetch(server!.url, {
@@ -74,54 +40,20 @@ async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) =
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\nserver stderr:\n${server?.stderr()}`);
 }
 
-const alive = () => server!.child.exitCode === null && server!.child.signalCode === null;
+const alive = () => server!.alive();
 const createActor = (name: string) =>
   gql('mutation($i: CreateActorInput!) { createActor(input: $i) { __typename } }', { i: { name, roles: ['DISTRIBUTOR'], companyPrefixes: [] } });
 
 beforeAll(async () => {
-  pgBin = findPgBin();
-  if (userInfo().uid === 0) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(work, id('-u'), id('-g'));
-  }
-  asPg('initdb', ['-D', pgData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
-  pgPort = await freePort();
-  startPg();
-  asPg('createdb', ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', 'provenant']);
-
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env, PORT: String(port), HOST: '127.0.0.1', PROVENANT_DATA_DIR: dataDir, PROVENANT_SEED_DEMO: 'false', LOG_LEVEL: 'info',
-    DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/provenant`,
-  };
-  for (const k of ['PROVENANT_OPERATOR_KEY', 'PROVENANT_LOG_KEY', 'PROVENANT_LOG_ORIGIN']) delete env[k];
-  const child = spawn(process.execPath, [join(root, 'bin/provenant.mjs'), 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const url = `http://127.0.0.1:${port}/graphql`;
-  server = { child, url, origin: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err };
-  const deadline = Date.now() + 120_000;
-  while (!out.includes(`GraphQL (GraphiQL in a browser): ${url}`)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start\nstdout:\n${out}\nstderr:\n${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(out).toContain('on PostgreSQL postgres://postgres@127.0.0.1');
-  operatorKey = /Generated operator API key[^\n]*\n\s*(pvn_\S+)\n/.exec(out)![1]!;
+  cluster = await startThrowawayPostgres('pvn-ops-');
+  server = await spawnServer({ PROVENANT_DATA_DIR: join(cluster.work, 'data'), DATABASE_URL: cluster.url });
+  expect(server.stdout()).toContain('on PostgreSQL postgres://postgres@127.0.0.1');
+  operatorKey = /Generated operator API key[^\n]*\n\s*(pvn_\S+)\n/.exec(server.stdout())![1]!;
 });
 
 afterAll(async () => {
-  if (server && alive()) {
-    server.child.kill('SIGKILL');
-    await new Promise((r) => server!.child.once('exit', r));
-  }
-  try {
-    stopPg();
-  } catch {
-    // already stopped
-  }
-  rmSync(work, { recursive: true, force: true });
+  await server?.kill();
+  cluster?.dispose();
 });
 
 describe('the server survives its PostgreSQL', () => {
@@ -165,7 +97,7 @@ describe('the server survives its PostgreSQL', () => {
 
   it('pg_terminate_backend of every server connection: the process lives and the next requests are served', async () => {
     await Promise.all(Array.from({ length: 6 }, () => gql('{ viewer { id } }')));
-    const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${pgPort}/postgres` });
+    const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${cluster.port}/postgres` });
     await admin.connect();
     try {
       const killed = await admin.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = 'provenant' AND pid <> pg_backend_pid()`);
