@@ -23,9 +23,11 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { MAX_PAGE_SIZE } from '../graphql/builder.ts';
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.ts';
-import type { Config } from './config.ts';
+import { EDGE_DEFAULTS, type Config } from './config.ts';
+import { unicodeProblem } from '../core/text.ts';
+import { inputError } from '../graphql/pagination.ts';
 
-type Limits = Pick<Config, 'maxQueryDepth' | 'maxAliases' | 'maxTokens' | 'maxQueryCost' | 'maxDirectives' | 'introspection'>;
+type Limits = Pick<Config, 'maxQueryDepth' | 'maxAliases' | 'maxTokens' | 'maxQueryCost' | 'maxDirectives' | 'introspection'> & Partial<Pick<Config, 'maxResponseBytes'>>;
 
 /** Cost model: every object field 2, every scalar 1, no extra weight per level; lists weigh their page size. */
 export const COST_MODEL = { objectCost: 2, scalarCost: 1, depthCostFactor: 1 } as const;
@@ -65,6 +67,8 @@ export function useEdgeLimits(limits: Limits): Plugin[] {
       costLimit: { enabled: false },
     }) as Plugin,
     usePageAwareCostLimit(limits.maxQueryCost),
+    useReadArgumentGuard(),
+    useResponseSizeLimit(limits.maxResponseBytes ?? EDGE_DEFAULTS.maxResponseBytes),
   ];
   if (!limits.introspection) {
     plugins.push({
@@ -156,4 +160,131 @@ export function withEffectivePageSizes(schema: GraphQLSchema, document: Document
       },
     }),
   );
+}
+
+
+/**
+ * The first string argument of a query or subscription (literal or variable, at any depth) that no database can
+ * take — a NUL (PostgreSQL refuses U+0000) or a lone UTF-16 surrogate — as a VALIDATION_ERROR naming the argument,
+ * instead of an internal error from deep inside a resolver. Mutations are not checked here: each validates its
+ * input itself and answers with its own typed ValidationError.
+ */
+export function findBadArgument(document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName?: string | null): GraphQLError | undefined {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  if (!operation || operation.operation === 'mutation') return undefined;
+  const argumentOf = new Map<string, string>();
+  let found: GraphQLError | undefined;
+  const literal = (node: ValueNode, path: string): void => {
+    if (found) return;
+    if (node.kind === Kind.STRING) {
+      const problem = unicodeProblem(node.value);
+      if (problem) found = inputError(path, `${path} ${problem}`);
+    } else if (node.kind === Kind.LIST) node.values.forEach((v, i) => literal(v, `${path}[${i}]`));
+    else if (node.kind === Kind.OBJECT) for (const f of node.fields) literal(f.value, `${path}.${f.name.value}`);
+    else if (node.kind === Kind.VARIABLE && !argumentOf.has(node.name.value)) argumentOf.set(node.name.value, path);
+  };
+  visit(operation, {
+    Argument(node) {
+      literal(node.value, node.name.value);
+    },
+  });
+  if (found) return found;
+  const walk = (v: unknown, path: string): void => {
+    if (found) return;
+    if (typeof v === 'string') {
+      const problem = unicodeProblem(v);
+      if (problem) found = inputError(path, `${path} ${problem}`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const keyProblem = unicodeProblem(k);
+        if (keyProblem) {
+          found = inputError(path, `a key of ${path} ${keyProblem}`);
+          return;
+        }
+        walk(x, `${path}.${k}`);
+      }
+    }
+  };
+  for (const [name, value] of Object.entries(variables ?? {})) walk(value, argumentOf.get(name) ?? `$${name}`);
+  return found;
+}
+
+/** Refuses read operations whose string arguments contain NUL or lone surrogates (see {@link findBadArgument}). */
+export function useReadArgumentGuard(): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = findBadArgument(args.document, args.variableValues, args.operationName);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = findBadArgument(args.document, args.variableValues, args.operationName);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+  };
+}
+
+/**
+ * Estimated UTF-8 size of a value as JSON, counting no further than `stop` (so a huge result costs at most a walk
+ * up to the limit). Strings count their UTF-8 length plus quotes; escapes are ignored (an underestimate of at most
+ * a few bytes per control character).
+ */
+export function estimateJsonBytes(value: unknown, stop: number): number {
+  let total = 0;
+  const seen = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (total > stop) return;
+    if (typeof v === 'string') total += (v.length < 64 ? v.length : Buffer.byteLength(v, 'utf8')) + 2;
+    else if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) total += 8;
+    else if (v instanceof Date) total += 26;
+    else if (Array.isArray(v)) {
+      total += 2;
+      for (const x of v) {
+        walk(x);
+        total += 1;
+        if (total > stop) return;
+      }
+    } else if (typeof v === 'object') {
+      if (seen.has(v)) return;
+      seen.add(v);
+      total += 2;
+      for (const [k, x] of Object.entries(v)) {
+        total += k.length + 4;
+        walk(x);
+        if (total > stop) return;
+      }
+    } else total += 8;
+  };
+  walk(value);
+  return total;
+}
+
+const tooLarge = (max: number) =>
+  new GraphQLError(
+    `Response too large: the result exceeds ${max} bytes. Select fewer or smaller fields (canonicalBody, data, epcisDocument, proof bundles), fewer aliases, or smaller pages.`,
+    { extensions: { code: 'RESPONSE_TOO_LARGE', limit: 'maxResponseBytes', max } },
+  );
+
+/**
+ * Bounds every GraphQL response: a result (or subscription event) whose JSON would exceed `maxBytes` is replaced by
+ * one RESPONSE_TOO_LARGE error before it is serialised, so large fields read through many aliases or pages cannot
+ * build a response of hundreds of megabytes (or exhaust the process while serialising it).
+ */
+export function useResponseSizeLimit(maxBytes: number): Plugin {
+  const guard = (result: { data?: unknown; errors?: unknown; extensions?: unknown }, setResult: (r: any) => void) => {
+    if (estimateJsonBytes(result, maxBytes) > maxBytes) setResult({ data: null, errors: [tooLarge(maxBytes)] });
+  };
+  const hooks = {
+    onExecuteDone({ result, setResult }: { result: any; setResult: (r: any) => void }) {
+      if (result && typeof result[Symbol.asyncIterator] === 'function') {
+        return { onNext: ({ result: next, setResult: setNext }: { result: any; setResult: (r: any) => void }) => guard(next, setNext) };
+      }
+      guard(result, setResult);
+      return undefined;
+    },
+  };
+  return {
+    onExecute: () => hooks,
+    onSubscribe: () => ({ onSubscribeResult: hooks.onExecuteDone }),
+  } as Plugin;
 }

@@ -79,7 +79,7 @@ builder.mutationField('createActor', (t) =>
     authScopes: { operator: true },
     args: { input: t.arg({ type: CreateActorInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const result = await createActor(ctx.db, viewerOf(ctx), input);
+      const result = await createActor(ctx.db, viewerOf(ctx), input, ctx.config.fieldLimits);
       switch (result.kind) {
         case 'ok':
           return success('CreateActorSuccess', result);

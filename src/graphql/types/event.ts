@@ -279,7 +279,8 @@ defineLifecycleMutation<{ materials?: { material: string; massKg: number }[] | n
   (input) => {
     const materials = input.materials ?? [];
     for (const [i, m] of materials.entries()) {
-      if (!m.material.trim() || m.material.length > 100) return { error: { field: `materials[${i}].material`, message: 'material must be 1 to 100 characters' } };
+      // Length and Unicode bounds (configurable) are checked by recordEvent through core/text.ts.
+      if (!m.material.trim()) return { error: { field: `materials[${i}].material`, message: 'material must not be empty' } };
       if (!Number.isFinite(m.massKg) || m.massKg <= 0) return { error: { field: `materials[${i}].massKg`, message: 'massKg must be a positive number' } };
     }
     return { kind: 'RECYCLE', counterpartyId: null, data: { materials: materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg })) } };

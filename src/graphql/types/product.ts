@@ -109,7 +109,7 @@ builder.mutationField('registerProduct', (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterProductInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false });
+      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false }, ctx.config.fieldLimits);
       if (result.kind === 'ok') return success('RegisterProductSuccess', result);
       return failureToGraphQL(result);
     },
