@@ -31,8 +31,10 @@ export interface FieldLimits {
   materialsEntries: number;
   /** Bytes of a product's attributes as canonical JSON. */
   attributesBytes: number;
-  /** Code points of a product or actor name. */
-  nameChars: number;
+  /** Code points of a product name. */
+  productNameChars: number;
+  /** Code points of an actor name. */
+  actorNameChars: number;
 }
 
 export const DEFAULT_FIELD_LIMITS: FieldLimits = {
@@ -43,7 +45,8 @@ export const DEFAULT_FIELD_LIMITS: FieldLimits = {
   materialNameChars: 100,
   materialsEntries: 50,
   attributesBytes: 16 * 1024,
-  nameChars: 300,
+  productNameChars: 300,
+  actorNameChars: 200,
 };
 
 /** Deepest nesting of a free-form JSON value (readings, attributes). */

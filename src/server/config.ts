@@ -71,7 +71,8 @@ export const FIELD_LIMIT_ENV: Record<keyof FieldLimits, { name: string; min: num
   materialNameChars: { name: 'PROVENANT_MAX_MATERIAL_NAME_CHARS', min: 1, max: 10_000 },
   materialsEntries: { name: 'PROVENANT_MAX_MATERIALS', min: 1, max: 10_000 },
   attributesBytes: { name: 'PROVENANT_MAX_ATTRIBUTES_BYTES', min: 2, max: 8 * 1024 * 1024 },
-  nameChars: { name: 'PROVENANT_MAX_NAME_CHARS', min: 1, max: 10_000 },
+  productNameChars: { name: 'PROVENANT_MAX_PRODUCT_NAME_CHARS', min: 1, max: 10_000 },
+  actorNameChars: { name: 'PROVENANT_MAX_ACTOR_NAME_CHARS', min: 1, max: 10_000 },
 };
 
 /** An EPCIS capture document may be 10 MB; the body limit must leave room for it plus the GraphQL envelope. */

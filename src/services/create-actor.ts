@@ -21,7 +21,7 @@ export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow
 export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<CreateActorResult> {
   if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
   const name = input.name.trim();
-  const nameProblem = checkText(name, 'name', { min: 1, max: limits.nameChars });
+  const nameProblem = checkText(name, 'name', { min: 1, max: limits.actorNameChars });
   if (nameProblem) return invalid(nameProblem.field, nameProblem.message);
   const roles = [...new Set(input.roles)];
   const badRole = roles.find((r) => !ROLES.includes(r as Role));

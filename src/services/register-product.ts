@@ -19,7 +19,7 @@ export async function registerProduct(db: Db, caller: ActorRow, input: RegisterP
   const gtin = normalizeGtin(input.gtin);
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const name = input.name.trim();
-  const nameProblem = checkText(name, 'name', { min: 1, max: limits.nameChars });
+  const nameProblem = checkText(name, 'name', { min: 1, max: limits.productNameChars });
   if (nameProblem) return invalid(nameProblem.field, nameProblem.message);
   const attributes = input.attributes ?? {};
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
