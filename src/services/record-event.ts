@@ -145,7 +145,8 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   const location = input.location?.trim() || null;
   // What is hashed must be what is stored: valid Unicode, no NUL, bounded (core/text.ts).
   const textProblem = checkEventContent(location, input.data ?? {}, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS)
-    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
+    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 })
+    ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
   if (textProblem) return invalid(textProblem.field, textProblem.message);
   const counterpartyId = input.counterpartyId ?? null;
   if (counterpartyId) {

@@ -13,10 +13,11 @@ import {
 import type { ItemProblem } from '../../services/results.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { inputError, isUuid } from '../pagination.ts';
+import { inputError } from '../pagination.ts';
 import { ConflictErrorRef, ErrorInterface, EventRef, ItemProblemRef, ValidationErrorRef } from '../refs.ts';
 import { failureToGraphQL, success } from './errors.ts';
-import { BatchSelectorInput, EventKindEnum } from './event.ts';
+import { BatchSelectorInput, EventKindEnum, actorIdOfGlobalId } from './event.ts';
+import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 
 const NOTHING = '00000000-0000-0000-0000-000000000000';
@@ -37,7 +38,7 @@ const EpcisEventFilterInput = builder.inputType('EpcisEventFilter', {
   description: 'The EventFilter fields plus the EPCIS 2.0 SimpleEventQuery parameters of GET /epcis/events. Every field given must match.',
   fields: (t) => ({
     kinds: t.field({ type: [EventKindEnum] }),
-    actor: t.globalID({ description: 'Only events recorded by this actor.' }),
+    actor: t.string({ description: `Only events recorded by this actor: ${ACTOR_NAME_FORMS}.` }),
     since: t.field({ type: 'DateTime', description: 'occurredAt ≥ since (GE_eventTime).' }),
     until: t.field({ type: 'DateTime', description: 'occurredAt < until (LT_eventTime).' }),
     batch: t.field({ type: BatchSelectorInput, description: 'Only events touching items of this batch.' }),
@@ -50,7 +51,7 @@ const EpcisEventFilterInput = builder.inputType('EpcisEventFilter', {
 
 type FilterArg = {
   kinds?: readonly string[] | null;
-  actor?: { typename: string; id: string } | null;
+  actor?: string | null;
   since?: string | null;
   until?: string | null;
   batch?: { gtin: string; lot: string } | null;
@@ -98,7 +99,11 @@ builder.queryField('epcisDocument', (t) =>
         actions: f?.actions ?? null,
         kinds: f?.kinds?.length ? f.kinds : null,
       };
-      if (f?.actor) filter.actorId = f.actor.typename === 'Actor' && isUuid(f.actor.id) ? f.actor.id : NOTHING;
+      if (f?.actor) {
+        const named = await resolveActorName(ctx.db, f.actor, 'filter.actor', actorIdOfGlobalId);
+        if (named.kind === 'ValidationError') throw inputError(named.field, named.message);
+        filter.actorId = named.kind === 'ok' ? named.actor.id : NOTHING;
+      }
       for (const [name, value, key] of [['since', f?.since, 'geEventTime'], ['until', f?.until, 'ltEventTime']] as const) {
         if (!value) continue;
         const parsed = parseOccurrenceTime(value);
