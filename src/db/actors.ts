@@ -76,20 +76,20 @@ export type DirectoryActor = Pick<ActorRow, 'id' | 'name' | 'roles' | 'gln'> & {
 /**
  * A page of the actor directory (the operator is never listed), ordered by (lower(name), id). `namePrefix` matches
  * case-insensitively at the start of the name; `after`/`before` are exclusive (sort_key, id) keys, sort_key being
- * lower(name) as the database computes it.
+ * lower(name) as the database computes it, compared byte-wise (COLLATE "C") so the order is the same on every database.
  */
 export async function listActors(
   db: DbOrTrx,
   q: { namePrefix: string | null; gln: string | null; after: [string, string] | null; before: [string, string] | null; limit: number; descending: boolean },
 ): Promise<DirectoryActor[]> {
-  let query = db.selectFrom('actors').select(['id', 'name', 'roles', 'gln', sql<string>`lower(name)`.as('sort_key')]).where('is_operator', '=', false);
+  let query = db.selectFrom('actors').select(['id', 'name', 'roles', 'gln', sql<string>`lower(name) COLLATE "C"`.as('sort_key')]).where('is_operator', '=', false);
   if (q.namePrefix) {
     const pattern = q.namePrefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
     query = query.where(sql<boolean>`lower(name) LIKE lower(${pattern})`);
   }
   if (q.gln) query = query.where('gln', '=', q.gln);
-  if (q.after) query = query.where(sql<boolean>`(lower(name), id) > (${q.after[0]}, ${q.after[1]}::uuid)`);
-  if (q.before) query = query.where(sql<boolean>`(lower(name), id) < (${q.before[0]}, ${q.before[1]}::uuid)`);
+  if (q.after) query = query.where(sql<boolean>`(lower(name) COLLATE "C", id) > (${q.after[0]} COLLATE "C", ${q.after[1]}::uuid)`);
+  if (q.before) query = query.where(sql<boolean>`(lower(name) COLLATE "C", id) < (${q.before[0]} COLLATE "C", ${q.before[1]}::uuid)`);
   const dir = q.descending ? sql`DESC` : sql`ASC`;
-  return query.orderBy(sql`lower(name) ${dir}`).orderBy(sql`id ${dir}`).limit(q.limit + 1).execute();
+  return query.orderBy(sql`lower(name) COLLATE "C" ${dir}`).orderBy(sql`id ${dir}`).limit(q.limit + 1).execute();
 }
