@@ -16,6 +16,10 @@ import {
   type ArgumentNode,
   type DocumentNode,
   type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type SelectionSetNode,
+  isInterfaceType,
   type GraphQLSchema,
   type ValidationContext,
   type ValueNode,
@@ -91,14 +95,24 @@ export function useEdgeLimits(limits: Limits): Plugin[] {
 export function usePageAwareCostLimit(maxCost: number): Plugin {
   const check = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined) => {
     const effective = withEffectivePageSizes(schema, document, variables ?? {}, operationName ?? undefined);
+    // Large fields weigh extra (HEAVY_FIELDS); armor gets what is left of the budget and the message names the total.
+    const heavy = heavyFieldCost(schema, effective, operationName ?? undefined);
+    const refuse = (found: number) =>
+      new GraphQLError(`Query Cost limit of ${maxCost} exceeded, found ${found} (large fields such as canonicalBody, data, epcisDocument and itemProofBundle count ${heavy}).`, {
+        // Like a validation error: 400 for application/graphql-response+json, 200 for application/json.
+        extensions: { code: 'BAD_USER_INPUT', limit: 'maxCost', max: maxCost, found, http: { spec: true, status: 400 } },
+      });
+    if (heavy >= maxCost) return refuse(heavy);
     let refused: GraphQLError | undefined;
     validate(schema, effective, [
       costLimitRule({
         ...COST_MODEL,
-        maxCost,
+        maxCost: maxCost - heavy,
         propagateOnRejection: false,
-        // Like a validation error: 400 for application/graphql-response+json, 200 for application/json.
-        onReject: [(_ctx, error) => (refused ??= limitError(error, 'maxCost', maxCost, { spec: true, status: 400 }))],
+        onReject: [(_ctx, error) => {
+          const found = Number(/found (\d+(?:\.\d+)?)/.exec(error.message)?.[1] ?? maxCost - heavy);
+          refused ??= heavy > 0 ? refuse(found + heavy) : limitError(error, 'maxCost', maxCost, { spec: true, status: 400 });
+        }],
       }),
     ]);
     return refused;
@@ -113,6 +127,53 @@ export function usePageAwareCostLimit(maxCost: number): Plugin {
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
   };
+}
+
+/**
+ * Extra cost of fields whose values can be large or costly to compute, per occurrence, times the page sizes of the
+ * connections around them: `events(first: 100) { edges { node { canonicalBody } } }` weighs 100 × 50 on top of the
+ * ordinary cost, so a handful of such aliases reaches the default limit long before the response could get large.
+ */
+export const HEAVY_FIELDS: Record<string, number> = {
+  'Event.canonicalBody': 50,
+  'Event.data': 10,
+  'Item.verification': 20,
+  'Query.epcisDocument': 1000,
+  'Query.itemProofBundle': 1000,
+};
+
+/** Sum of HEAVY_FIELDS weights in an operation whose connection sizes are integer literals (`withEffectivePageSizes`). */
+export function heavyFieldCost(schema: GraphQLSchema, document: DocumentNode, operationName?: string): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const root = schema.getRootType(operation.operation);
+  const walk = (set: SelectionSetNode, parent: GraphQLNamedType | undefined | null, multiplier: number, seen: ReadonlySet<string>): number => {
+    let total = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;
+        if (!def) continue;
+        total += (HEAVY_FIELDS[`${parent!.name}.${sel.name.value}`] ?? 0) * multiplier;
+        if (!sel.selectionSet) continue;
+        let size = 1;
+        if (isConnection(def.type)) {
+          const arg = sel.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
+          size = arg?.value.kind === Kind.INT ? Number(arg.value.value) : DEFAULT_PAGE_SIZE;
+        }
+        total += walk(sel.selectionSet, getNamedType(def.type), multiplier * size, seen);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        total += walk(sel.selectionSet, sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent, multiplier, seen);
+      } else {
+        const fragment = fragments.get(sel.name.value);
+        if (!fragment || seen.has(sel.name.value)) continue;
+        total += walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), multiplier, new Set([...seen, sel.name.value]));
+      }
+    }
+    return total;
+  };
+  return root ? walk(operation.selectionSet, root, 1, new Set()) : 0;
 }
 
 const isConnection = (type: unknown) => {

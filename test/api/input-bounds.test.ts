@@ -13,7 +13,7 @@ const GTIN = '04012345111118';
 const GTIN2 = `0401234522222${gs1CheckDigit('0401234522222')}`;
 const urn = (n: number) => `urn:epc:id:sgtin:4012345.011111.B${String(n).padStart(3, '0')}`;
 // Small response limit so a few hundred kilobytes of canonical bodies exceed it.
-const MAX_RESPONSE = 100_000;
+const MAX_RESPONSE = 50_000;
 
 beforeAll(async () => {
   db = await openTestDatabase();
@@ -99,9 +99,9 @@ describe('occurrence times both databases store exactly', () => {
 
 describe('response size', () => {
   it('a response larger than PROVENANT_MAX_RESPONSE_BYTES is refused with RESPONSE_TOO_LARGE; smaller ones are served', async () => {
-    // Each of these events has a ~1.5 KB canonical body plus its data: one alias reads ~25 KB, eight ~200 KB.
+    // Each of these events has a ~1.5 KB canonical body plus its data: one alias reads ~16 KB, five ~80 KB (within the cost limit).
     for (let i = 0; i < 10; i++) await destroy(10 + i, { reason: 'x'.repeat(450) });
-    const aliases = Array.from({ length: 8 }, (_, i) => `a${i}: events(first: 100) { edges { node { canonicalBody data } } }`).join(' ');
+    const aliases = Array.from({ length: 5 }, (_, i) => `a${i}: events(first: 100) { edges { node { canonicalBody data } } }`).join(' ');
     const big = await srv.gql(`{ ${aliases} }`, {}, maker.key);
     expect(big.status).toBeLessThan(500);
     expect(big.body.data ?? null).toBeNull();
@@ -111,5 +111,17 @@ describe('response size', () => {
     const small = await srv.gql(`{ events(first: 100) { edges { node { canonicalBody } } } }`, {}, maker.key);
     expect(small.body.errors).toBeUndefined();
     expect(small.body.data.events.edges.length).toBeGreaterThan(10);
+  });
+
+  it('large fields weigh in the cost limit: ten aliases of 100 canonical bodies are refused before anything runs', async () => {
+    const aliases = (n: number, page: string) => Array.from({ length: n }, (_, i) => `a${i}: events(${page}) { edges { node { canonicalBody } } }`).join(' ');
+    const refused = await srv.gql(`{ ${aliases(10, 'first: 100')} }`, {}, maker.key);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'maxCost', max: 50_000 });
+    expect(refused.body.errors[0].message).toMatch(/canonicalBody/);
+    // Through a fragment and a variable page size too.
+    const viaFragment = await srv.gql(`query($n: Int) { ${Array.from({ length: 10 }, (_, i) => `a${i}: events(first: $n) { ...B }`).join(' ')} } fragment B on QueryEventsConnection { edges { node { canonicalBody } } }`, { n: 100 }, maker.key);
+    expect(viaFragment.body.errors[0].extensions).toMatchObject({ limit: 'maxCost' });
+    const fine = await srv.gql(`{ ${aliases(3, 'first: 100')} }`, {}, maker.key);
+    expect(fine.body.errors).toBeUndefined();
   });
 });
