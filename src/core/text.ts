@@ -81,8 +81,7 @@ export function checkText(value: string, field: string, bounds: { min?: number; 
   const problem = unicodeProblem(value);
   if (problem) return { field, message: `${field} ${problem}` };
   const min = bounds.min ?? 0;
-  // Cheap reject first: a string longer than 2×max UTF-16 units has more than max code points.
-  const length = value.length > bounds.max * 2 ? value.length : codePointLength(value);
+  const length = codePointLength(value);
   if (length < min || length > bounds.max) {
     return { field, message: `${field} must be ${min > 0 ? `${min} to ${bounds.max}` : `at most ${bounds.max}`} characters, got ${length}` };
   }

@@ -335,6 +335,27 @@ describe('hostile input never corrupts the ledger', () => {
     expect(sent).toBeGreaterThan(100);
   }, 120_000);
 
+  it('EPCIS REST: every query parameter and a captured provenant:location answer with a 2xx/4xx JSON body', async () => {
+    for (const param of ['MATCH_epc', 'MATCH_anyEPC', 'EQ_bizStep', 'GE_eventTime', 'LT_eventTime', 'EQ_action', 'perPage', 'nextPageToken']) {
+      await Promise.all(Object.entries(HOSTILE).map(async ([label, value]) => {
+        // URLSearchParams encodes a lone surrogate as U+FFFD (UTF-8 has no form for it); NUL travels as %00.
+        const url = `${srv.origin}/epcis/events?${new URLSearchParams({ [param]: label === 'oneMegabyte' ? value.slice(0, 4000) : value })}`;
+        const res = await fetch(url, { headers: { authorization: `Bearer ${maker.key}` } });
+        expect(res.status, `${param}=${label}`).toBeLessThan(500);
+        await res.json();
+      }));
+    }
+    for (const [label, value] of Object.entries(HOSTILE)) {
+      const doc = withValue(CASES.captureEpcisDocument![0]!.base(), 'document.epcisBody.eventList[0].provenant:location', value)['document'];
+      const res = await fetch(`${srv.origin}/epcis/capture`, {
+        method: 'POST', headers: { 'content-type': 'application/ld+json', authorization: `Bearer ${maker.key}` }, body: JSON.stringify(doc),
+      });
+      expect(res.status, `capture provenant:location=${label}`).toBeLessThan(500);
+      const body = await res.json();
+      if (['nul', 'loneHigh', 'loneLow'].includes(label)) expect(body.problems?.[0], label).toMatchObject({ eventIndex: 0, field: 'provenant:location' });
+    }
+  });
+
   it('afterwards the ledger audits clean and every item chain verifies', async () => {
     const report = await auditLedger(db.db, srv.signer.verifierKey);
     expect(report.discrepancies).toEqual([]);
