@@ -89,7 +89,6 @@ const CASES: Record<string, MutationCase[]> = {
   ],
   shipItems: [
     { actor: () => maker, base: () => ({ items: [fresh.toShip()], occurredAt: minutesAgo(100), location: 'Dock 1', to: dist.id, idempotencyKey: `ship-${Math.random()}` }), paths: ['items[0]', 'occurredAt', 'location', 'to', 'idempotencyKey'] },
-    { actor: () => maker, base: () => ({ batch: { gtin: GTIN, lot: 'NOPE' }, containers: [ssccOf(999_999)], occurredAt: minutesAgo(100), to: DIST_GLN }), paths: ['batch.gtin', 'batch.lot', 'containers[0]'] },
   ],
   receiveItems: [{ actor: () => dist, base: () => ({ items: [fresh.toReceive()], occurredAt: minutesAgo(90), location: 'DC', idempotencyKey: `rcv-${Math.random()}` }), paths: ['items[0]', 'occurredAt', 'location', 'idempotencyKey'] }],
   sellItems: [{ actor: () => shop, base: () => ({ items: [fresh.toSell()], occurredAt: minutesAgo(80), location: 'Till 2', price: 10, currency: 'EUR', buyer: owner.id }), paths: ['currency', 'buyer', 'location'] }],
@@ -138,7 +137,8 @@ for (const name of ['shipItems', 'receiveItems', 'sellItems', 'recordUse', 'retu
   CASES[name]!.push({
     actor: first.actor,
     base: () => ({ ...(template ??= first.base()), items: [item(serial(1))], batch: { gtin: GTIN, lot: 'NOPE' }, containers: [ssccOf(999_999)], idempotencyKey: `sel-${Math.random()}` }),
-    paths: ['items[0]', 'batch.gtin', 'batch.lot', 'containers[0]', 'occurredAt', 'location', 'idempotencyKey'],
+    // Only the inputs the first case does not already exercise.
+    paths: ['items[0]', 'batch.gtin', 'batch.lot', 'containers[0]', 'occurredAt', 'location', 'idempotencyKey'].filter((p) => !first.paths.includes(p)),
   });
 }
 
