@@ -1,4 +1,5 @@
 import { gs1CheckDigit } from './identifiers.ts';
+import { type Result, err, ok } from './result.ts';
 
 /** Returns a problem description, or undefined when `gln` is a 13-digit GLN with a valid GS1 check digit. */
 export function validateGln(gln: string): string | undefined {
@@ -11,4 +12,24 @@ export function validateGln(gln: string): string | undefined {
 /** Returns a problem description, or undefined for a GS1 company prefix of 6–12 digits. */
 export function validateCompanyPrefix(prefix: string): string | undefined {
   return /^\d{6,12}$/.test(prefix) ? undefined : `company prefix "${prefix}" must be 6 to 12 digits`;
+}
+
+/** How an actor may be named in an input: by internal id (from a global id or an actor URN) or by GLN. */
+export type ActorName = { kind: 'id'; id: string } | { kind: 'gln'; gln: string };
+
+const ACTOR_URN = /^urn:provenant:actor:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/**
+ * Parses the textual forms of an actor name: a 13-digit GLN (check digit validated) or `urn:provenant:actor:{uuid}`.
+ * Returns null when the value is neither (the caller may still try an Actor global id); an error for a 13-digit
+ * value with a wrong check digit.
+ */
+export function parseActorName(value: string): Result<ActorName> | null {
+  const v = value.trim();
+  if (/^\d{13}$/.test(v)) {
+    const problem = validateGln(v);
+    return problem ? err(problem) : ok({ kind: 'gln', gln: v });
+  }
+  const urn = ACTOR_URN.exec(v);
+  return urn ? ok({ kind: 'id', id: urn[1]!.toLowerCase() }) : null;
 }

@@ -10,8 +10,17 @@ export interface OccurrenceTime {
 }
 
 /**
+ * Earliest and latest instant accepted (UTC, after applying the offset): years 1000 to 9999. Both databases store
+ * these exactly and JavaScript prints them as four-digit years; PGlite reads years 1–99 back 1900 years later and
+ * a year-0 or five-digit-year instant has no RFC 3339 form, so anything outside would break the hash chain.
+ */
+export const MIN_INSTANT = new Date('1000-01-01T00:00:00.000Z');
+export const MAX_INSTANT = new Date('9999-12-31T23:59:59.999Z');
+
+/**
  * Parses an RFC 3339 timestamp that must carry an explicit offset. Sub-millisecond digits are truncated
- * (hashes and storage keep milliseconds). Fails on a missing offset or an impossible date.
+ * (hashes and storage keep milliseconds). Fails on a missing offset, an impossible date, or an instant outside
+ * {@link MIN_INSTANT}..{@link MAX_INSTANT}.
  */
 export function parseOccurrenceTime(input: string): Result<OccurrenceTime> {
   const m = RFC3339.exec(input.trim());
@@ -32,7 +41,11 @@ export function parseOccurrenceTime(input: string): Result<OccurrenceTime> {
     return err(`${input} is not a valid date and time`);
   }
   const sign = offset.startsWith('-') ? -1 : 1;
-  return ok({ instant: new Date(localUtc - sign * (oh * 60 + om) * 60_000), offset });
+  const instant = new Date(localUtc - sign * (oh * 60 + om) * 60_000);
+  if (instant.getTime() < MIN_INSTANT.getTime() || instant.getTime() > MAX_INSTANT.getTime()) {
+    return err(`${input} is outside the supported range ${MIN_INSTANT.toISOString()} to ${MAX_INSTANT.toISOString()} (UTC)`);
+  }
+  return ok({ instant, offset });
 }
 
 /** RFC 3339 UTC with exactly three fractional digits: the only timestamp form that is hashed. */

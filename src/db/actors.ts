@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DbOrTrx } from './connection.ts';
 import type { ActorRow, ApiKeyRow } from './types.ts';
 
@@ -62,4 +63,33 @@ export async function revokeKey(db: DbOrTrx, id: string, at: Date): Promise<ApiK
 export async function findKeysOfActors(db: DbOrTrx, actorIds: readonly string[]): Promise<ApiKeyRow[]> {
   if (actorIds.length === 0) return [];
   return db.selectFrom('api_keys').selectAll().where('actor_id', 'in', actorIds).orderBy('created_at').execute();
+}
+
+/** Non-operator actors with this GLN (a GLN is not unique: several actors may share a location). */
+export async function findActorsByGln(db: DbOrTrx, gln: string): Promise<ActorRow[]> {
+  return db.selectFrom('actors').selectAll().where('gln', '=', gln).where('is_operator', '=', false).orderBy('id').limit(10).execute();
+}
+
+/** One directory row: what naming a partner needs, nothing more (no keys, prefixes or operator flag). */
+export type DirectoryActor = Pick<ActorRow, 'id' | 'name' | 'roles' | 'gln'> & { sort_key: string };
+
+/**
+ * A page of the actor directory (the operator is never listed), ordered by (lower(name), id). `namePrefix` matches
+ * case-insensitively at the start of the name; `after`/`before` are exclusive (sort_key, id) keys, sort_key being
+ * lower(name) as the database computes it, compared byte-wise (COLLATE "C") so the order is the same on every database.
+ */
+export async function listActors(
+  db: DbOrTrx,
+  q: { namePrefix: string | null; gln: string | null; after: [string, string] | null; before: [string, string] | null; limit: number; descending: boolean },
+): Promise<DirectoryActor[]> {
+  let query = db.selectFrom('actors').select(['id', 'name', 'roles', 'gln', sql<string>`lower(name) COLLATE "C"`.as('sort_key')]).where('is_operator', '=', false);
+  if (q.namePrefix) {
+    const pattern = q.namePrefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    query = query.where(sql<boolean>`lower(name) LIKE lower(${pattern})`);
+  }
+  if (q.gln) query = query.where('gln', '=', q.gln);
+  if (q.after) query = query.where(sql<boolean>`(lower(name) COLLATE "C", id) > (${q.after[0]} COLLATE "C", ${q.after[1]}::uuid)`);
+  if (q.before) query = query.where(sql<boolean>`(lower(name) COLLATE "C", id) < (${q.before[0]} COLLATE "C", ${q.before[1]}::uuid)`);
+  const dir = q.descending ? sql`DESC` : sql`ASC`;
+  return query.orderBy(sql`lower(name) COLLATE "C" ${dir}`).orderBy(sql`id ${dir}`).limit(q.limit + 1).execute();
 }

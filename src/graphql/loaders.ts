@@ -20,25 +20,28 @@ export type ItemEventRow = EventRow & { seq: number; item_id: string };
 export interface ItemEventsKey {
   itemId: string;
   limit: number;
-  afterSeq: number | null;
+  /** Exclusive seq bounds. */
+  aboveSeq: number | null;
+  belowSeq: number | null;
+  /** Read order (the page is reversed afterwards for `last`). */
   newestFirst: boolean;
 }
 
-const keyOfPage = (k: ItemEventsKey) => `${k.itemId}/${k.limit}/${k.afterSeq}/${k.newestFirst}`;
+const keyOfPage = (k: ItemEventsKey) => `${k.itemId}/${k.limit}/${k.aboveSeq}/${k.belowSeq}/${k.newestFirst}`;
 
 /** A page of one item's visible events (with seq) for many items: one query per distinct page shape. */
 async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEventsKey[]): Promise<ItemEventRow[][]> {
   const groups = new Map<string, ItemEventsKey[]>();
   for (const k of keys) {
-    const g = `${k.limit}/${k.afterSeq}/${k.newestFirst}`;
+    const g = `${k.limit}/${k.aboveSeq}/${k.belowSeq}/${k.newestFirst}`;
     groups.set(g, [...(groups.get(g) ?? []), k]);
   }
   const result = new Map<string, ItemEventRow[]>();
   for (const group of groups.values()) {
-    const { limit, afterSeq, newestFirst } = group[0]!;
+    const { limit, aboveSeq, belowSeq, newestFirst } = group[0]!;
     const ids = group.map((k) => k.itemId);
     const order = newestFirst ? sql`DESC` : sql`ASC`;
-    const afterCond = afterSeq === null ? sql`` : newestFirst ? sql`AND l.seq < ${afterSeq}` : sql`AND l.seq > ${afterSeq}`;
+    const afterCond = sql`${aboveSeq === null ? sql`` : sql`AND l.seq > ${aboveSeq}`} ${belowSeq === null ? sql`` : sql`AND l.seq < ${belowSeq}`}`;
     const rows = await sql<ItemEventRow & { rn: number }>`
       SELECT * FROM (
         SELECT e.*, l.seq, l.item_id, row_number() OVER (PARTITION BY l.item_id ORDER BY l.seq ${order}) AS rn
@@ -46,7 +49,7 @@ async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEvent
         WHERE l.item_id = ANY(${ids}::uuid[]) ${afterCond} AND ${itemEventVisibleSql(scope, 'l', 'e')}
       ) t WHERE rn <= ${limit + 1} ORDER BY item_id, seq ${order}`.execute(db);
     for (const r of rows.rows) {
-      const key = keyOfPage({ itemId: r.item_id, limit, afterSeq, newestFirst });
+      const key = keyOfPage({ itemId: r.item_id, limit, aboveSeq, belowSeq, newestFirst });
       result.set(key, [...(result.get(key) ?? []), r]);
     }
   }

@@ -4,47 +4,88 @@ import { MAX_PAGE_SIZE } from './builder.ts';
 export interface PageArgs {
   first?: number | null;
   after?: string | null;
+  last?: number | null;
+  before?: string | null;
 }
 
-/** Default page size when `first` is omitted. */
+/** Default page size when neither `first` nor `last` is given. */
 export const DEFAULT_PAGE_SIZE = 20;
 
 export const inputError = (field: string, message: string) =>
   new GraphQLError(message, { extensions: { code: 'VALIDATION_ERROR', field } });
 
-/** Validates `first` (1..MAX_PAGE_SIZE) and decodes `after` into the key the query resumes after. */
-export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K): { limit: number; after: K | null } {
-  const first = args.first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw inputError('first', `first must be between 0 and ${MAX_PAGE_SIZE}`);
+/**
+ * One page request over a connection's order key. `first` (with `after` and/or `before`) reads forward from the
+ * start of the window, `last` backward from its end; rows are always returned in the connection's order.
+ */
+export interface Page<K> {
+  limit: number;
+  after: K | null;
+  before: K | null;
+  /** `last` was given: the page is the end of the window. */
+  backward: boolean;
+}
+
+/** Description every connection field carries about its paging arguments. */
+export const PAGING_NOTE = 'Pages with first/after (forward) or last/before (backward), at most 100 nodes per page; first and last are exclusive.';
+
+/**
+ * Validates `first`/`last` (0..MAX_PAGE_SIZE, not both) and decodes `after`/`before` into keys of the connection's
+ * order. Throws a VALIDATION_ERROR naming the argument otherwise.
+ */
+export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K): Page<K> {
+  const hasFirst = args.first !== undefined && args.first !== null;
+  const hasLast = args.last !== undefined && args.last !== null;
+  if (hasFirst && hasLast) throw inputError('last', 'give first or last, not both');
+  const name = hasLast ? 'last' : 'first';
+  const size = (hasLast ? args.last : args.first) ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
+    throw inputError(name, `${name} must be between 0 and ${MAX_PAGE_SIZE}`);
   }
-  if (!args.after) return { limit: first, after: null };
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(args.after, 'base64url').toString('utf8'));
-  } catch {
-    throw inputError('after', 'after is not a cursor returned by this connection');
-  }
-  if (!validKey(key)) throw inputError('after', 'after is not a cursor returned by this connection');
-  return { limit: first, after: key };
+  const decode = (field: 'after' | 'before', cursor: string | null | undefined): K | null => {
+    if (!cursor) return null;
+    let key: unknown;
+    try {
+      key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      throw inputError(field, `${field} is not a cursor returned by this connection`);
+    }
+    if (!validKey(key)) throw inputError(field, `${field} is not a cursor returned by this connection`);
+    return key;
+  };
+  return { limit: size, after: decode('after', args.after), before: decode('before', args.before), backward: hasLast };
 }
 
 export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 
 /**
- * Builds a Relay connection from rows fetched with `limit + 1` (the extra row only tells whether there is a
- * next page).
+ * Applies a page to a query ordered by one unique key column: the `after`/`before` bounds, the order (reversed for
+ * `last`) and `limit + 1` rows (the extra row tells whether more exist). `descending`: the connection's own order.
  */
-export function connectionFrom<T>(rows: readonly T[], limit: number, keyOf: (row: T) => unknown, hasPrevious: boolean, totalCount?: () => Promise<number>) {
-  const page = rows.slice(0, limit);
-  const edges = page.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
+export function keysetPage<Q>(query: Q, column: string, page: Page<unknown>, descending = false): Q {
+  let q = query as any;
+  if (page.after !== null) q = q.where(column, descending ? '<' : '>', page.after);
+  if (page.before !== null) q = q.where(column, descending ? '>' : '<', page.before);
+  return q.orderBy(column, descending !== page.backward ? 'desc' : 'asc').limit(page.limit + 1) as Q;
+}
+
+/**
+ * Builds a Relay connection from rows fetched with `limit + 1` in the page's read direction (see `keysetPage`); the
+ * edges come out in the connection's order. `hasPreviousPage`/`hasNextPage` are exact in the read direction and
+ * true on the other side when the page starts after (ends before) a cursor.
+ */
+export function connectionFrom<T>(rows: readonly T[], page: Page<unknown>, keyOf: (row: T) => unknown, totalCount?: () => Promise<number>) {
+  const more = rows.length > page.limit;
+  const taken = rows.slice(0, page.limit);
+  const nodes = page.backward ? taken.reverse() : taken;
+  const edges = nodes.map((node) => ({ node, cursor: encodeCursor(keyOf(node)) }));
   return {
     // Counted only when the field is selected, under the same filters (visibility included) as the page.
     totalCount: totalCount ?? (async () => rows.length),
     edges,
     pageInfo: {
-      hasNextPage: rows.length > limit,
-      hasPreviousPage: hasPrevious,
+      hasNextPage: page.backward ? page.before !== null : more,
+      hasPreviousPage: page.backward ? more : page.after !== null,
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges[edges.length - 1]?.cursor ?? null,
     },

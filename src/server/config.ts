@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_FIELD_LIMITS, type FieldLimits } from '../core/text.ts';
 
 /** Validated runtime configuration; read once at startup from the environment. */
 export interface Config {
@@ -48,6 +49,10 @@ export interface Config {
   resolverRatePerMinute: number;
   /** Header (lower case) carrying the client IP from a trusted proxy (its first address); unset: the socket address. */
   clientIpHeader: string | undefined;
+  /** Bounds of free-form input fields (note, readings, reason, location, names, attributes …). */
+  fieldLimits: FieldLimits;
+  /** Largest GraphQL response (estimated UTF-8 bytes of its JSON); a larger result is replaced by an error. */
+  maxResponseBytes: number;
 }
 
 /** Defaults of the GraphQL edge limits (each overridable through its environment variable). */
@@ -59,7 +64,22 @@ export const EDGE_DEFAULTS = {
   maxDirectives: 50,
   maxBodyBytes: 12 * 1024 * 1024,
   introspection: true,
+  fieldLimits: DEFAULT_FIELD_LIMITS,
+  maxResponseBytes: 32 * 1024 * 1024,
 } as const satisfies Partial<Config>;
+
+/** Environment variable of each field bound, with the range it may be set to. */
+export const FIELD_LIMIT_ENV: Record<keyof FieldLimits, { name: string; min: number; max: number }> = {
+  noteChars: { name: 'PROVENANT_MAX_NOTE_CHARS', min: 1, max: 1_000_000 },
+  readingsBytes: { name: 'PROVENANT_MAX_READINGS_BYTES', min: 2, max: 8 * 1024 * 1024 },
+  reasonChars: { name: 'PROVENANT_MAX_REASON_CHARS', min: 1, max: 100_000 },
+  locationChars: { name: 'PROVENANT_MAX_LOCATION_CHARS', min: 13, max: 10_000 },
+  materialNameChars: { name: 'PROVENANT_MAX_MATERIAL_NAME_CHARS', min: 1, max: 10_000 },
+  materialsEntries: { name: 'PROVENANT_MAX_MATERIALS', min: 1, max: 10_000 },
+  attributesBytes: { name: 'PROVENANT_MAX_ATTRIBUTES_BYTES', min: 2, max: 8 * 1024 * 1024 },
+  productNameChars: { name: 'PROVENANT_MAX_PRODUCT_NAME_CHARS', min: 1, max: 10_000 },
+  actorNameChars: { name: 'PROVENANT_MAX_ACTOR_NAME_CHARS', min: 1, max: 10_000 },
+};
 
 /** An EPCIS capture document may be 10 MB; the body limit must leave room for it plus the GraphQL envelope. */
 export const MIN_BODY_BYTES = 11 * 1024 * 1024;
@@ -138,6 +158,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxBodyBytes = intIn(env, 'PROVENANT_MAX_BODY_BYTES', EDGE_DEFAULTS.maxBodyBytes, MIN_BODY_BYTES, 1024 * 1024 * 1024, ' (at least 11 MiB: an EPCIS capture may be 10 MB)');
   const introspection = bool(env, 'PROVENANT_INTROSPECTION', EDGE_DEFAULTS.introspection);
   const resolver = resolverConfig(env);
+  const fieldLimits = Object.fromEntries(
+    (Object.keys(FIELD_LIMIT_ENV) as (keyof FieldLimits)[]).map((k) => [k, intIn(env, FIELD_LIMIT_ENV[k].name, DEFAULT_FIELD_LIMITS[k], FIELD_LIMIT_ENV[k].min, FIELD_LIMIT_ENV[k].max)]),
+  ) as unknown as FieldLimits;
+  const maxResponseBytes = intIn(env, 'PROVENANT_MAX_RESPONSE_BYTES', EDGE_DEFAULTS.maxResponseBytes, 64 * 1024, 1024 * 1024 * 1024);
   return {
     port,
     host: env.HOST || '0.0.0.0',
@@ -159,6 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes,
     introspection,
     ...resolver,
+    fieldLimits,
+    maxResponseBytes,
   };
 }
 

@@ -317,7 +317,7 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
 
   const key = request.headers.get('idempotency-key');
   const result = await captureEpcisDocument(
-    { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs },
+    { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs, fieldLimits: deps.config.fieldLimits },
     actor,
     // The text too: event hash IDs are computed from the numbers as written.
     { document, idempotencyKey: key, byteLength: bytes.byteLength, text },

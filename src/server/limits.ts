@@ -16,6 +16,10 @@ import {
   type ArgumentNode,
   type DocumentNode,
   type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type SelectionSetNode,
+  isInterfaceType,
   type GraphQLSchema,
   type ValidationContext,
   type ValueNode,
@@ -23,9 +27,11 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { MAX_PAGE_SIZE } from '../graphql/builder.ts';
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.ts';
-import type { Config } from './config.ts';
+import { EDGE_DEFAULTS, type Config } from './config.ts';
+import { unicodeProblem } from '../core/text.ts';
+import { inputError } from '../graphql/pagination.ts';
 
-type Limits = Pick<Config, 'maxQueryDepth' | 'maxAliases' | 'maxTokens' | 'maxQueryCost' | 'maxDirectives' | 'introspection'>;
+type Limits = Pick<Config, 'maxQueryDepth' | 'maxAliases' | 'maxTokens' | 'maxQueryCost' | 'maxDirectives' | 'introspection'> & Partial<Pick<Config, 'maxResponseBytes'>>;
 
 /** Cost model: every object field 2, every scalar 1, no extra weight per level; lists weigh their page size. */
 export const COST_MODEL = { objectCost: 2, scalarCost: 1, depthCostFactor: 1 } as const;
@@ -65,6 +71,8 @@ export function useEdgeLimits(limits: Limits): Plugin[] {
       costLimit: { enabled: false },
     }) as Plugin,
     usePageAwareCostLimit(limits.maxQueryCost),
+    useReadArgumentGuard(),
+    useResponseSizeLimit(limits.maxResponseBytes ?? EDGE_DEFAULTS.maxResponseBytes),
   ];
   if (!limits.introspection) {
     plugins.push({
@@ -87,14 +95,24 @@ export function useEdgeLimits(limits: Limits): Plugin[] {
 export function usePageAwareCostLimit(maxCost: number): Plugin {
   const check = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined) => {
     const effective = withEffectivePageSizes(schema, document, variables ?? {}, operationName ?? undefined);
+    // Large fields weigh extra (HEAVY_FIELDS); armor gets what is left of the budget and the message names the total.
+    const heavy = heavyFieldCost(schema, effective, operationName ?? undefined);
+    const refuse = (found: number) =>
+      new GraphQLError(`Query Cost limit of ${maxCost} exceeded, found ${found} (large fields such as canonicalBody, data, epcisDocument and itemProofBundle count ${heavy}).`, {
+        // Like a validation error: 400 for application/graphql-response+json, 200 for application/json.
+        extensions: { code: 'BAD_USER_INPUT', limit: 'maxCost', max: maxCost, found, http: { spec: true, status: 400 } },
+      });
+    if (heavy >= maxCost) return refuse(heavy);
     let refused: GraphQLError | undefined;
     validate(schema, effective, [
       costLimitRule({
         ...COST_MODEL,
-        maxCost,
+        maxCost: maxCost - heavy,
         propagateOnRejection: false,
-        // Like a validation error: 400 for application/graphql-response+json, 200 for application/json.
-        onReject: [(_ctx, error) => (refused ??= limitError(error, 'maxCost', maxCost, { spec: true, status: 400 }))],
+        onReject: [(_ctx, error) => {
+          const found = Number(/found (\d+(?:\.\d+)?)/.exec(error.message)?.[1] ?? maxCost - heavy);
+          refused ??= heavy > 0 ? refuse(found + heavy) : limitError(error, 'maxCost', maxCost, { spec: true, status: 400 });
+        }],
       }),
     ]);
     return refused;
@@ -109,6 +127,53 @@ export function usePageAwareCostLimit(maxCost: number): Plugin {
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
   };
+}
+
+/**
+ * Extra cost of fields whose values can be large or costly to compute, per occurrence, times the page sizes of the
+ * connections around them: `events(first: 100) { edges { node { canonicalBody } } }` weighs 100 × 50 on top of the
+ * ordinary cost, so a handful of such aliases reaches the default limit long before the response could get large.
+ */
+export const HEAVY_FIELDS: Record<string, number> = {
+  'Event.canonicalBody': 50,
+  'Event.data': 10,
+  'Item.verification': 20,
+  'Query.epcisDocument': 1000,
+  'Query.itemProofBundle': 1000,
+};
+
+/** Sum of HEAVY_FIELDS weights in an operation whose connection sizes are integer literals (`withEffectivePageSizes`). */
+export function heavyFieldCost(schema: GraphQLSchema, document: DocumentNode, operationName?: string): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const root = schema.getRootType(operation.operation);
+  const walk = (set: SelectionSetNode, parent: GraphQLNamedType | undefined | null, multiplier: number, seen: ReadonlySet<string>): number => {
+    let total = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        const def = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[sel.name.value] : undefined;
+        if (!def) continue;
+        total += (HEAVY_FIELDS[`${parent!.name}.${sel.name.value}`] ?? 0) * multiplier;
+        if (!sel.selectionSet) continue;
+        let size = 1;
+        if (isConnection(def.type)) {
+          const arg = sel.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last');
+          size = arg?.value.kind === Kind.INT ? Number(arg.value.value) : DEFAULT_PAGE_SIZE;
+        }
+        total += walk(sel.selectionSet, getNamedType(def.type), multiplier * size, seen);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        total += walk(sel.selectionSet, sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent, multiplier, seen);
+      } else {
+        const fragment = fragments.get(sel.name.value);
+        if (!fragment || seen.has(sel.name.value)) continue;
+        total += walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), multiplier, new Set([...seen, sel.name.value]));
+      }
+    }
+    return total;
+  };
+  return root ? walk(operation.selectionSet, root, 1, new Set()) : 0;
 }
 
 const isConnection = (type: unknown) => {
@@ -156,4 +221,131 @@ export function withEffectivePageSizes(schema: GraphQLSchema, document: Document
       },
     }),
   );
+}
+
+
+/**
+ * The first string argument of a query or subscription (literal or variable, at any depth) that no database can
+ * take — a NUL (PostgreSQL refuses U+0000) or a lone UTF-16 surrogate — as a VALIDATION_ERROR naming the argument,
+ * instead of an internal error from deep inside a resolver. Mutations are not checked here: each validates its
+ * input itself and answers with its own typed ValidationError.
+ */
+export function findBadArgument(document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName?: string | null): GraphQLError | undefined {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  if (!operation || operation.operation === 'mutation') return undefined;
+  const argumentOf = new Map<string, string>();
+  let found: GraphQLError | undefined;
+  const literal = (node: ValueNode, path: string): void => {
+    if (found) return;
+    if (node.kind === Kind.STRING) {
+      const problem = unicodeProblem(node.value);
+      if (problem) found = inputError(path, `${path} ${problem}`);
+    } else if (node.kind === Kind.LIST) node.values.forEach((v, i) => literal(v, `${path}[${i}]`));
+    else if (node.kind === Kind.OBJECT) for (const f of node.fields) literal(f.value, `${path}.${f.name.value}`);
+    else if (node.kind === Kind.VARIABLE && !argumentOf.has(node.name.value)) argumentOf.set(node.name.value, path);
+  };
+  visit(operation, {
+    Argument(node) {
+      literal(node.value, node.name.value);
+    },
+  });
+  if (found) return found;
+  const walk = (v: unknown, path: string): void => {
+    if (found) return;
+    if (typeof v === 'string') {
+      const problem = unicodeProblem(v);
+      if (problem) found = inputError(path, `${path} ${problem}`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const keyProblem = unicodeProblem(k);
+        if (keyProblem) {
+          found = inputError(path, `a key of ${path} ${keyProblem}`);
+          return;
+        }
+        walk(x, `${path}.${k}`);
+      }
+    }
+  };
+  for (const [name, value] of Object.entries(variables ?? {})) walk(value, argumentOf.get(name) ?? `$${name}`);
+  return found;
+}
+
+/** Refuses read operations whose string arguments contain NUL or lone surrogates (see {@link findBadArgument}). */
+export function useReadArgumentGuard(): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = findBadArgument(args.document, args.variableValues, args.operationName);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = findBadArgument(args.document, args.variableValues, args.operationName);
+      if (refused) setResultAndStopExecution({ errors: [refused] });
+    },
+  };
+}
+
+/**
+ * Estimated UTF-8 size of a value as JSON, counting no further than `stop` (so a huge result costs at most a walk
+ * up to the limit). Strings count their UTF-8 length plus quotes; escapes are ignored (an underestimate of at most
+ * a few bytes per control character).
+ */
+export function estimateJsonBytes(value: unknown, stop: number): number {
+  let total = 0;
+  const seen = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (total > stop) return;
+    if (typeof v === 'string') total += (v.length < 64 ? v.length : Buffer.byteLength(v, 'utf8')) + 2;
+    else if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) total += 8;
+    else if (v instanceof Date) total += 26;
+    else if (Array.isArray(v)) {
+      total += 2;
+      for (const x of v) {
+        walk(x);
+        total += 1;
+        if (total > stop) return;
+      }
+    } else if (typeof v === 'object') {
+      if (seen.has(v)) return;
+      seen.add(v);
+      total += 2;
+      for (const [k, x] of Object.entries(v)) {
+        total += k.length + 4;
+        walk(x);
+        if (total > stop) return;
+      }
+    } else total += 8;
+  };
+  walk(value);
+  return total;
+}
+
+const tooLarge = (max: number) =>
+  new GraphQLError(
+    `Response too large: the result exceeds ${max} bytes. Select fewer or smaller fields (canonicalBody, data, epcisDocument, proof bundles), fewer aliases, or smaller pages.`,
+    { extensions: { code: 'RESPONSE_TOO_LARGE', limit: 'maxResponseBytes', max } },
+  );
+
+/**
+ * Bounds every GraphQL response: a result (or subscription event) whose JSON would exceed `maxBytes` is replaced by
+ * one RESPONSE_TOO_LARGE error before it is serialised, so large fields read through many aliases or pages cannot
+ * build a response of hundreds of megabytes (or exhaust the process while serialising it).
+ */
+export function useResponseSizeLimit(maxBytes: number): Plugin {
+  const guard = (result: { data?: unknown; errors?: unknown; extensions?: unknown }, setResult: (r: any) => void) => {
+    if (estimateJsonBytes(result, maxBytes) > maxBytes) setResult({ data: null, errors: [tooLarge(maxBytes)] });
+  };
+  const hooks = {
+    onExecuteDone({ result, setResult }: { result: any; setResult: (r: any) => void }) {
+      if (result && typeof result[Symbol.asyncIterator] === 'function') {
+        return { onNext: ({ result: next, setResult: setNext }: { result: any; setResult: (r: any) => void }) => guard(next, setNext) };
+      }
+      guard(result, setResult);
+      return undefined;
+    },
+  };
+  return {
+    onExecute: () => hooks,
+    onSubscribe: () => ({ onSubscribeResult: hooks.onExecuteDone }),
+  } as Plugin;
 }

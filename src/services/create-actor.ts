@@ -1,6 +1,7 @@
 import { apiKeyHash, apiKeyHint } from '../core/api-key.ts';
 import { validateCompanyPrefix, validateGln } from '../core/party.ts';
 import { ROLES, type Role } from '../core/lifecycle.ts';
+import { DEFAULT_FIELD_LIMITS, type FieldLimits, checkText } from '../core/text.ts';
 import { findActorsByIds, findApiKey, insertActor, insertApiKey } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
@@ -23,16 +24,17 @@ export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow
  * Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. A
  * repeat with the same idempotency key returns the same actor and key, without the secret.
  */
-export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput): Promise<CreateActorResult> {
+export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<CreateActorResult> {
   if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
   const name = input.name.trim();
-  if (name.length < 1 || name.length > 200) return invalid('name', 'name must be 1 to 200 characters');
+  const nameProblem = checkText(name, 'name', { min: 1, max: limits.actorNameChars });
+  if (nameProblem) return invalid(nameProblem.field, nameProblem.message);
   const roles = [...new Set(input.roles)];
   const badRole = roles.find((r) => !ROLES.includes(r as Role));
   if (badRole) return invalid('roles', `unknown role "${badRole}"; expected one of ${ROLES.join(', ')}`);
   const gln = input.gln?.trim() || null;
   if (gln) {
-    const problem = validateGln(gln);
+    const problem = checkText(gln, 'gln', { max: 13 })?.message ?? validateGln(gln);
     if (problem) return invalid('gln', problem);
   }
   const prefixes = [...new Set((input.companyPrefixes ?? []).map((p) => p.trim()))];

@@ -64,6 +64,7 @@ import { validateGln } from '../core/party.ts';
 import { readScope } from '../core/rights.ts';
 import { type Result, ok } from '../core/result.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../core/time.ts';
+import { checkJson, checkOptionalText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
 import { itemIdsInContainers } from '../db/containers.ts';
 import { lockCaptures } from '../db/pending.ts';
@@ -899,12 +900,19 @@ export async function captureEpcisDocument(
   limits: EpcisCaptureLimits = EPCIS_CAPTURE_DEFAULTS,
 ): Promise<EpcisCaptureResult> {
   const key = input.idempotencyKey ?? null;
-  if (key !== null && (key.length < 1 || key.length > 200)) return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  const keyProblem = checkOptionalText(key, 'idempotencyKey', { min: 1, max: 200 });
+  if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const doc = asObj(input.document);
   if (!doc) return rejection([problem(null, null, 'document', 'the document must be a JSON object (an EPCISDocument)', 'SCHEMA')]);
   const byteLength = input.byteLength ?? Buffer.byteLength(JSON.stringify(doc), 'utf8');
   const tooBig = sizeRejection(byteLength, limits);
   if (tooBig) return tooBig;
+  // Every string that may be hashed or stored must be valid Unicode without NUL (core/text.ts).
+  const textProblem = checkJson(doc, 'document');
+  if (textProblem) {
+    const at = /^document\.epcisBody\.eventList\[(\d+)\]\.(.+)$/.exec(textProblem.field);
+    return rejection([at ? problem(Number(at[1]), null, at[2]!, textProblem.message, 'INVALID') : problem(null, null, textProblem.field, textProblem.message, 'INVALID')]);
+  }
   const docType = doc['type'];
   if (docType !== 'EPCISDocument') {
     const reason = docType === 'EPCISQueryDocument'

@@ -1,5 +1,6 @@
 import { normalizeGtin } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
+import { checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import { findGrantsByIds, insertGrant } from '../db/grants.ts';
@@ -33,6 +34,8 @@ export async function grantRights(db: Db, caller: ActorRow, input: GrantRightsIn
   const kinds = [...new Set(input.kinds)].sort();
   const bad = kinds.find((k) => !(GRANTABLE_KINDS as readonly string[]).includes(k));
   if (bad) return invalid('kinds', `${bad} cannot be granted; grantable kinds are ${GRANTABLE_KINDS.join(', ')} (custody moves need the holder)`);
+  const textProblem = checkOptionalText(input.product, 'product', { max: 100 }) ?? checkOptionalText(input.batch?.lot, 'batch.lot', { max: 200 });
+  if (textProblem) return invalid(textProblem.field, textProblem.message);
   const scopes = [input.product, input.batch, input.allProducts || null].filter((s) => s !== null && s !== undefined);
   if (scopes.length !== 1) return invalid('scope', 'give exactly one of product, batch or allProducts');
   let expiresAt: Date | null = null;

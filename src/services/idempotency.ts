@@ -1,6 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, utf8 } from '../core/bytes.ts';
 import { canonicalize } from '../core/jcs.ts';
+import { checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
 import { type ConflictFailure, type ValidationFailure, conflict, invalid } from './results.ts';
 
@@ -33,7 +34,7 @@ export async function storeIdempotency(trx: Trx, actorId: string, key: string, o
  * The idempotency semantics of every write, around `run` (inside the caller's transaction): without a key, `run`;
  * with one, a first call runs and stores `save(result)` when it succeeded, a repeat with the same request returns
  * `replay(saved)` and writes nothing, the same key with another request (or operation) is a ConflictError, and a key
- * outside 1–200 characters a ValidationError. Failures are not stored: a retry after one runs again.
+ * outside 1–200 characters (or not valid text: core/text.ts) a ValidationError. Failures are not stored: a retry after one runs again.
  */
 export async function idempotent<R extends { kind: string }, S>(
   trx: Trx,
@@ -44,7 +45,8 @@ export async function idempotent<R extends { kind: string }, S>(
   io: { run: () => Promise<R>; save: (ok: Extract<R, { kind: 'ok' }>) => S; replay: (saved: S) => Promise<R> },
 ): Promise<R | ConflictFailure | ValidationFailure> {
   if (key === null || key === undefined) return io.run();
-  if (key.length < 1 || key.length > 200) return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
+  const problem = checkText(key, 'idempotencyKey', { min: 1, max: 200 });
+  if (problem) return invalid(problem.field, problem.message);
   const check = await checkIdempotency<S>(trx, actorId, key, operation, input);
   if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
   if (check.kind === 'replay') return io.replay(check.response);

@@ -5,6 +5,7 @@ import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type ItemSelection, recordEvent, type RecordEventResult } from './record-event.ts';
 import { invalid } from './results.ts';
+import { checkOptionalText } from '../core/text.ts';
 import { inLedgerTransaction } from './transaction.ts';
 
 export interface PackItemsInput {
@@ -23,6 +24,8 @@ export interface PackItemsInput {
  * nesting may not form a cycle. All-or-nothing, like every write.
  */
 export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
+  const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
+  if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const parent = normalizeSscc(input.container);
   if (!parent.ok) return invalid('container', parent.error);
   const children: string[] = [];

@@ -2,6 +2,7 @@ import { normalizeGtin } from '../core/identifiers.ts';
 import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle.ts';
 import { grantStatus, readScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
+import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
 import { findBatch, findItemsOfBatch, findProduct } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
@@ -42,7 +43,8 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   const gtin = normalizeGtin(input.gtin);
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const reason = input.reason.trim();
-  if (reason.length < 1 || reason.length > 500) return invalid('reason', 'reason must be 1 to 500 characters');
+  const textProblem = checkText(input.lot, 'lot', { max: 200 }) ?? checkText(reason, 'reason', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).reasonChars });
+  if (textProblem) return invalid(textProblem.field, textProblem.message);
   return inLedgerTransaction(deps, async (trx: Trx) => {
     const now = deps.now();
     const product = await findProduct(trx, gtin.value);

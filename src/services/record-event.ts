@@ -5,6 +5,7 @@ import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
+import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import {
@@ -142,10 +143,11 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   }
   if (refs.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
   const location = input.location?.trim() || null;
-  if (location && location.length > 200) return invalid('location', 'location must be at most 200 characters');
-  if (input.idempotencyKey !== undefined && input.idempotencyKey !== null && (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 200)) {
-    return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
-  }
+  // What is hashed must be what is stored: valid Unicode, no NUL, bounded (core/text.ts).
+  const textProblem = checkEventContent(location, input.data ?? {}, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS)
+    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 })
+    ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
+  if (textProblem) return invalid(textProblem.field, textProblem.message);
   const counterpartyId = input.counterpartyId ?? null;
   if (counterpartyId) {
     if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);

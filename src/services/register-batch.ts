@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { companyPrefixFor, normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
+import { DEFAULT_FIELD_LIMITS, checkOptionalText, checkText } from '../core/text.ts';
 import { existingSerials, findBatch, findBatchesByIds, findProduct, insertBatch, insertItems } from '../db/ledger.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import { findEventsOrPending } from '../db/pending.ts';
@@ -54,10 +55,9 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
     return invalid('producedAt', `producedAt is in the future (more than ${deps.maxClockSkewMs} ms ahead of the server clock)`);
   }
   const site = input.site.trim();
-  if (site.length < 1 || site.length > 200) return invalid('site', 'site must be 1 to 200 characters');
-  if (input.idempotencyKey !== undefined && input.idempotencyKey !== null && (input.idempotencyKey.length < 1 || input.idempotencyKey.length > 200)) {
-    return invalid('idempotencyKey', 'idempotencyKey must be 1 to 200 characters');
-  }
+  const textProblem = checkText(site, 'site', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).locationChars })
+    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
+  if (textProblem) return invalid(textProblem.field, textProblem.message);
 
   let serials: string[];
   if (input.serials && input.range) return invalid('serials', 'give either serials or range, not both');

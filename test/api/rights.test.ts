@@ -80,7 +80,7 @@ describe('leaks: nothing of company A is reachable by B or C', () => {
   });
 
   it('events(filter) and connection pages never include A’s events for outsiders', async () => {
-    const q = await srv.gql(`query($actor: ID!) {
+    const q = await srv.gql(`query($actor: String!) {
       all: events(first: 100) { edges { node { id actor { name } } } }
       byActor: events(first: 100, filter: { actor: $actor }) { edges { node { id } } }
       byBatch: events(first: 100, filter: { batch: { gtin: "${GA}", lot: "A1" } }) { edges { node { id } } }

@@ -89,11 +89,25 @@ describe('parseOccurrenceTime', () => {
     }
   });
 
-  it('takes years 0000–0099 literally (not as 19xx)', () => {
-    expect(formatInstant(parsed('0050-06-01T00:00:00Z').instant)).toBe('0050-06-01T00:00:00.000Z');
-    expect(formatInstant(parsed('0099-12-31T23:30:00-01:00').instant)).toBe('0100-01-01T00:30:00.000Z');
-    expect(parsed('0000-02-29T00:00:00Z').instant.getUTCFullYear()).toBe(0);
+  it('takes years literally (not as 19xx) and still validates the calendar of early years', () => {
+    expect(formatInstant(parsed('1000-06-01T00:00:00Z').instant)).toBe('1000-06-01T00:00:00.000Z');
     expect(rejected('0001-02-29T00:00:00Z')).toMatch(/not a valid date/);
+  });
+
+  it('accepts only instants in years 1000–9999 UTC (what PGlite and PostgreSQL store exactly), offsets applied', () => {
+    // Lower edge: exactly 1000-01-01T00:00:00.000Z, given in UTC or in an offset.
+    expect(parsed('1000-01-01T00:00:00.000Z').instant.toISOString()).toBe('1000-01-01T00:00:00.000Z');
+    expect(parsed('1000-01-01T01:00:00.000+01:00').instant.toISOString()).toBe('1000-01-01T00:00:00.000Z');
+    expect(rejected('0999-12-31T23:59:59.999Z')).toMatch(/outside the supported range/);
+    expect(rejected('1000-01-01T00:30:00+01:00')).toMatch(/outside the supported range/);
+    // The years PGlite stored 1900/2000 years later, and year 0.
+    for (const input of ['0099-06-01T00:00:00Z', '0050-06-01T00:00:00Z', '0000-02-29T00:00:00Z', '0001-01-01T00:00:00+01:00']) {
+      expect(rejected(input), input).toMatch(/outside the supported range/);
+    }
+    // Upper edge: 9999-12-31T23:59:59.999Z; a local time in 9999 that is in year 10000 UTC is refused.
+    expect(parsed('9999-12-31T23:59:59.999Z').instant.toISOString()).toBe('9999-12-31T23:59:59.999Z');
+    expect(parsed('9999-12-31T23:59:59.999+05:00').instant.toISOString()).toBe('9999-12-31T18:59:59.999Z');
+    expect(rejected('9999-12-31T23:30:00-01:00')).toMatch(/outside the supported range/);
   });
 
   it('accepts 29 February in a leap year', () => {

@@ -1,4 +1,8 @@
-import { findKeysOfActors } from '../../db/actors.ts';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { type DirectoryActor, findKeysOfActors, listActors } from '../../db/actors.ts';
+import { checkText } from '../../core/text.ts';
+import { validateGln } from '../../core/party.ts';
+import { PAGING_NOTE, connectionFrom, inputError, isUuid, pageParams } from '../pagination.ts';
 import type { ActorRow, ApiKeyRow } from '../../db/types.ts';
 import { createActor } from '../../services/create-actor.ts';
 import { issueApiKey } from '../../services/issue-api-key.ts';
@@ -83,7 +87,7 @@ builder.mutationField('createActor', (t) =>
     authScopes: { operator: true },
     args: { input: t.arg({ type: CreateActorInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const result = await createActor(ctx.db, viewerOf(ctx), input);
+      const result = await createActor(ctx.db, viewerOf(ctx), input, ctx.config.fieldLimits);
       switch (result.kind) {
         case 'ok':
           return success('CreateActorSuccess', result);
@@ -142,3 +146,46 @@ builder.mutationField('revokeApiKey', (t) =>
   }),
 );
 
+
+const ActorListingRef = builder.objectRef<DirectoryActor>('ActorListing').implement({
+  description: 'A partner in the actor directory: what naming it as a receiver, buyer or grantee needs.',
+  fields: (t) => ({
+    id: t.id({ description: 'The Actor global id (accepted wherever an actor is named).', resolve: (a) => encodeGlobalID('Actor', a.id) }),
+    name: t.exposeString('name'),
+    roles: t.field({ type: [RoleEnum], resolve: (a) => a.roles as (typeof ROLES)[number][] }),
+    gln: t.exposeString('gln', { nullable: true, description: 'GS1 Global Location Number, when the actor has one.' }),
+  }),
+});
+
+const isDirectoryKey = (k: unknown): k is [string, string] =>
+  Array.isArray(k) && k.length === 2 && typeof k[0] === 'string' && typeof k[1] === 'string' && isUuid(k[1]);
+
+builder.queryField('actors', (t) =>
+  t.connection({
+    type: ActorListingRef,
+    description: `The actor directory (the operator is not listed), ordered by name (case-insensitive), then id: find a partner by name prefix or GLN to name it. ${PAGING_NOTE}`,
+    authScopes: { authenticated: true },
+    args: {
+      namePrefix: t.arg.string({ description: 'Only actors whose name starts with this text (case-insensitive).' }),
+      gln: t.arg.string({ description: 'Only actors with this GLN (13 digits, check digit validated).' }),
+    },
+    resolve: async (_r, args, ctx) => {
+      const page = pageParams(args, isDirectoryKey);
+      const namePrefix = args.namePrefix?.trim() || null;
+      if (namePrefix) {
+        const problem = checkText(namePrefix, 'namePrefix', { max: ctx.config.fieldLimits.actorNameChars });
+        if (problem) throw inputError(problem.field, problem.message);
+      }
+      const gln = args.gln?.trim() || null;
+      if (gln) {
+        const problem = validateGln(gln);
+        if (problem) throw inputError('gln', problem);
+      }
+      const rows = await listActors(ctx.db, {
+        namePrefix, gln, limit: page.limit, descending: page.backward,
+        after: page.after, before: page.before,
+      });
+      return connectionFrom(rows, page, (a) => [a.sort_key, a.id]);
+    },
+  }),
+);

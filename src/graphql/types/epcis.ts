@@ -11,10 +11,11 @@ import { queryEpcisEvents, withCheckpoint } from '../../services/epcis-query.ts'
 import type { ItemProblem } from '../../services/results.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { inputError, isUuid } from '../pagination.ts';
+import { inputError } from '../pagination.ts';
 import { ConflictErrorRef, ErrorInterface, EventRef, ItemProblemRef, ValidationErrorRef } from '../refs.ts';
 import { failureToGraphQL, success } from './errors.ts';
-import { BatchSelectorInput, EventKindEnum } from './event.ts';
+import { BatchSelectorInput, EventKindEnum, actorIdOfGlobalId } from './event.ts';
+import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 
 const NOTHING = '00000000-0000-0000-0000-000000000000';
@@ -50,7 +51,7 @@ const EpcisEventFilterInput = builder.inputType('EpcisEventFilter', {
     'the values of one list are alternatives.',
   fields: (t) => ({
     kinds: t.field({ type: [EventKindEnum] }),
-    actor: t.globalID({ description: 'Only events recorded by this actor.' }),
+    actor: t.string({ description: `Only events recorded by this actor: ${ACTOR_NAME_FORMS}.` }),
     since: t.field({ type: 'DateTime', description: 'occurredAt ≥ since (GE_eventTime).' }),
     until: t.field({ type: 'DateTime', description: 'occurredAt < until (LT_eventTime).' }),
     recordedSince: t.field({ type: 'DateTime', description: 'recordTime ≥ this (GE_recordTime).' }),
@@ -76,7 +77,7 @@ const EpcisEventFilterInput = builder.inputType('EpcisEventFilter', {
 
 type FilterArg = {
   kinds?: readonly string[] | null;
-  actor?: { typename: string; id: string } | null;
+  actor?: string | null;
   batch?: { gtin: string; lot: string } | null;
   sources?: readonly { type: string; parties: readonly string[] }[] | null;
   destinations?: readonly { type: string; parties: readonly string[] }[] | null;
@@ -143,7 +144,11 @@ builder.queryField('epcisDocument', (t) =>
       }
       const query = parsed.value;
       if (f?.kinds?.length) query.filter.kinds = f.kinds;
-      if (f?.actor) query.filter.actorId = f.actor.typename === 'Actor' && isUuid(f.actor.id) ? f.actor.id : NOTHING;
+      if (f?.actor) {
+        const named = await resolveActorName(ctx.db, f.actor, 'filter.actor', actorIdOfGlobalId);
+        if (named.kind === 'ValidationError') throw inputError(named.field, named.message);
+        query.filter.actorId = named.kind === 'ok' ? named.actor.id : NOTHING;
+      }
       if (f?.batch) {
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;

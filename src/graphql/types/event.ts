@@ -11,9 +11,10 @@ import { findBatch } from '../../db/ledger.ts';
 import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import type { EventRow } from '../../db/types.ts';
 import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
+import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isCount, isUuid, inputError, pageParams, withTotalCount } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isCount, isUuid, inputError, keysetPage, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -43,12 +44,12 @@ builder.node(EventRef, {
     itemCount: t.exposeInt('item_count'),
     items: t.connection({
       type: ItemRef,
+      description: `Items this event covers that you may see, ordered by item id. ${PAGING_NOTE}`,
       resolve: async (e, args, ctx) => {
-        const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
-          .where('l.event_id', '=', e.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
-        if (after) q = q.where('i.id', '>', after);
-        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+        const page = pageParams(args, isUuid);
+        const q = ctx.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
+          .where('l.event_id', '=', e.id).where(itemVisibleSql(ctx.scope, 'i'));
+        return connectionFrom(await keysetPage(q, 'i.id', page).execute(), page, (i) => i.id);
       },
     }),
   }),
@@ -61,7 +62,7 @@ export const BatchSelectorInput = builder.inputType('BatchSelectorInput', {
 const EventFilterInput = builder.inputType('EventFilter', {
   fields: (t) => ({
     kinds: t.field({ type: [EventKindEnum] }),
-    actor: t.globalID({ description: 'Only events recorded by this actor.' }),
+    actor: t.string({ description: `Only events recorded by this actor: ${ACTOR_NAME_FORMS}.` }),
     since: t.field({ type: 'DateTime', description: 'occurredAt ≥ since.' }),
     until: t.field({ type: 'DateTime', description: 'occurredAt < until.' }),
     batch: t.field({ type: BatchSelectorInput, description: 'Only events touching items of this batch.' }),
@@ -71,15 +72,21 @@ const EventFilterInput = builder.inputType('EventFilter', {
 builder.queryField('events', (t) =>
   t.connection({
     type: EventRef,
-    description: 'Events in log order (oldest first), filtered.',
+    description: `Events in log order (oldest first), filtered. ${PAGING_NOTE}`,
     authScopes: { authenticated: true },
     args: { filter: t.arg({ type: EventFilterInput }) },
     resolve: async (_r, args, ctx) => {
-      const { limit, after } = pageParams(args, isCount);
+      const page = pageParams(args, isCount);
       const f = args.filter ?? {};
       let base = ctx.db.selectFrom('events as e').where(eventVisibleSql(ctx.scope, 'e'));
       if (f.kinds?.length) base = base.where('e.kind', 'in', f.kinds);
-      if (f.actor) base = base.where('e.actor_id', '=', isUuid(f.actor.id) ? f.actor.id : '00000000-0000-0000-0000-000000000000');
+      if (f.actor) {
+        const named = await resolveActorName(ctx.db, f.actor, 'filter.actor', actorIdOfGlobalId);
+        if (named.kind === 'ValidationError') throw inputError(named.field, named.message);
+        // An actor that does not exist recorded nothing.
+        if (named.kind !== 'ok') return connectionFrom([], page, () => 0, async () => 0);
+        base = base.where('e.actor_id', '=', named.actor.id);
+      }
       for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
         if (!value) continue;
         const parsed = parseOccurrenceTime(value);
@@ -89,13 +96,12 @@ builder.queryField('events', (t) =>
       if (f.batch) {
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;
-        if (!batch) return connectionFrom([], limit, () => 0, false);
+        if (!batch) return connectionFrom([], page, () => 0, async () => 0);
         base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
       }
-      let q = base.selectAll('e').orderBy('e.leaf_index').limit(limit + 1);
-      if (after !== null) q = q.where('e.leaf_index', '>', after);
+      const q = keysetPage(base.selectAll('e'), 'e.leaf_index', page);
       const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-      return connectionFrom(await q.execute(), limit, (e) => Number(e.leaf_index), after !== null, count);
+      return connectionFrom(await q.execute(), page, (e) => Number(e.leaf_index), count);
     },
   }, withTotalCount),
 );
@@ -117,8 +123,15 @@ export function parseItemRefs(values: readonly string[]): NonNullable<RecordEven
   });
 }
 
-const actorIdOf = (globalId: { typename: string; id: string } | null | undefined): string | null | 'invalid' =>
-  globalId ? (globalId.typename === 'Actor' && isUuid(globalId.id) ? globalId.id : 'invalid') : null;
+/** The internal id of an Actor global id, or null when `value` is not one (see `resolveActorName`). */
+export const actorIdOfGlobalId = (value: string): string | null => {
+  try {
+    const d = decodeGlobalID(value);
+    return d.typename === 'Actor' && isUuid(d.id) ? d.id : null;
+  } catch {
+    return null;
+  }
+};
 
 const RecordEventSuccess = builder.objectRef<{ event: EventRow }>('RecordEventSuccess').implement({
   description: 'The event that was recorded (or, for a repeated idempotency key, the one recorded first).',
@@ -149,7 +162,9 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
   name: string,
   description: string,
   extraFields: (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => Record<string, any>,
-  toInput: (input: Common & Extra) => Omit<RecordEventInput, 'items' | 'occurredAt' | 'location' | 'idempotencyKey'> | { error: { field: string; message: string } },
+  toInput: (input: Common & Extra) =>
+    | (Omit<RecordEventInput, 'items' | 'occurredAt' | 'location' | 'idempotencyKey' | 'counterpartyId'> & { party?: { field: string; name: string } | null })
+    | { error: { field: string; message: string } },
 ) {
   const inputName = name.charAt(0).toUpperCase() + name.slice(1);
   const Input = builder.inputType(`${inputName}Input`, {
@@ -173,8 +188,16 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
         const common = input as unknown as Common & Extra;
         const specific = toInput(common);
         if ('error' in specific) return failureToGraphQL({ kind: 'ValidationError', ...specific.error });
+        const { party, ...rest } = specific;
+        let counterpartyId: string | null = null;
+        if (party) {
+          const named = await resolveActorName(ctx.db, party.name, party.field, actorIdOfGlobalId);
+          if (named.kind !== 'ok') return failureToGraphQL(named);
+          counterpartyId = named.actor.id;
+        }
         const result = await recordEvent(ledgerDeps(ctx), viewerOf(ctx), {
-          ...specific,
+          ...rest,
+          counterpartyId,
           items: { refs: parseItemRefs(common.items ?? []), batch: common.batch ?? null, containers: common.containers ?? null },
           occurredAt: common.occurredAt,
           location: common.location ?? null,
@@ -200,31 +223,27 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
 const reasonField = (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => ({ reason: t.string() });
 const reasonData = (reason: unknown): { [k: string]: JsonValue } => (typeof reason === 'string' && reason.trim() ? { reason: reason.trim() } : {});
 
-defineLifecycleMutation<{ to: { typename: string; id: string } }>(
+defineLifecycleMutation<{ to: string }>(
   'shipItems',
   'The current custodian ships items to a named receiver (stage IN_TRANSIT until received).',
-  (t) => ({ to: t.globalID({ required: true, description: 'The actor that will receive the items.' }) }),
-  (input) => {
-    const to = actorIdOf(input.to);
-    if (to === 'invalid' || to === null) return { error: { field: 'to', message: 'to must be an Actor id' } };
-    return { kind: 'SHIP', counterpartyId: to, data: {} };
-  },
+  (t) => ({ to: t.string({ required: true, description: `The actor that will receive the items: ${ACTOR_NAME_FORMS}.` }) }),
+  (input) => ({ kind: 'SHIP', party: { field: 'to', name: input.to }, data: {} }),
 );
 
 defineLifecycleMutation<Record<string, never>>(
   'receiveItems',
   'The named receiver takes custody of items in transit (stage IN_STOCK).',
   () => ({}),
-  () => ({ kind: 'RECEIVE', counterpartyId: null, data: {} }),
+  () => ({ kind: 'RECEIVE', data: {} }),
 );
 
-defineLifecycleMutation<{ price?: number | null; currency?: string | null; buyer?: { typename: string; id: string } | null }>(
+defineLifecycleMutation<{ price?: number | null; currency?: string | null; buyer?: string | null }>(
   'sellItems',
   'A RETAILER custodian records a sale (stage SOLD). Recalled items cannot be sold.',
   (t) => ({
     price: t.float({ description: 'Unit price, optional.' }),
     currency: t.string({ description: 'ISO 4217 code; required with price.' }),
-    buyer: t.globalID({ description: 'The buying actor, if it is one; it becomes the custodian.' }),
+    buyer: t.string({ description: `The buying actor, if it is one (${ACTOR_NAME_FORMS}); it becomes the custodian.` }),
   }),
   (input) => {
     const data: { [k: string]: JsonValue } = {};
@@ -236,9 +255,7 @@ defineLifecycleMutation<{ price?: number | null; currency?: string | null; buyer
     } else if (input.currency) {
       return { error: { field: 'currency', message: 'currency without price' } };
     }
-    const buyer = actorIdOf(input.buyer);
-    if (buyer === 'invalid') return { error: { field: 'buyer', message: 'buyer must be an Actor id' } };
-    return { kind: 'SELL', counterpartyId: buyer, data };
+    return { kind: 'SELL', party: input.buyer ? { field: 'buyer', name: input.buyer } : null, data };
   },
 );
 
@@ -257,19 +274,15 @@ defineLifecycleMutation<{ kind: 'ACTIVATE' | 'SERVICE' | 'USE_REPORT'; note?: st
       if (typeof input.readings !== 'object' || Array.isArray(input.readings)) return { error: { field: 'readings', message: 'readings must be a JSON object' } };
       data.readings = input.readings as JsonValue;
     }
-    return { kind: input.kind, counterpartyId: null, data };
+    return { kind: input.kind, data };
   },
 );
 
-defineLifecycleMutation<{ to: { typename: string; id: string }; reason?: string | null }>(
+defineLifecycleMutation<{ to: string; reason?: string | null }>(
   'returnItems',
   'The owner returns items to a named receiver (retailer, manufacturer or recycler), who takes custody (stage RETURNED).',
-  (t) => ({ to: t.globalID({ required: true }), ...reasonField(t) }),
-  (input) => {
-    const to = actorIdOf(input.to);
-    if (to === 'invalid' || to === null) return { error: { field: 'to', message: 'to must be an Actor id' } };
-    return { kind: 'RETURN', counterpartyId: to, data: reasonData(input.reason) };
-  },
+  (t) => ({ to: t.string({ required: true, description: `The receiving actor: ${ACTOR_NAME_FORMS}.` }), ...reasonField(t) }),
+  (input) => ({ kind: 'RETURN', party: { field: 'to', name: input.to }, data: reasonData(input.reason) }),
 );
 
 defineLifecycleMutation<{ materials?: { material: string; massKg: number }[] | null }>(
@@ -279,10 +292,11 @@ defineLifecycleMutation<{ materials?: { material: string; massKg: number }[] | n
   (input) => {
     const materials = input.materials ?? [];
     for (const [i, m] of materials.entries()) {
-      if (!m.material.trim() || m.material.length > 100) return { error: { field: `materials[${i}].material`, message: 'material must be 1 to 100 characters' } };
+      // Length and Unicode bounds (configurable) are checked by recordEvent through core/text.ts.
+      if (!m.material.trim()) return { error: { field: `materials[${i}].material`, message: 'material must not be empty' } };
       if (!Number.isFinite(m.massKg) || m.massKg <= 0) return { error: { field: `materials[${i}].massKg`, message: 'massKg must be a positive number' } };
     }
-    return { kind: 'RECYCLE', counterpartyId: null, data: { materials: materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg })) } };
+    return { kind: 'RECYCLE', data: { materials: materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg })) } };
   },
 );
 
@@ -290,7 +304,7 @@ defineLifecycleMutation<{ reason?: string | null }>(
   'destroyItems',
   'The custodian records destruction (stage DESTROYED, terminal).',
   reasonField,
-  (input) => ({ kind: 'DESTROY', counterpartyId: null, data: reasonData(input.reason) }),
+  (input) => ({ kind: 'DESTROY', data: reasonData(input.reason) }),
 );
 
 builder.mutationField('packItems', (t) =>

@@ -7,7 +7,7 @@ import { verifyItem } from '../../services/verify-item.ts';
 import type { ChainVerification } from '../../core/chain.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
-import { connectionFrom, isCount, inputError, pageParams } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isCount, inputError, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { StageEnum } from './product.ts';
 
@@ -46,11 +46,15 @@ builder.node(ItemRef, {
     headHash: t.string({ description: 'Hex hash of the latest chain link.', resolve: (i) => toHex(i.head_hash) }),
     events: t.connection({
       type: EventRef,
+      description: `This item's events you may see, by chain position (seq) in the given order. ${PAGING_NOTE}`,
       args: { order: t.arg({ type: OrderEnum, defaultValue: 'OLDEST_FIRST' }) },
       resolve: async (i, args, ctx) => {
-        const { limit, after } = pageParams(args, isCount);
-        const rows = await ctx.loaders.itemEvents.load({ itemId: i.id, limit, afterSeq: after, newestFirst: args.order === 'NEWEST_FIRST' });
-        return connectionFrom(rows, limit, (r) => r.seq, after !== null);
+        const page = pageParams(args, isCount);
+        const desc = args.order === 'NEWEST_FIRST';
+        // In the connection's order `after` comes first and `before` last; seq bounds follow from the order.
+        const [aboveSeq, belowSeq] = desc ? [page.before, page.after] : [page.after, page.before];
+        const rows = await ctx.loaders.itemEvents.load({ itemId: i.id, limit: page.limit, aboveSeq, belowSeq, newestFirst: desc !== page.backward });
+        return connectionFrom(rows, page, (r) => r.seq);
       },
     }),
     verification: t.field({

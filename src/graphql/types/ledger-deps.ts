@@ -7,4 +7,5 @@ export const ledgerDeps = (ctx: Context): LedgerDeps => ({
   signer: ctx.signer,
   now: ctx.now,
   maxClockSkewMs: ctx.config.maxClockSkewMs,
+  fieldLimits: ctx.config.fieldLimits,
 });

@@ -3,7 +3,7 @@ import { materialEpcClass } from '../../core/epcis-export.ts';
 import type { EventRow } from '../../db/types.ts';
 import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import { builder } from '../builder.ts';
-import { connectionFrom, isCount, isUuid, pageParams } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isCount, isUuid, keysetPage, pageParams } from '../pagination.ts';
 import { EventRef, ItemRef, ProductRef } from '../refs.ts';
 
 /** One recovered material quantity of a RECYCLE event: the output lot of an EPCIS TransformationEvent. */
@@ -43,13 +43,12 @@ builder.node(MaterialLotRef, {
     event: t.field({ type: EventRef, description: 'The RECYCLE event.', resolve: (l) => l.event }),
     sourceItems: t.connection({
       type: ItemRef,
-      description: 'The items this material was recovered from (those you may see).',
+      description: `The items this material was recovered from (those you may see), ordered by item id. ${PAGING_NOTE}`,
       resolve: async (l, args, ctx) => {
-        const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('chain_links as cl').innerJoin('items as i', 'i.id', 'cl.item_id').selectAll('i')
-          .where('cl.event_id', '=', l.event.id).where(itemVisibleSql(ctx.scope, 'i')).orderBy('i.id').limit(limit + 1);
-        if (after) q = q.where('i.id', '>', after);
-        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null);
+        const page = pageParams(args, isUuid);
+        const q = ctx.db.selectFrom('chain_links as cl').innerJoin('items as i', 'i.id', 'cl.item_id').selectAll('i')
+          .where('cl.event_id', '=', l.event.id).where(itemVisibleSql(ctx.scope, 'i'));
+        return connectionFrom(await keysetPage(q, 'i.id', page).execute(), page, (i) => i.id);
       },
     }),
     sourceProducts: t.field({
@@ -71,21 +70,20 @@ builder.objectField(EventRef, 'materialLots', (t) =>
 builder.queryField('materialLots', (t) =>
   t.connection({
     type: MaterialLotRef,
-    description: 'Recovered material lots from RECYCLE events you may see, newest log position first; optionally one material.',
+    description: `Recovered material lots from RECYCLE events you may see, newest log position first; optionally one material. Lots of one event share its cursor. ${PAGING_NOTE}`,
     authScopes: { authenticated: true },
     args: { material: t.arg.string() },
     resolve: async (_r, args, ctx) => {
-      const { limit, after } = pageParams(args, isCount);
-      let q = ctx.db.selectFrom('events as e').selectAll('e').where('e.kind', '=', 'RECYCLE').where(eventVisibleSql(ctx.scope, 'e')).orderBy('e.leaf_index', 'desc').limit(limit + 1);
-      if (after !== null) q = q.where('e.leaf_index', '<', after);
+      const page = pageParams(args, isCount);
+      let q = ctx.db.selectFrom('events as e').selectAll('e').where('e.kind', '=', 'RECYCLE').where(eventVisibleSql(ctx.scope, 'e'));
       if (args.material) q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM jsonb_array_elements(e.data->'materials') m WHERE lower(m->>'material') = lower(${args.material}))`);
-      const events = await q.execute();
-      const page = connectionFrom(events, limit, (e) => Number(e.leaf_index), after !== null);
+      const events = await keysetPage(q, 'e.leaf_index', page, true).execute();
+      const connection = connectionFrom(events, page, (e) => Number(e.leaf_index));
       // One edge per event's lots keeps cursors on log positions; lots of one event share its cursor.
-      const edges = page.edges.flatMap((edge) =>
+      const edges = connection.edges.flatMap((edge) =>
         materialLotsOf(edge.node).filter((l) => !args.material || l.material.toLowerCase() === args.material.toLowerCase()).map((node) => ({ node, cursor: edge.cursor })),
       );
-      return { edges, pageInfo: page.pageInfo };
+      return { edges, pageInfo: connection.pageInfo };
     },
   }),
 );

@@ -7,7 +7,7 @@ import { registerBatch } from '../../services/register-batch.ts';
 import { registerProduct } from '../../services/register-product.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isUuid, pageParams, withTotalCount } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isUuid, keysetPage, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -27,11 +27,11 @@ builder.node(ProductRef, {
     createdAt: t.expose('created_at', { type: 'DateTime' }),
     batches: t.connection({
       type: BatchRef,
+      description: `Batches of this product you may see, ordered by batch id. ${PAGING_NOTE}`,
       resolve: async (p, args, ctx) => {
-        const { limit, after } = pageParams(args, isUuid);
-        let q = ctx.db.selectFrom('batches as b').selectAll('b').where('b.gtin', '=', p.gtin).where(batchVisibleSql(ctx.scope, 'b')).orderBy('b.id').limit(limit + 1);
-        if (after) q = q.where('b.id', '>', after);
-        return connectionFrom(await q.execute(), limit, (b) => b.id, after !== null);
+        const page = pageParams(args, isUuid);
+        const q = ctx.db.selectFrom('batches as b').selectAll('b').where('b.gtin', '=', p.gtin).where(batchVisibleSql(ctx.scope, 'b'));
+        return connectionFrom(await keysetPage(q, 'b.id', page).execute(), page, (b) => b.id);
       },
     }),
   }),
@@ -51,15 +51,14 @@ builder.node(BatchRef, {
     recallReason: t.exposeString('recall_reason', { nullable: true }),
     items: t.connection({
       type: ItemRef,
+      description: `Items of this batch you may see, in a stable order: by item id (a random UUID, so not by serial). ${PAGING_NOTE}`,
       args: { stage: t.arg({ type: StageEnum, description: 'Only items currently in this stage.' }) },
       resolve: async (b, args, ctx) => {
-        const { limit, after } = pageParams(args, isUuid);
+        const page = pageParams(args, isUuid);
         let base = ctx.db.selectFrom('items as i').where('i.batch_id', '=', b.id).where(itemVisibleSql(ctx.scope, 'i'));
         if (args.stage) base = base.where('i.stage', '=', args.stage);
-        let q = base.selectAll('i').orderBy('i.id').limit(limit + 1);
-        if (after) q = q.where('i.id', '>', after);
         const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-        return connectionFrom(await q.execute(), limit, (i) => i.id, after !== null, count);
+        return connectionFrom(await keysetPage(base.selectAll('i'), 'i.id', page).execute(), page, (i) => i.id, count);
       },
     }, withTotalCount),
   }),
@@ -110,7 +109,7 @@ builder.mutationField('registerProduct', (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterProductInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false, idempotencyKey: input.idempotencyKey ?? null });
+      const result = await registerProduct(ctx.db, viewerOf(ctx), { gtin: input.gtin, name: input.name, attributes: input.attributes ?? {}, publicHistory: input.publicHistory ?? false, idempotencyKey: input.idempotencyKey ?? null }, ctx.config.fieldLimits);
       if (result.kind === 'ok') return success('RegisterProductSuccess', result);
       return failureToGraphQL(result);
     },

@@ -6,10 +6,11 @@ import { revokeRights } from '../../services/revoke-rights.ts';
 import type { ItemRow } from '../../db/types.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { connectionFrom, isUuid, pageParams } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isUuid, keysetPage, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, GrantRef, ItemRef, ProductRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
-import { BatchSelectorInput, EventKindEnum } from './event.ts';
+import { BatchSelectorInput, EventKindEnum, actorIdOfGlobalId } from './event.ts';
+import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 
 builder.node(GrantRef, {
@@ -42,14 +43,13 @@ builder.node(GrantRef, {
 builder.queryField('grants', (t) =>
   t.connection({
     type: GrantRef,
-    description: 'Grants given by or to you, or on your products (all of them for the operator and all-products readers), oldest first.',
+    description: `Grants given by or to you, or on your products (all of them for the operator and all-products readers), ordered by grant id. ${PAGING_NOTE}`,
     authScopes: { authenticated: true },
     resolve: async (_r, args, ctx) => {
-      const { limit, after } = pageParams(args, isUuid);
+      const page = pageParams(args, isUuid);
       const viewer = viewerOf(ctx);
-      let q = readableGrants(ctx.db, viewer.id, ctx.scope.allProducts).orderBy('g.id').limit(limit + 1);
-      if (after) q = q.where('g.id', '>', after);
-      return connectionFrom(await q.execute(), limit, (g) => g.id, after !== null);
+      const q = keysetPage(readableGrants(ctx.db, viewer.id, ctx.scope.allProducts), 'g.id', page);
+      return connectionFrom(await q.execute(), page, (g) => g.id);
     },
   }),
 );
@@ -58,7 +58,7 @@ const GrantableKindEnum = builder.enumType('GrantableKind', { values: GRANTABLE_
 
 const GrantRightsInput = builder.inputType('GrantRightsInput', {
   fields: (t) => ({
-    grantee: t.globalID({ required: true, for: ActorRef }),
+    grantee: t.string({ required: true, description: `The actor receiving the rights: ${ACTOR_NAME_FORMS}.` }),
     kinds: t.field({ type: [GrantableKindEnum], required: true, description: 'Empty list: read-only access.' }),
     product: t.string({ description: 'GTIN of one of your products.' }),
     batch: t.field({ type: BatchSelectorInput, description: 'One of your batches.' }),
@@ -77,7 +77,9 @@ builder.mutationField('grantRights', (t) =>
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: GrantRightsInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
-      const r = await grantRights(ctx.db, viewerOf(ctx), { ...input, granteeId: input.grantee.id, kinds: input.kinds }, ctx.now());
+      const grantee = await resolveActorName(ctx.db, input.grantee, 'grantee', actorIdOfGlobalId);
+      if (grantee.kind !== 'ok') return failureToGraphQL(grantee.kind === 'NotFoundError' ? { ...grantee, message: 'grantee not found' } : grantee);
+      const r = await grantRights(ctx.db, viewerOf(ctx), { ...input, granteeId: grantee.actor.id, kinds: input.kinds }, ctx.now());
       return r.kind === 'ok' ? success('GrantSuccess', r) : failureToGraphQL(r);
     },
   }),
