@@ -3,6 +3,7 @@
  * link type names, choosing the link a request resolves to, and the RFC 9264 linkset a resolver answers with.
  * Pure: no clock, no I/O; `Intl` and `URL` are the only platform objects used (both exist in browsers).
  */
+import { checkText } from './text.ts';
 import { type Result, err, ok } from './result.ts';
 
 /** GS1 Web Vocabulary namespace used for link types in linksets (`gs1:pip` ↔ `https://gs1.org/voc/pip`). */
@@ -100,19 +101,24 @@ export function validateLinks(input: readonly LinkInput[]): Result<Link[], LinkP
     if (linkType === null) problems.push({ field: at('linkType'), message: `linkType must be gs1:{name} (GS1 Web Vocabulary) or an absolute http(s) URI, got ${JSON.stringify(l.linkType)}` });
     else if (RESERVED.has(linkType)) problems.push({ field: at('linkType'), message: `${linkType} is a resolver function, not a link type; mark a link as default with default: true` });
     const href = l.href.trim();
+    const hrefProblem = checkText(href, at('href'), { min: 1, max: 2048 });
+    if (hrefProblem) problems.push(hrefProblem);
     let url: URL | undefined;
     try {
       url = new URL(href);
     } catch {
       /* reported below */
     }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || href.length > 2048) {
+    if (hrefProblem) {
+      // reported above
+    } else if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || href.length > 2048) {
       problems.push({ field: at('href'), message: 'href must be an absolute http or https URL of at most 2048 characters' });
     } else if (url.username || url.password) {
       problems.push({ field: at('href'), message: 'href must not carry a user name or password' });
     }
     const title = l.title.trim();
-    if (title.length < 1 || title.length > 200) problems.push({ field: at('title'), message: 'title must be 1 to 200 characters' });
+    const titleProblem = checkText(title, at('title'), { min: 1, max: 200 });
+    if (titleProblem) problems.push(titleProblem);
     let language: string | null = null;
     if (l.language !== undefined && l.language !== null) {
       language = canonicalLanguage(l.language.trim());

@@ -81,8 +81,8 @@ interface MutationCase {
 }
 
 const CASES: Record<string, MutationCase[]> = {
-  createActor: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ name: 'Partner', roles: ['MANUFACTURER'], gln: DIST_GLN, companyPrefixes: ['999999'] }), paths: ['name', 'gln', 'companyPrefixes[0]'] }],
-  registerProduct: [{ actor: () => maker, base: () => ({ gtin: gtinOf(counters.gtin++), name: 'Kettle', attributes: { colour: 'red' } }), paths: ['gtin', 'name'], json: ['attributes'] }],
+  createActor: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ name: 'Partner', roles: ['MANUFACTURER'], gln: DIST_GLN, companyPrefixes: ['999999'], idempotencyKey: `ca-${Math.random()}` }), paths: ['name', 'gln', 'companyPrefixes[0]', 'idempotencyKey'] }],
+  registerProduct: [{ actor: () => maker, base: () => ({ gtin: gtinOf(counters.gtin++), name: 'Kettle', attributes: { colour: 'red' }, idempotencyKey: `rp-${Math.random()}` }), paths: ['gtin', 'name', 'idempotencyKey'], json: ['attributes'] }],
   registerBatch: [
     { actor: () => maker, base: () => ({ gtin: GTIN, lot: `B${counters.lot++}`, producedAt: minutesAgo(500), site: 'Plant 1', serials: [`X${counters.lot}`], idempotencyKey: `rb-${counters.lot}` }), paths: ['gtin', 'lot', 'producedAt', 'site', 'serials[0]', 'idempotencyKey'] },
     { actor: () => maker, base: () => ({ gtin: GTIN, lot: `R${counters.lot++}`, producedAt: minutesAgo(500), site: 'Plant 1', range: { count: 1, firstSerial: `Y${counters.lot}0` } }), paths: ['range.firstSerial'] },
@@ -103,13 +103,21 @@ const CASES: Record<string, MutationCase[]> = {
   }],
   unpackItems: [{ actor: () => maker, base: () => ({ container: fresh.packed[counters.unpack++] ?? ssccOf(1), occurredAt: minutesAgo(40), location: 'Unpacking', idempotencyKey: `unpack-${Math.random()}` }), paths: ['container', 'occurredAt', 'location', 'idempotencyKey'] }],
   grantRights: [
-    { actor: () => maker, base: () => ({ grantee: dist.id, kinds: [], product: GTIN, expiresAt: new Date(Date.now() + 3_600_000).toISOString() }), paths: ['grantee', 'product', 'expiresAt'] },
+    { actor: () => maker, base: () => ({ grantee: dist.id, kinds: [], product: GTIN, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), idempotencyKey: `gr-${Math.random()}` }), paths: ['grantee', 'product', 'expiresAt', 'idempotencyKey'] },
     { actor: () => maker, base: () => ({ grantee: DIST_GLN, kinds: ['SERVICE'], batch: { gtin: GTIN, lot: 'L1' } }), paths: ['batch.gtin', 'batch.lot'] },
   ],
-  revokeRights: [{ actor: () => maker, base: () => ({ grant: grantId }), paths: ['grant'] }],
+  revokeRights: [{ actor: () => maker, base: () => ({ grant: grantId, idempotencyKey: `rr-${Math.random()}` }), paths: ['grant', 'idempotencyKey'] }],
+  setLinks: [
+    {
+      actor: () => maker,
+      base: () => ({ gtin: GTIN, serial: serial(1), links: [{ linkType: 'gs1:pip', href: 'https://brand.example/p', title: 'Product page', language: 'en', context: 'gb', mediaType: 'text/html' }] }),
+      paths: ['gtin', 'serial', 'links[0].linkType', 'links[0].href', 'links[0].title', 'links[0].language', 'links[0].context', 'links[0].mediaType'],
+    },
+    { actor: () => maker, base: () => ({ gtin: GTIN, lot: 'L1', links: [] }), paths: ['lot'] },
+  ],
   recallBatch: [{ actor: () => maker, base: () => ({ gtin: GTIN, lot: 'RECALL', reason: 'faulty valve', occurredAt: minutesAgo(5) }), paths: ['gtin', 'lot', 'reason', 'occurredAt'] }],
-  issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id }), paths: ['actor'] }],
-  revokeApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ keyId }), paths: ['keyId'] }],
+  issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id, idempotencyKey: `ik-${Math.random()}` }), paths: ['actor', 'idempotencyKey'] }],
+  revokeApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ keyId, idempotencyKey: `rk-${Math.random()}` }), paths: ['keyId', 'idempotencyKey'] }],
   captureEpcisDocument: [{
     actor: () => maker,
     base: () => ({
