@@ -50,6 +50,14 @@ export async function insertLinkSet(trx: Trx, scope: LinkScope, links: readonly 
   return { id: String(set.id), ...scope, setBy, setAt, links: [...links] };
 }
 
+/** One recorded link set by id (for an idempotent replay of `setLinks`). */
+export async function findLinkSet(db: DbOrTrx, id: string): Promise<LinkSetVersion | undefined> {
+  const set = await db.selectFrom('link_sets').selectAll().where('id', '=', id as never).executeTakeFirst();
+  if (!set) return undefined;
+  const rows = await db.selectFrom('links').selectAll().where('set_id', '=', set.id).orderBy('position').execute();
+  return { id: String(set.id), gtin: set.gtin, lot: set.lot, serial: set.serial, setBy: set.set_by, setAt: set.set_at, links: rows.map(toLink) };
+}
+
 /**
  * The current links of several scopes of one product, in one query: a map from {@link scopeKey} to its links in
  * the order written (an absent key: no set, or an empty one).

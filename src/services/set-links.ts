@@ -3,9 +3,10 @@ import { type LinkInput, isBrandOrOperator, validateLinks } from '../core/links.
 import type { ReadScope } from '../core/rights.ts';
 import type { Db } from '../db/connection.ts';
 import { findBatch, findBatchesByIds, findItemsByGtinSerial } from '../db/ledger.ts';
-import { type LinkSetVersion, insertLinkSet } from '../db/links.ts';
+import { type LinkSetVersion, findLinkSet, insertLinkSet } from '../db/links.ts';
 import type { ActorRow } from '../db/types.ts';
 import { productVisibleSql } from '../db/visibility.ts';
+import { idempotent } from './idempotency.ts';
 import { type Failure, denied, invalid, notFound } from './results.ts';
 
 export interface SetLinksInput {
@@ -13,6 +14,7 @@ export interface SetLinksInput {
   lot?: string | null;
   serial?: string | null;
   links: readonly LinkInput[];
+  idempotencyKey?: string | null;
 }
 
 export type SetLinksResult = { kind: 'ok'; linkSet: LinkSetVersion } | Failure;
@@ -57,6 +59,12 @@ export async function setLinks(db: Db, caller: ActorRow, scope: ReadScope, input
   }
   // A serial identifies the item whatever its lot, so serial-level links are kept per serial alone.
   const target = { gtin: gtin.value, lot: serial !== null ? null : lot, serial };
-  const linkSet = await db.transaction().execute((trx) => insertLinkSet(trx, target, links.value, caller.id, now));
-  return { kind: 'ok', linkSet };
+  const { idempotencyKey, ...request } = input;
+  return db.transaction().execute((trx) =>
+    idempotent(trx, caller.id, idempotencyKey, 'setLinks', request, {
+      run: async (): Promise<SetLinksResult> => ({ kind: 'ok', linkSet: await insertLinkSet(trx, target, links.value, caller.id, now) }),
+      save: (r) => ({ linkSetId: r.linkSet.id }),
+      replay: async (s) => ({ kind: 'ok', linkSet: (await findLinkSet(trx, s.linkSetId))! }),
+    }),
+  );
 }

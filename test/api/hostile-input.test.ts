@@ -110,8 +110,8 @@ const CASES: Record<string, MutationCase[]> = {
   setLinks: [
     {
       actor: () => maker,
-      base: () => ({ gtin: GTIN, serial: serial(1), links: [{ linkType: 'gs1:pip', href: 'https://brand.example/p', title: 'Product page', language: 'en', context: 'gb', mediaType: 'text/html' }] }),
-      paths: ['gtin', 'serial', 'links[0].linkType', 'links[0].href', 'links[0].title', 'links[0].language', 'links[0].context', 'links[0].mediaType'],
+      base: () => ({ gtin: GTIN, serial: serial(1), idempotencyKey: `sl-${Math.random()}`, links: [{ linkType: 'gs1:pip', href: 'https://brand.example/p', title: 'Product page', language: 'en', context: 'gb', mediaType: 'text/html' }] }),
+      paths: ['gtin', 'serial', 'idempotencyKey', 'links[0].linkType', 'links[0].href', 'links[0].title', 'links[0].language', 'links[0].context', 'links[0].mediaType'],
     },
     { actor: () => maker, base: () => ({ gtin: GTIN, lot: 'L1', links: [] }), paths: ['lot'] },
   ],

@@ -73,4 +73,14 @@ describe('idempotencyKey on every write mutation', () => {
     expect(rv.second).toEqual(rv.first);
     expect(await count('grant_revocations')).toBe(1);
   });
+
+  it('setLinks: a replay returns the first link set and records no second one', async () => {
+    const sets = await count('link_sets');
+    const input = { gtin: GTIN, links: [{ linkType: 'gs1:pip', href: 'https://brand.example/kettle', title: 'Kettle' }], idempotencyKey: 'sl-1' };
+    const r = await twice('setLinks', 'SetLinksInput', input, '... on SetLinksSuccess { linkSet { setAt setBy { name } links { href } } }', maker.key);
+    expect(r.first.__typename).toBe('SetLinksSuccess');
+    expect(r.second).toEqual(r.first);
+    expect(await count('link_sets')).toBe(sets + 1);
+    expect((await r.again({ ...input, links: [] })).__typename).toBe('ConflictError');
+  });
 });

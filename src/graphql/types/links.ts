@@ -122,6 +122,7 @@ const SetLinksInput = builder.inputType('SetLinksInput', {
     lot: t.string({ description: 'Set the links of this lot (else of the product).' }),
     serial: t.string({ description: 'Set the links of this serial.' }),
     links: t.field({ type: [LinkInputType], required: true, description: 'The whole new set (up to 100); [] removes every link of this level.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
   }),
 });
 
@@ -131,7 +132,7 @@ const SetLinksSuccess = builder.objectRef<{ linkSet: LinkSetVersion }>('SetLinks
 
 builder.mutationField('setLinks', (t) =>
   t.field({
-    type: resultUnion('SetLinks', SetLinksSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError']),
+    type: resultUnion('SetLinks', SetLinksSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
     description: "Replaces the resolver links of a product, a lot or a serial. The brand owning the GTIN or the operator only (else NOT_BRAND_OWNER); recorded with who and when.",
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SetLinksInput, required: true }) },
