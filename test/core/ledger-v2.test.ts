@@ -1,0 +1,231 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { describe, expect, it } from 'vitest';
+import { LedgerSim, digitalLinkOf, nativeSha256, sgtinOf } from '../../bench/ledger-v2-sim.ts';
+import { LOG_SEED, VERIFIER_KEY } from '../../bench/gen-ledger-v2-vectors.ts';
+import { concatBytes, fromHex, toHex, u32be, utf8 } from '../../src/core/bytes.ts';
+import { buildBundle } from '../../src/core/bundle.ts';
+import { contentHashOf } from '../../src/core/chain.ts';
+import { canonicalize } from '../../src/core/jcs.ts';
+import { verifyBundleV2 } from '../../src/core/v2/bundle-v2.ts';
+import { defaultTier, discloseEvent, fieldTier } from '../../src/core/v2/disclosure.ts';
+import { contentHashV2, linkHashV2 } from '../../src/core/v2/event-v2.ts';
+import { fieldCommitment, opensField } from '../../src/core/v2/fields.ts';
+import {
+  EMPTY_NODE,
+  MemoryHeadMapStore,
+  buildHeadMap,
+  foldHeadProof,
+  headKey,
+  headMapRoot,
+  headValue,
+  proveHead,
+  updateHeadMap,
+} from '../../src/core/v2/head-map.ts';
+import { ITEM_TREE_DEPTH, buildItemTree, foldItemProof, itemEntry, noItemsRoot, padHash, positionOf } from '../../src/core/v2/item-tree.ts';
+import { verifyItemStatement } from '../../src/core/v2/statement.ts';
+import { verifyAnyBundle } from '../../src/core/v2/verify-any.ts';
+
+const h = (s: string): Uint8Array => sha256(utf8(s));
+const salt = (i: number): string => i.toString(16).padStart(32, '0');
+
+describe('byte formulas (docs/ledger-format.md)', () => {
+  it('field commitment = SHA-256(domain || salt || name || 0x0A || JCS(value)) and opens only with value and salt', () => {
+    const s = fromHex(salt(7))!;
+    const value = { b: 1, a: [true, null, 'x'] };
+    const want = sha256(concatBytes(utf8('provenant:field:v2\n'), s, utf8('price'), new Uint8Array([0x0a]), utf8('{"a":[true,null,"x"],"b":1}')));
+    expect(toHex(fieldCommitment('price', value, s))).toBe(toHex(want));
+    expect(opensField('price', value, salt(7), toHex(want))).toBe(true);
+    expect(opensField('price', { ...value, b: 2 }, salt(7), toHex(want))).toBe(false);
+    expect(opensField('price', value, salt(8), toHex(want))).toBe(false);
+    expect(opensField('buyer', value, salt(7), toHex(want))).toBe(false);
+    expect(opensField('price', value, 'zz', toHex(want))).toBe(false);
+  });
+
+  it('item entry hashes the JCS of {prev, salt, seq, sgtin} (hand-written JCS equals canonicalize)', () => {
+    for (const [sgtin, prev] of [[sgtinOf('A&1/2'), null], [sgtinOf('B-2'), toHex(h('p'))]] as const) {
+      const opening = { prev, salt: salt(3) };
+      const want = sha256(concatBytes(utf8('provenant:item:v2\n'), utf8(canonicalize({ sgtin, seq: 4, prev, salt: salt(3) }))));
+      expect(toHex(itemEntry(sgtin, 4, opening))).toBe(toHex(want));
+    }
+    expect(() => itemEntry(sgtinOf('A'), 0, { prev: null, salt: 'AB' })).toThrow(RangeError);
+  });
+
+  it('content hash v2, link hash v2, head key/value, pad and no-items constants', () => {
+    expect(toHex(contentHashV2('{"a":1}'))).toBe(toHex(h('provenant:event:v2\n{"a":1}')));
+    const c = h('c');
+    const e = h('e');
+    expect(toHex(linkHashV2(c, e))).toBe(toHex(sha256(concatBytes(utf8('provenant:link:v2\n'), c, e))));
+    expect(toHex(headKey('urn:x'))).toBe(toHex(h('provenant:key:v2\nurn:x')));
+    const head = { seq: 3, link: toHex(c), stage: 'SOLD' as const, recalled: true };
+    expect(toHex(headValue(head))).toBe(toHex(h(`provenant:head:v2\n{"link":"${toHex(c)}","recalled":true,"seq":3,"stage":"SOLD"}`)));
+    const key = h('k');
+    expect(toHex(padHash(key, 5, 9))).toBe(toHex(sha256(concatBytes(utf8('provenant:pad:v2\n'), key, new Uint8Array([5]), u32be(9)))));
+    expect(toHex(noItemsRoot())).toBe(toHex(h('provenant:no-items:v2\n')));
+  });
+});
+
+/** Reference items-tree root by plain recursion over the definition (empty subtree = pad). */
+function naiveRoot(entries: Uint8Array[], padKey: Uint8Array): Uint8Array {
+  const sorted = [...entries].sort((a, b) => (toHex(a) < toHex(b) ? -1 : 1));
+  const at = new Map(sorted.map((e, r) => [positionOf(r, sorted.length), e]));
+  const node = (level: number, index: number): Uint8Array => {
+    const lo = index * 2 ** level;
+    const hi = lo + 2 ** level;
+    if (![...at.keys()].some((p) => p >= lo && p < hi)) return padHash(padKey, level, index);
+    if (level === 0) return sha256(concatBytes(new Uint8Array([0]), at.get(index)!));
+    return sha256(concatBytes(new Uint8Array([1]), node(level - 1, 2 * index), node(level - 1, 2 * index + 1)));
+  };
+  return node(ITEM_TREE_DEPTH, 0);
+}
+
+describe('items tree', () => {
+  it('matches the definition for 1, 2, 5 and 33 entries, and every entry folds to the root', () => {
+    const padKey = h('pad');
+    for (const n of [1, 2, 5, 33]) {
+      const entries = Array.from({ length: n }, (_, i) => h(`e${n}/${i}`));
+      const tree = buildItemTree(entries, padKey);
+      expect(toHex(tree.root)).toBe(toHex(naiveRoot(entries, padKey)));
+      entries.forEach((e, i) => {
+        const p = tree.proof(i);
+        expect(p.siblings).toHaveLength(17);
+        expect(toHex(foldItemProof(e, p)!)).toBe(toHex(tree.root));
+      });
+    }
+  });
+
+  it('spreads positions: distinct for n ≤ 2^17, first at 0, the last in the top half; rejects bad sizes and duplicates', () => {
+    for (const n of [2, 3, 1000, 2 ** 17]) {
+      const ps = new Set(Array.from({ length: n }, (_, r) => positionOf(r, n)));
+      expect(ps.size).toBe(n);
+      expect(positionOf(n - 1, n)).toBeGreaterThanOrEqual(2 ** 16);
+    }
+    expect(() => buildItemTree([], h('p'))).toThrow(RangeError);
+    expect(() => buildItemTree([h('a'), h('a')], h('p'))).toThrow(/duplicate/);
+    expect(() => buildItemTree([h('a')], new Uint8Array(16))).toThrow(RangeError);
+  });
+
+  it('the root depends on the pad key (pads are secret), and a fold rejects malformed proofs', () => {
+    const e = [h('x'), h('y')];
+    expect(toHex(buildItemTree(e, h('k1')).root)).not.toBe(toHex(buildItemTree(e, h('k2')).root));
+    const p = buildItemTree(e, h('k1')).proof(0);
+    expect(foldItemProof(e[0]!, { ...p, position: 2 ** 17 })).toBeUndefined();
+    expect(foldItemProof(e[0]!, { ...p, siblings: p.siblings.slice(1) })).toBeUndefined();
+    expect(foldItemProof(e[0]!, { ...p, siblings: [...p.siblings.slice(1), 'XY'] })).toBeUndefined();
+  });
+
+  it('builds 100,000 entries with the native hasher and proves any of them', () => {
+    const entries = Array.from({ length: 100_000 }, (_, i) => nativeSha256(u32be(i)));
+    const t = performance.now();
+    const tree = buildItemTree(entries, h('pad'), nativeSha256);
+    const ms = performance.now() - t;
+    // Generous bound for a loaded CI machine; bench/bundle-v2.ts reports the figure.
+    expect(ms).toBeLessThan(20_000);
+    for (const i of [0, 4242, 99_999]) expect(toHex(foldItemProof(entries[i]!, tree.proof(i))!)).toBe(toHex(tree.root));
+  });
+});
+
+describe('head map', () => {
+  const kv = (i: number, v = 0) => ({ key: h(`key${i}`), value: h(`value${i}/${v}`) });
+
+  it('incremental batch updates give the same root and nodes as building from scratch', async () => {
+    const store = new MemoryHeadMapStore();
+    const all = new Map<number, number>();
+    let root: Uint8Array = EMPTY_NODE;
+    for (const [batch, from, to] of [[0, 0, 1], [1, 1, 2], [2, 0, 50], [3, 40, 120], [4, 7, 8], [5, 0, 0]] as const) {
+      const ups = Array.from({ length: to - from }, (_, j) => kv(from + j, batch));
+      for (let j = from; j < to; j++) all.set(j, batch);
+      root = (await updateHeadMap(store, ups)).root;
+      const fresh = buildHeadMap([...all].map(([i, v]) => kv(i, v)));
+      expect(toHex(root)).toBe(toHex(fresh.root));
+      expect(toHex(await headMapRoot(store))).toBe(toHex(fresh.root));
+      const freshNodes = new Map(fresh.writes.map((w) => [`${w.depth}:${w.prefix}`, toHex(w.node.hash)]));
+      // Stored nodes that are still reachable equal the fresh tree's (leaves moved down leave no stale reachable node).
+      for (const [k, hash] of freshNodes) expect(toHex(store.nodes.get(k)!.hash), k).toBe(hash);
+    }
+  });
+
+  it('proves membership; the proof has about log2(n) siblings; another value, key or root fails', async () => {
+    const store = new MemoryHeadMapStore();
+    const entries = Array.from({ length: 1000 }, (_, i) => kv(i));
+    store.put(buildHeadMap(entries).writes);
+    const root = await headMapRoot(store);
+    const p = (await proveHead(store, entries[123]!.key))!;
+    expect(toHex(p.value)).toBe(toHex(entries[123]!.value));
+    expect(p.siblings.length).toBeGreaterThan(5);
+    expect(p.siblings.length).toBeLessThan(30);
+    expect(toHex(foldHeadProof(entries[123]!.key, p.value, p.siblings)!)).toBe(toHex(root));
+    expect(toHex(foldHeadProof(entries[123]!.key, h('other'), p.siblings)!)).not.toBe(toHex(root));
+    expect(toHex(foldHeadProof(entries[124]!.key, p.value, p.siblings)!)).not.toBe(toHex(root));
+    expect(await proveHead(store, h('absent'))).toBeUndefined();
+    expect(foldHeadProof(entries[0]!.key, p.value, ['zz'])).toBeUndefined();
+  });
+});
+
+describe('disclosure tiers', () => {
+  it('defaults: money, buyer, notes, readings, free-form reasons and consumer actors are participants; the rest public', () => {
+    expect(defaultTier('SELL', 'buyer')).toBe('participants');
+    expect(defaultTier('SELL', 'price')).toBe('participants');
+    expect(defaultTier('SERVICE', 'note')).toBe('participants');
+    expect(defaultTier('USE_REPORT', 'readings')).toBe('participants');
+    expect(defaultTier('RETURN', 'reason')).toBe('participants');
+    expect(defaultTier('RECALL', 'reason')).toBe('public');
+    expect(defaultTier('ACTIVATE', 'actor')).toBe('participants');
+    expect(defaultTier('SHIP', 'actor')).toBe('public');
+    expect(defaultTier('SHIP', 'counterparty')).toBe('public');
+    expect(defaultTier('PACK', 'container')).toBe('public');
+    expect(fieldTier('SELL', 'price', { price: 'public' })).toBe('public');
+    expect(fieldTier('SELL', 'price', { price: 'public', 'SELL.price': 'authorities' })).toBe('authorities');
+  });
+
+  it('discloseEvent opens what the tier allows, withholds the rest, and shows erasures to everyone', () => {
+    const ev = {
+      kind: 'SELL' as const,
+      fields: { actor: { value: 'shop', salt: salt(1) }, price: { value: 5, salt: salt(2) }, buyer: { commitment: toHex(h('c')), erased: toHex(h('x')) } },
+    };
+    expect(discloseEvent(ev, 'public')).toEqual({ actor: { value: 'shop', salt: salt(1) }, buyer: { erased: toHex(h('x')) }, price: { withheld: true } });
+    expect(discloseEvent(ev, 'participants').price).toEqual({ value: 5, salt: salt(2) });
+    expect(discloseEvent(ev, 'participants', { price: 'authorities' }).price).toEqual({ withheld: true });
+  });
+});
+
+describe('verifiers', () => {
+  it('never throw, whatever they are given', () => {
+    const junk: unknown[] = [null, 1, 'x', [], {}, { format: 'provenant-proof-bundle/v2' }, { format: 'provenant-item-statement/v2', head: {} },
+      { format: 'provenant-proof-bundle/v2', item: { sgtin: 1 } }, { format: 'provenant-proof-bundle/v1' }];
+    for (const j of junk) {
+      expect(verifyAnyBundle(j, { verifierKeys: [VERIFIER_KEY] }).ok).toBe(false);
+      expect(verifyBundleV2(j, { verifierKeys: [VERIFIER_KEY] }).ok).toBe(false);
+      expect(verifyItemStatement(j, { verifierKeys: [VERIFIER_KEY] }).ok).toBe(false);
+    }
+  });
+
+  it('v1 bundles keep verifying through verifyAnyBundle; a v2 bundle lists withheld fields and leaks no other serial', async () => {
+    const sim = new LedgerSim('unit', LOG_SEED);
+    const a = sgtinOf('U-1');
+    const others = Array.from({ length: 50 }, (_, i) => sgtinOf(`SECRET-${i}`));
+    await sim.recordV1('COMMISSION', [a, others[0]!], 'maker');
+    const v1 = sim.chainOf(a).map((c) => {
+      if (c.version !== 1) throw new Error('v1 expected');
+      return { seq: c.seq, leafIndex: c.leafIndex, body: c.body, contentHash: contentHashOf(c.body), prevHash: c.prevHash, linkHash: c.linkHash };
+    });
+    const b1 = buildBundle({ sgtin: a, digitalLink: digitalLinkOf(a), verifierKey: VERIFIER_KEY, checkpoint: sim.checkpoint(), events: v1, nodes: sim.nodes });
+    const r1 = verifyAnyBundle(b1, { verifierKeys: [VERIFIER_KEY] });
+    expect(r1).toMatchObject({ ok: true, kind: 'bundle-v1' });
+
+    const b = sgtinOf('U-2');
+    await sim.record('COMMISSION', [b, ...others.slice(1)], { actor: 'maker', lot: 'L' });
+    await sim.record('SHIP', [b, ...others.slice(1, 20)], { actor: 'maker', counterparty: 'dist' });
+    await sim.record('RECEIVE', [b], { actor: 'dist' });
+    await sim.record('SELL', [b], { actor: 'dist', buyer: 'Jane', price: 3 });
+    const bundle = await sim.bundle(b, 'public');
+    const text = JSON.stringify(bundle);
+    for (const o of others) expect(text).not.toContain(o.slice(o.lastIndexOf('.') + 1));
+    const r = verifyBundleV2(bundle, { verifierKeys: [VERIFIER_KEY] });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.events[3]).toMatchObject({ kind: 'SELL', withheld: ['buyer', 'price'], disclosed: { actor: 'dist' } });
+    expect(r.summary).toContain('complete as of checkpoint');
+    const st = verifyItemStatement(await sim.statement(b), { verifierKeys: [VERIFIER_KEY] });
+    expect(st).toMatchObject({ ok: true, head: { seq: 3, stage: 'SOLD', recalled: false } });
+  });
+});
