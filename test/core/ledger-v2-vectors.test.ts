@@ -4,7 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { VECTORS_DIR, generateLedgerV2Vectors, serialize } from '../../bench/gen-ledger-v2-vectors.ts';
 import { CHECKS_V2 } from '../../src/core/v2/bundle-v2.ts';
-import { verifyAnyBundle } from '../../src/core/v2/verify-any.ts';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 
 type Vector = {
   desc: string;

@@ -23,7 +23,7 @@ import {
 } from '../../src/core/v2/head-map.ts';
 import { ITEM_TREE_DEPTH, buildItemTree, foldItemProof, itemEntry, noItemsRoot, padHash, positionOf } from '../../src/core/v2/item-tree.ts';
 import { verifyItemStatement } from '../../src/core/v2/statement.ts';
-import { verifyAnyBundle } from '../../src/core/v2/verify-any.ts';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 
 const h = (s: string): Uint8Array => sha256(utf8(s));
 const salt = (i: number): string => i.toString(16).padStart(32, '0');
@@ -227,5 +227,31 @@ describe('verifiers', () => {
     expect(r.summary).toContain('complete as of checkpoint');
     const st = verifyItemStatement(await sim.statement(b), { verifierKeys: [VERIFIER_KEY] });
     expect(st).toMatchObject({ ok: true, head: { seq: 3, stage: 'SOLD', recalled: false } });
+  });
+});
+
+describe('provenant verify (CLI) on v2 documents', () => {
+  it('prints what a v2 bundle and an item statement prove, and names the failing check', async () => {
+    const { runVerify } = await import('../../src/cli/verify.ts');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = new URL('../vectors/ledger-v2/', import.meta.url).pathname;
+    const tmp = mkdtempSync(join(tmpdir(), 'pvn-v2-'));
+    const run = async (file: string): Promise<{ code: number; out: string }> => {
+      const out: string[] = [];
+      const path = join(tmp, file.replace('/', '-'));
+      writeFileSync(path, JSON.stringify(JSON.parse(readFileSync(dir + file, 'utf8')).bundle));
+      const code = await runVerify([path, '--key', VERIFIER_KEY], { out: (s) => out.push(s), err: () => {} });
+      return { code, out: out.join('\n') };
+    };
+    const ok = await run('golden/06-erased-field.json');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^VALID: item urn:epc:id:sgtin:9506000\.013435\.E-1: complete as of checkpoint \d+ \(tree size \d+\) .*erased seq 3: buyer/);
+    const st = await run('golden/08-item-statement.json');
+    expect(st).toMatchObject({ code: 0, out: expect.stringMatching(/stage RECYCLED, recalled, latest event seq 13, as of checkpoint/) });
+    const bad = await run('probes/49-truncation-recall.json');
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/^INVALID: item urn:epc:id:sgtin:9506000\.013435\.A-1001 seq 12: head: /);
   });
 });

@@ -2,10 +2,12 @@
  * One entry for offline verification: dispatches on `format` to the v1 bundle verifier, the v2 bundle verifier or
  * the item-statement verifier, and returns a uniform outcome with the line that says what was proven. Never throws.
  */
-import { toHex } from '../bytes.ts';
-import { BUNDLE_FORMAT, verifyBundle } from '../bundle.ts';
-import { BUNDLE_FORMAT_V2, type BundleV2Verification, verifyBundleV2 } from './bundle-v2.ts';
-import { ITEM_STATEMENT_FORMAT, type ItemStatementVerification, verifyItemStatement } from './statement.ts';
+import { toHex } from './bytes.ts';
+import { BUNDLE_FORMAT, verifyBundle } from './bundle.ts';
+import { BUNDLE_FORMAT_V2, type BundleV2Verification, verifyBundleV2 } from './v2/bundle-v2.ts';
+import { ITEM_STATEMENT_FORMAT, type ItemStatementVerification, verifyItemStatement } from './v2/statement.ts';
+
+export { BUNDLE_FORMAT, BUNDLE_FORMAT_V2, ITEM_STATEMENT_FORMAT };
 
 export type AnyVerification =
   | { ok: true; kind: 'bundle-v1' | 'bundle-v2' | 'item-statement'; item: string; summary: string; v2?: BundleV2Verification; statement?: ItemStatementVerification }
