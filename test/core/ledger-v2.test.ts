@@ -21,7 +21,7 @@ import {
   proveHead,
   updateHeadMap,
 } from '../../src/core/v2/head-map.ts';
-import { ITEM_TREE_DEPTH, buildItemTree, foldItemProof, itemEntry, noItemsRoot, padHash, positionOf } from '../../src/core/v2/item-tree.ts';
+import { ITEM_TREE_DEPTH, buildItemTree, foldItemProof, itemEntry, noItemsRoot, padHash, positionOf, rotationOf } from '../../src/core/v2/item-tree.ts';
 import { verifyItemStatement } from '../../src/core/v2/statement.ts';
 import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 
@@ -67,7 +67,7 @@ describe('byte formulas (docs/ledger-format.md)', () => {
 /** Reference items-tree root by plain recursion over the definition (empty subtree = pad). */
 function naiveRoot(entries: Uint8Array[], padKey: Uint8Array): Uint8Array {
   const sorted = [...entries].sort((a, b) => (toHex(a) < toHex(b) ? -1 : 1));
-  const at = new Map(sorted.map((e, r) => [positionOf(r, sorted.length), e]));
+  const at = new Map(sorted.map((e, r) => [(positionOf(r, sorted.length) + rotationOf(padKey)) % 2 ** 17, e]));
   const node = (level: number, index: number): Uint8Array => {
     const lo = index * 2 ** level;
     const hi = lo + 2 ** level;
@@ -99,6 +99,12 @@ describe('items tree', () => {
       expect(ps.size).toBe(n);
       expect(positionOf(n - 1, n)).toBeGreaterThanOrEqual(2 ** 16);
     }
+    const rot = rotationOf(h('pad'));
+    expect(toHex(sha256(concatBytes(utf8('provenant:pad:v2\n'), h('pad'), new Uint8Array([0xff])))).slice(0, 8)).toBe(
+      (rot + Math.floor(parseInt(toHex(sha256(concatBytes(utf8('provenant:pad:v2\n'), h('pad'), new Uint8Array([0xff])))).slice(0, 8), 16) / 2 ** 17) * 2 ** 17).toString(16).padStart(8, '0'),
+    );
+    // one entry: its position is the rotation, not 0
+    expect(buildItemTree([h('only')], h('pad')).proof(0).position).toBe(rot);
     expect(() => buildItemTree([], h('p'))).toThrow(RangeError);
     expect(() => buildItemTree([h('a'), h('a')], h('p'))).toThrow(/duplicate/);
     expect(() => buildItemTree([h('a')], new Uint8Array(16))).toThrow(RangeError);

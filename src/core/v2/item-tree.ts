@@ -79,8 +79,19 @@ function hashers(padKey: Uint8Array, sha256: Sha256) {
 const LEAF = new Uint8Array([0x00]);
 const NODE = new Uint8Array([0x01]);
 
-/** Position of the entry of rank r (0-based, in entry-hash order) among n: floor(r · 2^17 / n). Distinct for n ≤ 2^17. */
+/** Spread position of the entry of rank r (0-based, in entry-hash order) among n: floor(r · 2^17 / n). Distinct for n ≤ 2^17. */
 export const positionOf = (rank: number, n: number): number => Math.floor((rank * ITEM_TREE_WIDTH) / n);
+
+/**
+ * Secret rotation of an event's positions: the first 4 bytes (big-endian) of
+ * SHA-256("provenant:pad:v2\n" || padKey || 0xFF), mod 2^17. Entry of rank r sits at (positionOf(r, n) + rotation) mod 2^17,
+ * so every position is uniform whatever n (without it, rank 0 always sits at position 0, hinting at a small n).
+ * Only the builder needs it; verifiers take the position from the proof.
+ */
+export function rotationOf(padKey: Uint8Array, sha256: Sha256 = defaultSha256): number {
+  const h = sha256(cat(DOMAIN.pad, padKey, new Uint8Array([0xff])));
+  return (((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0) % ITEM_TREE_WIDTH;
+}
 
 /** A built items tree: its root and every entry's proof. */
 export interface ItemTree {
@@ -102,16 +113,21 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
   const hex = entries.map((e) => toHex(e));
   const order = hex.map((_, i) => i).sort((a, b) => (hex[a]! < hex[b]! ? -1 : hex[a]! > hex[b]! ? 1 : 0));
   const posOfInput = new Int32Array(n);
-  // Level 0: leaves at their spread positions, in increasing position order.
+  // Level 0: leaves at their spread, rotated positions, in increasing position order. Ranks r0..n-1 wrap to the
+  // start of the tree; r0 is the first rank whose spread position plus the offset reaches the width.
+  const offset = rotationOf(padKey, sha256);
+  let r0 = 0;
+  while (r0 < n && positionOf(r0, n) + offset < ITEM_TREE_WIDTH) r0++;
   let idx = new Int32Array(n);
   let hashes: Uint8Array[] = new Array(n);
-  for (let r = 0; r < n; r++) {
+  for (let k = 0; k < n; k++) {
+    const r = (r0 + k) % n;
     const i = order[r]!;
     if (r > 0 && hex[order[r - 1]!] === hex[i]) throw new RangeError('duplicate item entry');
-    const p = positionOf(r, n);
+    const p = (positionOf(r, n) + offset) % ITEM_TREE_WIDTH;
     posOfInput[i] = p;
-    idx[r] = p;
-    hashes[r] = H.leaf(entries[i]!);
+    idx[k] = p;
+    hashes[k] = H.leaf(entries[i]!);
   }
   const levels: { idx: Int32Array; hashes: Uint8Array[] }[] = [];
   const pad = (level: number, index: number): Uint8Array => H.pad(level, index);
