@@ -261,3 +261,25 @@ describe('provenant verify (CLI) on v2 documents', () => {
     expect(bad.out).toMatch(/^INVALID: item urn:epc:id:sgtin:9506000\.013435\.A-1001 seq 12: head: /);
   });
 });
+
+describe('buildBundleV2', () => {
+  it('accepts the event entries and padKey instead of a precomputed item proof, with the same result', async () => {
+    const { buildBundleV2 } = await import('../../src/core/v2/bundle-v2.ts');
+    const sim = new LedgerSim('builder', LOG_SEED);
+    const items = Array.from({ length: 9 }, (_, i) => sgtinOf(`W-${i}`));
+    await sim.record('COMMISSION', items, { actor: 'maker' });
+    const rec = sim.chainOf(items[4]!)[0]!;
+    if (rec.version !== 2) throw new Error('v2 expected');
+    const entries = items.map((s) => {
+      const c = sim.chainOf(s)[0]!;
+      if (c.version !== 2) throw new Error('v2 expected');
+      return itemEntry(s, 0, c.entry);
+    });
+    const base = { sgtin: items[4]!, digitalLink: digitalLinkOf(items[4]!), verifierKey: VERIFIER_KEY, checkpoint: sim.checkpoint(), head: sim.headOf(items[4]!), mapProof: await sim.mapProof(items[4]!), viewer: 'public' as const, nodes: sim.nodes };
+    const ev = { version: 2 as const, seq: 0, leafIndex: rec.leafIndex, event: rec.event, entry: rec.entry };
+    const a = buildBundleV2({ ...base, events: [{ ...ev, itemProof: rec.tree.proof(rec.index) }] });
+    const b = buildBundleV2({ ...base, events: [{ ...ev, itemProof: { entries, padKey: rec.padKey, index: 4 } }] });
+    expect(b).toEqual(a);
+    expect(verifyBundleV2(b, { verifierKeys: [VERIFIER_KEY] }).ok).toBe(true);
+  });
+});

@@ -15,7 +15,7 @@ import { EVENT_FORMAT_V2, type EventBodyV2, type FullEventV2, bodyV2Error, conte
 import { type FieldDisclosure, type JsonValue, opensField } from './fields.ts';
 import { HEX16, HEX32, type Sha256, defaultSha256 } from './hash.ts';
 import { HEADS_EXTENSION_PREFIX, type Head, foldHeadProof, headKey, headValue } from './head-map.ts';
-import { type ItemEntryOpening, type ItemProof, foldItemProof, itemEntry, noItemsRoot } from './item-tree.ts';
+import { type ItemEntryOpening, type ItemProof, buildItemTree, foldItemProof, itemEntry, noItemsRoot } from './item-tree.ts';
 
 export const BUNDLE_FORMAT_V2 = 'provenant-proof-bundle/v2';
 
@@ -123,10 +123,10 @@ function fieldsShape(v: unknown, at: string, seq: number | null): Record<string,
   for (const [name, d] of Object.entries(v)) {
     const ok =
       isRecord(d) &&
-      ((Object.keys(d).length === 2 && 'value' in d && typeof d.salt === 'string') ||
+      ((Object.keys(d).length === 2 && 'value' in d && typeof d.salt === 'string' && HEX16.test(d.salt)) ||
         (Object.keys(d).length === 1 && d.withheld === true) ||
         (Object.keys(d).length === 1 && typeof d.erased === 'string' && HEX32.test(d.erased)));
-    if (!ok) throw new Fail('format', seq, `${at}: field ${name} is not {value, salt}, {withheld: true} or {erased: <64 hex>}`);
+    if (!ok) throw new Fail('format', seq, `${at}: field ${name} is not {value, salt: <32 hex>}, {withheld: true} or {erased: <64 hex>}`);
   }
   return v as Record<string, FieldDisclosure>;
 }
@@ -484,7 +484,15 @@ export { Fail as CheckFailure };
 
 export type BuildEventInput =
   | { version: 1; seq: number; leafIndex: number; body: string; prevHash: Uint8Array; linkHash: Uint8Array }
-  | { version: 2; seq: number; leafIndex: number; event: FullEventV2; entry: ItemEntryOpening; itemProof: ItemProof };
+  | {
+      version: 2;
+      seq: number;
+      leafIndex: number;
+      event: FullEventV2;
+      entry: ItemEntryOpening;
+      /** A precomputed proof, or the event's entries, its padKey and this item's index among the entries. */
+      itemProof: ItemProof | { entries: readonly Uint8Array[]; padKey: Uint8Array; index: number };
+    };
 
 /**
  * Assembles a v2 bundle for a viewer tier from full event data. `erasures` must hold every ERASE event that
@@ -527,7 +535,8 @@ export function buildBundleV2(input: {
         used.add(d.erased);
       }
     }
-    const out: BundleEventV2 = { seq: e.seq, leafIndex: e.leafIndex, body: canonical, entry: { prev: e.entry.prev, salt: e.entry.salt }, itemProof: e.itemProof, fields, inclusionProof: incl(e.leafIndex) };
+    const itemProof = 'position' in e.itemProof ? e.itemProof : buildItemTree(e.itemProof.entries, e.itemProof.padKey, sha256).proof(e.itemProof.index);
+    const out: BundleEventV2 = { seq: e.seq, leafIndex: e.leafIndex, body: canonical, entry: { prev: e.entry.prev, salt: e.entry.salt }, itemProof, fields, inclusionProof: incl(e.leafIndex) };
     if (e.event.signature !== undefined) out.signature = e.event.signature;
     return out;
   });
