@@ -18,6 +18,7 @@ import {
   headKey,
   headMapRoot,
   headValue,
+  leafNodeHash,
   proveHead,
   updateHeadMap,
 } from '../../src/core/v2/head-map.ts';
@@ -61,6 +62,43 @@ describe('byte formulas (docs/ledger-format.md)', () => {
     const key = h('k');
     expect(toHex(padHash(key, 5, 9))).toBe(toHex(sha256(concatBytes(utf8('provenant:pad:v2\n'), key, new Uint8Array([5]), u32be(9)))));
     expect(toHex(noItemsRoot())).toBe(toHex(h('provenant:no-items:v2\n')));
+  });
+});
+
+describe('intermediate values of docs/ledger-format.md §17', () => {
+  it('match the document', () => {
+    const s = '000102030405060708090a0b0c0d0e0f';
+    const padKey = fromHex('00'.repeat(31) + '01')!;
+    const sg = 'urn:epc:id:sgtin:9506000.013435.A-1001';
+    const body = `{"fields":{},"format":"provenant/event/v2","items":"${'00'.repeat(32)}","kind":"COMMISSION","occurredAt":"2026-03-01T08:00:00.000Z","recordedAt":"2026-03-01T08:00:01.234Z","timezoneOffset":"+01:00"}`;
+    const e0 = itemEntry(sg, 0, { prev: null, salt: s });
+    const ch = contentHashV2(body);
+    const link = toHex(linkHashV2(ch, e0));
+    const k = headKey(sg);
+    const v = headValue({ seq: 0, link, stage: 'MANUFACTURED', recalled: false });
+    expect({
+      noItems: toHex(noItemsRoot()),
+      price: toHex(fieldCommitment('price', 129.9, fromHex(s)!)),
+      entry: toHex(e0),
+      content: toHex(ch),
+      link,
+      pad: toHex(padHash(padKey, 3, 5)),
+      rotation: rotationOf(padKey),
+      key: toHex(k),
+      value: toHex(v),
+      leaf: toHex(leafNodeHash(k, v)),
+    }).toEqual({
+      noItems: '478df92c58217765d654258c8d8b3444628869a1fe678012fbab3a56d5911556',
+      price: '7cfaf8e041b635ef5ee3f197c2b4170322bfc51cbb9a16544e7bd5fcf45aa06b',
+      entry: 'b25623191b10c41c8d3bb99bd5b979ca8011f00ebc69ce46e2fc7f2d2cfc2eac',
+      content: '5d0be8c56924d5bd9ea3f7c3dbe38444eef9c85354a696b3c0fbefea93a3386c',
+      link: '17472a44881b4bfe30707fe5ddba8d09d6c8f0131ffaab8bb313fda7ef878ed0',
+      pad: '75f942d1ea6c3a6f6b0a05f8ca7ca8ff75db7650ac77f6825a609a80eb4713c7',
+      rotation: 19099,
+      key: '0cd070a53104872210e9434d29f9170b5f2c462ac03fefd7f4ce0de70f43a147',
+      value: '1b63010f4dfdc549efb9793d94ff2833c1e7e8f1194f657c2f9b67dadfce409c',
+      leaf: '8f6f9f31ed1a8ca411d1f6f1ce7fecc4f5e0d07b2bca5af029768ae4c5c78151',
+    });
   });
 });
 
