@@ -110,8 +110,21 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
   if (n < 1 || n > ITEM_TREE_WIDTH) throw new RangeError(`an items tree holds 1..${ITEM_TREE_WIDTH} entries, got ${n}`);
   if (padKey.length !== 32) throw new RangeError(`padKey has ${padKey.length} bytes, expected 32`);
   const H = hashers(padKey, sha256);
-  const hex = entries.map((e) => toHex(e));
-  const order = hex.map((_, i) => i).sort((a, b) => (hex[a]! < hex[b]! ? -1 : hex[a]! > hex[b]! ? 1 : 0));
+  // Sort by entry bytes (= hex order): first by the leading 32 bits, then bytewise. No hex strings on the hot path.
+  const head32 = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (e.length !== 32) throw new RangeError(`item entry ${i} has ${e.length} bytes, expected 32`);
+    head32[i] = ((e[0]! << 24) | (e[1]! << 16) | (e[2]! << 8) | e[3]!) >>> 0;
+  }
+  const cmp = (a: number, b: number): number => {
+    if (head32[a] !== head32[b]) return head32[a]! < head32[b]! ? -1 : 1;
+    const x = entries[a]!;
+    const y = entries[b]!;
+    for (let k = 4; k < 32; k++) if (x[k] !== y[k]) return x[k]! < y[k]! ? -1 : 1;
+    return 0;
+  };
+  const order = Array.from({ length: n }, (_, i) => i).sort(cmp);
   const posOfInput = new Int32Array(n);
   // Level 0: leaves at their spread, rotated positions, in increasing position order. Ranks r0..n-1 wrap to the
   // start of the tree; r0 is the first rank whose spread position plus the offset reaches the width.
@@ -123,7 +136,7 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
   for (let k = 0; k < n; k++) {
     const r = (r0 + k) % n;
     const i = order[r]!;
-    if (r > 0 && hex[order[r - 1]!] === hex[i]) throw new RangeError('duplicate item entry');
+    if (r > 0 && cmp(order[r - 1]!, i) === 0) throw new RangeError('duplicate item entry');
     const p = (positionOf(r, n) + offset) % ITEM_TREE_WIDTH;
     posOfInput[i] = p;
     idx[k] = p;
