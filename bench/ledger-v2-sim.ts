@@ -4,7 +4,7 @@
  * heads line. Used by the vector generator, the bench and the tests; not part of the server.
  */
 import { hash } from 'node:crypto';
-import { toHex, utf8 } from '../src/core/bytes.ts';
+import { fromHex, toHex, utf8 } from '../src/core/bytes.ts';
 import { type EventBody, ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../src/core/chain.ts';
 import { encodeBase64, formatCheckpoint, publicKeyFromPrivate, signNote, verifierKeyString } from '../src/core/checkpoint.ts';
 import { digitalLink, gs1CheckDigit, parseSgtinUrn, sgtinUrn } from '../src/core/identifiers.ts';
@@ -12,11 +12,12 @@ import { type LedgerKind, type Stage, ruleFor } from '../src/core/lifecycle.ts';
 import { appendLeaves, leafHash, nodeKey, rootFromNodes } from '../src/core/merkle.ts';
 import { type BuildEventInput, type ProofBundleV2, buildBundleV2 } from '../src/core/v2/bundle-v2.ts';
 import type { Tier } from '../src/core/v2/disclosure.ts';
-import { type FullEventV2, type KindV2, hashEventV2, linkHashV2, signContentHash } from '../src/core/v2/event-v2.ts';
+import { type FullEventV2, hashEventV2, signContentHash } from '../src/core/v2/event-v2.ts';
+import { prepareEraseV2, prepareEventV2 } from '../src/core/v2/prepare.ts';
 import type { JsonValue } from '../src/core/v2/fields.ts';
 import type { Sha256 } from '../src/core/v2/hash.ts';
 import { type Head, MemoryHeadMapStore, headKey, headValue, headsExtension, proveHead, updateHeadMap } from '../src/core/v2/head-map.ts';
-import { type ItemEntryOpening, type ItemTree, buildItemTree, itemEntry, noItemsRoot } from '../src/core/v2/item-tree.ts';
+import type { ItemEntryOpening, ItemTree } from '../src/core/v2/item-tree.ts';
 import { type ItemStatement, buildItemStatement } from '../src/core/v2/statement.ts';
 
 /** Node's one-shot native SHA-256 (crypto.hash, Node ≥ 20.12). */
@@ -143,53 +144,45 @@ export class LedgerSim {
     return ch;
   }
 
-  /** Records a v2 event over `sgtins` with committed `values` (salts drawn here); optionally signed by an actor. */
+  /** Records a v2 event over `sgtins` with committed `values` (through prepareEventV2, as a server does). */
   async record(kind: LedgerKind, sgtins: string[], values: Record<string, JsonValue>, opts: { signerSeed?: Uint8Array } = {}): Promise<string> {
-    const padKey = this.rand(32);
-    const openings: ItemEntryOpening[] = [];
-    const entries = sgtins.map((s) => {
+    const items = sgtins.map((s) => {
       const it = this.item(s);
-      const o = { prev: it.link ? toHex(it.link) : null, salt: toHex(this.rand(16)) };
-      openings.push(o);
-      return itemEntry(s, it.chain.length, o, this.sha256);
+      return { sgtin: s, seq: it.chain.length, prev: it.link ? toHex(it.link) : null };
     });
-    const tree = buildItemTree(entries, padKey, this.sha256);
-    const event = this.makeEvent(kind, values, toHex(tree.root), opts.signerSeed);
-    const ch = hashEventV2(event, this.sha256).contentHash;
+    const prep = prepareEventV2(
+      { kind, ...this.times(), values, items, ...(opts.signerSeed ? { signer: toHex(publicKeyFromPrivate(opts.signerSeed)) } : {}) },
+      (n) => this.rand(n),
+      this.sha256,
+    );
+    const ch = fromHex(prep.contentHash)!;
+    const event = prep.event;
     if (opts.signerSeed) event.signature = encodeBase64(signContentHash(ch, opts.signerSeed));
     const leafIndex = this.append(ch);
-    this.events.set(toHex(ch), { event, leafIndex });
-    sgtins.forEach((s, i) => {
-      const it = this.items.get(s)!;
-      it.chain.push({ version: 2, seq: it.chain.length, leafIndex, event, entry: openings[i]!, tree, index: i, padKey });
-      it.link = linkHashV2(ch, entries[i]!, this.sha256);
+    this.events.set(prep.contentHash, { event, leafIndex });
+    const padKey = fromHex(prep.padKey)!;
+    prep.items.forEach((p, i) => {
+      const it = this.items.get(p.sgtin)!;
+      it.chain.push({ version: 2, seq: p.seq, leafIndex, event, entry: p.entry, tree: prep.tree!, index: i, padKey });
+      it.link = fromHex(p.link)!;
       this.advance(it, kind);
     });
     await this.updateHeads(sgtins);
-    return toHex(ch);
-  }
-
-  private makeEvent(kind: KindV2, values: Record<string, JsonValue>, items: string, signerSeed?: Uint8Array): FullEventV2 {
-    const fields: FullEventV2['fields'] = {};
-    for (const name of Object.keys(values).sort()) fields[name] = { value: values[name]!, salt: toHex(this.rand(16)) };
-    const e: FullEventV2 = { kind, ...this.times(), fields, items };
-    if (signerSeed) e.signer = toHex(publicKeyFromPrivate(signerSeed));
-    return e;
+    return prep.contentHash;
   }
 
   /** Erases one field of an earlier v2 event: records the ERASE event, then deletes the value and salt. */
   erase(target: string, field: string, reason: string, actor: string): string {
     const t = this.events.get(target);
     if (!t) throw new Error(`no event ${target}`);
-    const event = this.makeEvent('ERASE', { actor, field, reason, target }, toHex(noItemsRoot(this.sha256)));
-    const ch = toHex(hashEventV2(event, this.sha256).contentHash);
-    const leafIndex = this.append(hashEventV2(event, this.sha256).contentHash);
-    this.erasures.push({ leafIndex, event, contentHash: ch });
+    const prep = prepareEraseV2({ target, field, reason, actor, ...this.times() }, (n) => this.rand(n), this.sha256);
+    const leafIndex = this.append(fromHex(prep.contentHash)!);
+    this.erasures.push({ leafIndex, event: prep.event, contentHash: prep.contentHash });
     const f = t.event.fields[field];
     if (!f || !('value' in f)) throw new Error(`field ${field} is not erasable`);
     const commitment = hashEventV2(t.event, this.sha256).body.fields[field]!;
-    t.event.fields[field] = { commitment, erased: ch };
-    return ch;
+    t.event.fields[field] = { commitment, erased: prep.contentHash };
+    return prep.contentHash;
   }
 
   /** The current signed checkpoint (with the heads line). */

@@ -321,3 +321,28 @@ describe('buildBundleV2', () => {
     expect(verifyBundleV2(b, { verifierKeys: [VERIFIER_KEY] }).ok).toBe(true);
   });
 });
+
+describe('prepareEventV2 (server preparation)', () => {
+  it('draws salts and the pad key from the injected source, links each item, and refuses bad item sets', async () => {
+    const { prepareEventV2, prepareEraseV2 } = await import('../../src/core/v2/prepare.ts');
+    let counter = 0;
+    const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => counter++ & 0xff);
+    const times = { occurredAt: '2026-03-01T08:00:00.000Z', timezoneOffset: '+01:00', recordedAt: '2026-03-01T08:00:01.000Z' };
+    const items = [
+      { sgtin: sgtinOf('P-1'), seq: 0, prev: null },
+      { sgtin: sgtinOf('P-2'), seq: 3, prev: toHex(h('p2')) },
+    ];
+    const p = prepareEventV2({ kind: 'SHIP', ...times, values: { actor: 'a', counterparty: 'b' }, items }, random);
+    expect(p.body.kind).toBe('SHIP');
+    expect(p.items[1]!.entry.prev).toBe(toHex(h('p2')));
+    expect(p.items[1]!.link).toBe(toHex(linkHashV2(fromHex(p.contentHash)!, itemEntry(items[1]!.sgtin, 3, p.items[1]!.entry))));
+    expect(toHex(foldItemProof(fromHex(p.items[1]!.entryHash)!, p.tree!.proof(1))!)).toBe(p.body.items);
+    expect(p.canonical).toBe(canonicalize(p.body as never));
+    expect(() => prepareEventV2({ kind: 'SHIP', ...times, values: {}, items: [items[0]!, items[0]!] }, random)).toThrow(/twice/);
+    expect(() => prepareEventV2({ kind: 'SHIP', ...times, values: {}, items: [] }, random)).toThrow(RangeError);
+    expect(() => prepareEventV2({ kind: 'ERASE', ...times, values: {}, items }, random)).toThrow(/no items/);
+    const e = prepareEraseV2({ target: p.contentHash, field: 'counterparty', reason: 'GDPR', actor: 'op', ...times }, random);
+    expect(e.body.items).toBe(toHex(noItemsRoot()));
+    expect(Object.keys(e.body.fields)).toEqual(['actor', 'field', 'reason', 'target']);
+  });
+});
