@@ -123,7 +123,7 @@ export async function generateLedgerV2Vectors(): Promise<Map<string, Vector>> {
   const gX = await sim.bundle(X, 'public');
   const n = sim.size;
   golden('01-lifecycle-every-kind', 'Item A through COMMISSION, PACK, SHIP, RECEIVE, UNPACK, SHIP, RECEIVE, SELL, ACTIVATE, SERVICE, USE_REPORT, RETURN, RECALL, RECYCLE, authorities tier, with a consistency proof from a kept checkpoint', gA,
-    `complete as of checkpoint ${n} (tree size ${n}) of ${ORIGIN}: 14 events, head seq 13, stage RECYCLED, recalled`, oldCheckpoint);
+    `complete as of checkpoint ${n} (tree size ${n}) of ${ORIGIN}: 14 events, head seq 13, stage RECYCLED, recalled; the log extends the previous checkpoint (tree size ${oldSize})`, oldCheckpoint);
   golden('02-lifecycle-public', 'Item A at the public tier: buyer, price, currency, note, readings, the RETURN reason and the consumer actor are withheld but provable', gApublic,
     `complete as of checkpoint ${n} (tree size ${n}) of ${ORIGIN}: 14 events, head seq 13, stage RECYCLED, recalled; withheld seq 7: buyer, currency, note, price; seq 8: actor; seq 9: note; seq 10: actor, readings; seq 11: actor, reason`);
   golden('03-batch-mate-recalled', "Item B (A's batch-mate): recalled while in stock", gB,

@@ -117,7 +117,7 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
       io.out(`INVALID: item ${f.item} seq ${f.seq ?? '-'}: ${f.check}: ${f.message}`);
       return 1;
     }
-    io.out(`VALID: item ${v.item}: ${v.summary}` + (previousCheckpoint !== undefined ? ' (consistent with the previous checkpoint)' : ''));
+    io.out(`VALID: item ${v.item}: ${v.summary}`);
     return 0;
   }
   const r = verifyBundle(bundle, previousCheckpoint === undefined ? { verifierKeys: keys } : { verifierKeys: keys, previousCheckpoint });

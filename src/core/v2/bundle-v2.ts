@@ -417,7 +417,7 @@ function run(bundle: unknown, opts: { verifierKeys: readonly string[]; previousC
   }
 
   // consistency
-  checkConsistency(b, cp, opts);
+  const extended = checkConsistency(b, cp, opts);
 
   const head: Head = { seq: b.head.seq, link: b.head.link, stage: b.head.stage, recalled: b.head.recalled };
   const withheld = proven.filter((p) => p.withheld.length).map((p) => `seq ${p.seq}: ${p.withheld.join(', ')}`);
@@ -428,7 +428,8 @@ function run(bundle: unknown, opts: { verifierKeys: readonly string[]; previousC
     `head seq ${head.seq}, stage ${head.stage}, ${head.recalled ? 'recalled' : 'not recalled'}` +
     (withheld.length ? `; withheld ${withheld.join('; ')}` : '') +
     (erased.length ? `; erased ${erased.join('; ')}` : '') +
-    (signed.length ? `; actor-signed seq ${signed.join(', ')}` : '');
+    (signed.length ? `; actor-signed seq ${signed.join(', ')}` : '') +
+    (extended !== undefined ? `; the log extends the previous checkpoint (tree size ${extended})` : '');
   return { ok: true, sgtin, origin: cp.origin, treeSize: cp.size, rootHash: cp.rootHash, headsRoot: cp.headsRoot, head, events: proven, summary };
 }
 
@@ -457,9 +458,10 @@ function openFields(
   return out;
 }
 
-function checkConsistency(b: ProofBundleV2, cp: OpenedCheckpointV2, opts: { verifierKeys: readonly string[]; previousCheckpoint?: string }): void {
+/** Returns the previous checkpoint's tree size when one was given and the log is proven to extend it. */
+function checkConsistency(b: ProofBundleV2, cp: OpenedCheckpointV2, opts: { verifierKeys: readonly string[]; previousCheckpoint?: string }): number | undefined {
   if (b.consistency && b.consistency.fromSize > cp.size) throw new Fail('consistency', null, `consistency.fromSize ${b.consistency.fromSize} exceeds the tree size ${cp.size}`);
-  if (opts.previousCheckpoint === undefined) return;
+  if (opts.previousCheckpoint === undefined) return undefined;
   const n = verifyNote(opts.previousCheckpoint, opts.verifierKeys);
   if (!n.ok) throw new Fail('signature', null, `previous checkpoint: ${n.error}`);
   const p = parseCheckpoint(n.value.text);
@@ -468,13 +470,14 @@ function checkConsistency(b: ProofBundleV2, cp: OpenedCheckpointV2, opts: { veri
   if (p.value.size > cp.size) throw new Fail('consistency', null, `bundle checkpoint (tree size ${cp.size}) is older than the previous one (${p.value.size})`);
   if (p.value.size === cp.size) {
     if (!bytesEqual(p.value.rootHash, cp.rootHash)) throw new Fail('consistency', null, `the log was rewritten: same tree size ${cp.size}, different roots`);
-    return;
+    return p.value.size;
   }
-  if (p.value.size === 0) return;
+  if (p.value.size === 0) return 0;
   const c = b.consistency;
   if (!c || c.fromSize !== p.value.size) throw new Fail('consistency', null, `bundle has no consistency proof from the previous tree size ${p.value.size}`);
   const r = verifyConsistency(p.value.size, cp.size, c.proof.map((h) => fromHex(h)!), p.value.rootHash, cp.rootHash);
   if (!r.ok) throw new Fail('consistency', null, `the log was rewritten: tree size ${cp.size} does not extend ${p.value.size} (${r.error})`);
+  return p.value.size;
 }
 
 export { Fail as CheckFailure };
