@@ -7,8 +7,13 @@ import { resolve } from 'node:path';
 import { toHex } from '../core/bytes.ts';
 import { verifyBundle } from '../core/bundle.ts';
 import { parseCheckpoint, parseVerifierKey, verifyNote } from '../core/checkpoint.ts';
+import { BUNDLE_FORMAT_V2, ITEM_STATEMENT_FORMAT, verifyAnyBundle } from '../core/verify-any.ts';
 
 export const VERIFY_USAGE = `Usage: provenant verify BUNDLE.json [--key VERIFIER_KEY]... [--previous CHECKPOINT_FILE]
+
+BUNDLE.json is a proof bundle (provenant-proof-bundle/v1 or /v2) or an item statement (provenant-item-statement/v2;
+needs --key). A v2 bundle proves the history complete up to the signed checkpoint (the head map), shows which fields
+were withheld or erased and which events carry a valid actor signature; see docs/ledger-format.md.
 
 Verifies an item proof bundle offline: every event's content hash and chain link, that the chain is complete
 (seq 0..headSeq, starting with COMMISSION), every event's inclusion in the signed log checkpoint, and with
@@ -113,6 +118,18 @@ export async function runVerify(args: string[], io: Io): Promise<number> {
     keys.push(own);
   }
 
+  const format = typeof bundle === 'object' && bundle !== null ? (bundle as { format?: unknown }).format : undefined;
+  if (format === BUNDLE_FORMAT_V2 || format === ITEM_STATEMENT_FORMAT) {
+    // v2 bundles and item statements: one dispatch, which prints exactly what was proven.
+    const v = verifyAnyBundle(bundle, previousCheckpoint === undefined ? { verifierKeys: keys } : { verifierKeys: keys, previousCheckpoint });
+    if (!v.ok) {
+      const f = v.failure;
+      io.out(`INVALID: item ${f.item} seq ${f.seq ?? '-'}: ${f.check}: ${f.message}`);
+      return 1;
+    }
+    io.out(`VALID: item ${v.item}: ${v.summary}`);
+    return 0;
+  }
   const r = verifyBundle(bundle, previousCheckpoint === undefined ? { verifierKeys: keys } : { verifierKeys: keys, previousCheckpoint });
   if (!r.ok) {
     const f = r.failure;
