@@ -2,7 +2,8 @@ import { type RawBuilder, sql } from 'kysely';
 import type { GrantFact, ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from './connection.ts';
 
-// SQL mirrors of the pure rules in core/rights.ts, for lists and counts. test/api/visibility.test.ts checks that
+// SQL mirrors of the pure rules in core/rights.ts, for lists and counts. GTINs are compared as bpchar (the column's
+// char(14) type) so indexes on gtin stay usable. test/api/visibility.test.ts checks that
 // lists and single-object lookups (decided by core) agree.
 
 /** Every grant ever given to the actor, with its revocation if any. */
@@ -28,7 +29,7 @@ export function itemVisibleSql(scope: ReadScope, alias: string): RawBuilder<bool
   return sql<boolean>`(
     ${col(alias, 'custodian_id')} = ${a} OR ${col(alias, 'pending_receiver_id')} = ${a}
     OR ${col(alias, 'gtin')} IN (SELECT gtin FROM products WHERE owner_id = ${a})
-    OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::text[]) OR ${col(alias, 'batch_id')} = ANY(${scope.batchIds}::uuid[])
+    OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::bpchar[]) OR ${col(alias, 'batch_id')} = ANY(${scope.batchIds}::uuid[])
     OR EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = ${col(alias, 'id')} AND cs.actor_id = ${a}))`;
 }
 
@@ -40,7 +41,7 @@ export function itemVisibleSql(scope: ReadScope, alias: string): RawBuilder<bool
 function linkVisibleSql(scope: ReadScope, l: string, i: string, p: string): RawBuilder<boolean> {
   const a = scope.actorId;
   return sql<boolean>`(
-    ${col(p, 'owner_id')} = ${a} OR ${col(i, 'gtin')} = ANY(${scope.gtins}::text[]) OR ${col(i, 'batch_id')} = ANY(${scope.batchIds}::uuid[])
+    ${col(p, 'owner_id')} = ${a} OR ${col(i, 'gtin')} = ANY(${scope.gtins}::bpchar[]) OR ${col(i, 'batch_id')} = ANY(${scope.batchIds}::uuid[])
     OR EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = ${col(l, 'item_id')} AND cs.actor_id = ${a} AND (
          (cs.seq <= ${col(l, 'seq')} AND NOT EXISTS (
             SELECT 1 FROM custody_starts c2 WHERE c2.item_id = cs.item_id AND c2.seq > cs.seq AND c2.seq <= ${col(l, 'seq')}))
@@ -67,7 +68,7 @@ export function itemEventVisibleSql(scope: ReadScope, l: string, e: string): Raw
 /** Products the scope may see: its own, granted ones, and those of items it may see. */
 export function productVisibleSql(scope: ReadScope, alias: string): RawBuilder<boolean> {
   if (scope.allProducts) return sql<boolean>`true`;
-  return sql<boolean>`(${col(alias, 'owner_id')} = ${scope.actorId} OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::text[])
+  return sql<boolean>`(${col(alias, 'owner_id')} = ${scope.actorId} OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::bpchar[])
     OR EXISTS (SELECT 1 FROM items vi WHERE vi.gtin = ${col(alias, 'gtin')} AND ${itemVisibleSql(scope, 'vi')}))`;
 }
 
@@ -75,7 +76,7 @@ export function productVisibleSql(scope: ReadScope, alias: string): RawBuilder<b
 export function batchVisibleSql(scope: ReadScope, alias: string): RawBuilder<boolean> {
   if (scope.allProducts) return sql<boolean>`true`;
   return sql<boolean>`(${col(alias, 'gtin')} IN (SELECT gtin FROM products WHERE owner_id = ${scope.actorId})
-    OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::text[]) OR ${col(alias, 'id')} = ANY(${scope.batchIds}::uuid[])
+    OR ${col(alias, 'gtin')} = ANY(${scope.gtins}::bpchar[]) OR ${col(alias, 'id')} = ANY(${scope.batchIds}::uuid[])
     OR EXISTS (SELECT 1 FROM items vi WHERE vi.batch_id = ${col(alias, 'id')} AND ${itemVisibleSql(scope, 'vi')}))`;
 }
 
