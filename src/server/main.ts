@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
+import { keepStatistics } from '../db/statistics.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
 import { setEpcisSchemaDir } from '../services/epcis-capture.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
@@ -31,6 +32,10 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await handle.close();
     throw e;
   }
+  // Embedded PGlite has no autovacuum: keep planner statistics current (bulk writes and a periodic timer).
+  const statistics = handle.engine === 'pglite'
+    ? keepStatistics(handle.db, { onError: (e) => logger.warn('ANALYZE failed', { err: (e as Error).message }) })
+    : null;
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
@@ -61,6 +66,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     (closing ??= (async () => {
       // Open SSE subscriptions would hold server.close() until the force timeout; complete them so clients resume.
       endLedgerFeeds(handle.db);
+      statistics?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
