@@ -172,7 +172,8 @@ describe('registerBatch', () => {
     const other = await createTestActor(srv, 'OtherMaker', ['MANUFACTURER'], ['4099999']);
     const r = await srv.gql(`mutation($i: RegisterBatchInput!) { registerBatch(input: $i) { __typename ... on PermissionDeniedError { rule } } }`,
       { i: { gtin: GTIN, lot: 'X', producedAt: minutesAgo(1), site: 's', serials: ['Z1'] } }, other.key);
-    expect(r.body.data.registerBatch).toEqual({ __typename: 'PermissionDeniedError', rule: 'NOT_BRAND_OWNER' });
+    // Another brand's product it cannot see is "not found", exactly like an unregistered GTIN.
+    expect(r.body.data.registerBatch).toEqual({ __typename: 'NotFoundError' });
     const p = await srv.gql(`mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename ... on PermissionDeniedError { rule } } }`, { i: { gtin: '4012345000016', name: 'x' } }, other.key);
     expect(p.body.data.registerProduct).toEqual({ __typename: 'PermissionDeniedError', rule: 'NOT_PREFIX_OWNER' });
   });
