@@ -3,11 +3,11 @@ import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle
 import { grantStatus, readScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
-import { findBatch, findEventsByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
+import { findEventsByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
 import { lockLog } from '../db/log.ts';
 import { noteWrittenRows } from '../db/statistics.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
-import { batchVisibleSql, grantsOf } from '../db/visibility.ts';
+import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type Failure, denied, invalid, notFound } from './results.ts';
@@ -54,17 +54,15 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   const result = await inLedgerTransaction(deps, async (trx: Trx) => {
     const head = await lockLog(trx);
     const now = deps.now();
-    const product = await findProduct(trx, gtin.value);
-    const batch = product ? await findBatch(trx, gtin.value, input.lot) : undefined;
     const grants = await grantsOf(trx, caller.id);
-    const grant = batch ? grantStatus(grants, caller.id, 'RECALL', { gtin: gtin.value, batchId: batch.id }, now) : { status: 'none' as const, grantId: null };
+    // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
+    const batch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin.value, input.lot);
+    const product = batch ? await findProduct(trx, gtin.value) : undefined;
     if (!product || !batch) return notFound(`batch ${input.lot} of ${gtin.value} not found`);
+    const grant = grantStatus(grants, caller.id, 'RECALL', { gtin: gtin.value, batchId: batch.id }, now);
     if (product.owner_id !== caller.id && grant.status !== 'valid') {
       if (grant.status === 'expired' || grant.status === 'revoked') return denied(`GRANT_${grant.status.toUpperCase()}`, 'your RECALL grant for this batch is no longer in force');
-      // A batch the caller cannot see is "not found", exactly like a missing one.
-      const scope = readScope(caller.id, caller.is_operator, grants, now);
-      const visible = await trx.selectFrom('batches as b').select('b.id').where('b.id', '=', batch.id).where(batchVisibleSql(scope, 'b')).executeTakeFirst();
-      return visible ? denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch') : notFound(`batch ${input.lot} of ${gtin.value} not found`);
+      return denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch');
     }
     const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
     if (batch.recalled_at) {

@@ -177,6 +177,13 @@ describe('write paths reveal nothing the read paths hide', () => {
       const lapsed = await lifecycle(srv, servicer, 'recordUse', { items: [urnA(serial)], kind: 'SERVICE', occurredAt: minutesAgo(3) });
       expect(lapsed).toEqual({ __typename: 'NotFoundError', message: `item ${urnA(serial)} not found` });
     }
+    // A lapsed RECALL grantee who never held anything of the batch: "not found", as for a lot that does not exist.
+    const g3 = await grant(alpha, { grantee: charlie.id, kinds: ['RECALL'], batch: { gtin: GA, lot: 'A1' } });
+    expect(await revoke(alpha, g3.grant.id)).toBe('GrantSuccess');
+    const recall = async (lot: string) =>
+      (await srv.gql(`mutation($i: RecallBatchInput!) { recallBatch(input: $i) { __typename ... on Error { message } } }`, { i: { gtin: GA, lot, reason: 'x' } }, charlie.key)).body.data.recallBatch;
+    expect(await recall('A1')).toEqual({ __typename: 'NotFoundError', message: `batch A1 of ${GA} not found` });
+    expect(await recall('ZZ')).toEqual({ __typename: 'NotFoundError', message: `batch ZZ of ${GA} not found` });
     // The shop sold A06 (it held it): it still sees the item, so it is told why.
     const holder = await lifecycle(srv, shop, 'recordUse', { items: [urnA('A06')], kind: 'SERVICE', occurredAt: minutesAgo(3) });
     expect(holder).toMatchObject({ __typename: 'PermissionDeniedError', rule: 'GRANT_REVOKED' });
