@@ -43,13 +43,16 @@ export async function insertBatch(db: DbOrTrx, b: { gtin: string; lot: string; p
     .executeTakeFirstOrThrow();
 }
 
+/** The statement behind `existingSerials` (exported for an EXPLAIN test). gtin is char(14): a bpchar parameter keeps
+ * both columns of the (gtin, serial) key usable by the index. */
+export const existingSerialsSql = (gtin: string, serials: readonly string[]) =>
+  sql<{ serial: string }>`SELECT serial FROM items WHERE gtin = ${gtin}::bpchar AND serial = ANY(${serials}::text[])`;
+
 /** Serials of `gtin` among `serials` that already exist. */
 export async function existingSerials(db: DbOrTrx, gtin: string, serials: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < serials.length; i += CHUNK) {
-    const part = serials.slice(i, i + CHUNK);
-    // gtin is char(14): a bpchar parameter keeps both columns of the (gtin, serial) key usable by the index.
-    const rows = await sql<{ serial: string }>`SELECT serial FROM items WHERE gtin = ${gtin}::bpchar AND serial = ANY(${part}::text[])`.execute(db);
+    const rows = await existingSerialsSql(gtin, serials.slice(i, i + CHUNK)).execute(db);
     out.push(...rows.rows.map((r) => r.serial));
   }
   return out;

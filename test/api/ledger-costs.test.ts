@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { itemsByGtinSerialSql } from '../../src/db/ledger.ts';
+import { existingSerialsSql, itemsByGtinSerialSql } from '../../src/db/ledger.ts';
 import { keepStatistics, type StatisticsKeeper } from '../../src/db/statistics.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { groupByCustodian } from '../../src/services/recall-batch.ts';
@@ -57,6 +57,15 @@ describe('item lookup by SGTIN', () => {
     expect(cond).toMatch(/gtin = /);
     expect(cond).toMatch(/serial = /);
     expect(text).not.toMatch(/Seq Scan on items/);
+  });
+
+  it('the duplicate-serial check of registerBatch is an index query on both columns too', async () => {
+    const explained = await sql<Record<string, string>>`EXPLAIN ${existingSerialsSql(GTIN, ['S00001', 'S09999', 'NOPE'])}`.execute(db.db);
+    const text = explained.rows.map((r) => Object.values(r)[0]).join('\n');
+    expect(text).toMatch(/Index (Only )?Scan using items_gtin_serial_key on items/);
+    const cond = /Index Cond: \((.*)\)/.exec(text)?.[1] ?? '';
+    expect(cond).toMatch(/gtin = /);
+    expect(cond).toMatch(/serial = ANY/);
   });
 });
 
