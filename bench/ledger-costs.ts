@@ -8,6 +8,7 @@
 import { ensureOperator } from '../src/db/actors.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
 import { findItemsByGtinSerial } from '../src/db/ledger.ts';
+import { keepStatistics } from '../src/db/statistics.ts';
 import { auditLedger } from '../src/services/audit.ts';
 import { createActor } from '../src/services/create-actor.ts';
 import { recallBatch } from '../src/services/recall-batch.ts';
@@ -31,10 +32,13 @@ await onEachDatabase(async (engine, h, schema) => {
   if (maker.kind !== 'ok') throw new Error(JSON.stringify(maker));
   const p = await registerProduct(h.db, maker.actor, { gtin: GTIN, name: 'Bench product' });
   if (p.kind !== 'ok') throw new Error(JSON.stringify(p));
+  // As the server does on embedded PGlite: ANALYZE after bulk writes (PostgreSQL's autovacuum does it there).
+  const statistics = engine === 'PGlite' ? keepStatistics(h.db, { intervalMs: 0 }) : null;
   const deps = benchDeps(h.db);
   const [reg, registerMs] = await timed(() =>
     registerBatch(deps, maker.actor, { gtin: GTIN, lot: 'COSTS', producedAt: new Date().toISOString(), site: 'bench', range: { count: N, firstSerial: 'S0000001' } }));
   if (reg.kind !== 'ok') throw new Error(JSON.stringify(reg));
+  await statistics?.analyzeNow();
   const lookups = 200;
   const [, lookupMs] = await timed(async () => {
     for (let i = 0; i < lookups; i++) await findItemsByGtinSerial(h.db, [{ gtin: GTIN, serial: `S${String(1 + ((i * 7919) % N)).padStart(7, '0')}` }]);
@@ -45,4 +49,5 @@ await onEachDatabase(async (engine, h, schema) => {
   if (audit.discrepancies.length > 0) throw new Error(audit.discrepancies.join('\n'));
   console.log(`[ledger-costs ${engine}] ${N} items: registerBatch ${(registerMs / 1000).toFixed(2)} s, SGTIN lookup ${(lookupMs / lookups).toFixed(2)} ms each, ` +
     `recallBatch ${(recallMs / 1000).toFixed(2)} s, audit (${audit.links} links) ${(auditMs / 1000).toFixed(2)} s`);
+  statistics?.stop();
 });
