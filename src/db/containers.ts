@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from './connection.ts';
+import { itemVisibleSql } from './visibility.ts';
 
 /** Every item inside the containers, at any depth (cases in pallets), with a cycle guard. */
 export async function itemIdsInContainers(db: DbOrTrx, ssccs: readonly string[]): Promise<string[]> {
@@ -13,12 +15,6 @@ export async function itemIdsInContainers(db: DbOrTrx, ssccs: readonly string[])
     )
     SELECT m.item_id FROM container_members m JOIN tree t ON m.parent_sscc = t.sscc WHERE m.item_id IS NOT NULL`.execute(db);
   return rows.rows.map((r) => r.item_id);
-}
-
-export async function existingContainers(db: DbOrTrx, ssccs: readonly string[]): Promise<Set<string>> {
-  if (ssccs.length === 0) return new Set();
-  const rows = await db.selectFrom('containers').select('sscc').where('sscc', 'in', ssccs).execute();
-  return new Set(rows.map((r) => r.sscc));
 }
 
 /** Containers that are themselves packed in another one. */
@@ -61,4 +57,22 @@ export async function containerContents(db: DbOrTrx, ssccs: readonly string[]): 
 export async function holdContainer(db: DbOrTrx, sscc: string, actorId: string): Promise<void> {
   await db.insertInto('containers').values({ sscc, created_by: actorId, holder_id: actorId })
     .onConflict((oc) => oc.column('sscc').doUpdateSet({ holder_id: actorId })).execute();
+}
+
+/**
+ * Containers among `ssccs` that hold, at any depth, at least one item the scope may see: one statement that
+ * transfers no item rows, so a hidden container is answered as fast as a missing one.
+ */
+export async function containersWithVisibleItems(db: DbOrTrx, scope: ReadScope, ssccs: readonly string[]): Promise<Set<string>> {
+  if (ssccs.length === 0) return new Set();
+  const rows = await sql<{ root: string }>`
+    WITH RECURSIVE tree(root, sscc, depth) AS (
+      SELECT c.sscc, c.sscc, 0 FROM containers c WHERE c.sscc = ANY(${ssccs}::char(18)[])
+      UNION
+      SELECT t.root, m.child_sscc, t.depth + 1 FROM container_members m JOIN tree t ON m.parent_sscc = t.sscc
+      WHERE m.child_sscc IS NOT NULL AND t.depth < 16
+    )
+    SELECT DISTINCT t.root FROM tree t JOIN container_members m ON m.parent_sscc = t.sscc AND m.item_id IS NOT NULL
+      JOIN items i ON i.id = m.item_id WHERE ${itemVisibleSql(scope, 'i')}`.execute(db);
+  return new Set(rows.rows.map((r) => r.root));
 }

@@ -1,6 +1,6 @@
 import type { JsonValue } from '../core/chain.ts';
 import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
-import { existingContainers, itemIdsInContainers } from '../db/containers.ts';
+import { containersWithVisibleItems, itemIdsInContainers } from '../db/containers.ts';
 import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
@@ -108,8 +108,11 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
       if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
       ssccs.push(n.value);
     }
-    const known = await existingContainers(trx, ssccs);
+    // Visibility first: a container with nothing the caller may see is as unknown as one that does not exist, and is
+    // answered before any of its items are loaded.
+    const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`);
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];

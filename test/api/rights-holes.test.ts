@@ -148,6 +148,10 @@ describe('write paths reveal nothing the read paths hide', () => {
       const noBatch = await lifecycle(srv, alpha, mutation, { batch: { gtin: GB, lot: 'ZZ' }, occurredAt: minutesAgo(5), ...extra });
       expect(batch).toEqual({ __typename: 'NotFoundError', message: `batch B1 of ${GB} not found` });
       expect(noBatch).toEqual({ __typename: 'NotFoundError', message: `batch ZZ of ${GB} not found` });
+      const pallet = await lifecycle(srv, alpha, mutation, { containers: [PALLET_B], occurredAt: minutesAgo(5), ...extra });
+      const never = await lifecycle(srv, alpha, mutation, { containers: [NEVER], occurredAt: minutesAgo(5), ...extra });
+      expect(pallet).toEqual({ __typename: 'NotFoundError', message: `container ${PALLET_B} not found or empty` });
+      expect(never).toEqual({ __typename: 'NotFoundError', message: `container ${NEVER} not found or empty` });
     }
     // A hidden and a missing item in one call: listed in the order given, whatever each one is.
     const both = await lifecycle(srv, alpha, 'shipItems', { items: [urnB('B99'), urnB('B04')], to: charlie.id, occurredAt: minutesAgo(5) });
