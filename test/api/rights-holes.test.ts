@@ -160,6 +160,25 @@ describe('write paths reveal nothing the read paths hide', () => {
     expect(swapped.message).toBe(`2 items not found: ${urnB('B04')}, ${urnB('B99')}`);
   });
 
+  it('a hidden 2,000-item lot is refused as fast as a missing one (visibility before loading its items)', async () => {
+    expect((await registerProductAndBatch(srv, bravo, { gtin: GB, lot: 'BIG', range: { count: 2_000, firstSerial: 'Z0001' } })).__typename).toBe('RegisterBatchSuccess');
+    const time = async (lot: string) => {
+      const t0 = performance.now();
+      const r = await lifecycle(srv, alpha, 'shipItems', { batch: { gtin: GB, lot }, to: charlie.id, occurredAt: minutesAgo(5) });
+      expect(r.__typename).toBe('NotFoundError');
+      return performance.now() - t0;
+    };
+    const hidden: number[] = [];
+    const missing: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      hidden.push(await time('BIG'));
+      missing.push(await time('NOPE'));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    // Loading and judging 2,000 items took tens of milliseconds more; one statement either way leaves noise only.
+    expect(median(hidden) - median(missing)).toBeLessThan(20);
+  });
+
   it('events(filter: {batch}) of a hidden batch answers like a missing one', async () => {
     const q = async (lot: string) =>
       (await srv.gql(`query($b: BatchSelectorInput!) { events(first: 5, filter: { batch: $b }) { edges { node { id } } pageInfo { hasNextPage } } }`, { b: { gtin: GB, lot } }, alpha.key)).body.data.events;
