@@ -33,7 +33,7 @@ await onEachDatabase(async (engine, h, schema) => {
   const p = await registerProduct(h.db, maker.actor, { gtin: GTIN, name: 'Bench product' });
   if (p.kind !== 'ok') throw new Error(JSON.stringify(p));
   // As the server does on embedded PGlite: ANALYZE after bulk writes (PostgreSQL's autovacuum does it there).
-  const statistics = engine === 'PGlite' ? keepStatistics(h.db, { intervalMs: 0 }) : null;
+  const statistics = engine === 'PGlite' ? keepStatistics(h.db) : null;
   const deps = benchDeps(h.db);
   const [reg, registerMs] = await timed(() =>
     registerBatch(deps, maker.actor, { gtin: GTIN, lot: 'COSTS', producedAt: new Date().toISOString(), site: 'bench', range: { count: N, firstSerial: 'S0000001' } }));

@@ -10,64 +10,66 @@ export async function analyzeSchema(db: Kysely<any>): Promise<void> {
   await sql.raw(`ANALYZE ${tables.rows.map((r) => `"${r.t.replace(/"/g, '""')}"`).join(', ')}`).execute(db);
 }
 
+/**
+ * Whether a table of the current schema grew well beyond what its statistics describe: its size on disk against the
+ * page count the last ANALYZE recorded (PGlite keeps no row-change counters, but file sizes are always current).
+ * Inserts and updates (new row versions) both grow a table; the check reads only the catalog.
+ */
+export async function statisticsStale(db: Kysely<any>, growth = 0.2, minPages = 16): Promise<boolean> {
+  const r = await sql<{ stale: boolean }>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind = 'r'
+        AND pg_relation_size(c.oid)::float8 / current_setting('block_size')::int > c.relpages * ${1 + growth}::float8 + ${minPages}::float8
+    ) AS stale`.execute(db);
+  return r.rows[0]?.stale ?? false;
+}
+
 export interface StatisticsKeeper {
-  /** Counts rows a committed write added; passing the threshold schedules an ANALYZE. */
-  noteWrites(rows: number): void;
   /** Runs ANALYZE now (or joins the run in progress). */
   analyzeNow(): Promise<void>;
-  /** Stops the timer and forgets the database; an ANALYZE in progress finishes. */
+  /** Stops the timers; an ANALYZE in progress finishes. */
   stop(): void;
 }
 
 export interface KeepStatisticsOptions {
-  /** Rows written since the last ANALYZE that trigger the next one (default 10,000). */
-  rowThreshold?: number;
-  /** Periodic ANALYZE interval in ms (default 10 minutes); 0 disables the timer. */
+  /** How often to check whether a table outgrew its statistics (default 5 s); an outgrown one triggers ANALYZE. */
+  checkIntervalMs?: number;
+  /** Unconditional ANALYZE interval (default 10 minutes; updates that do not grow a table change distributions). */
   intervalMs?: number;
   onError?: (e: unknown) => void;
 }
 
-const keepers = new WeakMap<object, StatisticsKeeper>();
-
 /**
- * Keeps planner statistics of `db` current: ANALYZE when `rowThreshold` rows were written since the last one, and
- * every `intervalMs` on an unref'd timer (it never holds the process open). For embedded PGlite only; `stop()` on close.
+ * Keeps planner statistics of `db` current: ANALYZE within seconds of a bulk write (a table grew 20 % beyond what
+ * its statistics describe) and every `intervalMs` regardless. Timers are unref'd (they never hold the process
+ * open). For embedded PGlite only; call `stop()` before closing the database.
  */
 export function keepStatistics(db: Kysely<any>, opts: KeepStatisticsOptions = {}): StatisticsKeeper {
-  const threshold = opts.rowThreshold ?? 10_000;
   const onError = opts.onError ?? (() => {});
-  let pending = 0;
   let running: Promise<void> | null = null;
   let stopped = false;
-  const analyzeNow = (): Promise<void> => {
-    if (running) return running;
-    pending = 0;
-    running = analyzeSchema(db).catch(onError).finally(() => {
+  const run = (job: () => Promise<void>): Promise<void> => {
+    if (running || stopped) return running ?? Promise.resolve();
+    running = job().catch(onError).finally(() => {
       running = null;
     });
     return running;
   };
-  const interval = opts.intervalMs ?? 600_000;
-  const timer = interval > 0 ? setInterval(() => void analyzeNow(), interval) : null;
-  timer?.unref();
-  const keeper: StatisticsKeeper = {
-    noteWrites(rows) {
-      if (stopped) return;
-      pending += rows;
-      if (pending >= threshold) void analyzeNow();
-    },
+  const analyzeNow = () => run(() => analyzeSchema(db));
+  const check = () => run(async () => {
+    if (await statisticsStale(db)) await analyzeSchema(db);
+  });
+  const timers = [
+    setInterval(() => void check(), opts.checkIntervalMs ?? 5_000),
+    ...((opts.intervalMs ?? 600_000) > 0 ? [setInterval(() => void analyzeNow(), opts.intervalMs ?? 600_000)] : []),
+  ];
+  for (const t of timers) t.unref();
+  return {
     analyzeNow,
     stop() {
       stopped = true;
-      if (timer) clearInterval(timer);
-      if (keepers.get(db) === keeper) keepers.delete(db);
+      for (const t of timers) clearInterval(t);
     },
   };
-  keepers.set(db, keeper);
-  return keeper;
-}
-
-/** Tells the statistics keeper of `db`, if any, that a committed write added `rows` rows. */
-export function noteWrittenRows(db: Kysely<any>, rows: number): void {
-  keepers.get(db)?.noteWrites(rows);
 }

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
-import { keepStatistics } from '../db/statistics.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
 import { setEpcisSchemaDir } from '../services/epcis-capture.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createApp } from './yoga.ts';
+import { keepStatistics } from '../db/statistics.ts';
 
 export interface RunningServer {
   url: string;
@@ -32,10 +32,6 @@ export async function startServer(config: Config, out: (line: string) => void = 
     await handle.close();
     throw e;
   }
-  // Embedded PGlite has no autovacuum: keep planner statistics current (bulk writes and a periodic timer).
-  const statistics = handle.engine === 'pglite'
-    ? keepStatistics(handle.db, { onError: (e) => logger.warn('ANALYZE failed', { err: (e as Error).message }) })
-    : null;
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
@@ -54,6 +50,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
     out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
     out(`  ${operatorKey.generated}`);
   }
+  // Embedded PGlite has no autovacuum: keep planner statistics current (after bulk writes and periodically).
+  const statistics = handle.engine === 'pglite' ? keepStatistics(handle.db, { onError: (e) => logger.warn('ANALYZE failed', { err: (e as Error).message }) }) : null;
   // While shutting down, every response closes its connection, so keep-alive clients cannot hold the server open.
   server.on('request', (_req, res) => {
     if (closing) res.setHeader('Connection', 'close');

@@ -167,9 +167,9 @@ function epcMatchSql(e: string, patterns: readonly EpcPattern[], parentIds: bool
   const prefixes = patterns.filter((p): p is Extract<EpcPattern, { kind: 'prefix' }> => p.kind === 'prefix').map((p) => p.companyPrefix);
   const conditions: RawBuilder<boolean>[] = [];
   if (items.length > 0) {
-    conditions.push(sql<boolean>`(mi.gtin, mi.serial) IN (SELECT * FROM unnest(${items.map((i) => i.gtin)}::char(14)[], ${items.map((i) => i.serial)}::text[]))`);
+    conditions.push(sql<boolean>`(mi.gtin, mi.serial) IN (SELECT * FROM unnest(${items.map((i) => i.gtin)}::text[], ${items.map((i) => i.serial)}::text[]))`);
   }
-  if (classes.length > 0) conditions.push(sql<boolean>`mi.gtin = ANY(${classes}::bpchar[])`);
+  if (classes.length > 0) conditions.push(sql<boolean>`mi.gtin = ANY(${classes}::text[])`);
   // The company prefix sits right after the GTIN's indicator digit, whatever prefix length the brand registered.
   for (const cp of prefixes) conditions.push(sql<boolean>`substr(mi.gtin, 2, ${cp.length}::int) = ${cp}`);
   const containers = patterns.filter((p): p is Extract<EpcPattern, { kind: 'container' }> => p.kind === 'container').map((p) => p.sscc);

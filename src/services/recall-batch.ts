@@ -5,7 +5,6 @@ import { parseOccurrenceTime } from '../core/time.ts';
 import type { Trx } from '../db/connection.ts';
 import { findEventsByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
 import { lockLog } from '../db/log.ts';
-import { noteWrittenRows } from '../db/statistics.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
@@ -51,7 +50,7 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const reason = input.reason.trim();
   if (reason.length < 1 || reason.length > 500) return invalid('reason', 'reason must be 1 to 500 characters');
-  const result = await inLedgerTransaction(deps, async (trx: Trx) => {
+  return inLedgerTransaction(deps, async (trx: Trx) => {
     const head = await lockLog(trx);
     const now = deps.now();
     const grants = await grantsOf(trx, caller.id);
@@ -100,6 +99,4 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
     const updated = affected.map((i) => ({ ...i, recalled: true }));
     return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event: stored!, alreadyRecalled: false, groups: groupByCustodian(updated) };
   });
-  if (result.kind === 'ok' && result.event) noteWrittenRows(deps.db, result.event.item_count);
-  return result;
 }

@@ -9,7 +9,6 @@ import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import { findEventsByIds, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import { lockLog } from '../db/log.ts';
-import { noteWrittenRows } from '../db/statistics.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
@@ -172,7 +171,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     counterpartyRoles = other.roles;
   }
 
-  const result = await inLedgerTransaction(deps, async (trx) => {
+  return inLedgerTransaction(deps, async (trx) => {
     // The log lock orders this writer after every earlier one, so the item heads read below are current.
     const head = await lockLog(trx);
     const now = deps.now();
@@ -245,6 +244,4 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
     return { kind: 'ok' as const, event };
   });
-  if (result.kind === 'ok') noteWrittenRows(deps.db, result.event.item_count);
-  return result;
 }

@@ -5,7 +5,6 @@ import { readScope } from '../core/rights.ts';
 import { existingSerials, findBatch, findBatchesByIds, findEventsByIds, insertBatch, insertItems } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import { findActorsByIds } from '../db/actors.ts';
-import { noteWrittenRows } from '../db/statistics.ts';
 import { lockLog } from '../db/log.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import { appendEvent } from './append-event.ts';
@@ -98,7 +97,7 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
 
-  const result = await inLedgerTransaction(deps, async (trx) => {
+  return inLedgerTransaction(deps, async (trx) => {
     const head = await lockLog(trx);
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;
@@ -151,7 +150,4 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
     if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
     return { kind: 'ok' as const, batch, event };
   });
-  // Embedded PGlite keeps no statistics by itself: a bulk insert may call for a fresh ANALYZE.
-  if (result.kind === 'ok') noteWrittenRows(deps.db, serials.length);
-  return result;
 }

@@ -25,8 +25,8 @@ const reltuples = async (table: string) =>
 beforeAll(async () => {
   db = await openTestDatabase();
   tuplesAfterMigration = await reltuples('items');
-  // What the server does on embedded PGlite (src/server/main.ts), with a threshold this test's batch passes.
-  keeper = keepStatistics(db.db, { rowThreshold: 5_000, intervalMs: 0 });
+  // What the server does on embedded PGlite (src/server/main.ts), checking more often than its 5 s default.
+  keeper = keepStatistics(db.db, { checkIntervalMs: 100, intervalMs: 0, onError: (e) => console.error('ANALYZE failed', e) });
   srv = await startTestServer(db);
   maker = await createTestActor(srv, 'Maker', ['MANUFACTURER'], ['4012345']);
   const r = await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'BIG', range: { count: N, firstSerial: 'S00001' } });
