@@ -10,7 +10,7 @@ import { ZERO_HASH, contentHashOf, linkHash } from './chain.ts';
 import { decodeBase64, parseCheckpoint, verifyNote } from './checkpoint.ts';
 import { parseDigitalLink, parseSgtinUrn } from './identifiers.ts';
 import { canonicalize } from './jcs.ts';
-import { EVENT_KINDS } from './lifecycle.ts';
+import { LEDGER_KINDS } from './lifecycle.ts';
 import { type NodeSource, buildProof, consistencyProofNodes, inclusionProofNodes, leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 export const BUNDLE_FORMAT = 'provenant-proof-bundle/v1';
@@ -260,7 +260,7 @@ export function verifyBundle(
     if (canonical !== e.body) return fail('content', seq, 'body is not in canonical JSON (RFC 8785) form');
     if (!isRecord(body)) return fail('content', seq, 'body is not a JSON object');
     const { kind, items } = body as EventBodyLike;
-    if (typeof kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(kind)) {
+    if (typeof kind !== 'string' || !(LEDGER_KINDS as readonly string[]).includes(kind)) {
       return fail('content', seq, `body has unknown event kind ${JSON.stringify(kind ?? null)}`);
     }
     if (!Array.isArray(items) || !items.includes(sgtin)) return fail('content', seq, `body's items do not include ${sgtin}`);

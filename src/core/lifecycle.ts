@@ -88,7 +88,16 @@ export interface Recording {
   counterpartyId: string | null;
   /** The actor's grant for this kind on this item's product or batch (default: none). */
   grant?: GrantStatus;
+  /** Roles of the named counterparty (RETURN: who may take an item back). */
+  counterpartyRoles?: readonly string[];
 }
+
+/** Roles that take returned items back, besides the item's brand owner (DESIGN: retailer, manufacturer, recycler). */
+export const RETURN_RECEIVER_ROLES: readonly Role[] = ['RETAILER', 'RECYCLER'];
+
+/** Whether `receiverId` may receive a RETURN of an item of `brandOwnerId`: the brand itself, a retailer or a recycler. */
+export const mayReceiveReturn = (receiverId: string, receiverRoles: readonly string[], brandOwnerId: string): boolean =>
+  receiverId === brandOwnerId || RETURN_RECEIVER_ROLES.some((r) => receiverRoles.includes(r));
 
 /** Denial code for a grant-based recorder that is neither the natural recorder nor a valid grantee. */
 function grantDenial(grant: GrantStatus | undefined, fallback: string): string {
@@ -136,6 +145,9 @@ export function decideTransition(item: ItemState, rec: Recording): Result<ItemSt
   if (rule.role && !rec.actorRoles.includes(rule.role)) return err({ type: 'PermissionDenied', rule: `ROLE_REQUIRED:${rule.role}` });
   if (rule.namesCounterparty && !rec.counterpartyId) {
     return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `${rec.kind} must name the receiving actor` });
+  }
+  if (rec.kind === 'RETURN' && !mayReceiveReturn(rec.counterpartyId!, rec.counterpartyRoles ?? [], item.brandOwnerId)) {
+    return err({ type: 'PermissionDenied', rule: 'RETURN_RECEIVER_NOT_ELIGIBLE' });
   }
   const next: ItemState = { ...item, stage: rule.to ?? item.stage };
   switch (rec.kind) {

@@ -1,4 +1,5 @@
 import type { GrantStatus, LedgerKind } from './lifecycle.ts';
+import { type Result, err, ok } from './result.ts';
 
 /** A brand grant as the rules need it. `allProducts` grants come from the operator (auditors). */
 export interface GrantFact {
@@ -96,4 +97,33 @@ export function canSeeFullHistory(scope: ReadScope, item: Omit<ItemVisibilityFac
     scope.allProducts || item.brandOwnerId === scope.actorId || scope.gtins.includes(item.gtin) || scope.batchIds.includes(item.batchId) ||
     (item.publicHistory && item.custodianId === scope.actorId)
   );
+}
+
+/** What the container rules need to know about one SSCC, relative to the caller. */
+export interface ContainerFacts {
+  exists: boolean;
+  /** Who last packed into or unpacked it: its holder while it is empty. */
+  holderId: string | null;
+  /** Current custodian of every item inside it, at any depth (empty for an empty container). */
+  contentCustodians: readonly string[];
+  /** Whether the caller may see at least one item inside. */
+  seesContent: boolean;
+}
+
+/** PACK_INTO: the container packed into; PACK_NESTED: a container packed into another; UNPACK: the one emptied. */
+export type ContainerUse = 'PACK_INTO' | 'PACK_NESTED' | 'UNPACK';
+
+export type ContainerDenial = { type: 'NotFound' } | { type: 'PermissionDenied'; rule: 'NOT_CONTAINER_CUSTODIAN' };
+
+/**
+ * A container belongs to whoever holds what is in it (custody of its contents), and while empty to whoever last
+ * packed or unpacked it. Only that custodian packs into, nests or unpacks it. A container the caller can neither
+ * hold nor see into is answered as missing; packing into an SSCC that does not exist yet creates it.
+ */
+export function decideContainerUse(actorId: string, use: ContainerUse, c: ContainerFacts): Result<null, ContainerDenial> {
+  if (!c.exists) return use === 'PACK_INTO' ? ok(null) : err({ type: 'NotFound' });
+  const custodians = c.contentCustodians.length > 0 ? new Set(c.contentCustodians) : new Set(c.holderId ? [c.holderId] : []);
+  if (!custodians.has(actorId) && !c.seesContent) return err({ type: 'NotFound' });
+  if (custodians.size !== 1 || !custodians.has(actorId)) return err({ type: 'PermissionDenied', rule: 'NOT_CONTAINER_CUSTODIAN' });
+  return ok(null);
 }

@@ -43,12 +43,16 @@ export async function insertBatch(db: DbOrTrx, b: { gtin: string; lot: string; p
     .executeTakeFirstOrThrow();
 }
 
+/** The statement behind `existingSerials` (exported for an EXPLAIN test). gtin is char(14): a bpchar parameter keeps
+ * both columns of the (gtin, serial) key usable by the index. */
+export const existingSerialsSql = (gtin: string, serials: readonly string[]) =>
+  sql<{ serial: string }>`SELECT serial FROM items WHERE gtin = ${gtin}::bpchar AND serial = ANY(${serials}::text[])`;
+
 /** Serials of `gtin` among `serials` that already exist. */
 export async function existingSerials(db: DbOrTrx, gtin: string, serials: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < serials.length; i += CHUNK) {
-    const part = serials.slice(i, i + CHUNK);
-    const rows = await sql<{ serial: string }>`SELECT serial FROM items WHERE gtin = ${gtin} AND serial = ANY(${part}::text[])`.execute(db);
+    const rows = await existingSerialsSql(gtin, serials.slice(i, i + CHUNK)).execute(db);
     out.push(...rows.rows.map((r) => r.serial));
   }
   return out;
@@ -72,7 +76,7 @@ export async function insertItems(trx: Trx, items: readonly NewItem[]): Promise<
     await sql`
       INSERT INTO items (id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_seq, head_hash)
       SELECT id, batch_id, gtin, serial, sgtin, stage, custodian_id, 0, decode(head_hash, 'hex')
-      FROM unnest(${part.map((x) => x.id)}::uuid[], ${part.map((x) => x.batchId)}::uuid[], ${part.map((x) => x.gtin)}::text[],
+      FROM unnest(${part.map((x) => x.id)}::uuid[], ${part.map((x) => x.batchId)}::uuid[], ${part.map((x) => x.gtin)}::char(14)[],
                   ${part.map((x) => x.serial)}::text[], ${part.map((x) => x.sgtin)}::text[], ${part.map((x) => x.stage)}::text[],
                   ${part.map((x) => x.custodianId)}::uuid[], ${part.map((x) => hex(x.headHash))}::text[])
         AS t(id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_hash)`.execute(trx);
@@ -149,13 +153,20 @@ export async function findItemsBySgtins(db: DbOrTrx, sgtins: readonly string[]):
   return findItemsByGtinSerial(db, keys);
 }
 
+/**
+ * The statement behind `findItemsByGtinSerial`, exported so a test can EXPLAIN it. The keys travel as char(14)[]
+ * (the column's type): compared as text, PostgreSQL casts the column instead and the unique (gtin, serial) index is
+ * usable on serial alone, a scan that grows with the ledger.
+ */
+export const itemsByGtinSerialSql = (keys: readonly { gtin: string; serial: string }[]) => sql<ItemRow>`
+  SELECT i.* FROM unnest(${keys.map((k) => k.gtin)}::char(14)[], ${keys.map((k) => k.serial)}::text[]) AS k(gtin, serial)
+    JOIN items i ON i.gtin = k.gtin AND i.serial = k.serial`;
+
+/** Items by (gtin, serial): one index point query per key, whatever the ledger size. */
 export async function findItemsByGtinSerial(db: DbOrTrx, keys: readonly { gtin: string; serial: string }[]): Promise<ItemRow[]> {
   const out: ItemRow[] = [];
   for (let i = 0; i < keys.length; i += CHUNK) {
-    const part = keys.slice(i, i + CHUNK);
-    const rows = await sql<ItemRow>`
-      SELECT i.* FROM items i JOIN unnest(${part.map((k) => k.gtin)}::text[], ${part.map((k) => k.serial)}::text[]) AS k(gtin, serial)
-        ON i.gtin = k.gtin AND i.serial = k.serial`.execute(db);
+    const rows = await itemsByGtinSerialSql(keys.slice(i, i + CHUNK)).execute(db);
     out.push(...rows.rows);
   }
   return out;

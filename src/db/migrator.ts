@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Kysely, type Migration, type MigrationProvider, type MigrationResult, Migrator } from 'kysely';
+import { analyzeSchema } from './statistics.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
@@ -27,6 +28,8 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${(error as Error).message ?? String(error)}`);
   }
+  // A migration may rebuild tables or add indexes: fresh statistics before the first query plans against them.
+  if (results && results.length > 0) await analyzeSchema(db);
   return results ?? [];
 }
 

@@ -144,6 +144,8 @@ export interface CustodyStartsTable {
 export interface ContainersTable {
   sscc: string;
   created_by: string;
+  /** Who last packed into or unpacked it (its holder while empty). */
+  holder_id: string;
   created_at: CreatedAt;
 }
 

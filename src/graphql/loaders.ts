@@ -34,7 +34,9 @@ async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEvent
   const groups = new Map<string, ItemEventsKey[]>();
   for (const k of keys) {
     const g = `${k.limit}/${k.aboveSeq}/${k.belowSeq}/${k.newestFirst}`;
-    groups.set(g, [...(groups.get(g) ?? []), k]);
+    const list = groups.get(g);
+    if (list) list.push(k);
+    else groups.set(g, [k]);
   }
   const result = new Map<string, ItemEventRow[]>();
   for (const group of groups.values()) {
@@ -50,7 +52,9 @@ async function loadItemEvents(db: Db, scope: ReadScope, keys: readonly ItemEvent
       ) t WHERE rn <= ${limit + 1} ORDER BY item_id, seq ${order}`.execute(db);
     for (const r of rows.rows) {
       const key = keyOfPage({ itemId: r.item_id, limit, aboveSeq, belowSeq, newestFirst });
-      result.set(key, [...(result.get(key) ?? []), r]);
+      const list = result.get(key);
+      if (list) list.push(r);
+      else result.set(key, [r]);
     }
   }
   return keys.map((k) => result.get(keyOfPage(k)) ?? []);

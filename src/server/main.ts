@@ -8,6 +8,7 @@ import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createApp } from './yoga.ts';
+import { keepStatistics } from '../db/statistics.ts';
 
 export interface RunningServer {
   url: string;
@@ -63,6 +64,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
     out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
     out(`  ${operatorKey.generated}`);
   }
+  // Embedded PGlite has no autovacuum: keep planner statistics current (after bulk writes and periodically).
+  const statistics = handle.engine === 'pglite' ? keepStatistics(handle.db, { onError: (e) => logger.warn('ANALYZE failed', { err: (e as Error).message }) }) : null;
   // While shutting down, every response closes its connection, so keep-alive clients cannot hold the server open.
   server.on('request', (_req, res) => {
     if (closing) res.setHeader('Connection', 'close');
@@ -75,6 +78,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     (closing ??= (async () => {
       // Open SSE subscriptions would hold server.close() until the force timeout; complete them so clients resume.
       endLedgerFeeds(handle.db);
+      statistics?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -58,7 +58,12 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       .select(['l.event_id', 'i.sgtin'])
       .where('l.event_id', 'in', rows.map((r) => r.id))
       .execute();
-    for (const l of linkRows) sgtinsByEvent.set(l.event_id, [...(sgtinsByEvent.get(l.event_id) ?? []), l.sgtin]);
+    // Append in place: copying the list per link made a 100k-item event quadratic.
+    for (const l of linkRows) {
+      const list = sgtinsByEvent.get(l.event_id);
+      if (list) list.push(l.sgtin);
+      else sgtinsByEvent.set(l.event_id, [l.sgtin]);
+    }
     const leaves: Uint8Array[] = [];
     for (const e of rows) {
       const leaf = Number(e.leaf_index);
@@ -130,7 +135,11 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     if (chunk.length === 0) break;
     const rows = await db.selectFrom('chain_links').selectAll().where('item_id', 'in', chunk.map((i) => i.id)).orderBy('item_id').orderBy('seq').execute();
     const byItem = new Map<string, typeof rows>();
-    for (const r of rows) byItem.set(r.item_id, [...(byItem.get(r.item_id) ?? []), r]);
+    for (const r of rows) {
+      const list = byItem.get(r.item_id);
+      if (list) list.push(r);
+      else byItem.set(r.item_id, [r]);
+    }
     for (const item of chunk) {
       const chain = byItem.get(item.id) ?? [];
       links += chain.length;

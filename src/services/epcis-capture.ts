@@ -981,7 +981,8 @@ async function captureInTransaction(
   }
   const db = epcisDb(trx);
 
-  // Already captured: skipped when the caller may see the ledger event, refused otherwise.
+  // Already captured: skipped when the caller may see the ledger event; otherwise treated as never captured (recorded
+  // or refused on its own merits), so the answer does not reveal another actor's capture.
   const ids = [...new Set(planned.map((p) => p.eventID))];
   const existing = new Map<string, string>();
   for (let i = 0; i < ids.length; i += 1000) {
@@ -996,12 +997,7 @@ async function captureInTransaction(
     const visible = new Set(
       (await db.selectFrom('events as e').select('e.id').where('e.id', 'in', [...existing.values()]).where(eventVisibleSql(scope, 'e')).execute()).map((r) => r.id),
     );
-    for (const p of planned) {
-      const ledgerId = existing.get(p.eventID);
-      if (ledgerId !== undefined && !visible.has(ledgerId)) {
-        problems.push(problem(p.index, p.eventID, 'eventID', 'an event with this hash ID was already captured by another actor', 'CONFLICT'));
-      }
-    }
+    for (const [eventID, ledgerId] of existing) if (!visible.has(ledgerId)) existing.delete(eventID);
   }
 
   // Parties: GLNs and actor ids of this ledger, for the events to record (nothing is checked for captured ones).
@@ -1097,7 +1093,8 @@ async function captureInTransaction(
     recordedHere.set(p.eventID, eventId);
     captured.push({ ...entry, status: 'RECORDED', ledgerEventId: eventId });
   }
-  for (let i = 0; i < rows.length; i += 1000) await db.insertInto('epcis_captures').values(rows.slice(i, i + 1000)).execute();
+  // A hash ID already captured by an actor who cannot see it keeps its first capture row.
+  for (let i = 0; i < rows.length; i += 1000) await db.insertInto('epcis_captures').values(rows.slice(i, i + 1000)).onConflict((oc) => oc.column('epcis_event_id').doNothing()).execute();
   if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'captureEpcisDocument', requestHash, { events: captured });
   return summarize(captured, false);
 }

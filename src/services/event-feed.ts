@@ -91,15 +91,15 @@ function filterSql(f: FeedFilter): RawBuilder<boolean>[] {
   const touches = (cond: RawBuilder<boolean>) =>
     sql<boolean>`EXISTS (SELECT 1 FROM chain_links fl JOIN items fi ON fi.id = fl.item_id WHERE fl.event_id = e.id AND ${cond})`;
   if (f.kinds.length) conds.push(sql<boolean>`e.kind = ANY(${[...f.kinds]}::text[])`);
-  if (f.gtins.length) conds.push(touches(sql<boolean>`fi.gtin = ANY(${[...f.gtins]}::text[])`));
+  if (f.gtins.length) conds.push(touches(sql<boolean>`fi.gtin = ANY(${[...f.gtins]}::bpchar[])`));
   if (f.batches.length) {
     conds.push(touches(sql<boolean>`fi.batch_id IN (SELECT fb.id FROM batches fb
-      JOIN unnest(${f.batches.map((b) => b.gtin)}::text[], ${f.batches.map((b) => b.lot)}::text[]) AS w(gtin, lot)
+      JOIN unnest(${f.batches.map((b) => b.gtin)}::char(14)[], ${f.batches.map((b) => b.lot)}::text[]) AS w(gtin, lot)
         ON fb.gtin = w.gtin AND fb.lot = w.lot)`));
   }
   if (f.itemIds.length || f.itemKeys.length) {
     conds.push(touches(sql<boolean>`(fi.id = ANY(${[...f.itemIds]}::uuid[]) OR EXISTS (
-      SELECT 1 FROM unnest(${f.itemKeys.map((k) => k.gtin)}::text[], ${f.itemKeys.map((k) => k.serial)}::text[]) AS w(gtin, serial)
+      SELECT 1 FROM unnest(${f.itemKeys.map((k) => k.gtin)}::char(14)[], ${f.itemKeys.map((k) => k.serial)}::text[]) AS w(gtin, serial)
       WHERE w.gtin = fi.gtin AND w.serial = fi.serial))`));
   }
   return conds;

@@ -1,12 +1,17 @@
 import { sql } from 'kysely';
 import { normalizeSscc } from '../core/identifiers.ts';
-import { existingContainers, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
+import { type ContainerFacts, type ContainerUse, decideContainerUse, readScope } from '../core/rights.ts';
+import type { Trx } from '../db/connection.ts';
+import { containerContents, holdContainer, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
+import { findItemsByIds } from '../db/ledger.ts';
 import type { ActorRow } from '../db/types.ts';
+import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type ItemSelection, recordEvent, type RecordEventResult } from './record-event.ts';
-import { invalid } from './results.ts';
+import { type Failure, denied, invalid, notFound } from './results.ts';
 import { checkOptionalText } from '../core/text.ts';
 import { inLedgerTransaction } from './transaction.ts';
+import { filterVisibleItems } from './visible-items.ts';
 
 export interface PackItemsInput {
   container: string;
@@ -18,10 +23,38 @@ export interface PackItemsInput {
   idempotencyKey?: string | null;
 }
 
+/** A container the caller may not use and may not see is answered exactly like one that does not exist. */
+export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`);
+
+/**
+ * Loads the facts core's `decideContainerUse` needs for each SSCC (holder, custodians of everything inside, whether
+ * the caller sees any of it) and asks it; returns the first refusal. Decided before any other container check, so
+ * nothing about a container the caller cannot see (what it is packed in, what is inside) leaks.
+ */
+export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readonly { sscc: string; use: ContainerUse }[], now: Date): Promise<Failure | null> {
+  const contents = await containerContents(trx, uses.map((u) => u.sscc));
+  const items = await findItemsByIds(trx, [...new Set([...contents.values()].flatMap((c) => c.itemIds))]);
+  const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
+  const visible = new Set((await filterVisibleItems(trx, scope, items)).map((i) => i.id));
+  const custodianOf = new Map(items.map((i) => [i.id, i.custodian_id]));
+  for (const { sscc, use } of uses) {
+    const c = contents.get(sscc);
+    const facts: ContainerFacts = c
+      ? { exists: true, holderId: c.holderId, contentCustodians: c.itemIds.map((id) => custodianOf.get(id)!), seesContent: c.itemIds.some((id) => visible.has(id)) }
+      : { exists: false, holderId: null, contentCustodians: [], seesContent: false };
+    const d = decideContainerUse(caller.id, use, facts);
+    if (d.ok) continue;
+    if (d.error.type === 'NotFound') return containerNotFound(sscc);
+    return denied(d.error.rule, `container ${sscc} is held by another actor; only its custodian packs into or unpacks it`);
+  }
+  return null;
+}
+
 /**
  * The custodian packs items and/or containers into an SSCC container: one PACK event (an EPCIS AggregationEvent)
  * chained into every item it moves, nested ones included. An item or container can be in one container at a time;
- * nesting may not form a cycle. All-or-nothing, like every write.
+ * nesting may not form a cycle; only a container's custodian packs into or nests it (core `decideContainerUse`).
+ * All-or-nothing, like every write.
  */
 export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
@@ -41,9 +74,9 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
       ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
       : undefined;
     if (!replay) {
-      const known = await existingContainers(trx, children);
-      const missing = children.find((c) => !known.has(c));
-      if (missing) return { kind: 'NotFoundError' as const, message: `container ${missing} not found` };
+      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
+      if (refused) return refused;
+      // The caller holds every container named here, so what follows may name their places.
       const nested = await packedContainers(trx, children);
       const already = children.find((c) => nested.has(c));
       if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`);
@@ -73,7 +106,7 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
       // Roll back the event just recorded: membership and history must agree.
       throw new AlreadyPackedError(`item ${id} is already packed in ${where}`);
     }
-    await trx.insertInto('containers').values({ sscc: parent.value, created_by: caller.id }).onConflict((oc) => oc.column('sscc').doNothing()).execute();
+    await holdContainer(trx, parent.value, caller.id);
     const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
     for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
     return result;

@@ -1,6 +1,6 @@
 import type { JsonValue } from '../core/chain.ts';
 import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
-import { existingContainers, itemIdsInContainers } from '../db/containers.ts';
+import { containersWithVisibleItems, itemIdsInContainers } from '../db/containers.ts';
 import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
@@ -8,12 +8,10 @@ import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
-import {
-  findBatch, findItemsByGtinSerial, findItemsByIds, findItemsOfBatch,
-} from '../db/ledger.ts';
+import { findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
-import { grantsOf } from '../db/visibility.ts';
+import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
@@ -45,17 +43,26 @@ export interface RecordEventInput {
 
 export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
 
-const NOT_FOUND = 'item not found';
+/**
+ * The answer for references that resolve to nothing the caller may see: the same type and words whether the item
+ * does not exist or is hidden, naming only the references as submitted.
+ */
+export function itemsNotFound(refs: readonly string[]): Failure {
+  const shown = refs.slice(0, 10).join(', ');
+  const more = refs.length > 10 ? ` and ${refs.length - 10} more` : '';
+  return notFound(refs.length === 1 ? `item ${shown} not found` : `${refs.length} items not found: ${shown}${more}`);
+}
 
-type Resolved = { items: ItemRow[]; problems: ItemProblem[]; owners: Map<string, string> };
+type Resolved = { items: ItemRow[]; owners: Map<string, string> };
 
 /**
- * Resolves references to items the caller may see. A reference that does not resolve, and one the caller may
- * not see, both become "item not found" under the reference as submitted, so errors never reveal an item.
+ * Resolves references to items the caller may see now (grants in force, holdings, brand). A reference that does not
+ * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
+ * reveals an item; a batch or container is judged visible before any of its items are loaded.
  */
-async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFact[], kind: string, sel: ItemSelection): Promise<Resolved | Failure> {
-  const problems: ItemProblem[] = [];
-  const missing = (ref: string) => problems.push({ item: ref, from: null, kind, reason: NOT_FOUND });
+async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Promise<Resolved | Failure> {
+  const notFoundRefs: string[] = [];
+  const missing = (ref: string) => notFoundRefs.push(ref);
   const found = new Map<string, { row: ItemRow; ref: string }>();
   const ids: string[] = [];
   const keys: { gtin: string; serial: string; ref: string }[] = [];
@@ -66,7 +73,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
       continue;
     }
     const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : parseDigitalLink(ref.value);
-    if (!p.ok) problems.push({ item: ref.value, from: null, kind, reason: `not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}` });
+    if (!p.ok) return invalid('items', `${ref.value} is not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}`);
     else keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
   }
   const byId = await findItemsByIds(trx, ids);
@@ -87,8 +94,10 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
     const gtin = normalizeGtin(sel.batch.gtin);
     if (!gtin.ok) return invalid('batch.gtin', gtin.error);
     batchName = `batch ${sel.batch.lot} of ${gtin.value}`;
-    const batch = await findBatch(trx, gtin.value, sel.batch.lot);
-    batchRows = batch ? await findItemsOfBatch(trx, batch.id) : [];
+    // Visibility first: a batch the caller may not see costs one statement, like a missing one.
+    const batch = await findVisibleBatch(trx, scope, gtin.value, sel.batch.lot);
+    if (!batch) return notFound(`${batchName} not found`);
+    batchRows = await findItemsOfBatch(trx, batch.id);
   }
   let containerRows: ItemRow[] = [];
   const ssccs: string[] = [];
@@ -99,8 +108,11 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
       if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
       ssccs.push(n.value);
     }
-    const known = await existingContainers(trx, ssccs);
+    // Visibility first: a container with nothing the caller may see is as unknown as one that does not exist, and is
+    // answered before any of its items are loaded.
+    const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`);
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
@@ -112,9 +124,8 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
   const containerItems = containerRows.filter((r) => visible.has(r.id));
   // A container with nothing the caller may see is as unknown as one that does not exist.
   if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`);
-  // A lapsed grant's scope is known to its grantee (grants are readable), so its items get the real reason
-  // (GRANT_EXPIRED / GRANT_REVOKED) instead of "not found".
-  for (const f of referenced) if (grants.some((g) => g.productGtin === f.row.gtin || g.batchId === f.row.batch_id)) visible.add(f.row.id);
+  // Only what the caller may see now resolves: a lapsed grant (revoked or expired) opens nothing. A lapsed grantee
+  // who still sees the item another way (as a holder) is refused with the real rule code by the decision below.
   const items = new Map<string, ItemRow>();
   for (const f of referenced) {
     if (visible.has(f.row.id)) items.set(f.row.id, f.row);
@@ -122,7 +133,12 @@ async function resolveItems(trx: Trx, scope: ReadScope, grants: readonly GrantFa
   }
   for (const r of batchItems) items.set(r.id, r);
   for (const r of containerItems) items.set(r.id, r);
-  return { items: [...items.values()], problems, owners };
+  if (notFoundRefs.length > 0) {
+    // In submission order, so the list does not tell missing references from hidden ones.
+    const at = new Map((sel.refs ?? []).map((r, i) => [r.value, i]));
+    return itemsNotFound(notFoundRefs.sort((a, b) => at.get(a)! - at.get(b)!));
+  }
+  return { items: [...items.values()], owners };
 }
 
 /**
@@ -149,10 +165,12 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
   if (textProblem) return invalid(textProblem.field, textProblem.message);
   const counterpartyId = input.counterpartyId ?? null;
+  let counterpartyRoles: readonly string[] = [];
   if (counterpartyId) {
     if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
     const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
     if (!other || other.is_operator) return notFound('the named receiving actor was not found');
+    counterpartyRoles = other.roles;
   }
 
   return inLedgerTransaction(deps, async (trx) => {
@@ -174,10 +192,11 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
     const grants: GrantFact[] = await grantsOf(trx, caller.id);
     const scope = readScope(caller.id, caller.is_operator, grants, now);
-    const resolved = await resolveItems(trx, scope, grants, input.kind, input.items);
+    const resolved = await resolveItems(trx, scope, input.items);
     if ('kind' in resolved) return resolved;
-    const { items, problems, owners: ownerOf } = resolved;
-    if (items.length === 0 && problems.length === 0) return invalid('items', 'the selection contains no items');
+    const { items, owners: ownerOf } = resolved;
+    if (items.length === 0) return invalid('items', 'the selection contains no items');
+    const problems: ItemProblem[] = [];
     if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
     const recorder = ruleFor(input.kind).recorder;
     const denials: { rule: string; problem: ItemProblem }[] = [];
@@ -189,7 +208,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
         recalled: item.recalled, brandOwnerId: ownerOf.get(item.gtin)!,
       };
       const grant = grantStatus(grants, caller.id, input.kind, { gtin: item.gtin, batchId: item.batch_id }, now);
-      const decision = decideTransition(state, { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId, grant: grant.status });
+      const decision = decideTransition(state, { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId, counterpartyRoles, grant: grant.status });
       if (!decision.ok) {
         const e = decision.error;
         if (e.type === 'InvalidTransition') problems.push({ item: item.sgtin, from: item.stage, kind: input.kind, reason: e.reason });

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { companyPrefixFor, normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkOptionalText, checkText } from '../core/text.ts';
-import { existingSerials, findBatch, findBatchesByIds, findProduct, insertBatch, insertItems } from '../db/ledger.ts';
+import { readScope } from '../core/rights.ts';
+import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
+import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
@@ -83,7 +85,9 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
 
   if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches');
-  const product = await findProduct(deps.trx ?? deps.db, gtin.value);
+  // Another brand's product the caller cannot see is answered exactly like an unregistered GTIN (one statement both).
+  const scope = readScope(caller.id, caller.is_operator, await grantsOf(deps.trx ?? deps.db, caller.id), now);
+  const product = await findVisibleProduct(deps.trx ?? deps.db, scope, gtin.value);
   if (!product) return notFound(`product ${gtin.value} not found`);
   if (product.owner_id !== caller.id) return denied('NOT_BRAND_OWNER', 'only the product owner registers its batches');
   const [owner] = await findActorsByIds(deps.trx ?? deps.db, [product.owner_id]);

@@ -1,6 +1,8 @@
 import { normalizeSscc } from '../core/identifiers.ts';
+import { holdContainer } from '../db/containers.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
+import { checkContainerUse } from './pack-items.ts';
 import { recordEvent, type RecordEventResult } from './record-event.ts';
 import { invalid } from './results.ts';
 import { inLedgerTransaction } from './transaction.ts';
@@ -13,13 +15,21 @@ export interface UnpackItemsInput {
 }
 
 /**
- * The custodian empties a container: one UNPACK event (AggregationEvent DELETE) chained into every item inside at
- * any depth; its direct members (items and containers) are removed from it, nested containers stay packed.
+ * The container's custodian (core `decideContainerUse`) empties it: one UNPACK event (AggregationEvent DELETE)
+ * chained into every item inside at any depth; its direct members (items and containers) are removed from it,
+ * nested containers stay packed, and the unpacker holds the empty container.
  */
 export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<RecordEventResult> {
   const parent = normalizeSscc(input.container);
   if (!parent.ok) return invalid('container', parent.error);
   return inLedgerTransaction(deps, async (trx) => {
+    const replay = input.idempotencyKey
+      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+      : undefined;
+    if (!replay) {
+      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
+      if (refused) return refused;
+    }
     const result = await recordEvent({ ...deps, trx }, caller, {
       kind: 'UNPACK',
       items: { containers: [parent.value] },
@@ -28,7 +38,10 @@ export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: Unp
       data: { container: parent.value },
       idempotencyKey: input.idempotencyKey ?? null,
     });
-    if (result.kind === 'ok') await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
+    if (result.kind === 'ok' && !replay) {
+      await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
+      await holdContainer(trx, parent.value, caller.id);
+    }
     return result;
   });
 }

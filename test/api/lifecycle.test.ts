@@ -104,24 +104,24 @@ describe('invalid writes change nothing', () => {
       [maker, 'receiveItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage IN_TRANSIT/],
       [maker, 'sellItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage IN_STOCK/],
       // An item the actor may not see is "not found", never "not yours".
-      [stranger, 'shipItems', { items: [sgtin('S0003')], to: dist.id }, 'InvalidTransitionError', /^item not found$/],
+      [stranger, 'shipItems', { items: [sgtin('S0003')], to: dist.id }, 'NotFoundError', `item ${sgtin('S0003')} not found`],
+      [stranger, 'shipItems', { items: [sgtin('NOPE')], to: dist.id }, 'NotFoundError', `item ${sgtin('NOPE')} not found`],
       // A former holder still sees the item, so it learns the real reason.
       [dist, 'shipItems', { items: [sgtin('S0001')], to: shop.id }, 'InvalidTransitionError', /item is closed \(RECYCLED\)/],
       [maker, 'recordUse', { items: [sgtin('S0003')], kind: 'ACTIVATE' }, 'InvalidTransitionError', /requires stage SOLD or IN_USE/],
       [maker, 'recycleItems', { items: [sgtin('S0003')] }, 'InvalidTransitionError', /requires stage RETURNED or IN_STOCK/],
-      [maker, 'shipItems', { items: [sgtin('S0003'), sgtin('S0001'), sgtin('NOPE')], to: dist.id }, 'InvalidTransitionError', /closed|not found/],
+      // An unknown serial anywhere in the list is "not found", before any transition is judged.
+      [maker, 'shipItems', { items: [sgtin('S0003'), sgtin('S0001'), sgtin('NOPE')], to: dist.id }, 'NotFoundError', `item ${sgtin('NOPE')} not found`],
     ];
     for (const [actor, mutation, input, type, why] of cases) {
       const r = await lifecycle(srv, actor, mutation, { occurredAt: minutesAgo(5), ...input });
       expect(r.__typename, `${mutation} ${JSON.stringify(r)}`).toBe(type);
       if (type === 'PermissionDeniedError') expect(r.rule).toBe(why);
+      else if (type === 'NotFoundError') expect(r.message).toBe(why);
       else expect(r.items.map((p: any) => p.reason).join(' | ')).toMatch(why as RegExp);
     }
-    const mixed = await lifecycle(srv, maker, 'shipItems', { items: [sgtin('S0003'), sgtin('S0001'), sgtin('NOPE')], to: dist.id, occurredAt: minutesAgo(5) });
-    expect(mixed.items).toEqual([
-      { item: sgtin('NOPE'), from: null, kind: 'SHIP', reason: 'item not found' },
-      { item: sgtin('S0001'), from: 'RECYCLED', kind: 'SHIP', reason: 'item is closed (RECYCLED)' },
-    ]);
+    const mixed = await lifecycle(srv, maker, 'shipItems', { items: [sgtin('S0003'), sgtin('S0001')], to: dist.id, occurredAt: minutesAgo(5) });
+    expect(mixed.items).toEqual([{ item: sgtin('S0001'), from: 'RECYCLED', kind: 'SHIP', reason: 'item is closed (RECYCLED)' }]);
     expect(await counts()).toEqual(before);
     expect((await itemState('S0003')).stage).toBe('MANUFACTURED');
   });
@@ -172,7 +172,8 @@ describe('registerBatch', () => {
     const other = await createTestActor(srv, 'OtherMaker', ['MANUFACTURER'], ['4099999']);
     const r = await srv.gql(`mutation($i: RegisterBatchInput!) { registerBatch(input: $i) { __typename ... on PermissionDeniedError { rule } } }`,
       { i: { gtin: GTIN, lot: 'X', producedAt: minutesAgo(1), site: 's', serials: ['Z1'] } }, other.key);
-    expect(r.body.data.registerBatch).toEqual({ __typename: 'PermissionDeniedError', rule: 'NOT_BRAND_OWNER' });
+    // Another brand's product it cannot see is "not found", exactly like an unregistered GTIN.
+    expect(r.body.data.registerBatch).toEqual({ __typename: 'NotFoundError' });
     const p = await srv.gql(`mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename ... on PermissionDeniedError { rule } } }`, { i: { gtin: '4012345000016', name: 'x' } }, other.key);
     expect(p.body.data.registerProduct).toEqual({ __typename: 'PermissionDeniedError', rule: 'NOT_PREFIX_OWNER' });
   });

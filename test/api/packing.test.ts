@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toEpcisEvent } from '../../src/core/epcis-export.ts';
 import type { EventBody } from '../../src/core/chain.ts';
+import { verifyBundle } from '../../src/core/bundle.ts';
+import { LEDGER_KINDS } from '../../src/core/lifecycle.ts';
+import { runVerify } from '../../src/cli/verify.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { RESULT_FIELDS, createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -77,8 +83,7 @@ describe('packing hierarchy', () => {
     expect(cycle).toMatchObject({ __typename: 'ValidationError', field: 'containers' });
     expect(cycle.message).toMatch(/cycle/);
     const notMine = await pack(other, { container: '340123450000000062', items: [urn(14)] });
-    expect(notMine.__typename).toBe('InvalidTransitionError');
-    expect(notMine.items[0].reason).toBe('item not found');
+    expect(notMine).toEqual({ __typename: 'NotFoundError', message: `item ${urn(14)} not found` });
     const unknown = await lifecycle(srv, maker, 'shipItems', { containers: ['340123450000000079'], to: dist.id, occurredAt: minutesAgo(1) });
     expect(unknown.__typename).toBe('NotFoundError');
     const badSscc = await pack(maker, { container: '340123450000000076', items: [urn(15)] });
@@ -114,5 +119,49 @@ describe('packing hierarchy', () => {
     expect(byChild.every((e) => e.parentID !== `https://id.gs1.org/00/${CASE_A}`)).toBe(true);
     const any = await get(`MATCH_anyEPC=${encodeURIComponent(`https://id.gs1.org/00/${CASE_A}`)}`);
     expect(any.map((e) => e.parentID)).toContain(`https://id.gs1.org/00/${CASE_A}`);
+  });
+});
+
+describe('proof bundles of items that went through every kind, packing included', () => {
+  it('core verifyBundle and the CLI verify accept a real bundle from the API', async () => {
+    const shop = await createTestActor(srv, 'Shop', ['RETAILER']);
+    const consumer = await createTestActor(srv, 'Consumer', []);
+    const recycler = await createTestActor(srv, 'Recycler', ['RECYCLER']);
+    const q = (n: number) => `urn:epc:id:sgtin:4012345.011111.Q${n}`;
+    const BOX = '340123450000001007';
+    await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'LQ', serials: ['Q1', 'Q2'] });
+    const ok = (r: any) => expect(r.__typename, JSON.stringify(r)).toBe('RecordEventSuccess');
+    ok(await pack(maker, { container: BOX, items: [q(1), q(2)] }));
+    ok(await lifecycle(srv, maker, 'shipItems', { containers: [BOX], to: shop.id, occurredAt: minutesAgo(19) }));
+    ok(await lifecycle(srv, shop, 'receiveItems', { containers: [BOX], occurredAt: minutesAgo(18) }));
+    const unpack = await srv.gql(`mutation($i: UnpackItemsInput!) { unpackItems(input: $i) { ${RESULT_FIELDS} } }`, { i: { container: BOX, occurredAt: minutesAgo(17) } }, shop.key);
+    ok(unpack.body.data.unpackItems);
+    ok(await lifecycle(srv, shop, 'sellItems', { items: [q(1), q(2)], buyer: consumer.id, occurredAt: minutesAgo(16) }));
+    for (const kind of ['ACTIVATE', 'SERVICE', 'USE_REPORT']) ok(await lifecycle(srv, consumer, 'recordUse', { items: [q(1), q(2)], kind, occurredAt: minutesAgo(15) }));
+    const recall = await srv.gql(`mutation($i: RecallBatchInput!) { recallBatch(input: $i) { __typename } }`, { i: { gtin: GTIN, lot: 'LQ', reason: 'brake cable' } }, maker.key);
+    expect(recall.body.data.recallBatch.__typename).toBe('RecallBatchSuccess');
+    ok(await lifecycle(srv, consumer, 'returnItems', { items: [q(1)], to: recycler.id, occurredAt: minutesAgo(14) }));
+    ok(await lifecycle(srv, recycler, 'recycleItems', { items: [q(1)], materials: [{ material: 'steel', massKg: 1.5 }], occurredAt: minutesAgo(13) }));
+    ok(await lifecycle(srv, consumer, 'destroyItems', { items: [q(2)], occurredAt: minutesAgo(13) }));
+
+    const dir = mkdtempSync(join(tmpdir(), 'pvn-bundle-'));
+    try {
+      const seen = new Set<string>();
+      for (const n of [1, 2]) {
+        const { body } = await srv.gql(`query($s: String!) { itemProofBundle(sgtin: $s) }`, { s: q(n) }, maker.key);
+        const bundle = body.data.itemProofBundle;
+        for (const e of bundle.events) seen.add(JSON.parse(e.body).kind);
+        const v = verifyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+        expect(v, JSON.stringify(v)).toMatchObject({ ok: true, length: bundle.events.length });
+        const file = join(dir, `q${n}.json`);
+        writeFileSync(file, JSON.stringify(bundle));
+        const out: string[] = [];
+        const code = await runVerify([file, '--key', srv.signer.verifierKey], { out: (s) => out.push(s), err: (s) => out.push(s) });
+        expect(code, out.join('\n')).toBe(0);
+      }
+      expect([...seen].sort()).toEqual([...LEDGER_KINDS].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

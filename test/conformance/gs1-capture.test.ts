@@ -48,7 +48,7 @@ describe('capture of GS1\'s example documents', () => {
   const TRANSFORMATION = rejects(0, 'bizStep', 'UNMAPPABLE', /^a TransformationEvent is mapped only with bizStep disassembling \(RECYCLE\), got commissioning$/);
   const CLASS_LEVEL = rejects(0, 'quantityList', 'UNMAPPABLE', /^class-level quantities cannot be recorded: the ledger tracks serialized items/);
   const GRAI = rejects(0, 'epcList[0]', 'UNMAPPABLE', /^https:\/\/id\.example\.com\/8003\/040123450007718765 is not an item-level GS1 Digital Link/);
-  const unknownItem = (urn: string) => rejects(0, 'epcList', 'INVALID_TRANSITION', new RegExp(`^1 item\\(s\\) cannot be recorded as USE_REPORT; nothing was written \\(${urn.replace(/\./g, '\\.')}: item not found\\)$`));
+  const unknownItem = (urn: string) => rejects(0, 'epcList', 'NOT_FOUND', new RegExp(`^item ${urn.replace(/\./g, '\\.')} not found$`));
   const type = (name: string) => rejects(0, 'type', 'UNMAPPABLE', new RegExp(`^.*\\(${name}\\) have no ledger equivalent; the ledger maps ObjectEvents \\(.*\\), disassembling TransformationEvents and packing / unpacking AggregationEvents$`));
   const OBSERVED_AGGREGATION = rejects(0, 'action', 'UNMAPPABLE', /^an AggregationEvent with action OBSERVE only reports children seen in their parent; the ledger records changes of packing: action ADD with bizStep packing \(packItems\) or action DELETE with bizStep unpacking \(unpackItems\)$/);
   const EXPECTED: Record<string, Expectation> = {

@@ -145,6 +145,11 @@ function expected(item: ItemState, rec: Recording): Outcome {
   }
   if (row.role && !rec.actorRoles.includes(row.role)) return { ok: false, denied: `ROLE_REQUIRED:${row.role}` };
   if (row.namesReceiver && !rec.counterpartyId) return invalid('mustNameReceiver');
+  // DESIGN: the receiver of a RETURN is a retailer, the manufacturer (the item's brand) or a recycler.
+  const receiverRoles = rec.counterpartyRoles ?? [];
+  if (rec.kind === 'RETURN' && rec.counterpartyId !== item.brandOwnerId && !receiverRoles.includes('RETAILER') && !receiverRoles.includes('RECYCLER')) {
+    return { ok: false, denied: 'RETURN_RECEIVER_NOT_ELIGIBLE' };
+  }
   const next: ItemState = { ...item, stage: row.to ?? item.stage };
   switch (row.custody) {
     case 'pendingToCounterparty':
@@ -219,6 +224,8 @@ const RELATIONS = { custodian: CUST, namedReceiver: RECV, brandOwner: BRAND, unr
 const ROLE_SETS: string[][] = [[], ...DESIGN_ROLES.map((r) => [r]), ['MANUFACTURER', 'RETAILER'], ['RETAILER', 'RECYCLER', 'SERVICER']];
 /** `undefined`: the recording omits `grant` (the default, none). */
 const GRANTS: readonly (GrantStatus | undefined)[] = [undefined, 'none', 'valid', 'expired', 'revoked'];
+/** Named counterparty and its roles: none; a retailer, a recycler or a consumer; the brand itself (no roles given). */
+const COUNTERPARTIES: readonly [string | null, string[] | undefined][] = [[null, undefined], [NEXT, ['RETAILER']], [NEXT, ['RECYCLER', 'SERVICER']], [NEXT, []], [NEXT, undefined], [BRAND, undefined]];
 
 const stateAt = (stage: Stage, recalled: boolean): ItemState => ({
   stage,
@@ -235,12 +242,13 @@ function matrixCases(kind: EventKind, stage: Stage): MatrixCase[] {
   for (const [relation, actorId] of Object.entries(RELATIONS)) {
     for (const roles of ROLE_SETS) {
       for (const recalled of [false, true]) {
-        for (const counterpartyId of [null, NEXT]) {
+        for (const [counterpartyId, counterpartyRoles] of COUNTERPARTIES) {
           for (const grant of GRANTS) {
             const rec: Recording = { kind, actorId, actorRoles: roles, counterpartyId };
+            if (counterpartyRoles !== undefined) rec.counterpartyRoles = counterpartyRoles;
             if (grant !== undefined) rec.grant = grant;
             out.push({
-              label: `${kind} from ${stage} by ${relation} [${roles.join(',')}] recalled=${recalled} counterparty=${counterpartyId} grant=${grant ?? 'omitted'}`,
+              label: `${kind} from ${stage} by ${relation} [${roles.join(',')}] recalled=${recalled} counterparty=${counterpartyId}[${counterpartyRoles?.join(',') ?? ''}] grant=${grant ?? 'omitted'}`,
               item: stateAt(stage, recalled),
               rec,
             });
@@ -258,7 +266,7 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
       for (const stage of DESIGN_STAGES) {
         it(`from ${stage}`, () => {
           const cases = matrixCases(kind, stage);
-          expect(cases).toHaveLength(Object.keys(RELATIONS).length * ROLE_SETS.length * 2 * 2 * GRANTS.length);
+          expect(cases).toHaveLength(Object.keys(RELATIONS).length * ROLE_SETS.length * 2 * COUNTERPARTIES.length * GRANTS.length);
           for (const { label, item, rec } of cases) {
             const snapshot = structuredClone(item);
             const recSnapshot = structuredClone(rec);
@@ -310,7 +318,7 @@ describe('generated transition matrix (oracle: DESIGN.md table)', () => {
     expect(denied.get('RECYCLE')).toEqual(new Set(['NOT_CUSTODIAN', 'ROLE_REQUIRED:RECYCLER']));
     expect(denied.get('SHIP')).toEqual(new Set(['NOT_CUSTODIAN']));
     expect(denied.get('RECEIVE')).toEqual(new Set(['NOT_NAMED_RECEIVER']));
-    expect(denied.get('RETURN')).toEqual(new Set(['NOT_CUSTODIAN']));
+    expect(denied.get('RETURN')).toEqual(new Set(['NOT_CUSTODIAN', 'RETURN_RECEIVER_NOT_ELIGIBLE']));
     expect(denied.get('DESTROY')).toEqual(new Set(['NOT_CUSTODIAN']));
   });
 });
@@ -331,8 +339,8 @@ const GREEN = 'greencycle'; // RECYCLER
 const item = (o: Partial<ItemState> = {}): ItemState => ({
   stage: 'IN_STOCK', custodianId: SHOP, pendingReceiverId: null, recalled: false, brandOwnerId: MAKER, ...o,
 });
-const rec = (kind: EventKind, actorId: string, actorRoles: string[] = [], counterpartyId: string | null = null, grant?: GrantStatus): Recording => ({
-  kind, actorId, actorRoles, counterpartyId, ...(grant === undefined ? {} : { grant }),
+const rec = (kind: EventKind, actorId: string, actorRoles: string[] = [], counterpartyId: string | null = null, grant?: GrantStatus, counterpartyRoles?: string[]): Recording => ({
+  kind, actorId, actorRoles, counterpartyId, ...(grant === undefined ? {} : { grant }), ...(counterpartyRoles === undefined ? {} : { counterpartyRoles }),
 });
 
 type Want =
@@ -488,11 +496,20 @@ const SCENARIOS: Scenario[] = [
     want: { invalid: /requires stage/ } },
   // RETURN
   { name: 'RETURN moves custody to the named receiver (owner returns a SOLD item to the retailer) → RETURNED',
-    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], SHOP),
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], SHOP, undefined, ['RETAILER']),
     want: { to: { stage: 'RETURNED', custodianId: SHOP, pendingReceiverId: null } } },
   { name: 'owner returns an IN_USE item straight to a recycler → RETURNED, recycler holds it',
-    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], GREEN),
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], GREEN, undefined, ['RECYCLER']),
     want: { to: { stage: 'RETURNED', custodianId: GREEN } } },
+  { name: 'owner returns an item to its manufacturer (the brand owner) → RETURNED, the brand holds it',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], MAKER, undefined, ['MANUFACTURER']),
+    want: { to: { stage: 'RETURNED', custodianId: MAKER } } },
+  { name: 'a consumer cannot RETURN an item to another consumer → RETURN_RECEIVER_NOT_ELIGIBLE',
+    item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], IOT, undefined, []),
+    want: { denied: 'RETURN_RECEIVER_NOT_ELIGIBLE' } },
+  { name: 'another brand\'s manufacturer is not a RETURN receiver for this item → RETURN_RECEIVER_NOT_ELIGIBLE',
+    item: item({ stage: 'IN_USE', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], 'other-brand', undefined, ['MANUFACTURER', 'DISTRIBUTOR', 'SERVICER']),
+    want: { denied: 'RETURN_RECEIVER_NOT_ELIGIBLE' } },
   { name: 'RETURN without naming the receiver → invalid',
     item: item({ stage: 'SOLD', custodianId: ALICE }), rec: rec('RETURN', ALICE, [], null),
     want: { invalid: /must name/ } },
@@ -639,11 +656,11 @@ describe('hand-written scenarios from the DESIGN.md table', () => {
     // Once the brand revokes the grant, the servicer is refused at once, naming why.
     expect(decideTransition(s, rec('SERVICE', FIXIT, ['SERVICER'], null, 'revoked'))).toEqual({ ok: false, error: { type: 'PermissionDenied', rule: 'GRANT_REVOKED' } });
     step(rec('RECALL', MAKER, ['MANUFACTURER']), { recalled: true });
-    step(rec('RETURN', ALICE, [], GREEN), { stage: 'RETURNED', custodianId: GREEN });
+    step(rec('RETURN', ALICE, [], GREEN, undefined, ['RECYCLER']), { stage: 'RETURNED', custodianId: GREEN });
     step(rec('RECYCLE', GREEN, ['RECYCLER']), { stage: 'RECYCLED' });
     expect(s).toEqual({ stage: 'RECYCLED', custodianId: GREEN, pendingReceiverId: null, recalled: true, brandOwnerId: MAKER });
     // The previous custodian lost every custody right when custody moved.
-    const late = decideTransition({ ...s, stage: 'IN_USE' }, rec('RETURN', ALICE, [], SHOP));
+    const late = decideTransition({ ...s, stage: 'IN_USE' }, rec('RETURN', ALICE, [], SHOP, undefined, ['RETAILER']));
     expect(late).toEqual({ ok: false, error: { type: 'PermissionDenied', rule: 'NOT_CUSTODIAN' } });
   });
 });

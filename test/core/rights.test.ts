@@ -4,8 +4,10 @@ import {
   type ItemScope,
   type ItemVisibilityFacts,
   type ReadScope,
+  type ContainerFacts,
   canSeeFullHistory,
   canSeeItem,
+  decideContainerUse,
   grantInForce,
   grantStatus,
   readScope,
@@ -332,5 +334,54 @@ describe('canSeeFullHistory', () => {
       expect(canSeeFullHistory(scope({ actorId: SHOP }), item({ pendingReceiverId: SHOP, publicHistory }))).toBe(false);
       expect(canSeeFullHistory(scope(), item({ publicHistory }))).toBe(false);
     }
+  });
+});
+
+describe('container custody (pack / unpack rights)', () => {
+  const ALPHA = 'alpha';
+  const BRAVO = 'bravo';
+  const facts = (o: Partial<ContainerFacts>): ContainerFacts => ({ exists: true, holderId: null, contentCustodians: [], seesContent: false, ...o });
+  const decide = (actor: string, use: 'PACK_INTO' | 'PACK_NESTED' | 'UNPACK', f: ContainerFacts) => {
+    const r = decideContainerUse(actor, use, f);
+    return r.ok ? 'ok' : r.error.type === 'NotFound' ? 'not found' : r.error.rule;
+  };
+
+  it('a new SSCC can be packed into (it becomes the packer\'s), but not nested or unpacked', () => {
+    const none = facts({ exists: false });
+    expect(decide(ALPHA, 'PACK_INTO', none)).toBe('ok');
+    expect(decide(ALPHA, 'PACK_NESTED', none)).toBe('not found');
+    expect(decide(ALPHA, 'UNPACK', none)).toBe('not found');
+  });
+
+  it('the custodian of everything inside packs into, nests and unpacks it', () => {
+    const mine = facts({ holderId: BRAVO, contentCustodians: [ALPHA, ALPHA], seesContent: true });
+    for (const use of ['PACK_INTO', 'PACK_NESTED', 'UNPACK'] as const) expect(decide(ALPHA, use, mine), use).toBe('ok');
+  });
+
+  it('another company\'s container is "not found" when nothing inside is visible, exactly like a missing one', () => {
+    const bravos = facts({ holderId: BRAVO, contentCustodians: [BRAVO], seesContent: false });
+    for (const use of ['PACK_INTO', 'PACK_NESTED', 'UNPACK'] as const) {
+      expect(decide(ALPHA, use, bravos), use).toBe('not found');
+      // Nesting and unpacking a missing SSCC answer the same; packing into a missing one creates it instead.
+      if (use !== 'PACK_INTO') expect(decide(ALPHA, use, facts({ exists: false }))).toBe('not found');
+    }
+  });
+
+  it('one who sees into a container it does not hold (the brand of the items) is refused NOT_CONTAINER_CUSTODIAN', () => {
+    const held = facts({ holderId: BRAVO, contentCustodians: [BRAVO], seesContent: true });
+    for (const use of ['PACK_INTO', 'PACK_NESTED', 'UNPACK'] as const) expect(decide(ALPHA, use, held), use).toBe('NOT_CONTAINER_CUSTODIAN');
+  });
+
+  it('a container whose contents are split between custodians belongs to none of them alone', () => {
+    const split = facts({ contentCustodians: [ALPHA, BRAVO], seesContent: true });
+    expect(decide(ALPHA, 'UNPACK', split)).toBe('NOT_CONTAINER_CUSTODIAN');
+    expect(decide(BRAVO, 'PACK_INTO', split)).toBe('NOT_CONTAINER_CUSTODIAN');
+  });
+
+  it('an empty container belongs to whoever last packed or unpacked it', () => {
+    const empty = facts({ holderId: BRAVO });
+    expect(decide(BRAVO, 'PACK_INTO', empty)).toBe('ok');
+    expect(decide(ALPHA, 'PACK_INTO', empty)).toBe('not found');
+    expect(decide(ALPHA, 'PACK_NESTED', empty)).toBe('not found');
   });
 });

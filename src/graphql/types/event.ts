@@ -7,8 +7,7 @@ import { LEDGER_KINDS } from '../../core/lifecycle.ts';
 import { packItems } from '../../services/pack-items.ts';
 import { unpackItems } from '../../services/unpack-items.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
-import { findBatch } from '../../db/ledger.ts';
-import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
+import { eventVisibleSql, findVisibleBatch, itemVisibleSql } from '../../db/visibility.ts';
 import type { EventRow } from '../../db/types.ts';
 import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
@@ -95,7 +94,7 @@ builder.queryField('events', (t) =>
       }
       if (f.batch) {
         const g = normalizeGtin(f.batch.gtin);
-        const batch = g.ok ? await findBatch(ctx.db, g.value, f.batch.lot) : undefined;
+        const batch = g.ok ? await findVisibleBatch(ctx.db, ctx.scope, g.value, f.batch.lot) : undefined;
         if (!batch) return connectionFrom([], page, () => 0, async () => 0);
         base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
       }
