@@ -67,9 +67,9 @@ function itemsMatch(patterns: readonly EpcPattern[]): RawBuilder<boolean> {
   const classes = ofKind(patterns, 'class').map((p) => p.gtin);
   const conditions: RawBuilder<boolean>[] = [];
   if (items.length > 0) {
-    conditions.push(sql<boolean>`(mi.gtin, mi.serial) IN (SELECT * FROM unnest(${items.map((i) => i.gtin)}::text[], ${items.map((i) => i.serial)}::text[]))`);
+    conditions.push(sql<boolean>`(mi.gtin, mi.serial) IN (SELECT * FROM unnest(${items.map((i) => i.gtin)}::bpchar[], ${items.map((i) => i.serial)}::text[]))`);
   }
-  if (classes.length > 0) conditions.push(sql<boolean>`mi.gtin = ANY(${classes}::text[])`);
+  if (classes.length > 0) conditions.push(sql<boolean>`mi.gtin = ANY(${classes}::bpchar[])`);
   // The company prefix sits right after the GTIN's indicator digit, whatever prefix length the brand registered.
   for (const p of ofKind(patterns, 'prefix')) conditions.push(sql<boolean>`substr(mi.gtin, 2, ${p.companyPrefix.length}::int) = ${p.companyPrefix}`);
   if (conditions.length === 0) return FALSE;
