@@ -4,19 +4,21 @@ import { grantStatus, readScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
-import { findItemsOfBatch, findProduct } from '../db/ledger.ts';
+import { findBatchesByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type Failure, denied, invalid, notFound } from './results.ts';
-import { inLedgerTransaction } from './transaction.ts';
+import { idempotent } from './idempotency.ts';
+import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 
 export interface RecallBatchInput {
   gtin: string;
   lot: string;
   reason: string;
   occurredAt?: string | null;
+  idempotencyKey?: string | null;
 }
 
 export interface CustodianGroup {
@@ -43,7 +45,8 @@ export function groupByCustodian(items: readonly ItemRow[]): CustodianGroup[] {
 /**
  * The brand owner (or a RECALL grantee) recalls a batch: one RECALL event over every non-terminal item, each
  * flagged recalled (it can no longer be sold). Returns the affected items grouped by current custodian, so the brand
- * knows whom to notify. Recalling an already recalled batch writes nothing and returns the same grouping.
+ * knows whom to notify. Recalling an already recalled batch writes nothing and returns the same grouping. A repeat
+ * with the same idempotency key returns the first result (its items grouped by their custodians now).
  */
 export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: RecallBatchInput): Promise<RecallBatchResult> {
   const gtin = normalizeGtin(input.gtin);
@@ -51,51 +54,65 @@ export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: Rec
   const reason = input.reason.trim();
   const textProblem = checkText(input.lot, 'lot', { max: 200 }) ?? checkText(reason, 'reason', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).reasonChars });
   if (textProblem) return invalid(textProblem.field, textProblem.message);
-  return inLedgerTransaction(deps, async (trx: Trx) => {
-    const now = deps.now();
-    const grants = await grantsOf(trx, caller.id);
-    // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
-    const batch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin.value, input.lot);
-    const product = batch ? await findProduct(trx, gtin.value) : undefined;
-    if (!product || !batch) return notFound(`batch ${input.lot} of ${gtin.value} not found`);
-    const grant = grantStatus(grants, caller.id, 'RECALL', { gtin: gtin.value, batchId: batch.id }, now);
-    if (product.owner_id !== caller.id && grant.status !== 'valid') {
-      if (grant.status === 'expired' || grant.status === 'revoked') return denied(`GRANT_${grant.status.toUpperCase()}`, 'your RECALL grant for this batch is no longer in force');
-      return denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch');
-    }
-    const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
-    if (batch.recalled_at) {
-      const recalled = affected.filter((i) => i.recalled);
-      return { kind: 'ok' as const, batch, event: null, alreadyRecalled: true, groups: groupByCustodian(recalled) };
-    }
-    if (affected.length === 0) return invalid('lot', 'every item of this batch is already recycled or destroyed; nothing to recall');
-    let occurredAt = now;
-    let offset = '+00:00';
-    if (input.occurredAt) {
-      const t = parseOccurrenceTime(input.occurredAt);
-      if (!t.ok) return invalid('occurredAt', t.error);
-      if (t.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) return invalid('occurredAt', 'occurredAt is in the future');
-      occurredAt = t.value.instant;
-      offset = t.value.offset;
-    }
-    const steps = [];
-    for (const item of affected) {
-      const d = decideTransition(
-        { stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id, recalled: item.recalled, brandOwnerId: product.owner_id },
-        { kind: 'RECALL', actorId: caller.id, actorRoles: caller.roles, counterpartyId: null, grant: grant.status },
-      );
-      if (!d.ok) throw new Error(`recall decision unexpectedly refused: ${JSON.stringify(d.error)}`);
-      steps.push({
-        id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
-        next: { stage: d.value.stage, custodianId: d.value.custodianId, pendingReceiverId: d.value.pendingReceiverId, recalled: true },
-      });
-    }
-    const data = { reason, gtin: gtin.value, lot: batch.lot, ...(product.owner_id !== caller.id && grant.grantId ? { authorizedBy: [grant.grantId] } : {}) };
-    const { event } = await appendEvent(trx, {
-      kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
-    }, steps);
-    await trx.updateTable('batches').set({ recalled_at: now, recall_reason: reason }).where('id', '=', batch.id).execute();
-    const updated = affected.map((i) => ({ ...i, recalled: true }));
-    return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event, alreadyRecalled: false, groups: groupByCustodian(updated) };
-  });
+  const { idempotencyKey, ...request } = input;
+  return inLedgerTransaction(deps, (trx: Trx) =>
+    idempotent(trx, caller.id, idempotencyKey, 'recallBatch', request, {
+      run: () => recallInTransaction(deps, trx, caller, input, gtin.value, reason),
+      save: (r) => ({ batchId: r.batch.id, eventId: r.event?.id ?? null, alreadyRecalled: r.alreadyRecalled }),
+      replay: async (s): Promise<RecallBatchResult> => {
+        const [batch] = await findBatchesByIds(trx, [s.batchId]);
+        const event = s.eventId ? ((await replayedEvent(trx, s.eventId)) ?? null) : null;
+        const recalled = (await findItemsOfBatch(trx, s.batchId)).filter((i) => i.recalled && !TERMINAL_STAGES.includes(i.stage as Stage));
+        return { kind: 'ok', batch: batch!, event, alreadyRecalled: s.alreadyRecalled, groups: groupByCustodian(recalled) };
+      },
+    }),
+  );
+}
+
+async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow, input: RecallBatchInput, gtin: string, reason: string): Promise<RecallBatchResult> {
+  const now = deps.now();
+  const grants = await grantsOf(trx, caller.id);
+  // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
+  const batch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin, input.lot);
+  const product = batch ? await findProduct(trx, gtin) : undefined;
+  if (!product || !batch) return notFound(`batch ${input.lot} of ${gtin} not found`);
+  const grant = grantStatus(grants, caller.id, 'RECALL', { gtin, batchId: batch.id }, now);
+  if (product.owner_id !== caller.id && grant.status !== 'valid') {
+    if (grant.status === 'expired' || grant.status === 'revoked') return denied(`GRANT_${grant.status.toUpperCase()}`, 'your RECALL grant for this batch is no longer in force');
+    return denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch');
+  }
+  const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
+  if (batch.recalled_at) {
+    const recalled = affected.filter((i) => i.recalled);
+    return { kind: 'ok' as const, batch, event: null, alreadyRecalled: true, groups: groupByCustodian(recalled) };
+  }
+  if (affected.length === 0) return invalid('lot', 'every item of this batch is already recycled or destroyed; nothing to recall');
+  let occurredAt = now;
+  let offset = '+00:00';
+  if (input.occurredAt) {
+    const t = parseOccurrenceTime(input.occurredAt);
+    if (!t.ok) return invalid('occurredAt', t.error);
+    if (t.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) return invalid('occurredAt', 'occurredAt is in the future');
+    occurredAt = t.value.instant;
+    offset = t.value.offset;
+  }
+  const steps = [];
+  for (const item of affected) {
+    const d = decideTransition(
+      { stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id, recalled: item.recalled, brandOwnerId: product.owner_id },
+      { kind: 'RECALL', actorId: caller.id, actorRoles: caller.roles, counterpartyId: null, grant: grant.status },
+    );
+    if (!d.ok) throw new Error(`recall decision unexpectedly refused: ${JSON.stringify(d.error)}`);
+    steps.push({
+      id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
+      next: { stage: d.value.stage, custodianId: d.value.custodianId, pendingReceiverId: d.value.pendingReceiverId, recalled: true },
+    });
+  }
+  const data = { reason, gtin, lot: batch.lot, ...(product.owner_id !== caller.id && grant.grantId ? { authorizedBy: [grant.grantId] } : {}) };
+  const { event } = await appendEvent(trx, {
+    kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
+  }, steps);
+  await trx.updateTable('batches').set({ recalled_at: now, recall_reason: reason }).where('id', '=', batch.id).execute();
+  const updated = affected.map((i) => ({ ...i, recalled: true }));
+  return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event, alreadyRecalled: false, groups: groupByCustodian(updated) };
 }

@@ -9,7 +9,6 @@ import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../c
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import { findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
-import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
@@ -17,7 +16,7 @@ import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
-import { inLedgerTransaction, writeAttemptOf } from './transaction.ts';
+import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
@@ -183,9 +182,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
       const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
-        const [event] = await findEventsOrPending(trx, [check.response.eventId]);
-        writeAttemptOf(trx).pending.push(event!);
-        return { kind: 'ok' as const, event: event! };
+        return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
       }
       requestHash = check.requestHash;
     }

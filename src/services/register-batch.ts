@@ -6,13 +6,12 @@ import { readScope } from '../core/rights.ts';
 import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import { findActorsByIds } from '../db/actors.ts';
-import { findEventsOrPending } from '../db/pending.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { type Failure, conflict, denied, invalid, notFound } from './results.ts';
-import { inLedgerTransaction, writeAttemptOf } from './transaction.ts';
+import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
 export const MAX_ITEMS_PER_CALL = 100_000;
@@ -105,8 +104,7 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
         const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
-        const [event] = await findEventsOrPending(trx, [check.response.eventId]);
-        writeAttemptOf(trx).pending.push(event!);
+        const event = await replayedEvent(trx, check.response.eventId);
         return { kind: 'ok' as const, batch: batch!, event: event! };
       }
       requestHash = check.requestHash;

@@ -1,6 +1,6 @@
 import type { Db, Trx } from '../db/connection.ts';
 import type { LogSigner } from '../db/log.ts';
-import { lockItems } from '../db/pending.ts';
+import { findEventsOrPending, lockItems } from '../db/pending.ts';
 import type { EventRow } from '../db/types.ts';
 import { integrateEvents } from './integrate.ts';
 
@@ -28,6 +28,16 @@ export function writeAttemptOf(trx: Trx): WriteAttempt {
   let a = attempts.get(trx);
   if (!a) attempts.set(trx, (a = { pending: [], touched: new Set() }));
   return a;
+}
+
+/**
+ * An event a replayed write returns (an idempotency key seen before): loaded whether already integrated or still
+ * pending, and in the latter case integrated before the write returns, like a new one. Undefined when it is gone.
+ */
+export async function replayedEvent(trx: Trx, eventId: string): Promise<EventRow | undefined> {
+  const [event] = await findEventsOrPending(trx, [eventId]);
+  if (event) writeAttemptOf(trx).pending.push(event);
+  return event;
 }
 
 /**

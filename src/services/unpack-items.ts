@@ -1,4 +1,5 @@
 import { normalizeSscc } from '../core/identifiers.ts';
+import { checkOptionalText } from '../core/text.ts';
 import { holdContainer } from '../db/containers.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
@@ -22,6 +23,9 @@ export interface UnpackItemsInput {
 export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<RecordEventResult> {
   const parent = normalizeSscc(input.container);
   if (!parent.ok) return invalid('container', parent.error);
+  // Checked before the key is looked up below (a NUL would otherwise reach the database).
+  const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
+  if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   return inLedgerTransaction(deps, async (trx) => {
     const replay = input.idempotencyKey
       ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()

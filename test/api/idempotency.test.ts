@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createTestActor, type TestActor } from '../helpers/ledger.ts';
+import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 // The same idempotency semantics on the writes that are not lifecycle events: a repeat with the same key returns the
@@ -82,5 +82,20 @@ describe('idempotencyKey on every write mutation', () => {
     expect(r.second).toEqual(r.first);
     expect(await count('link_sets')).toBe(sets + 1);
     expect((await r.again({ ...input, links: [] })).__typename).toBe('ConflictError');
+  });
+
+  it('recallBatch: a replay returns the first RECALL event (not "already recalled") and writes nothing', async () => {
+    const b = await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'RC1', range: { count: 3, firstSerial: 'R1' } });
+    expect(b.__typename).toBe('RegisterBatchSuccess');
+    const events = await count('events');
+    const input = { gtin: GTIN, lot: 'RC1', reason: 'faulty valve', idempotencyKey: 'rc-1' };
+    const r = await twice('recallBatch', 'RecallBatchInput', input, '... on RecallBatchSuccess { alreadyRecalled event { id leafIndex } custodians { itemCount } }', maker.key);
+    expect(r.first).toMatchObject({ __typename: 'RecallBatchSuccess', alreadyRecalled: false, custodians: [{ itemCount: 3 }] });
+    expect(r.second).toEqual(r.first);
+    expect(await count('events')).toBe(events + 1);
+    expect((await r.again({ ...input, reason: 'other' })).__typename).toBe('ConflictError');
+    // Without the key, a repeat is a new call: the batch is already recalled and nothing is written.
+    const plain = await r.again({ gtin: GTIN, lot: 'RC1', reason: 'faulty valve' });
+    expect(plain).toMatchObject({ alreadyRecalled: true, event: null });
   });
 });

@@ -118,13 +118,15 @@ const RecallBatchSuccess = builder
   });
 builder.mutationField('recallBatch', (t) =>
   t.field({
-    type: resultUnion('RecallBatch', RecallBatchSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError']),
+    type: resultUnion('RecallBatch', RecallBatchSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
     description: 'The brand owner recalls a batch: its non-terminal items are flagged (no more sales), grouped by custodian.',
     authScopes: { authenticated: true },
     args: {
       input: t.arg({
         type: builder.inputType('RecallBatchInput', {
-          fields: (f) => ({ gtin: f.string({ required: true }), lot: f.string({ required: true }), reason: f.string({ required: true }), occurredAt: f.field({ type: 'DateTime' }) }),
+          fields: (f) => ({ gtin: f.string({ required: true }), lot: f.string({ required: true }), reason: f.string({ required: true }), occurredAt: f.field({ type: 'DateTime' }),
+            idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+          }),
         }),
         required: true,
       }),
