@@ -4,6 +4,7 @@ import { type Kysely, sql } from 'kysely';
 // snapshotted at creation, delivered to `dest` as events are logged. `cursor` is the last log position examined
 // (delivered or filtered out); it only moves when the receiver acknowledged a delivery with 2xx. `api_key_id` is the
 // key that created the subscription (null: the operator key of the configuration); revoking it stops deliveries.
+// `checked_at` is when the subscriber's key was last checked (idle subscriptions are re-checked now and then).
 // `secret` signs deliveries (HMAC-SHA256), so it is kept as is: a receiver must be able to check it.
 export async function up(db: Kysely<any>): Promise<void> {
   const statements = [
@@ -25,6 +26,7 @@ export async function up(db: Kysely<any>): Promise<void> {
         next_attempt_at timestamptz NOT NULL,
         last_error text,
         last_notified_at timestamptz,
+        checked_at timestamptz,
         created_at timestamptz NOT NULL,
         CHECK ((status = 'stopped') = (stopped_reason IS NOT NULL))
       )`,

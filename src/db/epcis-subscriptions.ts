@@ -22,6 +22,7 @@ interface SubscriptionsTable {
   next_attempt_at: Date;
   last_error: string | null;
   last_notified_at: Date | null;
+  checked_at: Date | null;
   created_at: Date;
 }
 type SubscriptionDatabase = Database & { epcis_subscriptions: SubscriptionsTable };
@@ -81,17 +82,26 @@ export async function deleteSubscription(db: DbOrTrx, actorId: string, queryName
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Claims up to `limit` active subscriptions that are due at `now` and behind `lastPosition`, by moving their
+ * Claims up to `limit` active subscriptions that are due at `now` and behind `lastPosition` (or idle and not checked
+ * since `recheckBefore`, so a revoked key stops an idle subscription too), by moving their
  * `next_attempt_at` to `leaseUntil`: another worker (another process on the same PostgreSQL) skips them until the
  * lease ends, so one subscription is delivered by one worker at a time. A claimed subscription is released by
  * {@link recordDelivered} / {@link recordFailure} / {@link stopSubscription}, or when its lease ends (a crash).
  */
-export async function claimDueSubscriptions(db: DbOrTrx, now: Date, leaseUntil: Date, lastPosition: number, limit: number): Promise<SubscriptionRow[]> {
+export async function claimDueSubscriptions(
+  db: DbOrTrx,
+  now: Date,
+  leaseUntil: Date,
+  lastPosition: number,
+  recheckBefore: Date,
+  limit: number,
+): Promise<SubscriptionRow[]> {
   const rows = await sql<Selectable<SubscriptionsTable>>`
     UPDATE epcis_subscriptions SET next_attempt_at = ${leaseUntil}
     WHERE id IN (
       SELECT id FROM epcis_subscriptions
-      WHERE status = 'active' AND next_attempt_at <= ${now} AND cursor < ${lastPosition}
+      WHERE status = 'active' AND next_attempt_at <= ${now}
+        AND (cursor < ${lastPosition} OR checked_at IS NULL OR checked_at < ${recheckBefore})
       ORDER BY next_attempt_at LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
     RETURNING *`.execute(db);
@@ -105,16 +115,16 @@ export async function claimDueSubscriptions(db: DbOrTrx, now: Date, leaseUntil: 
  */
 export async function recordDelivered(db: DbOrTrx, id: string, from: number, to: number, now: Date, notified: boolean): Promise<boolean> {
   const r = await sdb(db).updateTable('epcis_subscriptions')
-    .set({ cursor: to, attempts: 0, last_error: null, next_attempt_at: now, ...(notified ? { last_notified_at: now } : {}) })
+    .set({ cursor: to, attempts: 0, last_error: null, next_attempt_at: now, checked_at: now, ...(notified ? { last_notified_at: now } : {}) })
     .where('id', '=', id).where('status', '=', 'active').where('cursor', '=', from)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
 /** A delivery failed: the cursor stays, the next attempt waits until `nextAttemptAt`. */
-export async function recordFailure(db: DbOrTrx, id: string, attempts: number, nextAttemptAt: Date, error: string): Promise<void> {
+export async function recordFailure(db: DbOrTrx, id: string, attempts: number, nextAttemptAt: Date, error: string, now: Date): Promise<void> {
   await sdb(db).updateTable('epcis_subscriptions')
-    .set({ attempts, next_attempt_at: nextAttemptAt, last_error: error })
+    .set({ attempts, next_attempt_at: nextAttemptAt, last_error: error, checked_at: now })
     .where('id', '=', id).where('status', '=', 'active')
     .execute();
 }

@@ -10,7 +10,8 @@
  *    events and `scanWindow` positions), exports them and POSTs one signed EPCISQueryDocument to `dest`;
  * 4. on a 2xx answer moves the cursor past every position examined (delivered, invisible or filtered out); on any
  *    other answer, a network error or a timeout keeps the cursor and retries later with exponential backoff.
- * A window with nothing to deliver moves the cursor without a request.
+ * A window with nothing to deliver moves the cursor without a request. Idle subscriptions (cursor at the log's end)
+ * are claimed every `idleRecheckMs` for step 1 only, so a revoked key stops them without waiting for a new event.
  *
  * At-least-once: the cursor moves only after the receiver acknowledged, so a crash (or a lost answer) between the POST
  * and the cursor update delivers the same positions again. Receivers de-duplicate by position: each event carries
@@ -44,6 +45,8 @@ export interface SubscriptionWorkerOptions {
   backoff?: BackoffPolicy;
   /** A receiver must answer within this. Default 10 s. */
   deliveryTimeoutMs?: number;
+  /** An idle subscription (nothing new in the log) still has its subscriber checked this often. Default 60 s. */
+  idleRecheckMs?: number;
   /** Most subscriptions handled per round. Default 50. */
   maxPerRound?: number;
   /** Deliveries in flight at once. Default 4. */
@@ -71,7 +74,8 @@ export interface RoundReport {
 }
 
 const DEFAULTS = {
-  pollIntervalMs: 1_000, batchSize: 100, scanWindow: 10_000, backoff: DEFAULT_BACKOFF, deliveryTimeoutMs: 10_000, maxPerRound: 50, concurrency: 4,
+  pollIntervalMs: 1_000, batchSize: 100, scanWindow: 10_000, backoff: DEFAULT_BACKOFF, deliveryTimeoutMs: 10_000, idleRecheckMs: 60_000, maxPerRound: 50,
+  concurrency: 4,
 };
 
 type Outcome = { kind: 'delivered' | 'advanced'; events: number; behind: boolean } | { kind: 'failed' } | { kind: 'stopped' } | { kind: 'released' };
@@ -88,7 +92,8 @@ export async function runSubscriptionRound(deps: WorkerDeps, options: Subscripti
   if (!cp) return report;
   const now = deps.now();
   const lease = new Date(now.getTime() + 2 * o.deliveryTimeoutMs + 5_000);
-  const due = await claimDueSubscriptions(deps.db, now, lease, cp.treeSize - 1, o.maxPerRound);
+  const recheckBefore = new Date(now.getTime() - o.idleRecheckMs);
+  const due = await claimDueSubscriptions(deps.db, now, lease, cp.treeSize - 1, recheckBefore, o.maxPerRound);
   report.handled = due.length;
   let next = 0;
   const lane = async () => {
@@ -138,7 +143,8 @@ async function deliverOne(
   const scope = readScope(actor!.id, actor!.is_operator, await grantsOf(db, actor!.id), now);
   // 3. The window after the cursor, below the checkpoint (all committed with it).
   const last = cp.treeSize - 1;
-  const upTo = Math.min(last, sub.cursor + o.scanWindow);
+  // Never below the cursor: a subscription created after this round's checkpoint was read is ahead of it.
+  const upTo = Math.max(sub.cursor, Math.min(last, sub.cursor + o.scanWindow));
   const rows = await findEpcisEventRows(db, scope, query.value.filter, {
     treeSize: upTo + 1, order: { by: null, direction: 'ASC' }, afterLeafIndex: sub.cursor, limit: o.batchSize,
   });
@@ -198,7 +204,7 @@ async function deliverOne(
   }
   const attempts = sub.attempts + 1;
   const wait = retryDelayMs(attempts, o.backoff, (o.random ?? Math.random)());
-  await recordFailure(db, sub.id, attempts, new Date(now.getTime() + wait), failure);
+  await recordFailure(db, sub.id, attempts, new Date(now.getTime() + wait), failure, now);
   return { kind: 'failed' };
 }
 

@@ -335,7 +335,7 @@ describe('deliveries', () => {
     }
   });
 
-  it('revoking the key that subscribed stops the subscription for good', async () => {
+  it('revoking the key that subscribed stops the subscription for good, idle or with events pending', async () => {
     const rx = await new Receiver().start();
     try {
       const key = await issueKey(a);
@@ -343,15 +343,25 @@ describe('deliveries', () => {
       await commission(a, GA);
       await drain();
       expect(rx.requests).toHaveLength(1);
-      const revoke = await srv.gql(`mutation($id: ID!) { revokeApiKey(input: { keyId: $id }) { __typename } }`, { id: key.id });
-      expect(revoke.body.data.revokeApiKey.__typename).toBe('RevokeApiKeySuccess');
-      await commission(a, GA);
-      const report = await round();
-      expect(report.stopped).toBe(1);
-      expect(rx.requests).toHaveLength(1);
+      const revokeKey = async (id: string) => {
+        const revoke = await srv.gql(`mutation($id: ID!) { revokeApiKey(input: { keyId: $id }) { __typename } }`, { id });
+        expect(revoke.body.data.revokeApiKey.__typename).toBe('RevokeApiKeySuccess');
+      };
+      // Idle (nothing new in the log): stopped at its periodic check.
+      await revokeKey(key.id);
+      expect((await round()).stopped).toBe(0); // checked less than idleRecheckMs ago
+      expect((await round({ idleRecheckMs: 0 })).stopped).toBe(1);
       // The owner (with its other key) sees why.
       const state = await getSub(a.key, 'mine', sub.subscriptionID);
       expect(state).toMatchObject({ 'provenant:status': 'stopped', 'provenant:stoppedReason': 'the API key that created the subscription was revoked', 'provenant:nextAttemptAt': null });
+
+      // With an event waiting: stopped instead of delivering it.
+      const key2 = await issueKey(a);
+      const sub2 = await subscribe(key2.secret, 'mine', rx.url);
+      await revokeKey(key2.id);
+      await commission(a, GA);
+      expect((await round()).stopped).toBe(1);
+      expect((await getSub(a.key, 'mine', sub2.subscriptionID))['provenant:status']).toBe('stopped');
       await commission(a, GA);
       await drain();
       expect(rx.requests).toHaveLength(1);
