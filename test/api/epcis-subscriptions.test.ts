@@ -309,6 +309,26 @@ describe('deliveries', () => {
     expect((await rest('DELETE', `/epcis/queries/mine/subscriptions/${sub.subscriptionID}`, a.key)).status).toBe(204);
   });
 
+  it('initialRecordTime delivers the events recorded since then, exactly those GET /epcis/events returns', async () => {
+    const rx = await new Receiver().start();
+    try {
+      await commission(a, GA);
+      await new Promise((r) => setTimeout(r, 5));
+      const since = new Date().toISOString();
+      const p1 = await commission(a, GA);
+      await commission(b, GB);
+      const p2 = await commission(a, GA);
+      const sub = await subscribe(a.key, 'mine', rx.url, { initialRecordTime: since });
+      await drain();
+      expect(rx.positions()).toEqual([p1, p2]);
+      const viaQuery = await rest('GET', `/epcis/events?perPage=1000&GE_recordTime=${encodeURIComponent(since)}`, a.key);
+      expect(viaQuery.body.epcisBody.queryResults.resultsBody.eventList.map((e: any) => e['provenant:leafIndex'])).toEqual([p1, p2]);
+      expect((await rest('DELETE', `/epcis/queries/mine/subscriptions/${sub.subscriptionID}`, a.key)).status).toBe(204);
+    } finally {
+      await rx.close();
+    }
+  });
+
   it('a restarted worker resumes from the cursor: every event once, in order, no gap', async () => {
     const rx = await new Receiver().start();
     const opts = { ...FAST, pollIntervalMs: 10, batchSize: 2 };
