@@ -28,6 +28,10 @@ interface Received {
 class Receiver {
   requests: Received[] = [];
   failures = 0;
+  /** Answer this late (0: at once). */
+  answerDelayMs = 0;
+  /** Called when a request's body has been received, before it is answered. */
+  onReceived?: () => void;
   server!: Server;
   url = '';
   async start(path = '/hook') {
@@ -37,10 +41,15 @@ class Receiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         this.requests.push({ headers: req.headers, body, doc: JSON.parse(body) });
-        if (this.failures > 0) {
-          this.failures--;
-          res.writeHead(503).end('busy');
-        } else res.writeHead(204).end();
+        this.onReceived?.();
+        const answer = () => {
+          if (this.failures > 0) {
+            this.failures--;
+            res.writeHead(503).end('busy');
+          } else res.writeHead(204).end();
+        };
+        if (this.answerDelayMs > 0) setTimeout(answer, this.answerDelayMs);
+        else answer();
       });
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
@@ -291,6 +300,31 @@ describe('deliveries', () => {
       await round();
       expect(rx.requests).toHaveLength(3);
       expect((await rest('DELETE', `/epcis/queries/mine/subscriptions/${id}`, a.key)).status).toBe(204);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('a delivery cut off by a shutdown is delivered again (at least once), and the cursor had not moved', async () => {
+    const rx = await new Receiver().start();
+    try {
+      const sub = await subscribe(a.key, 'mine', rx.url);
+      const before = (await getSub(a.key, 'mine', sub.subscriptionID))['provenant:position'];
+      const p = await commission(a, GA);
+      const shutdown = new AbortController();
+      // The receiver got the document, but the worker stops before the answer arrives.
+      rx.answerDelayMs = 200;
+      rx.onReceived = () => shutdown.abort();
+      await runSubscriptionRound(deps(), FAST, shutdown.signal);
+      expect(rx.requests).toHaveLength(1);
+      rx.answerDelayMs = 0;
+      rx.onReceived = undefined;
+      const state = await getSub(a.key, 'mine', sub.subscriptionID);
+      expect(state).toMatchObject({ 'provenant:position': before, 'provenant:attempts': 0 });
+      await drain();
+      expect(rx.positions()).toEqual([p, p]);
+      expect((await getSub(a.key, 'mine', sub.subscriptionID))['provenant:position']).toBe(p);
+      expect((await rest('DELETE', `/epcis/queries/mine/subscriptions/${sub.subscriptionID}`, a.key)).status).toBe(204);
     } finally {
       await rx.close();
     }
