@@ -23,6 +23,8 @@ export const TIMESTAMP_HEADER = 'X-Provenant-Timestamp';
 /** The subscription's id (also `subscriptionID` in the document). */
 export const SUBSCRIPTION_HEADER = 'X-Provenant-Subscription';
 
+/** Active subscriptions one actor may hold: each costs the worker reads every round and requests to its receiver. */
+export const MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR = 100;
 export const MAX_DEST_LENGTH = 2000;
 export const MIN_SECRET_LENGTH = 16;
 export const MAX_SECRET_LENGTH = 256;

@@ -71,6 +71,13 @@ export async function listSubscriptions(db: DbOrTrx, actorId: string, queryName:
   return (await q.orderBy('id').limit(limit).execute()).map(toRow);
 }
 
+/** How many active subscriptions the actor has, counting no further than `cap`. */
+export async function countActiveSubscriptions(db: DbOrTrx, actorId: string, cap: number): Promise<number> {
+  const inner = sdb(db).selectFrom('epcis_subscriptions').select(sql<number>`1`.as('one')).where('actor_id', '=', actorId).where('status', '=', 'active').limit(cap);
+  const row = await sdb(db).selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Deletes the actor's subscription; false when there was none. */
 export async function deleteSubscription(db: DbOrTrx, actorId: string, queryName: string, id: string): Promise<boolean> {
   if (!UUID.test(id)) return false;

@@ -83,7 +83,7 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 // ---------------------------------------------------------------------------------------------------------------
 
 type ExceptionType =
-  | 'NoSuchSubscriptionException'
+  | 'NoSuchSubscriptionException' | 'SubscribeNotPermittedException'
   | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'QueryTooComplexException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
   | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException' | 'NoSuchNameException' | 'ResourceAlreadyExistsException';
 
@@ -303,6 +303,8 @@ async function subscriptionsEndpoint(request: Request, deps: AppDeps, rawName: s
         });
       case 'InvalidQuery':
         return queryParameterProblem(created.errors);
+      case 'TooMany':
+        return problemResponse(409, 'SubscribeNotPermittedException', created.message);
       case 'ok': {
         const location = new URL(`/epcis/queries/${encodeURIComponent(name)}/subscriptions/${created.subscription.subscriptionID}`, url).toString();
         // A generated secret is shown once, here; a client's own signatureToken is never echoed.

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import type { EpcFormat } from '../core/epcis-export.ts';
 import type { EpcisQueryError } from '../core/epcis-query-params.ts';
-import { type SubscriptionFieldError, parseSubscriptionRequest, subscriptionQuery } from '../core/subscriptions.ts';
+import { MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR, type SubscriptionFieldError, parseSubscriptionRequest, subscriptionQuery } from '../core/subscriptions.ts';
 import type { DbOrTrx } from '../db/connection.ts';
 import { findNamedQuery } from '../db/epcis-named-queries.ts';
-import { type SubscriptionRow, deleteSubscription, findSubscription, insertSubscription, listSubscriptions } from '../db/epcis-subscriptions.ts';
+import { type SubscriptionRow, countActiveSubscriptions, deleteSubscription, findSubscription, insertSubscription, listSubscriptions } from '../db/epcis-subscriptions.ts';
 import { readLogHead } from '../db/log.ts';
 
 /** A subscription as the API shows it (the binding's members, then the ledger's `provenant:` ones); never the secret. */
@@ -68,7 +68,8 @@ export interface Subscriber {
 /**
  * Subscribes the caller to its named query `queryName`, delivering to `body.dest` the events logged from now on
  * (or recorded since `initialRecordTime`). Fails with NoSuchQuery, InvalidRequest (the body; errors name members)
- * or InvalidQuery (the named query cannot be streamed). `secret` is the generated signing secret when the body had
+ * or InvalidQuery (the named query cannot be streamed), TooMany when the actor already has
+ * {@link MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR} active ones. `secret` is the generated signing secret when the body had
  * no `signatureToken` (shown once), else null.
  */
 export async function createSubscription(
@@ -83,6 +84,7 @@ export async function createSubscription(
   | NoSuchQuery
   | { kind: 'InvalidRequest'; errors: SubscriptionFieldError[] }
   | { kind: 'InvalidQuery'; errors: EpcisQueryError[] }
+  | { kind: 'TooMany'; message: string }
 > {
   const named = await findNamedQuery(db, caller.actorId, queryName);
   if (!named) return noSuchQuery(queryName);
@@ -90,6 +92,10 @@ export async function createSubscription(
   if (!request.ok) return { kind: 'InvalidRequest', errors: request.error };
   const query = subscriptionQuery(named.query, request.value.initialRecordTime);
   if (!query.ok) return { kind: 'InvalidQuery', errors: query.error };
+  // Checked before the insert, not with it: concurrent creations may pass the cap by a few, which is harmless.
+  if ((await countActiveSubscriptions(db, caller.actorId, MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR)) >= MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR) {
+    return { kind: 'TooMany', message: `an actor may hold at most ${MAX_ACTIVE_SUBSCRIPTIONS_PER_ACTOR} active subscriptions; delete one first` };
+  }
   const generated = request.value.signatureToken === null ? randomBytes(32).toString('base64url') : null;
   // From now on: after the last logged position; with initialRecordTime, from the start, filtered by record time.
   const cursor = request.value.initialRecordTime === null ? (await readLogHead(db)).size - 1 : -1;

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RoundReport, type SubscriptionWorkerOptions, runSubscriptionRound, startSubscriptionWorker } from '../../src/services/subscription-worker.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -215,6 +216,25 @@ describe('subscription resources', () => {
     expect(capped.status).toBe(400);
     expect(capped.body.type).toBe('epcisException:QueryParameterException');
     expect(capped.body.parameters[0].name).toBe('maxEventCount');
+  });
+});
+
+describe('limits', () => {
+  it('an actor holds at most 100 active subscriptions (409 SubscribeNotPermittedException)', async () => {
+    const spammer = await createTestActor(srv, 'Spammer', []);
+    await namedQuery(spammer.key, 'q');
+    try {
+      for (let i = 0; i < 100; i += 20) {
+        await Promise.all(Array.from({ length: 20 }, (_, j) => subscribe(spammer.key, 'q', `https://spam.example/${i + j}`)));
+      }
+      const refused = await rest('POST', '/epcis/queries/q/subscriptions', spammer.key, { dest: 'https://spam.example/100', stream: true });
+      expect(refused.status).toBe(409);
+      expect(refused.body.type).toBe('epcisException:SubscribeNotPermittedException');
+      // Another actor is not affected.
+      expect((await rest('POST', '/epcis/queries/everything/subscriptions', reader.key, { dest: 'https://spam.example/r', stream: true })).status).toBe(201);
+    } finally {
+      await sql`DELETE FROM epcis_subscriptions WHERE dest LIKE 'https://spam.example/%'`.execute(db.db);
+    }
   });
 });
 
