@@ -12,6 +12,10 @@
  *   (409 ResourceAlreadyExistsException for a taken name, 400 for a bad definition); `GET /epcis/queries` (paged list),
  *   `GET` / `DELETE /epcis/queries/{name}` (404 NoSuchNameException), `GET /epcis/queries/{name}/events` (its result,
  *   like `GET /epcis/events`; only `perPage` / `nextPageToken` may be added). Each actor has its own names.
+ * - Subscriptions (webhooks): `POST /epcis/queries/{name}/subscriptions` `{"dest", "stream": true, "signatureToken"?,
+ *   "initialRecordTime"?}` → 201 + `Location` (the generated secret shown once); `GET` (list), `GET` / `DELETE
+ *   …/subscriptions/{id}` (404 NoSuchSubscriptionException). Rules: `core/subscriptions.ts`; deliveries:
+ *   `services/subscription-worker.ts`.
  * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured synchronously and
  *   all-or-nothing (`GS1-Capture-Error-Behaviour: rollback`, the only behaviour offered); optional `Idempotency-Key`.
  *   200 with the per-event outcome; 400/403/409 `application/problem+json` naming each event index, field and reason;
@@ -34,6 +38,8 @@ import {
 } from '../core/epcis-query-params.ts';
 import { createNamedQuery, getNamedQuery, namedQueryPage, removeNamedQuery, runNamedQuery } from '../services/epcis-named-queries.ts';
 import { type EpcisQueryResult, queryEpcisEvents, withCheckpoint } from '../services/epcis-query.ts';
+import { createSubscription, getSubscription, removeSubscription, subscriptionPage } from '../services/epcis-subscriptions.ts';
+import { UUID } from '../db/epcis-subscriptions.ts';
 
 export interface EpcisHttpOptions {
   /** Capture limits; by default from `deps.config` (`epcisMaxDocumentBytes`, `epcisMaxEvents`) or the defaults. */
@@ -57,8 +63,10 @@ const EPC_FORMATS: Record<string, EpcFormat> = {
 export async function handleEpcisRequest(request: Request, deps: AppDeps, options: EpcisHttpOptions = {}): Promise<Response | undefined> {
   const path = new URL(request.url).pathname.replace(/\/+$/, '');
   const named = /^\/epcis\/queries(?:\/([^/]+)(\/events)?)?$/.exec(path);
-  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named) return undefined;
+  const subscriptions = /^\/epcis\/queries\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path);
+  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named && !subscriptions) return undefined;
   try {
+    if (subscriptions) return await subscriptionsEndpoint(request, deps, subscriptions[1]!, subscriptions[2]);
     if (named) return await queriesEndpoint(request, deps, named[1], named[2] !== undefined);
     return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits));
   } catch (error) {
@@ -75,6 +83,7 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
 // ---------------------------------------------------------------------------------------------------------------
 
 type ExceptionType =
+  | 'NoSuchSubscriptionException' | 'SubscribeNotPermittedException'
   | 'ValidationException' | 'QueryParameterException' | 'QueryTooLargeException' | 'QueryTooComplexException' | 'SecurityException' | 'CaptureLimitExceededException' | 'ImplementationException'
   | 'UnsupportedMediaTypeException' | 'MethodNotAllowedException' | 'ConflictException' | 'NoSuchNameException' | 'ResourceAlreadyExistsException';
 
@@ -236,6 +245,104 @@ async function queriesEndpoint(request: Request, deps: AppDeps, rawName: string 
   if (result.kind === 'NotFound') return noSuchName(result.message);
   if (result.kind === 'InvalidQuery') return queryParameterProblem(result.errors);
   return queryResponse(request, url, result.result, result.perPage, epcFormat, now, name);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Subscriptions (webhooks): /epcis/queries/{name}/subscriptions[/{id}]
+
+const MAX_SUBSCRIPTION_BODY_BYTES = 10_000;
+
+/**
+ * `/epcis/queries/{name}/subscriptions` (GET: the caller's subscriptions to its named query, paged; POST: subscribe)
+ * and `/epcis/queries/{name}/subscriptions/{id}` (GET, DELETE). Each actor sees only its own subscriptions; another
+ * actor's are answered as missing (404 NoSuchSubscriptionException). Deliveries: `services/subscription-worker.ts`.
+ */
+async function subscriptionsEndpoint(request: Request, deps: AppDeps, rawName: string, rawId: string | undefined): Promise<Response> {
+  const allow = rawId === undefined ? 'GET, POST, OPTIONS' : 'GET, DELETE, OPTIONS';
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow, ...VERSION_HEADERS } });
+  if (!allow.split(', ').includes(request.method)) return methodNotAllowed(allow);
+  // The key itself, not only its actor: revoking the key that subscribed stops the subscription.
+  const auth = await authenticate(deps.db, request.headers.get('authorization'), deps.operatorKeyHash);
+  if (auth.kind !== 'actor') return problemResponse(401, 'SecurityException', auth.message, {}, { 'www-authenticate': 'Bearer realm="provenant"' });
+  const actorId = auth.actor.id;
+  const url = new URL(request.url);
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...headers } });
+  const decode = (raw: string) => {
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
+  };
+  const name = decode(rawName);
+  if (!QUERY_NAME.test(name)) return problemResponse(404, 'NoSuchNameException', `there is no named query ${JSON.stringify(name)}`);
+
+  if (rawId === undefined && request.method === 'POST') {
+    const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/json' && contentType !== 'application/ld+json') {
+      return problemResponse(415, 'UnsupportedMediaTypeException', `send the subscription as application/json, not ${contentType || 'no content type'}`);
+    }
+    const epcFormat = epcFormatOf(request);
+    if (epcFormat instanceof Response) return epcFormat;
+    const bytes = await readCapped(request, MAX_SUBSCRIPTION_BODY_BYTES);
+    if (bytes === null) return problemResponse(413, 'ValidationException', `a subscription request is at most ${MAX_SUBSCRIPTION_BODY_BYTES} bytes`);
+    let body: unknown;
+    try {
+      body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (e) {
+      return problemResponse(400, 'ValidationException', `the body is not a JSON document: ${(e as Error).message}`);
+    }
+    const created = await createSubscription(deps.db, { actorId, keyId: auth.keyId }, name, body, epcFormat, deps.now());
+    switch (created.kind) {
+      case 'NoSuchQuery':
+        return problemResponse(404, 'NoSuchNameException', created.message);
+      case 'InvalidRequest':
+        return problemResponse(400, 'ValidationException', created.errors.map((e) => e.message).join('; '), {
+          parameters: created.errors.map((e) => ({ name: e.field, reason: e.message })),
+        });
+      case 'InvalidQuery':
+        return queryParameterProblem(created.errors);
+      case 'TooMany':
+        return problemResponse(409, 'SubscribeNotPermittedException', created.message);
+      case 'ok': {
+        const location = new URL(`/epcis/queries/${encodeURIComponent(name)}/subscriptions/${created.subscription.subscriptionID}`, url).toString();
+        // A generated secret is shown once, here; a client's own signatureToken is never echoed.
+        return json(201, { ...created.subscription, ...(created.secret === null ? {} : { signatureToken: created.secret }) }, { location });
+      }
+      default:
+        throw new Error(`unexpected subscription result ${(created satisfies never as { kind: string }).kind}`);
+    }
+  }
+  if (rawId === undefined) {
+    const perPageRaw = url.searchParams.get('perPage');
+    const tokenRaw = url.searchParams.get('nextPageToken');
+    const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
+    if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
+    if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
+    // The token is the last id of the page, in the named-query list's token form.
+    const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
+    if (tokenRaw !== null && (after === null || !UUID.test(after))) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
+    const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
+    const page = await subscriptionPage(deps.db, actorId, name, after, perPage);
+    if (page.kind === 'NoSuchQuery') return problemResponse(404, 'NoSuchNameException', page.message);
+    const headers: Record<string, string> = {};
+    const last = page.subscriptions[page.subscriptions.length - 1];
+    if (page.more && last) {
+      const next = new URL(url);
+      next.searchParams.set('perPage', String(perPage));
+      next.searchParams.set('nextPageToken', encodeNameToken(last.subscriptionID));
+      headers['link'] = `<${next.toString()}>; rel="next"`;
+    }
+    return json(200, page.subscriptions, headers);
+  }
+  const id = decode(rawId);
+  if (request.method === 'DELETE') {
+    const removed = await removeSubscription(deps.db, actorId, name, id);
+    return removed.kind === 'ok' ? new Response(null, { status: 204, headers: { ...VERSION_HEADERS } }) : problemResponse(404, 'NoSuchSubscriptionException', removed.message);
+  }
+  const found = await getSubscription(deps.db, actorId, name, id);
+  return found.kind === 'ok' ? json(200, found.subscription) : problemResponse(404, 'NoSuchSubscriptionException', found.message);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
 import { integrateAll, startSweeper } from '../services/integrate.ts';
+import { startSubscriptionWorker } from '../services/subscription-worker.ts';
 import { flushScanCounts } from '../services/scan-counter.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
@@ -54,6 +55,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
     throw e;
   }
   const { port } = server.address() as AddressInfo;
+  // Webhook deliveries of EPCIS query subscriptions, from this process (a database lease keeps processes apart).
+  const subscriptions = startSubscriptionWorker({ db: handle.db, now: () => new Date() }, { onError: (error) => logger.error('subscription delivery round failed', { error }) });
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host}:${port}/graphql`;
   out(`Provenant ${handle.engine === 'pglite' ? 'on embedded PGlite at' : 'on PostgreSQL'} ${handle.where}`);
@@ -78,11 +81,14 @@ export async function startServer(config: Config, out: (line: string) => void = 
     (closing ??= (async () => {
       // Open SSE subscriptions would hold server.close() until the force timeout; complete them so clients resume.
       endLedgerFeeds(handle.db);
+      // Deliveries in flight are aborted; their subscriptions resume from their cursor at the next start.
+      const stoppingSubscriptions = subscriptions.stop();
       statistics?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await stoppingSubscriptions;
       await sweeper.stop();
       // Scans buffered in memory are written before the database closes.
       await flushScanCounts(handle.db).catch((error) => logger.error('writing scan counts failed', { error }));

@@ -236,3 +236,9 @@ export function withCheckpoint(doc: Record<string, unknown>, checkpoint: QueryCh
   };
   return doc;
 }
+
+/** Rows of `findEpcisEventRows` as the EPCIS events a query page shows for them (subscription deliveries use it). */
+export async function exportEpcisRows(db: DbOrTrx, rows: readonly EpcisEventRow[], epcFormat: EpcFormat): Promise<Record<string, unknown>[]> {
+  const companyPrefixes = epcFormat === 'urn' ? await knownCompanyPrefixes(db) : [];
+  return rows.map((r) => exportEvent(r, epcFormat, companyPrefixes));
+}
