@@ -201,24 +201,10 @@ async function queriesEndpoint(request: Request, deps: AppDeps, rawName: string 
     return json(201, created.definition, { location });
   }
   if (rawName === undefined) {
-    const perPageRaw = url.searchParams.get('perPage');
-    const tokenRaw = url.searchParams.get('nextPageToken');
-    const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
-    if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
-    if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
-    const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
-    if (tokenRaw !== null && after === null) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
-    const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
-    const page = await namedQueryPage(deps.db, actor.id, after, perPage);
-    const headers: Record<string, string> = {};
-    const last = page.queries[page.queries.length - 1];
-    if (page.more && last) {
-      const next = new URL(url);
-      next.searchParams.set('perPage', String(perPage));
-      next.searchParams.set('nextPageToken', encodeNameToken(last.name));
-      headers['link'] = `<${next.toString()}>; rel="next"`;
-    }
-    return json(200, page.queries, headers);
+    const params = listPageParams(url, () => true);
+    if (params instanceof Response) return params;
+    const page = await namedQueryPage(deps.db, actor.id, params.after, params.perPage);
+    return json(200, page.queries, nextPageLink(url, params.perPage, page.more ? page.queries.at(-1)?.name : undefined));
   }
 
   let name: string;
@@ -315,26 +301,12 @@ async function subscriptionsEndpoint(request: Request, deps: AppDeps, rawName: s
     }
   }
   if (rawId === undefined) {
-    const perPageRaw = url.searchParams.get('perPage');
-    const tokenRaw = url.searchParams.get('nextPageToken');
-    const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
-    if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
-    if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
     // The token is the last id of the page, in the named-query list's token form.
-    const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
-    if (tokenRaw !== null && (after === null || !UUID.test(after))) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
-    const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
-    const page = await subscriptionPage(deps.db, actorId, name, after, perPage);
+    const params = listPageParams(url, (after) => UUID.test(after));
+    if (params instanceof Response) return params;
+    const page = await subscriptionPage(deps.db, actorId, name, params.after, params.perPage);
     if (page.kind === 'NoSuchQuery') return problemResponse(404, 'NoSuchNameException', page.message);
-    const headers: Record<string, string> = {};
-    const last = page.subscriptions[page.subscriptions.length - 1];
-    if (page.more && last) {
-      const next = new URL(url);
-      next.searchParams.set('perPage', String(perPage));
-      next.searchParams.set('nextPageToken', encodeNameToken(last.subscriptionID));
-      headers['link'] = `<${next.toString()}>; rel="next"`;
-    }
-    return json(200, page.subscriptions, headers);
+    return json(200, page.subscriptions, nextPageLink(url, params.perPage, page.more ? page.subscriptions.at(-1)?.subscriptionID : undefined));
   }
   const id = decode(rawId);
   if (request.method === 'DELETE') {
@@ -452,4 +424,28 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
     default:
       throw new Error(`unexpected capture result ${(result satisfies never as { kind: string }).kind}`);
   }
+}
+
+/**
+ * `perPage` and `nextPageToken` of a list resource (named queries, subscriptions): any other parameter, a perPage below
+ * 1 or a token this endpoint did not issue (or that fails `validAfter`) is a QueryParameterException response.
+ */
+function listPageParams(url: URL, validAfter: (after: string) => boolean): { perPage: number; after: string | null } | Response {
+  const perPageRaw = url.searchParams.get('perPage');
+  const tokenRaw = url.searchParams.get('nextPageToken');
+  const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
+  if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
+  if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
+  const after = tokenRaw === null ? null : decodeNameToken(tokenRaw);
+  if (tokenRaw !== null && (after === null || !validAfter(after))) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
+  return { perPage: Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE), after };
+}
+
+/** The `Link: <…>; rel="next"` header of a list page, when `lastKey` (the page's last entry) says there is more. */
+function nextPageLink(url: URL, perPage: number, lastKey: string | undefined): Record<string, string> {
+  if (lastKey === undefined) return {};
+  const next = new URL(url);
+  next.searchParams.set('perPage', String(perPage));
+  next.searchParams.set('nextPageToken', encodeNameToken(lastKey));
+  return { link: `<${next.toString()}>; rel="next"` };
 }

@@ -3,7 +3,7 @@
  * `Sha256` so a server can inject a native implementation; the default is @noble/hashes (runs in browsers).
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { utf8 } from '../bytes.ts';
+import { concatBytes, utf8 } from '../bytes.ts';
 
 /** SHA-256 of one byte string; must return 32 bytes. */
 export type Sha256 = (data: Uint8Array) => Uint8Array;
@@ -22,18 +22,8 @@ export const DOMAIN = {
   noItems: utf8('provenant:no-items:v2\n'),
 } as const;
 
-/** Concatenates byte strings into one buffer (hot path: no intermediate arrays). */
-export function cat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** Concatenates byte strings into one buffer (core/bytes.ts). */
+export const cat = concatBytes;
 
 /** Lowercase hex of exactly 32 bytes (64 chars), or 16 bytes (32 chars) for salts. */
 export const HEX32 = /^[0-9a-f]{64}$/;
