@@ -12,17 +12,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { apiKeyHash } from '../src/core/api-key.ts';
-import { ensureOperator } from '../src/db/actors.ts';
 import type { DatabaseHandle } from '../src/db/connection.ts';
-import { migrateToLatest } from '../src/db/migrator.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { createApp } from '../src/server/yoga.ts';
 import { generateApiKey } from '../src/services/api-key-secret.ts';
-import { createActor } from '../src/services/create-actor.ts';
-import { registerBatch } from '../src/services/register-batch.ts';
-import { registerProduct } from '../src/services/register-product.ts';
 import { testConfig } from '../test/helpers/server.ts';
-import { benchSigner, onEachDatabase } from './harness.ts';
+import { benchSgtin, onEachDatabase, seedBenchLedger } from './harness.ts';
 
 const REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 2000);
 const LEVELS = (process.env.BENCH_HTTP_LEVELS ?? '8,32').split(',').map(Number);
@@ -72,18 +67,8 @@ const listen = async (s: Server): Promise<string> => {
 const fmt = (s: Stats) => `${Math.round(s.rate)} req/s (p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms)`;
 
 async function run(label: string, h: DatabaseHandle, schema: string | undefined) {
-  await migrateToLatest(h.db, schema);
-  const op = await ensureOperator(h.db);
-  const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
-  const dist = await createActor(h.db, op, { name: 'd', roles: ['DISTRIBUTOR'] });
-  if (maker.kind !== 'ok' || dist.kind !== 'ok') throw new Error('actors');
-  await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
-  const signer = benchSigner();
-  const total = REQUESTS * LEVELS.length;
-  const b = await registerBatch({ db: h.db, signer, now: () => new Date(), maxClockSkewMs: 300_000 }, maker.actor, {
-    gtin: '04012345111118', lot: 'H1', producedAt: new Date().toISOString(), site: 's', range: { count: total, firstSerial: 'H0000001' },
-  });
-  if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
+  const { makerKey, dist, deps } = await seedBenchLedger(h, schema, 'H', REQUESTS * LEVELS.length);
+  const signer = deps.signer;
   const config = testConfig({ logLevel: 'info', logOrigin: 'bench/log' });
   // Access lines go to a sink: the bench measures the work of logging, not a terminal.
   const app = createApp({ db: h.db, config, operatorKeyHash: apiKeyHash(generateApiKey()), signer, now: () => new Date() }, createLogger('info', () => {}));
@@ -94,8 +79,8 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
     res.end('{"data":{"viewer":{"id":"QWN0b3I6MQ=="}}}');
   });
   const bareBase = await listen(bare);
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${maker.secret}` };
-  const toId = Buffer.from(`Actor:${dist.actor.id}`).toString('base64');
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${makerKey}` };
+  const toId = Buffer.from(`Actor:${dist.id}`).toString('base64');
   let serial = 1;
   try {
     for (const n of LEVELS) {
@@ -105,7 +90,7 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
       const ships = Array.from({ length: REQUESTS }, () =>
         JSON.stringify({
           query: 'mutation($i: ShipItemsInput!) { shipItems(input: $i) { __typename ... on RecordEventSuccess { event { leafIndex } } } }',
-          variables: { i: { items: [`urn:epc:id:sgtin:4012345.011111.H${String(serial++).padStart(7, '0')}`], to: toId, occurredAt: new Date().toISOString() } },
+          variables: { i: { items: [benchSgtin(`H${String(serial++).padStart(7, '0')}`)], to: toId, occurredAt: new Date().toISOString() } },
         }),
       );
       const writes = await load(`${base}/graphql`, headers, ships, n);

@@ -6,41 +6,28 @@
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/storage.ts   (PGlite only when unset)
  */
 import { sql } from 'kysely';
-import { ensureOperator } from '../src/db/actors.ts';
 import type { DatabaseHandle } from '../src/db/connection.ts';
-import { migrateToLatest } from '../src/db/migrator.ts';
-import { createActor } from '../src/services/create-actor.ts';
 import { integrateAll } from '../src/services/integrate.ts';
 import { recordEvent } from '../src/services/record-event.ts';
-import { registerBatch } from '../src/services/register-batch.ts';
-import { registerProduct } from '../src/services/register-product.ts';
 import { withRetries } from '../src/services/transaction.ts';
-import { benchDeps, onEachDatabase } from './harness.ts';
+import { benchSgtin, onEachDatabase, seedBenchLedger } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 20_000);
 const PER_TRANSACTION = 500;
 const TABLES = ['events', 'chain_links', 'items', 'custody_starts', 'log_nodes', 'checkpoints', 'pending_events', 'log_state', 'idempotency_keys'];
 
 async function run(label: string, h: DatabaseHandle, schema: string | undefined) {
-  await migrateToLatest(h.db, schema);
-  const op = await ensureOperator(h.db);
-  const maker = await createActor(h.db, op, { name: 'm', roles: ['MANUFACTURER'], companyPrefixes: ['4012345'] });
-  const dist = await createActor(h.db, op, { name: 'd', roles: ['DISTRIBUTOR'] });
-  if (maker.kind !== 'ok' || dist.kind !== 'ok') throw new Error('actors');
-  await registerProduct(h.db, maker.actor, { gtin: '04012345111118', name: 'p' });
-  const deps = benchDeps(h.db);
-  const b = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'S1', producedAt: new Date().toISOString(), site: 'Plant 1', range: { count: EVENTS, firstSerial: 'S0000001' } });
-  if (b.kind !== 'ok') throw new Error(JSON.stringify(b));
+  const { maker, dist, deps } = await seedBenchLedger(h, schema, 'S', EVENTS);
   const t0 = performance.now();
   for (let i = 0; i < EVENTS; i += PER_TRANSACTION) {
     await withRetries(h.db, async (trx) => {
       for (let j = i; j < Math.min(EVENTS, i + PER_TRANSACTION); j++) {
-        const r = await recordEvent({ ...deps, trx }, maker.actor, {
+        const r = await recordEvent({ ...deps, trx }, maker, {
           kind: 'SHIP',
-          items: { refs: [{ kind: 'sgtin', value: `urn:epc:id:sgtin:4012345.011111.S${String(j + 1).padStart(7, '0')}` }] },
+          items: { refs: [{ kind: 'sgtin', value: benchSgtin(`S${String(j + 1).padStart(7, '0')}`) }] },
           occurredAt: new Date().toISOString(),
           location: 'Warehouse 7, Dock 3',
-          counterpartyId: dist.actor.id,
+          counterpartyId: dist.id,
           data: {},
         });
         if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
