@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { type DatabaseConnection, type Driver, Kysely, PostgresDialect, type Transaction, type TransactionSettings } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { Semaphore } from 'async-mutex';
 import type { Database } from './types.ts';
 
 export type Db = Kysely<Database>;
@@ -89,7 +90,22 @@ export async function openPostgres(
     throw new DatabaseUnavailableError(`cannot connect to DATABASE_URL ${safe.toString()}: ${(e as Error).message}`, { cause: e });
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Write transactions may wait on a contended item's row lock while holding a connection; the integration that lets
+  // them finish needs a connection of its own. Two of the pool's connections are kept out of writers' reach.
+  writeSlots.set(db, new Semaphore(Math.max(1, (opts.max ?? 10) - 2)));
   return { db, engine: 'postgres', where: safe.toString(), close: () => db.destroy() };
+}
+
+const writeSlots = new WeakMap<Db, Semaphore>();
+
+/**
+ * Runs a write transaction within the handle's write slots (PostgreSQL: the pool size less two; PGlite: unbounded,
+ * its single connection serialises everything anyway), so writers blocked on a row lock cannot take every
+ * connection and starve the integration they wait for.
+ */
+export function withWriteSlot<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const slots = writeSlots.get(db);
+  return slots ? slots.runExclusive(fn) : fn();
 }
 
 /** Creates a PGlite instance (in memory when `dataDir` is undefined) with the same int8 parsing as `pg`. */

@@ -1,4 +1,4 @@
-import type { Db, Trx } from '../db/connection.ts';
+import { type Db, type Trx, withWriteSlot } from '../db/connection.ts';
 import type { LogSigner } from '../db/log.ts';
 import { findEventsOrPending, lockItems } from '../db/pending.ts';
 import type { EventRow } from '../db/types.ts';
@@ -51,11 +51,13 @@ export async function withRetries<T>(db: Db, fn: (trx: Trx) => Promise<T>, attem
   for (let attempt = 1; ; attempt++) {
     let record: WriteAttempt | undefined;
     try {
-      const result = await db.transaction().execute(async (trx) => {
-        record = writeAttemptOf(trx);
-        if (hot.size > 0) await lockItems(trx, [...hot]);
-        return fn(trx);
-      });
+      const result = await withWriteSlot(db, () =>
+        db.transaction().execute(async (trx) => {
+          record = writeAttemptOf(trx);
+          if (hot.size > 0) await lockItems(trx, [...hot]);
+          return fn(trx);
+        }),
+      );
       return { result, pending: record?.pending ?? [] };
     } catch (e) {
       if (attempt >= attempts || !isRetryable(e)) throw e;

@@ -229,11 +229,13 @@ describe('concurrency', () => {
     expect(seqs.rows.map((r) => r.seq)).toEqual(Array.from({ length: 54 }, (_, i) => i));
     const leaves = new Set(results.map((r) => r.event.leafIndex));
     expect(leaves.size).toBe(50);
-    // Every event has exactly one leaf: 0..n-1 with no gap and no duplicate, and one signed checkpoint per write.
+    // Every event has exactly one leaf: 0..n-1 with no gap and no duplicate. Group commit signs one checkpoint per
+    // integrated batch, so there are at most as many checkpoints as events, and the latest covers them all.
     const all = await sql<{ leaf_index: number }>`SELECT leaf_index FROM events ORDER BY leaf_index`.execute(db.db);
     expect(all.rows.map((r) => Number(r.leaf_index))).toEqual(Array.from({ length: all.rows.length }, (_, i) => i));
     const cps = await sql<{ n: number; max: number }>`SELECT count(*)::int AS n, max(tree_size)::int AS max FROM checkpoints`.execute(db.db);
-    expect(cps.rows[0]).toEqual({ n: all.rows.length, max: all.rows.length });
+    expect(cps.rows[0]!.max).toBe(all.rows.length);
+    expect(cps.rows[0]!.n).toBeLessThanOrEqual(all.rows.length);
   });
 });
 
