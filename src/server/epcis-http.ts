@@ -342,7 +342,8 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
       const { status, type } = STATUS_OF[submitted.code];
       return problemResponse(status, type, submitted.message, { problems: submitted.problems }, status === 413 ? limitHeaders(limits) : {});
     }
-    captureWorkerFor(ledgerDeps, { onError: (error, jobId) => logger?.error('capture job failed unexpectedly', { jobId, error }) }).kick();
+    // While the server shuts down its worker has stopped: the job waits, queued, for the next start.
+    if (!deps.draining?.()) captureWorkerFor(ledgerDeps, { onError: (error, jobId) => logger?.error('capture job failed unexpectedly', { jobId, error }) }).kick();
     return new Response(JSON.stringify(captureJobJson(submitted.job)), {
       status: 202,
       headers: { 'content-type': 'application/json', location: `/epcis/capture/${submitted.job.id}`, ...VERSION_HEADERS, ...limitHeaders(limits) },
