@@ -59,8 +59,9 @@ const EPC_FORMATS: Record<string, EpcFormat> = {
 };
 
 /**
- * Answers `GET /epcis/events`, `POST /epcis/capture` and the named queries under `/epcis/queries` (and their
- * OPTIONS); undefined for any other path, so the caller can hand the request to GraphQL.
+ * Answers `GET /epcis/events`, `POST /epcis/capture`, the capture jobs (`GET /epcis/capture[/{captureID}]`) and the
+ * named queries under `/epcis/queries` (and their OPTIONS); undefined for any other path, so the caller can hand the
+ * request to GraphQL.
  */
 export async function handleEpcisRequest(request: Request, deps: AppDeps, options: EpcisHttpOptions = {}): Promise<Response | undefined> {
   const path = new URL(request.url).pathname.replace(/\/+$/, '');
