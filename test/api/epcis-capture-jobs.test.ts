@@ -10,7 +10,7 @@ import { findActorsByIds } from '../../src/db/actors.ts';
 import { claimNextCaptureJob, finishCaptureJob } from '../../src/db/capture-jobs.ts';
 import { captureWorkerFor, runNextCaptureJob, startCaptureWorker, submitCaptureJob } from '../../src/services/capture-jobs.ts';
 import type { LedgerDeps } from '../../src/services/deps.ts';
-import { EPCIS_CAPTURE_DEFAULTS } from '../../src/services/epcis-capture.ts';
+import { EPCIS_CAPTURE_DEFAULTS, captureEpcisDocument } from '../../src/services/epcis-capture.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -274,5 +274,37 @@ describe('the capture worker after a crash', () => {
     // The dead worker's claim is void: recording an outcome under it changes nothing.
     expect(await finishCaptureJob(db.db, s.job.id, '11111111-1111-4111-8111-111111111111', { status: 'failed', finishedAt: new Date() })).toBe(false);
     expect((await get(maker.key, `/epcis/capture/${s.job.id}`)).body.status).toBe('succeeded');
+  });
+
+  it('a job that keeps failing unexpectedly is retried, then failed as an internal error (500 in its problem)', async () => {
+    // A document that cannot be parsed can only come from outside the API (here: written directly).
+    const r = await sql<{ id: string }>`INSERT INTO capture_jobs (actor_id, created_at, document, document_bytes, event_count) VALUES (${maker.uuid}, now(), '{"broken', 8, 0) RETURNING id`.execute(db.db);
+    const id = r.rows[0]!.id;
+    const seen: string[] = [];
+    const onError = (_e: unknown, jobId: string) => seen.push(jobId);
+    expect(await runNextCaptureJob(deps, { onError })).toMatchObject({ id, status: 'queued' });
+    expect(await runNextCaptureJob(deps, { onError })).toMatchObject({ id, status: 'queued' });
+    expect(await runNextCaptureJob(deps, { onError })).toMatchObject({ id, status: 'failed', failure: { kind: 'InternalError' } });
+    expect(seen).toEqual([id, id, id]);
+    const job = await get(maker.key, `/epcis/capture/${id}`);
+    expect(job.body).toMatchObject({ running: false, success: false, problem: { type: 'epcisException:ImplementationException', status: 500, title: 'internal error' } });
+    expect(await runNextCaptureJob(deps)).toBe('none');
+  });
+
+  it('what the capture hook writes commits with the events or not at all (how a job records its success)', async () => {
+    const [caller] = await findActorsByIds(db.db, [maker.uuid]);
+    const size = await treeSize();
+    const captures = await count('epcis_captures');
+    const document = asDocument([commission('HOOK', ['H1'])]);
+    await expect(captureEpcisDocument(deps, caller!, { document, onCaptured: async () => { throw new Error('claim lost'); } })).rejects.toThrow('claim lost');
+    expect([await treeSize(), await count('epcis_captures')]).toEqual([size, captures]);
+    // Without the failure, the hook's write and the events commit together.
+    const r = await captureEpcisDocument(deps, caller!, {
+      document,
+      onCaptured: async (trx) => { await sql`UPDATE actors SET name = 'Maker (hooked)' WHERE id = ${maker.uuid}`.execute(trx); },
+    });
+    expect(r).toMatchObject({ kind: 'ok', recorded: 1 });
+    expect((await sql<{ name: string }>`SELECT name FROM actors WHERE id = ${maker.uuid}`.execute(db.db)).rows[0]!.name).toBe('Maker (hooked)');
+    expect(await treeSize()).toBe(size + 1);
   });
 });
