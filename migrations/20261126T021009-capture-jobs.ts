@@ -6,8 +6,8 @@ import { type Kysely, sql } from 'kysely';
 // NULL then): the result (captured events) or the problems (per event) stay.
 // `seq` orders the queue (oldest first) and the listing (newest first); `id` is the public capture ID. A `running`
 // job holds a lease (`lease_until`, renewed while it runs, `claim` naming the worker's claim): a job whose worker died
-// is claimed again once its lease has run out. Success is recorded in the capture's own transaction (see
-// services/capture-jobs.ts), so a running job is never one whose events were already recorded.
+// is claimed again once its lease has run out. `result` is written in the capture's own transaction (see
+// services/capture-jobs.ts): a job without one has recorded nothing; one with it is never captured again.
 export async function up(db: Kysely<any>): Promise<void> {
   const statements = [
     `CREATE TABLE capture_jobs (

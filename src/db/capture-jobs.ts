@@ -108,7 +108,8 @@ export async function renewCaptureJobLease(db: DbOrTrx, id: string, claim: strin
 
 /**
  * Records how a claimed job ended and drops its document; false (nothing changed) when the claim no longer holds
- * (another worker took the job over after the lease ran out).
+ * (another worker took the job over after the lease ran out), or for `failed` when the job has a result kept (its
+ * events were recorded: such a job can only succeed).
  */
 export async function finishCaptureJob(
   db: DbOrTrx,
@@ -125,7 +126,18 @@ export async function finishCaptureJob(
       errors: JSON.stringify(outcome.errors ?? []),
     })
     .where('id', '=', id).where('claim', '=', claim).where('status', '=', 'running')
+    .$if(outcome.status === 'failed', (q) => q.where('result', 'is', null))
     .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/**
+ * Keeps the result of a claimed job's capture (in the capture's transaction: it commits with the events); false when
+ * the claim no longer holds. The job stays running until its events are in the log.
+ */
+export async function recordCaptureJobResult(db: DbOrTrx, id: string, claim: string, result: unknown): Promise<boolean> {
+  const r = await cj(db).updateTable('capture_jobs').set({ result: JSON.stringify(result) })
+    .where('id', '=', id).where('claim', '=', claim).where('status', '=', 'running').executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 

@@ -8,29 +8,35 @@
  * renews while the capture runs.
  *
  * Crash safety — a job's events are never recorded twice, and a job is never lost:
- * - success is written IN the capture's transaction (`onCaptured`), guarded by the worker's claim: the events and
- *   "succeeded" commit together or not at all, so a job still queued or running has recorded nothing;
+ * - the capture's result is written IN the capture's transaction (`onCaptured`), guarded by the worker's claim: the
+ *   events and the result commit together or not at all. The job turns `succeeded` once those events are in the log
+ *   (integrated, as a synchronous capture returns), so a client that sees it succeeded can read them. A job claimed
+ *   again with a result already kept (its worker died between commit and integration) is not captured again: its
+ *   events are integrated and it succeeds with that result;
  * - a refused document writes nothing, so recording "failed" afterwards may be lost in a crash and is simply redone;
  * - a job whose worker died (kill -9) is claimed again: at start-up on PGlite (`exclusive`: every running job is an
  *   orphan), or once its lease has run out (PostgreSQL, where another process may still be working on it);
  * - should a lease run out under a live but stalled worker, its claim is void: its in-transaction success update finds
  *   no row it holds and rolls its capture back. And were a capture ever run twice, each event is recognised by its
  *   CBV hash ID (ALREADY_CAPTURED), so nothing is written twice either way.
- * Unexpected errors (a bug, the database away) requeue the job; after {@link MAX_ATTEMPTS} it fails as an internal error.
+ * Unexpected errors (a bug, the database away) requeue the job; after {@link MAX_ATTEMPTS} it fails as an internal error
+ * (unless its events were recorded: then it is retried until they are integrated).
  */
 import { randomUUID } from 'node:crypto';
 import { checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import {
   type CaptureJobRow, type CaptureJobStatus, claimNextCaptureJob, findCaptureJob, finishCaptureJob, insertCaptureJob, listCaptureJobs,
-  renewCaptureJobLease, requeueAllRunningCaptureJobs, requeueCaptureJob,
+  recordCaptureJobResult, renewCaptureJobLease, requeueAllRunningCaptureJobs, requeueCaptureJob,
 } from '../db/capture-jobs.ts';
 import type { Db } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
+import { integrateAll } from './integrate.ts';
 import {
-  type CaptureProblem, type CaptureProblemCode, type CapturedEvent, type EpcisCaptureLimits, type EpcisCaptureRejection, captureEpcisDocument, outlineRejection,
+  type CaptureProblem, type CaptureProblemCode, type CapturedEvent, type EpcisCaptureLimits, type EpcisCaptureRejection, type EpcisCaptureSuccess, captureEpcisDocument,
+  outlineRejection,
 } from './epcis-capture.ts';
 import { type ValidationFailure, invalid } from './results.ts';
 
@@ -162,6 +168,12 @@ export async function runNextCaptureJob(deps: LedgerDeps, options: RunOptions = 
   }, Math.max(10, Math.floor(leaseMs / 3)));
   renew.unref();
   try {
+    if (job.result !== null) {
+      // Captured by a worker that died before its events were integrated: integrate them, keep its result.
+      await integrateAll(deps.db, deps.signer);
+      if (!(await finishCaptureJob(deps.db, job.id, claim, { status: 'succeeded', finishedAt: deps.now(), result: job.result }))) return 'lost';
+      return jobOrLost(deps, job.id);
+    }
     const [caller] = await findActorsByIds(deps.db, [job.actor_id]);
     if (!caller) throw new Error(`the actor ${job.actor_id} of capture job ${job.id} does not exist`);
     const result = await captureEpcisDocument(
@@ -173,13 +185,15 @@ export async function runNextCaptureJob(deps: LedgerDeps, options: RunOptions = 
         byteLength: job.document_bytes,
         idempotencyKey: job.idempotency_key,
         onCaptured: async (trx, captured) => {
-          const { kind: _ok, ...summary } = captured;
-          if (!(await finishCaptureJob(trx, job.id, claim, { status: 'succeeded', finishedAt: deps.now(), result: summary }))) throw new ClaimLost();
+          if (!(await recordCaptureJobResult(trx, job.id, claim, summaryOf(captured)))) throw new ClaimLost();
         },
       },
       NO_LIMITS,
     );
-    if (result.kind !== 'ok') {
+    // captureEpcisDocument returns once the events are integrated into the log.
+    if (result.kind === 'ok') {
+      if (!(await finishCaptureJob(deps.db, job.id, claim, { status: 'succeeded', finishedAt: deps.now(), result: summaryOf(result) }))) return 'lost';
+    } else {
       const failure: CaptureJobFailure = result.kind === 'EpcisCaptureError'
         ? { kind: result.kind, code: result.code, message: result.message }
         : result.kind === 'ValidationError' ? { kind: result.kind, field: result.field, message: result.message } : { kind: result.kind, message: result.message };
@@ -190,10 +204,10 @@ export async function runNextCaptureJob(deps: LedgerDeps, options: RunOptions = 
     if (error instanceof ClaimLost || lost) return 'lost';
     options.onError?.(error, job.id);
     try {
-      const done = job.attempts >= MAX_ATTEMPTS
-        ? await finishCaptureJob(deps.db, job.id, claim, { status: 'failed', finishedAt: deps.now(), failure: { kind: 'InternalError', message: 'internal error' } })
-        : await requeueCaptureJob(deps.db, job.id, claim);
-      if (!done) return 'lost';
+      // A job whose events were recorded (result kept) is never failed: it is retried until they are integrated.
+      const failed = job.attempts >= MAX_ATTEMPTS
+        && (await finishCaptureJob(deps.db, job.id, claim, { status: 'failed', finishedAt: deps.now(), failure: { kind: 'InternalError', message: 'internal error' } }));
+      if (!failed && !(await requeueCaptureJob(deps.db, job.id, claim))) return 'lost';
     } catch {
       // The database is away: the job stays claimed until its lease runs out, then it is claimed again.
       return 'lost';
@@ -201,9 +215,15 @@ export async function runNextCaptureJob(deps: LedgerDeps, options: RunOptions = 
   } finally {
     clearInterval(renew);
   }
-  const row = await findCaptureJob(deps.db, job.id, null);
+  return jobOrLost(deps, job.id);
+}
+
+async function jobOrLost(deps: LedgerDeps, id: string): Promise<CaptureJob | 'lost'> {
+  const row = await findCaptureJob(deps.db, id, null);
   return row ? jobOf(row) : 'lost';
 }
+
+const summaryOf = (captured: EpcisCaptureSuccess): CaptureJobResult => ({ recorded: captured.recorded, skipped: captured.skipped, replayed: captured.replayed, events: captured.events });
 
 export interface CaptureWorker {
   /** Makes the worker look for jobs now (after a submission). Ignored once stopped. */

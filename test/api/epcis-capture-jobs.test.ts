@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { findActorsByIds } from '../../src/db/actors.ts';
-import { claimNextCaptureJob, finishCaptureJob } from '../../src/db/capture-jobs.ts';
+import { claimNextCaptureJob, finishCaptureJob, recordCaptureJobResult } from '../../src/db/capture-jobs.ts';
 import { captureWorkerFor, runNextCaptureJob, startCaptureWorker, submitCaptureJob } from '../../src/services/capture-jobs.ts';
 import type { LedgerDeps } from '../../src/services/deps.ts';
 import { EPCIS_CAPTURE_DEFAULTS, captureEpcisDocument } from '../../src/services/epcis-capture.ts';
@@ -306,5 +306,26 @@ describe('the capture worker after a crash', () => {
     expect(r).toMatchObject({ kind: 'ok', recorded: 1 });
     expect((await sql<{ name: string }>`SELECT name FROM actors WHERE id = ${maker.uuid}`.execute(db.db)).rows[0]!.name).toBe('Maker (hooked)');
     expect(await treeSize()).toBe(size + 1);
+  });
+
+  it('a job whose worker died after its capture committed succeeds with the kept result, without capturing again', async () => {
+    const [caller] = await findActorsByIds(db.db, [maker.uuid]);
+    const doc = asDocument([commission('CRASH-4', ['C4'])]);
+    const text = JSON.stringify(doc);
+    const s = await submitCaptureJob(deps, caller!, { document: doc, text, byteLength: Buffer.byteLength(text) }, EPCIS_CAPTURE_DEFAULTS);
+    if (s.kind !== 'ok') throw new Error(JSON.stringify(s));
+    // The dead worker: claimed the job, captured it (result kept in the capture's transaction), died before finishing.
+    const claim = '33333333-3333-4333-8333-333333333333';
+    expect((await claimNextCaptureJob(db.db, claim, new Date(), new Date(Date.now() + 60_000)))?.id).toBe(s.job.id);
+    const captured = await captureEpcisDocument(deps, caller!, {
+      document: doc, text, onCaptured: async (trx, r) => { expect(await recordCaptureJobResult(trx, s.job.id, claim, { recorded: r.recorded, skipped: r.skipped, replayed: r.replayed, events: r.events })).toBe(true); },
+    });
+    if (captured.kind !== 'ok') throw new Error(JSON.stringify(captured));
+    expect((await get(maker.key, `/epcis/capture/${s.job.id}`)).body).toMatchObject({ running: true, status: 'running' });
+    const size = await treeSize();
+    const later = { ...deps, now: () => new Date(Date.now() + 2 * 60_000) };
+    const done = await runNextCaptureJob(later);
+    expect(done).toMatchObject({ id: s.job.id, status: 'succeeded', result: { recorded: 1, events: [{ status: 'RECORDED', ledgerEventId: captured.events[0]!.ledgerEventId }] } });
+    expect(await treeSize()).toBe(size);
   });
 });
