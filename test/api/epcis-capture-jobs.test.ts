@@ -328,4 +328,21 @@ describe('the capture worker after a crash', () => {
     expect(done).toMatchObject({ id: s.job.id, status: 'succeeded', result: { recorded: 1, events: [{ status: 'RECORDED', ledgerEventId: captured.events[0]!.ledgerEventId }] } });
     expect(await treeSize()).toBe(size);
   });
+
+  it('workers running at once (processes sharing one PostgreSQL) each claim a different job', async () => {
+    const [caller] = await findActorsByIds(db.db, [maker.uuid]);
+    const ids: string[] = [];
+    for (const n of [5, 6, 7]) {
+      const doc = asDocument([commission(`SHARE-${n}`, [`W${n}`])]);
+      const text = JSON.stringify(doc);
+      const s = await submitCaptureJob(deps, caller!, { document: doc, text, byteLength: Buffer.byteLength(text) }, EPCIS_CAPTURE_DEFAULTS);
+      if (s.kind !== 'ok') throw new Error(JSON.stringify(s));
+      ids.push(s.job.id);
+    }
+    const size = await treeSize();
+    const done = await Promise.all([runNextCaptureJob(deps), runNextCaptureJob(deps), runNextCaptureJob(deps)]);
+    expect(done.map((j) => (typeof j === 'string' ? j : j.id)).sort()).toEqual([...ids].sort());
+    expect(done.every((j) => typeof j !== 'string' && j.status === 'succeeded' && j.result?.recorded === 1)).toBe(true);
+    expect(await treeSize()).toBe(size + 3);
+  });
 });
