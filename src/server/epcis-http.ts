@@ -16,10 +16,16 @@
  *   "initialRecordTime"?}` → 201 + `Location` (the generated secret shown once); `GET` (list), `GET` / `DELETE
  *   …/subscriptions/{id}` (404 NoSuchSubscriptionException). Rules: `core/subscriptions.ts`; deliveries:
  *   `services/subscription-worker.ts`.
- * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured synchronously and
- *   all-or-nothing (`GS1-Capture-Error-Behaviour: rollback`, the only behaviour offered); optional `Idempotency-Key`.
- *   200 with the per-event outcome; 400/403/409 `application/problem+json` naming each event index, field and reason;
- *   413 above the size or event-count limit. `OPTIONS /epcis/capture` announces the limits.
+ * - `POST /epcis/capture` — an EPCISDocument (`application/json` or `application/ld+json`), captured all-or-nothing
+ *   (`GS1-Capture-Error-Behaviour: rollback`, the only behaviour offered; `proceed` is refused); optional
+ *   `Idempotency-Key`. As the REST binding says, asynchronously: 202 + `Location: /epcis/capture/{captureID}` and the
+ *   capture job (services/capture-jobs.ts); `GET /epcis/capture/{captureID}` reports it (`running`, `success`,
+ *   `errors` per event, the captured events in `result`), `GET /epcis/capture` lists the caller's jobs newest first
+ *   (`perPage`, `nextPageToken`); another actor's job is 404 like a missing one. Refused at once (no job): 413 above
+ *   the size or event-count limit, 400 for a body that is not a JSON EPCISDocument. `?sync=true` (a Provenant
+ *   extension) captures in the request instead: 200 with the per-event outcome, 400/403/409 problems naming each
+ *   event index, field and reason — what the GraphQL mutation `captureEpcisDocument` answers. `OPTIONS` announces
+ *   the limits.
  * Both authenticate the bearer API key like GraphQL and read with the same scope.
  */
 import { encodeGlobalID } from '@pothos/plugin-relay';
@@ -32,7 +38,9 @@ import { grantsOf } from '../db/visibility.ts';
 import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
 import { authenticate } from '../services/authenticate.ts';
-import { type CaptureProblemCode, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
+import { type CaptureProblemCode, type CapturedEvent, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
+import { type CaptureJob, type CaptureJobFailure, captureJobPage, captureWorkerFor, getCaptureJob, submitCaptureJob } from '../services/capture-jobs.ts';
+import type { ActorRow } from '../db/types.ts';
 import {
   EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, type EpcisQueryError, QUERY_NAME, decodeNameToken, encodeNameToken, parseEpcisQueryString,
 } from '../core/epcis-query-params.ts';
@@ -64,11 +72,13 @@ export async function handleEpcisRequest(request: Request, deps: AppDeps, option
   const path = new URL(request.url).pathname.replace(/\/+$/, '');
   const named = /^\/epcis\/queries(?:\/([^/]+)(\/events)?)?$/.exec(path);
   const subscriptions = /^\/epcis\/queries\/([^/]+)\/subscriptions(?:\/([^/]+))?$/.exec(path);
-  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named && !subscriptions) return undefined;
+  const job = /^\/epcis\/capture\/([^/]+)$/.exec(path);
+  if (path !== '/epcis/events' && path !== '/epcis/capture' && !named && !subscriptions && !job) return undefined;
   try {
     if (subscriptions) return await subscriptionsEndpoint(request, deps, subscriptions[1]!, subscriptions[2]);
     if (named) return await queriesEndpoint(request, deps, named[1], named[2] !== undefined);
-    return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits));
+    if (job) return await captureJobEndpoint(request, deps, job[1]!);
+    return path === '/epcis/events' ? await eventsEndpoint(request, deps) : await captureEndpoint(request, deps, captureLimits(deps.config, options.limits), options.logger);
   } catch (error) {
     // The database went away (stopped, restarting): 503 and come back later, like GraphQL's DATABASE_UNAVAILABLE.
     if (isDatabaseUnavailable(error)) {
@@ -358,13 +368,21 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array | n
   return concatBytes(...chunks);
 }
 
-async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCaptureLimits): Promise<Response> {
+async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCaptureLimits, logger?: Logger): Promise<Response> {
   if (request.method === 'OPTIONS') {
-    return new Response(null, { status: 204, headers: { allow: 'OPTIONS, POST', ...VERSION_HEADERS, ...limitHeaders(limits) } });
+    return new Response(null, { status: 204, headers: { allow: 'GET, OPTIONS, POST', ...VERSION_HEADERS, ...limitHeaders(limits) } });
   }
-  if (request.method !== 'POST') return methodNotAllowed('OPTIONS, POST');
+  if (request.method !== 'POST' && request.method !== 'GET') return methodNotAllowed('GET, OPTIONS, POST');
   const actor = await authenticated(request, deps);
   if (actor instanceof Response) return actor;
+  const url = new URL(request.url);
+  if (request.method === 'GET') return captureJobList(url, deps, actor);
+  const unknown = [...new Set(url.searchParams.keys())].filter((k) => k !== 'sync');
+  const syncParam = url.searchParams.get('sync');
+  if (unknown.length > 0 || (syncParam !== null && syncParam !== 'true' && syncParam !== 'false')) {
+    return problemResponse(400, 'ValidationException', unknown.length > 0 ? `unsupported query parameter ${unknown[0]} (supported: sync=true)` : 'sync must be true or false');
+  }
+  const sync = syncParam === 'true';
 
   const behaviour = request.headers.get('gs1-capture-error-behaviour')?.trim().toLowerCase();
   if (behaviour && behaviour !== 'rollback') {
@@ -395,8 +413,28 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
   if (tooBig) return tooLarge(String(bytes.byteLength));
 
   const key = request.headers.get('idempotency-key');
+  const ledgerDeps = { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs, fieldLimits: deps.config.fieldLimits };
+  if (!sync) {
+    const submitted = await submitCaptureJob(deps, actor, { document, text, byteLength: bytes.byteLength, idempotencyKey: key }, limits);
+    if (submitted.kind === 'ValidationError') return problemResponse(400, 'ValidationException', submitted.message, { field: submitted.field });
+    if (submitted.kind === 'EpcisCaptureError') {
+      const { status, type } = STATUS_OF[submitted.code];
+      return problemResponse(status, type, submitted.message, { problems: submitted.problems }, status === 413 ? limitHeaders(limits) : {});
+    }
+    // While the server shuts down its worker has stopped: the job waits, queued, for the next start. The kick is
+    // deferred so this answer is written first: the capture's first phases (hash IDs, validation, mapping) are
+    // CPU-bound and, started at once, held the 202 of a 1,000-event document back by ~700 ms (~20 ms deferred).
+    if (!deps.draining?.()) {
+      const worker = captureWorkerFor(ledgerDeps, { onError: (error, jobId) => logger?.error('capture job failed unexpectedly', { jobId, error }) });
+      setTimeout(() => worker.kick(), KICK_DELAY_MS).unref();
+    }
+    return new Response(JSON.stringify(captureJobJson(submitted.job)), {
+      status: 202,
+      headers: { 'content-type': 'application/json', location: `/epcis/capture/${submitted.job.id}`, ...VERSION_HEADERS, ...limitHeaders(limits) },
+    });
+  }
   const result = await captureEpcisDocument(
-    { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs, fieldLimits: deps.config.fieldLimits },
+    ledgerDeps,
     actor,
     // The text too: event hash IDs are computed from the numbers as written.
     { document, idempotencyKey: key, byteLength: bytes.byteLength, text },
@@ -409,7 +447,7 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
           recorded: result.recorded,
           skipped: result.skipped,
           replayed: result.replayed,
-          events: result.events.map((e) => ({ ...e, eventGlobalId: encodeGlobalID('Event', e.ledgerEventId) })),
+          events: withGlobalIds(result.events),
         }),
         { status: 200, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...limitHeaders(limits) } },
       );
@@ -448,4 +486,89 @@ function nextPageLink(url: URL, perPage: number, lastKey: string | undefined): R
   next.searchParams.set('perPage', String(perPage));
   next.searchParams.set('nextPageToken', encodeNameToken(lastKey));
   return { link: `<${next.toString()}>; rel="next"` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capture jobs: GET /epcis/capture (list) and GET /epcis/capture/{captureID}
+
+/** How long after a submission its worker is kicked (the 202 goes out first); the server's poll is the fallback. */
+const KICK_DELAY_MS = 20;
+
+const withGlobalIds = (events: readonly CapturedEvent[]) => events.map((e) => ({ ...e, eventGlobalId: encodeGlobalID('Event', e.ledgerEventId) }));
+
+/** The problem a failed job's document would have been answered with by the synchronous capture. */
+function failureProblem(failure: CaptureJobFailure): { type: string; title: string; status: number } {
+  const answer = (status: number, type: ExceptionType) => ({ type: `epcisException:${type}`, title: failure.message, status });
+  switch (failure.kind) {
+    case 'EpcisCaptureError': return answer(STATUS_OF[failure.code].status, STATUS_OF[failure.code].type);
+    case 'ValidationError': return answer(400, 'ValidationException');
+    case 'ConflictError': return answer(409, 'ConflictException');
+    case 'InternalError': return answer(500, 'ImplementationException');
+  }
+}
+
+/**
+ * A capture job as the REST binding's `CaptureJob` (`captureID`, `createdAt`, `finishedAt`, `running`, `success`,
+ * `captureErrorBehaviour`, `errors`: one RFC 7807 problem per problem found, with its event index, eventID, field and
+ * code) plus `status`, `startedAt`, `documentBytes`, `eventCount`, and `result` (succeeded: the captured events) or
+ * `problem` (failed: what the synchronous capture answers).
+ */
+function captureJobJson(job: CaptureJob): Record<string, unknown> {
+  const finished = job.status === 'succeeded' || job.status === 'failed';
+  const problem = job.failure ? failureProblem(job.failure) : null;
+  const errors = job.errors.length > 0
+    ? job.errors.map((p) => ({ type: `epcisException:${STATUS_OF[p.code].type}`, title: p.reason, status: STATUS_OF[p.code].status, ...p }))
+    : problem ? [problem] : [];
+  return {
+    captureID: job.id,
+    createdAt: job.createdAt.toISOString(),
+    ...(job.finishedAt ? { finishedAt: job.finishedAt.toISOString() } : {}),
+    running: !finished,
+    success: job.status !== 'failed',
+    captureErrorBehaviour: 'rollback',
+    errors,
+    status: job.status,
+    ...(job.startedAt ? { startedAt: job.startedAt.toISOString() } : {}),
+    documentBytes: job.documentBytes,
+    eventCount: job.eventCount,
+    ...(job.idempotencyKey !== null ? { idempotencyKey: job.idempotencyKey } : {}),
+    ...(job.result ? { result: { ...job.result, events: withGlobalIds(job.result.events) } } : {}),
+    ...(problem ? { problem } : {}),
+  };
+}
+
+const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...headers } });
+
+async function captureJobEndpoint(request: Request, deps: AppDeps, rawId: string): Promise<Response> {
+  if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: 'GET, OPTIONS', ...VERSION_HEADERS } });
+  if (request.method !== 'GET') return methodNotAllowed('GET, OPTIONS');
+  const actor = await authenticated(request, deps);
+  if (actor instanceof Response) return actor;
+  const job = await getCaptureJob(deps.db, actor, rawId);
+  // Another actor's job is answered exactly like one that does not exist.
+  if (!job) return problemResponse(404, 'NoSuchNameException', `there is no capture job ${JSON.stringify(rawId)}`);
+  return jsonResponse(200, captureJobJson(job));
+}
+
+async function captureJobList(url: URL, deps: AppDeps, actor: ActorRow): Promise<Response> {
+  const perPageRaw = url.searchParams.get('perPage');
+  const tokenRaw = url.searchParams.get('nextPageToken');
+  const extra = [...new Set(url.searchParams.keys())].filter((k) => k !== 'perPage' && k !== 'nextPageToken');
+  if (extra.length > 0) return queryParameterProblem(extra.map((k) => ({ parameter: k, message: `unsupported query parameter ${k} (supported: perPage, nextPageToken)` })));
+  if (perPageRaw !== null && (!/^\d{1,9}$/.test(perPageRaw) || Number(perPageRaw) < 1)) return queryParameterProblem([{ parameter: 'perPage', message: 'perPage must be an integer ≥ 1' }]);
+  // The token is the position of the last job shown (jobs are numbered in submission order).
+  const before = tokenRaw === null ? null : /^[1-9]\d{0,15}$/.test(tokenRaw) ? Number(tokenRaw) : NaN;
+  if (before !== null && !Number.isSafeInteger(before)) return queryParameterProblem([{ parameter: 'nextPageToken', message: 'nextPageToken is not a token returned by this endpoint' }]);
+  const perPage = Math.min(perPageRaw === null ? EPCIS_DEFAULT_PAGE_SIZE : Number(perPageRaw), EPCIS_MAX_PAGE_SIZE);
+  const page = await captureJobPage(deps.db, actor, before, perPage);
+  const headers: Record<string, string> = {};
+  const last = page.jobs[page.jobs.length - 1];
+  if (page.more && last) {
+    const next = new URL(url);
+    next.searchParams.set('perPage', String(perPage));
+    next.searchParams.set('nextPageToken', String(last.seq));
+    headers['link'] = `<${next.toString()}>; rel="next"`;
+  }
+  return jsonResponse(200, page.jobs.map(captureJobJson), headers);
 }

@@ -4,6 +4,7 @@ import { seedDemo } from '../../seeds/demo.ts';
 import { endLedgerFeeds } from '../services/event-feed.ts';
 import { integrateAll, startSweeper } from '../services/integrate.ts';
 import { startSubscriptionWorker } from '../services/subscription-worker.ts';
+import { startCaptureWorker } from '../services/capture-jobs.ts';
 import { flushScanCounts } from '../services/scan-counter.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
@@ -40,6 +41,23 @@ export async function startServer(config: Config, out: (line: string) => void = 
     throw e;
   }
   const sweeper = startSweeper(handle.db, signer, (e) => logger.error('integration sweep failed', { error: e }));
+  // EPCIS capture jobs: queued ones (also those a previous process left, kill -9) are captured in the background. On
+  // PGlite this process owns the data folder, so a job still running is an orphan: requeued at once.
+  let captureWorker: Awaited<ReturnType<typeof startCaptureWorker>>;
+  try {
+    captureWorker = await startCaptureWorker(
+      { db: handle.db, signer, now: () => new Date(), maxClockSkewMs: config.maxClockSkewMs, fieldLimits: config.fieldLimits },
+      {
+        exclusive: handle.engine === 'pglite',
+        onError: (error, jobId) => logger.error('capture job failed unexpectedly', { jobId, error }),
+        onLoopError: (error) => logger.error('capture worker failed', { error }),
+      },
+    );
+  } catch (e) {
+    await sweeper.stop();
+    await handle.close();
+    throw e;
+  }
   let closing: Promise<void> | undefined;
   const app = createApp({ db: handle.db, config, operatorKeyHash: operatorKey.hash, signer, now: () => new Date(), draining: () => closing !== undefined }, logger);
   const server = createServer(app);
@@ -50,6 +68,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
     });
   } catch (e) {
     // E.g. the port is taken: close the database (and release the data folder) before reporting it.
+    await captureWorker.stop();
     await sweeper.stop();
     await handle.close();
     throw e;
@@ -89,6 +108,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
         server.closeIdleConnections();
       });
       await stoppingSubscriptions;
+      // The capture job in hand finishes (its outcome recorded) before the database closes; queued ones wait for the next start.
+      await captureWorker.stop();
       await sweeper.stop();
       // Scans buffered in memory are written before the database closes.
       await flushScanCounts(handle.db).catch((error) => logger.error('writing scan counts failed', { error }));

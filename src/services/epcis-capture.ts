@@ -184,6 +184,30 @@ export function sizeRejection(byteLength: number, limits: EpcisCaptureLimits): E
   return rejection([problem(null, null, 'document', `the document is ${byteLength} bytes; the capture limit is ${limits.maxBytes} bytes`, 'LIMIT')]);
 }
 
+/**
+ * The refusals decided from the document's outline alone, before any event is looked at: not a JSON object, above
+ * the size limit, not an EPCISDocument, more events than the limit. A capture job is refused with these at submission
+ * (nothing is queued); `captureEpcisDocument` makes the same checks.
+ */
+export function outlineRejection(document: unknown, byteLength: number, limits: EpcisCaptureLimits): EpcisCaptureRejection | null {
+  const doc = asObj(document);
+  if (!doc) return rejection([problem(null, null, 'document', 'the document must be a JSON object (an EPCISDocument)', 'SCHEMA')]);
+  const tooBig = sizeRejection(byteLength, limits);
+  if (tooBig) return tooBig;
+  const docType = doc['type'];
+  if (docType !== 'EPCISDocument') {
+    const reason = docType === 'EPCISQueryDocument'
+      ? 'capture takes an EPCISDocument, not an EPCISQueryDocument: send the query result\'s epcisBody.queryResults.resultsBody.eventList as the epcisBody.eventList of an EPCISDocument'
+      : `capture takes an EPCISDocument (type "EPCISDocument"), got ${JSON.stringify(docType ?? null)}`;
+    return rejection([problem(null, null, 'type', reason, 'SCHEMA')]);
+  }
+  const list = asObj(doc['epcisBody'])?.['eventList'];
+  if (Array.isArray(list) && list.length > limits.maxEvents) {
+    return rejection([problem(null, null, 'epcisBody.eventList', `the document has ${list.length} events; the capture limit is ${limits.maxEvents} events per document`, 'LIMIT')]);
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // EPCIS 2.0 structure (core/epcis-validate.ts: the project's own rules, no schema files at run time)
 
@@ -841,6 +865,12 @@ export interface CaptureInput {
    * tokens as written (`JSON.parse` keeps only ~16 digits of a number). Ignored if it does not parse to the same events.
    */
   text?: string;
+  /**
+   * Runs inside the capture's transaction once the document is captured (also when every event was already there or
+   * an idempotency key replays), before the commit: what it writes commits with the events or not at all. Throwing
+   * rolls the capture back and rejects with that error. (A capture job records its success this way.)
+   */
+  onCaptured?: (trx: Trx, result: EpcisCaptureSuccess) => Promise<void>;
 }
 
 function serviceProblem(p: Planned, f: Failure): CaptureProblem {
@@ -951,7 +981,11 @@ export async function captureEpcisDocument(
   if (problems.length > 0) return rejection(problems);
 
   try {
-    const { result, pending } = await withRetries(deps.db, (trx) => captureInTransaction({ ...deps, trx }, trx, caller, planned, doc, key));
+    const { result, pending } = await withRetries(deps.db, async (trx) => {
+      const captured = await captureInTransaction({ ...deps, trx }, trx, caller, planned, doc, key);
+      await input.onCaptured?.(trx, captured);
+      return captured;
+    });
     await awaitIntegration(deps, pending);
     return result;
   } catch (e) {

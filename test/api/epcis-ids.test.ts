@@ -7,6 +7,7 @@ import { DOCUMENT_CONTEXT } from '../../src/core/epcis-export.ts';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { epcisEventHashId, parseJsonForHash } from '../../src/core/epcis-hash.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { captureAndWait } from '../helpers/epcis-capture.ts';
 import { createTestActor, lifecycle, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -39,14 +40,8 @@ async function graphqlEvents(key: string, epcFormat: 'URN' | 'DIGITAL_LINK'): Pr
   return body.data.epcisDocument.epcisBody.eventList as Json[];
 }
 
-async function capture(key: string, document: unknown): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${srv.origin}/epcis/capture`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/ld+json' },
-    body: typeof document === 'string' ? document : JSON.stringify(document),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
+/** POST /epcis/capture followed to the end of its job: the document's text is what the job keeps and hashes. */
+const capture = (key: string, document: unknown) => captureAndWait(srv.origin, key, document);
 
 const asDocument = (eventList: Json[]): Json => ({
   '@context': CONTEXT, type: 'EPCISDocument', schemaVersion: '2.0', creationDate: '2026-03-01T12:00:00.000Z', epcisBody: { eventList },

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { captureAndWait } from '../helpers/epcis-capture.ts';
 import { lifecycle, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -102,14 +103,8 @@ async function treeSize(): Promise<number> {
   return body.data.logInfo.treeSize;
 }
 
-async function capture(file: string): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${srv.origin}/epcis/capture`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${receiver.key}`, 'content-type': 'application/ld+json' },
-    body: readFileSync(`${dir}${file}`),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
+/** POST /epcis/capture of the file as is, followed to the end of its capture job. */
+const capture = (file: string) => captureAndWait(srv.origin, receiver.key, new Uint8Array(readFileSync(`${dir}${file}`)));
 
 beforeAll(async () => {
   db = await openTestDatabase();

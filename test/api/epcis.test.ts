@@ -14,6 +14,7 @@ import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { type CaptureOutcome, captureAndWait } from '../helpers/epcis-capture.ts';
 import { lifecycle, type TestActor } from '../helpers/ledger.ts';
 import { type TestServer, testConfig, testSigner } from '../helpers/server.ts';
 
@@ -25,8 +26,8 @@ type Json = Record<string, any>;
 interface EpcisServer extends TestServer {
   /** GET /epcis/events?{query} with the actor's key. */
   query(key: string | null, query?: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
-  /** POST /epcis/capture. */
-  capture(key: string | null, document: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  /** POST /epcis/capture, followed to the end of its capture job (`captureAndWait`). */
+  capture(key: string | null, document: unknown, headers?: Record<string, string>): Promise<CaptureOutcome>;
 }
 
 async function startEpcisServer(db: TestDatabase, options: EpcisHttpOptions = {}): Promise<EpcisServer> {
@@ -70,10 +71,7 @@ async function startEpcisServer(db: TestDatabase, options: EpcisHttpOptions = {}
     async query(key, query = '', headers = {}) {
       return parse(await fetch(`${origin}/epcis/events${query ? `?${query}` : ''}`, { headers: { ...auth(key), ...headers } }));
     },
-    async capture(key, document, headers = {}) {
-      const body = typeof document === 'string' ? document : JSON.stringify(document);
-      return parse(await fetch(`${origin}/epcis/capture`, { method: 'POST', headers: { 'content-type': 'application/ld+json', ...auth(key), ...headers }, body }));
-    },
+    capture: (key, document, headers = {}) => captureAndWait(origin, key, document, headers),
     close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
   };
 }

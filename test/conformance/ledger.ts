@@ -1,6 +1,7 @@
 /** Helpers of the conformance suite: actors with GLNs, lifecycle steps and the EPCIS REST endpoints of a test server. */
 import { expect } from 'vitest';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
+import { captureAndWait } from '../helpers/epcis-capture.ts';
 import { lifecycle, type TestActor } from '../helpers/ledger.ts';
 import type { TestServer } from '../helpers/server.ts';
 import type { Json } from './gs1.ts';
@@ -58,10 +59,9 @@ export async function epcisQuery(srv: TestServer, key: string, query = '', heade
   return parse(await fetch(`${srv.origin}/epcis/events${query ? `?${query}` : ''}`, { headers: { authorization: `Bearer ${key}`, ...headers } }));
 }
 
-/** POST /epcis/capture (a string body is sent as is). */
+/** POST /epcis/capture (a string body is sent as is), followed to the end of its capture job (`captureAndWait`). */
 export async function epcisCapture(srv: TestServer, key: string, document: unknown) {
-  const body = typeof document === 'string' ? document : JSON.stringify(document);
-  return parse(await fetch(`${srv.origin}/epcis/capture`, { method: 'POST', headers: { 'content-type': 'application/ld+json', authorization: `Bearer ${key}` }, body }));
+  return captureAndWait(srv.origin, key, document);
 }
 
 export const eventsOf = (queryDoc: Json): Json[] => queryDoc['epcisBody'].queryResults.resultsBody.eventList;
