@@ -391,14 +391,15 @@ describe('deliveries', () => {
       const expected: number[] = [];
       let worker = startSubscriptionWorker(deps(), opts);
       for (let i = 0; i < 3; i++) expected.push(await commission(a, GA));
-      await until(() => rx.positions().length >= 3);
+      // Stop once the cursor moved past the third event: stopping mid-delivery would (rightly) deliver it again.
+      await untilAsync(async () => (await getSub(a.key, 'mine', sub.subscriptionID))['provenant:position'] === expected[2]);
       await worker.stop();
       // Recorded while no worker runs: delivered after the restart, in batches of 2.
       for (let i = 0; i < 3; i++) expected.push(await commission(a, GA));
       await new Promise((r) => setTimeout(r, 50));
       expect(rx.positions()).toEqual(expected.slice(0, 3));
       worker = startSubscriptionWorker(deps(), opts);
-      await until(() => rx.positions().length >= 6);
+      await untilAsync(async () => (await getSub(a.key, 'mine', sub.subscriptionID))['provenant:position'] === expected[5]);
       await worker.stop();
       expect(rx.positions()).toEqual(expected);
       expect(rx.requests.every((r) => events(r.doc).length <= 2)).toBe(true);
@@ -445,9 +446,9 @@ describe('deliveries', () => {
   });
 });
 
-async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function untilAsync(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 10));
   }
