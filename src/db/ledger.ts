@@ -88,6 +88,9 @@ export interface NewLink {
   seq: number;
   prevHash: Uint8Array;
   hash: Uint8Array;
+  /** The item's stage and recall flag after the event (what the head map will commit to). */
+  stage: string;
+  recalled: boolean;
 }
 
 /** Appends chain links for one event. The (item_id, seq) primary key refuses a second link at the same seq. */
@@ -95,11 +98,12 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash)
-      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex')
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled)
+      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
-                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[])
-        AS t(item_id, seq, prev_hash, hash)`.execute(trx);
+                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
+                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[])
+        AS t(item_id, seq, prev_hash, hash, stage, recalled)`.execute(trx);
   }
 }
 

@@ -68,12 +68,13 @@ const CHUNK = 10_000;
 
 /**
  * Appends one leaf per content hash (leaf = SHA-256(0x00 || contentHash)) after `head`, stores every newly
- * completed subtree, moves the head and stores a signed checkpoint for the new size. Caller holds `lockLog`.
+ * completed subtree, moves the head and stores a signed checkpoint for the new size, with `extensions` as the note's
+ * extension lines (the head-map root). Caller holds `lockLog`.
  */
-export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner): Promise<LogHead> {
+export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner, extensions: readonly string[] = []): Promise<LogHead> {
   const frontierHashes = await readNodes(trx, frontier(head.size));
   const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
-  const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root }));
+  const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root, extensions }));
   // All but the last chunk of nodes go alone; the last one rides with the head move and the checkpoint, so a
   // typical append costs one statement here (this all runs under the log lock).
   let i = 0;

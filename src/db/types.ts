@@ -87,6 +87,18 @@ export interface ChainLinksTable {
   event_id: string;
   prev_hash: Uint8Array;
   hash: Uint8Array;
+  /** The item's stage and recall flag after this event (null on links written before the head map). */
+  stage: string | null;
+  recalled: boolean | null;
+}
+
+/** A node of the head map (see core/v2/head-map.ts); leaf nodes keep their key and value. */
+export interface HeadMapNodesTable {
+  depth: number;
+  prefix: string;
+  leaf_key: Uint8Array | null;
+  leaf_value: Uint8Array | null;
+  hash: Uint8Array;
 }
 
 export interface IdempotencyKeysTable {
@@ -210,6 +222,7 @@ export interface Database {
   events: EventsTable;
   pending_events: PendingEventsTable;
   chain_links: ChainLinksTable;
+  head_map_nodes: HeadMapNodesTable;
   idempotency_keys: IdempotencyKeysTable;
   log_state: LogStateTable;
   log_nodes: LogNodesTable;

@@ -86,7 +86,7 @@ export async function appendEvent(
       const prevHash = s.head ? s.head.hash : ZERO_HASH;
       const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
       linkHashes.set(s.id, hash);
-      return { itemId: s.id, seq, prevHash, hash };
+      return { itemId: s.id, seq, prevHash, hash, stage: s.next.stage, recalled: s.next.recalled };
     });
     await inFlight;
     inFlight = (async () => {

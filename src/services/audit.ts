@@ -1,6 +1,8 @@
 import { type EventBody, canonicalEventBody, contentHashOf, diffFields, linkHash, ZERO_HASH } from '../core/chain.ts';
 import { bytesEqual, toHex } from '../core/bytes.ts';
-import { verifyCheckpoint } from '../core/checkpoint.ts';
+import { decodeBase64, verifyCheckpoint } from '../core/checkpoint.ts';
+import { HEADS_EXTENSION_PREFIX, buildHeadMap } from '../core/v2/head-map.ts';
+import { allLoggedHeads, headMapEntry } from '../db/head-map.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, rootFromNodes, rootNodes, type NodeId } from '../core/merkle.ts';
 import { formatInstant } from '../core/time.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
@@ -119,6 +121,15 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     else {
       if (v.value.size !== size) report(`checkpoint: latest signed checkpoint covers ${v.value.size} events, ${size} are stored`);
       else if (!bytesEqual(v.value.rootHash, root)) report(`checkpoint ${v.value.size}: signed root ${toHex(v.value.rootHash)} differs from the root recomputed from stored events ${toHex(root)}`);
+      // The head map it binds must be the map of every item's logged head (rebuilt here from the chain links).
+      const line = v.value.extensions.find((e) => e.startsWith(HEADS_EXTENSION_PREFIX));
+      if (line) {
+        const bound = decodeBase64(line.slice(HEADS_EXTENSION_PREFIX.length));
+        const rebuilt = buildHeadMap((await allLoggedHeads(db)).map((h) => headMapEntry(h))).root;
+        if (!bound || !bytesEqual(bound, rebuilt)) {
+          report(`checkpoint ${v.value.size}: head-map root ${bound ? toHex(bound) : '(malformed)'} differs from the map of every item's logged head ${toHex(rebuilt)}`);
+        }
+      }
     }
   }
 

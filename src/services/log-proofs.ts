@@ -1,7 +1,12 @@
 import { type ProofBundle, buildBundle } from '../core/bundle.ts';
 import { digitalLink } from '../core/identifiers.ts';
 import { type NodeId, consistencyProofNodes, inclusionProofNodes, buildProof, leafHash, rootFromNodes, rootNodes } from '../core/merkle.ts';
-import type { DbOrTrx } from '../db/connection.ts';
+import { toHex } from '../core/bytes.ts';
+import type { Stage } from '../core/lifecycle.ts';
+import { HEADS_EXTENSION_PREFIX, type Head, headKey, headValue, proveHead } from '../core/v2/head-map.ts';
+import { type ItemStatement, buildItemStatement } from '../core/v2/statement.ts';
+import type { Db, DbOrTrx } from '../db/connection.ts';
+import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
 import { findChainWithEvents } from '../db/ledger.ts';
 import { readLogHead, readNodes, type LogSigner } from '../db/log.ts';
 import type { ItemRow } from '../db/types.ts';
@@ -96,4 +101,26 @@ export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: Item
     ...(sinceTreeSize ? { consistencyFromSize: sinceTreeSize } : {}),
   });
   return { kind: 'ok', bundle };
+}
+
+export type ItemStatementResult = { kind: 'ok'; statement: ItemStatement } | Failure;
+
+/**
+ * The item's head (stage, recalled, seq, link) proven in the head map of the latest signed checkpoint: verifiable
+ * offline with the log key alone (core `verifyItemStatement`), and public tier (no event data). Read in one snapshot
+ * so the checkpoint and the map agree. NotFound while the log has no checkpoint with a head map, or the item has no
+ * logged event yet.
+ */
+export async function itemStatementOf(db: Db, signer: LogSigner, item: ItemRow): Promise<ItemStatementResult> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
+    const checkpoint = await findCheckpoint(trx, signer.origin);
+    if (!checkpoint || !checkpoint.note.includes(`\n${HEADS_EXTENSION_PREFIX}`)) return notFound('the log has no checkpoint with a head map yet');
+    const head = await loggedHeadOf(trx, item.id, checkpoint.treeSize);
+    if (!head) return notFound('item not found');
+    const proof = await proveHead(sqlHeadMapStore(trx), headKey(head.sgtin));
+    const value: Head = { seq: head.seq, link: toHex(head.link), stage: head.stage as Stage, recalled: head.recalled };
+    // The map and the links are written by the same integration: a mismatch is corruption, not an expected failure.
+    if (!proof || toHex(proof.value) !== toHex(headValue(value))) throw new Error(`head map disagrees with the logged head of ${head.sgtin}`);
+    return { kind: 'ok' as const, statement: buildItemStatement(head.sgtin, checkpoint.note, value, proof.siblings) };
+  });
 }

@@ -1,6 +1,8 @@
 import { toHex } from '../../core/bytes.ts';
 import { encodeBase64 } from '../../core/checkpoint.ts';
-import { consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, type CheckpointView } from '../../services/log-proofs.ts';
+import { consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, itemStatementOf, type CheckpointView } from '../../services/log-proofs.ts';
+import { parseDigitalLink } from '../../core/identifiers.ts';
+import { findItemsByGtinSerial, findItemsBySgtins } from '../../db/ledger.ts';
 import { readLogHead } from '../../db/log.ts';
 import { builder } from '../builder.ts';
 import { inputError } from '../pagination.ts';
@@ -124,6 +126,32 @@ builder.queryField('itemProofBundle', (t) =>
       if (r.kind === 'ok') return r.bundle;
       if (r.kind === 'NotFoundError') return null;
       throw inputError(r.kind === 'ValidationError' ? r.field : 'sinceTreeSize', r.message);
+    },
+  }),
+);
+
+builder.queryField('itemStatement', (t) =>
+  t.field({
+    type: 'JSON',
+    nullable: true,
+    description:
+      'Public (no API key): an item statement, the item\'s stage, recall flag and latest chain link proven in the head map ' +
+      'of the latest signed checkpoint (docs/ledger-format.md "item statement"; check it offline with `provenant verify` ' +
+      'or core verifyItemStatement and the log key). It carries no event data, so anyone holding the serial (a scan) may ' +
+      'read it. Null for an unknown item. Name the item by exactly one of sgtin or digitalLink.',
+    args: { sgtin: t.arg.string(), digitalLink: t.arg.string() },
+    resolve: async (_r, args, ctx) => {
+      if ((args.sgtin ? 1 : 0) + (args.digitalLink ? 1 : 0) !== 1) throw inputError('item', 'give exactly one of sgtin or digitalLink');
+      let item;
+      if (args.sgtin) item = (await findItemsBySgtins(ctx.db, [args.sgtin]))[0];
+      else {
+        const dl = parseDigitalLink(args.digitalLink!);
+        if (!dl.ok) throw inputError('digitalLink', dl.error);
+        item = (await findItemsByGtinSerial(ctx.db, [{ gtin: dl.value.gtin14, serial: dl.value.serial }]))[0];
+      }
+      if (!item) return null;
+      const r = await itemStatementOf(ctx.db, ctx.signer, item);
+      return r.kind === 'ok' ? r.statement : null;
     },
   }),
 );

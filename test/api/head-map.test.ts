@@ -1,0 +1,101 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../src/core/bytes.ts';
+import { decodeBase64, parseCheckpoint } from '../../src/core/checkpoint.ts';
+import type { Stage } from '../../src/core/lifecycle.ts';
+import { HEADS_EXTENSION_PREFIX, buildHeadMap, headKey, headValue } from '../../src/core/v2/head-map.ts';
+import { verifyItemStatement } from '../../src/core/v2/statement.ts';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
+import { allLoggedHeads } from '../../src/db/head-map.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+// The head map: every integrated batch moves it and its root is bound to the batch's signed checkpoint; the public
+// item statement proves an item's stage and recall flag as of that checkpoint with the log key alone.
+let db: TestDatabase;
+let srv: TestServer;
+let maker: TestActor, dist: TestActor;
+const GTIN = '04012345444414';
+const sgtin = (n: number) => `urn:epc:id:sgtin:4012345.044441.H${n}`;
+
+async function statement(n: number) {
+  const r = await srv.gql(`query($s: String!) { itemStatement(sgtin: $s) }`, { s: sgtin(n) }, null);
+  expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+  return r.body.data.itemStatement;
+}
+
+/** The root of a map rebuilt from scratch over every item's logged head, and the root the latest checkpoint binds. */
+async function roots() {
+  const heads = await allLoggedHeads(db.db);
+  const rebuilt = buildHeadMap(heads.map((h) => ({ key: headKey(h.sgtin), value: headValue({ seq: h.seq, link: toHex(h.link), stage: h.stage as Stage, recalled: h.recalled }) }))).root;
+  const cp = await db.db.selectFrom('checkpoints').select('note').orderBy('tree_size', 'desc').limit(1).executeTakeFirstOrThrow();
+  const body = parseCheckpoint(cp.note.slice(0, cp.note.lastIndexOf('\n\n') + 1));
+  const line = body.ok ? body.value.extensions.find((e) => e.startsWith(HEADS_EXTENSION_PREFIX)) : undefined;
+  return { rebuilt: toHex(rebuilt), bound: line ? toHex(decodeBase64(line.slice(HEADS_EXTENSION_PREFIX.length))!) : null };
+}
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  srv = await startTestServer(db);
+  maker = await createTestActor(srv, 'Heads Maker', ['MANUFACTURER'], ['4012345']);
+  dist = await createTestActor(srv, 'Heads Dist', ['DISTRIBUTOR']);
+  const b = await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'HM1', range: { count: 5, firstSerial: 'H1' } });
+  expect(b.__typename).toBe('RegisterBatchSuccess');
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.dispose();
+});
+
+describe('head map and item statements', () => {
+  it('every checkpoint binds the head map, and the incrementally kept map equals one rebuilt from every item', async () => {
+    const start = await roots();
+    expect(start.bound).not.toBeNull();
+    expect(start.bound).toBe(start.rebuilt);
+    const r = await lifecycle(srv, maker, 'shipItems', { items: [sgtin(1), sgtin(2)], to: dist.id, occurredAt: minutesAgo(5) });
+    expect(r.__typename).toBe('RecordEventSuccess');
+    const after = await roots();
+    expect(after.bound).toBe(after.rebuilt);
+  });
+
+  it('anyone can fetch an item statement; it verifies offline with the log key and says stage and recall', async () => {
+    const s = await statement(1);
+    const v = verifyItemStatement(s, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok, JSON.stringify(v)).toBe(true);
+    if (!v.ok) return;
+    expect(v.head).toMatchObject({ stage: 'IN_TRANSIT', recalled: false, seq: 1 });
+    expect(v.summary).toMatch(/^stage IN_TRANSIT, not recalled, latest event seq 1, as of checkpoint \d+/);
+    // The CLI's dispatcher verifies it too.
+    expect(verifyAnyBundle(s, { verifierKeys: [srv.signer.verifierKey] }).ok).toBe(true);
+    // An unshipped item of the same batch is MANUFACTURED at seq 0; an unknown serial has no statement.
+    expect(verifyItemStatement(await statement(3), { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true, head: { stage: 'MANUFACTURED', seq: 0 } });
+    expect(await statement(99)).toBeNull();
+  });
+
+  it('a recall shows in the next statement; an altered stage or recall flag fails the head check; another key fails the signature', async () => {
+    const before = await statement(3);
+    const recall = await srv.gql(`mutation { recallBatch(input: { gtin: "${GTIN}", lot: "HM1", reason: "valve" }) { __typename } }`, {}, maker.key);
+    expect(recall.body.data.recallBatch.__typename).toBe('RecallBatchSuccess');
+    const after = await statement(3);
+    expect(verifyItemStatement(after, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true, head: { stage: 'MANUFACTURED', recalled: true, seq: 1 } });
+    // The older statement still verifies against its own (older) checkpoint: freshness is the reader's to judge.
+    expect(verifyItemStatement(before, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true, head: { recalled: false } });
+    for (const forged of [{ ...after, head: { ...after.head, recalled: false } }, { ...after, head: { ...after.head, stage: 'SOLD' } }, { ...after, head: { ...after.head, seq: 0 } }]) {
+      expect(verifyItemStatement(forged, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: false, failure: { check: 'head' } });
+    }
+    // A statement of another item with this item's head does not verify either.
+    expect(verifyItemStatement({ ...after, sgtin: sgtin(4) }, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: false, failure: { check: 'head' } });
+    const other = (await import('../helpers/server.ts')).testSigner();
+    expect(verifyItemStatement(after, { verifierKeys: [other.verifierKey] })).toMatchObject({ ok: false, failure: { check: 'signature' } });
+  });
+
+  it('a ledger whose log predates the map gets it built whole at the next integration', async () => {
+    await sql`DELETE FROM head_map_nodes`.execute(db.db);
+    const r = await lifecycle(srv, dist, 'receiveItems', { items: [sgtin(1)], occurredAt: minutesAgo(1) });
+    expect(r.__typename).toBe('RecordEventSuccess');
+    const after = await roots();
+    expect(after.bound).toBe(after.rebuilt);
+    expect(verifyItemStatement(await statement(2), { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true, head: { stage: 'IN_TRANSIT', recalled: true } });
+  });
+});
