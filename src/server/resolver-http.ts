@@ -13,6 +13,7 @@
  * requests share a per-client token bucket (429 with Retry-After beyond it); each resolver hit on a known GTIN counts
  * one scan per (GTIN, UTC day, country).
  */
+import { browserAsset, isBrowserAsset } from './browser-assets.ts';
 import { STAGES } from '../core/lifecycle.ts';
 import {
   ITEM_PAGE_LINK_TYPE, type Link, type LinkTarget, type Preferences, buildLinkset, chooseLinks, defaultLinks, effectiveLinks, linkTarget,
@@ -41,12 +42,13 @@ const PREFLIGHT = {
 /** Forget refilled buckets once this many clients are tracked (bounds memory; a full bucket carries no state). */
 const BUCKET_SWEEP_AT = 10_000;
 
-type Route = 'resolve' | 'item' | 'wellKnown';
+type Route = 'resolve' | 'item' | 'wellKnown' | 'asset';
 
 function routeOf(path: string): Route | undefined {
   if (path === '/.well-known/gs1resolver') return 'wellKnown';
   if (path.startsWith('/01/')) return 'resolve';
   if (path.startsWith('/item/01/')) return 'item';
+  if (path.startsWith('/assets/')) return 'asset';
   return undefined;
 }
 
@@ -85,6 +87,14 @@ export function createResolverHandler(deps: AppDeps, logger: Logger): ResolverHa
     const self = config.publicBaseUrl !== GS1_DEFAULT_ORIGIN ? config.publicBaseUrl : url.origin;
     try {
       if (route === 'wellKnown') return json(200, wellKnown(self), 'application/json', {}, head);
+      if (route === 'asset') {
+        const name = url.pathname.slice('/assets/'.length);
+        if (!isBrowserAsset(name)) return problem(404, 'Not found', `no asset ${name}`);
+        return new Response(head ? null : await browserAsset(name), {
+          status: 200,
+          headers: { ...CORS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' },
+        });
+      }
       const tooMany = limited(clientIp);
       if (tooMany) return tooMany;
       const key = parseResolverPath(route === 'item' ? url.pathname.slice('/item'.length) : url.pathname);
@@ -94,7 +104,7 @@ export function createResolverHandler(deps: AppDeps, logger: Logger): ResolverHa
         const detail = `GTIN ${key.value.gtin14} is not known to this resolver`;
         return route === 'item' ? html(404, page('Unknown product', `<p>${esc(detail)}.</p>`), head) : problem(404, 'Not found', detail);
       }
-      if (route === 'item') return html(200, itemPage(facts, key.value), head);
+      if (route === 'item') return html(200, itemPage(facts, key.value, deps.signer.verifierKey), head);
       const country = config.countryHeaders.map((h) => request.headers.get(h)).find((v) => v !== null && v !== undefined);
       counter.add(facts.product.gtin, scanDay(deps.now()), scanCountry(country));
       return resolve(request, url, key.value, facts, self, head);
@@ -248,8 +258,8 @@ function html(status: number, body: string, head: boolean, headers: Record<strin
       ...CORS,
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      // No scripts, no external resources: the page is self-contained.
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      // Only this server's own script (the in-browser verification) and its GraphQL endpoint; nothing external.
+      'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       ...headers,
@@ -262,6 +272,9 @@ function esc(s: string): string {
 }
 
 const STYLE = `
+.verification{border:2px solid #767676;border-radius:.5rem;padding:.25rem 1rem;margin:1rem 0;background:#fff}
+.verification[data-state=ok]{border-color:#1b6e20;background:#eef8ee}
+.verification[data-state=failed]{border-color:#b00020;background:#fdecee}
 :root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}
 body{margin:0;background:#f6f7f9;color:#1a1a1a}
 main{max-width:40rem;margin:0 auto;padding:1rem}
@@ -300,7 +313,7 @@ ${body}
 const stageLabel = (stage: string): string =>
   (STAGES as readonly string[]).includes(stage) ? stage.charAt(0) + stage.slice(1).toLowerCase().replace(/_/g, ' ') : stage;
 
-function itemPage(facts: ResolverFacts, key: ResolverKey): string {
+function itemPage(facts: ResolverFacts, key: ResolverKey, logKey: string): string {
   const { product, batch, item } = facts;
   const recalled = batch?.recalled_at != null || item?.recalled === true;
   const parts: string[] = [];
@@ -320,6 +333,14 @@ function itemPage(facts: ResolverFacts, key: ResolverKey): string {
   if (batch) rows.push(['Lot', batch.lot]);
   if (item) rows.push(['Serial number', item.serial], ['Current stage', stageLabel(item.stage)]);
   parts.push(`<dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`);
+  if (item) {
+    // Checked in the browser (src/browser/verify-statement.ts) against the log key, not taken on this server's word.
+    parts.push(`<section id="verification" class="verification" aria-live="polite" data-state="pending" data-sgtin="${esc(item.sgtin)}" data-log-key="${esc(logKey)}"
+ data-graphql="/graphql" data-stage="${esc(item.stage)}" data-recalled="${item.recalled}"><h2>Verification</h2>
+<p class="result">Checking this item's history against the signed log…</p>
+<noscript><p>Verification needs JavaScript.</p></noscript></section>
+<script type="module" src="/assets/verify-statement.js"></script>`);
+  }
   const links = effectiveLinks(facts.levels, null);
   if (links.length > 0) {
     const items = links.map((l) => {

@@ -77,7 +77,15 @@ describe('resolver without brand links', () => {
     expect(html).toContain(`Product ${G}`);
     expect(html).toMatch(/<dt>Current stage<\/dt><dd>Manufactured<\/dd>/);
     expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
-    expect(html).not.toMatch(/<script|role="alert"/i);
+    expect(html).not.toMatch(/role="alert"/i);
+    // Its only script is this server's own in-browser verification (the CSP allows nothing else).
+    expect(html.match(/<script[^>]*>/g)).toEqual(['<script type="module" src="/assets/verify-statement.js">']);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'; connect-src 'self'/);
+    const js = await fetch(`${base}/assets/verify-statement.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await js.text()).length).toBeGreaterThan(1000);
+    expect((await fetch(`${base}/assets/other.js`)).status).toBe(404);
   });
 
   it('the item page of a recalled lot shows a recall banner; an unregistered serial is said so', async () => {

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { launchOffline, type OfflineBrowser, screenshot } from './helpers.ts';
+
+// The item page a scan leads to, in a real headless Chromium on a 390-px phone viewport with the network off: it
+// verifies the item's statement in the browser against the log key and says what it proved — or what failed.
+let db: TestDatabase;
+let srv: TestServer;
+let browser: OfflineBrowser;
+let maker: TestActor, dist: TestActor;
+const GTIN = '04012345555516';
+const page = (serial: string) => `${srv.origin}/item/01/${GTIN}/21/${serial}`;
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  srv = await startTestServer(db);
+  maker = await createTestActor(srv, 'Scan Maker', ['MANUFACTURER'], ['4012345']);
+  dist = await createTestActor(srv, 'Scan Dist', ['DISTRIBUTOR']);
+  expect((await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'SC1', range: { count: 2, firstSerial: 'P1' } })).__typename).toBe('RegisterBatchSuccess');
+  expect((await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'SC2', range: { count: 1, firstSerial: 'R1' } })).__typename).toBe('RegisterBatchSuccess');
+  expect((await lifecycle(srv, maker, 'shipItems', { items: [`urn:epc:id:sgtin:4012345.055551.P1`], to: dist.id, occurredAt: minutesAgo(3) })).__typename).toBe('RecordEventSuccess');
+  const recall = await srv.gql(`mutation { recallBatch(input: { gtin: "${GTIN}", lot: "SC2", reason: "overheating" }) { __typename } }`, {}, maker.key);
+  expect(recall.body.data.recallBatch.__typename).toBe('RecallBatchSuccess');
+  browser = await launchOffline();
+  await browser.page.setViewportSize({ width: 390, height: 844 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.close();
+  await db?.dispose();
+});
+
+async function verification() {
+  const { page: p } = browser;
+  await p.waitForFunction(() => document.getElementById('verification')?.dataset['state'] !== 'pending', undefined, { timeout: 30_000 });
+  return p.evaluate(() => {
+    const box = document.getElementById('verification')!;
+    return { state: box.dataset['state'], text: box.querySelector('.result')!.textContent ?? '' };
+  });
+}
+
+describe('the item page of a scan (headless Chromium, network off)', () => {
+  it('shows the product and stage, and verifies in the browser: history intact up to checkpoint N', async () => {
+    const errors: string[] = [];
+    browser.page.on('pageerror', (e) => errors.push(e.message));
+    const r = await browser.page.goto(page('P1'), { waitUntil: 'load' });
+    expect(r?.status()).toBe(200);
+    const v = await verification();
+    expect(v, JSON.stringify(v)).toMatchObject({ state: 'ok' });
+    expect(v.text).toMatch(/^Confirmed by the signed log at checkpoint \d+: In transit, not recalled, 2 recorded events in its chain/);
+    const text = await browser.page.evaluate(() => document.body.innerText);
+    expect(text).toContain('Product 04012345555516');
+    expect(text).toContain('In transit');
+    expect(text).not.toContain('Recalled');
+    // Phone-sized: nothing wider than the viewport.
+    expect(await browser.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await screenshot(browser.page, 'scan-page');
+    expect(errors).toEqual([]);
+    expect(browser.blocked).toEqual([]);
+  });
+
+  it('a recalled item shows the recall banner, and the verification confirms the recall from the signed log', async () => {
+    await browser.page.goto(page('R1'), { waitUntil: 'load' });
+    expect(await browser.page.locator('[role=alert] h2').textContent()).toBe('Recalled');
+    const v = await verification();
+    expect(v).toMatchObject({ state: 'ok' });
+    expect(v.text).toMatch(/Manufactured, recalled/);
+    await screenshot(browser.page, 'scan-page-recalled');
+  });
+
+  it('a tampered statement (stage changed on its way to the browser) is refused, naming the failed check', async () => {
+    await browser.page.route('**/graphql', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { data: { itemStatement: { head: { stage: string } } } };
+      body.data.itemStatement.head.stage = 'SOLD';
+      await route.fulfill({ response, json: body });
+    });
+    try {
+      await browser.page.goto(page('P1'), { waitUntil: 'load' });
+      const v = await verification();
+      expect(v).toMatchObject({ state: 'failed' });
+      expect(v.text).toMatch(/^Verification FAILED \(head\): /);
+      await screenshot(browser.page, 'scan-page-tampered');
+    } finally {
+      await browser.page.unroute('**/graphql');
+    }
+  });
+
+  it('a statement signed by another key than the page pins is refused too', async () => {
+    await browser.page.route('**/item/01/**', async (route) => {
+      const response = await route.fetch();
+      const other = (await import('../helpers/server.ts')).testSigner();
+      const html = (await response.text()).replace(/data-log-key="[^"]+"/, `data-log-key="${other.verifierKey}"`);
+      await route.fulfill({ response, body: html });
+    });
+    try {
+      await browser.page.goto(page('P1'), { waitUntil: 'load' });
+      const v = await verification();
+      expect(v).toMatchObject({ state: 'failed' });
+      expect(v.text).toMatch(/^Verification FAILED \(signature\): /);
+    } finally {
+      await browser.page.unroute('**/item/01/**');
+    }
+  });
+});
