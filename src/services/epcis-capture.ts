@@ -194,13 +194,8 @@ export function outlineRejection(document: unknown, byteLength: number, limits: 
   if (!doc) return rejection([problem(null, null, 'document', 'the document must be a JSON object (an EPCISDocument)', 'SCHEMA')]);
   const tooBig = sizeRejection(byteLength, limits);
   if (tooBig) return tooBig;
-  const docType = doc['type'];
-  if (docType !== 'EPCISDocument') {
-    const reason = docType === 'EPCISQueryDocument'
-      ? 'capture takes an EPCISDocument, not an EPCISQueryDocument: send the query result\'s epcisBody.queryResults.resultsBody.eventList as the epcisBody.eventList of an EPCISDocument'
-      : `capture takes an EPCISDocument (type "EPCISDocument"), got ${JSON.stringify(docType ?? null)}`;
-    return rejection([problem(null, null, 'type', reason, 'SCHEMA')]);
-  }
+  const wrongType = documentTypeRejection(doc);
+  if (wrongType) return wrongType;
   const list = asObj(doc['epcisBody'])?.['eventList'];
   if (Array.isArray(list) && list.length > limits.maxEvents) {
     return rejection([problem(null, null, 'epcisBody.eventList', `the document has ${list.length} events; the capture limit is ${limits.maxEvents} events per document`, 'LIMIT')]);
@@ -943,13 +938,8 @@ export async function captureEpcisDocument(
     const at = /^document\.epcisBody\.eventList\[(\d+)\]\.(.+)$/.exec(textProblem.field);
     return rejection([at ? problem(Number(at[1]), null, at[2]!, textProblem.message, 'INVALID') : problem(null, null, textProblem.field, textProblem.message, 'INVALID')]);
   }
-  const docType = doc['type'];
-  if (docType !== 'EPCISDocument') {
-    const reason = docType === 'EPCISQueryDocument'
-      ? 'capture takes an EPCISDocument, not an EPCISQueryDocument: send the query result\'s epcisBody.queryResults.resultsBody.eventList as the epcisBody.eventList of an EPCISDocument'
-      : `capture takes an EPCISDocument (type "EPCISDocument"), got ${JSON.stringify(docType ?? null)}`;
-    return rejection([problem(null, null, 'type', reason, 'SCHEMA')]);
-  }
+  const wrongType = documentTypeRejection(doc);
+  if (wrongType) return wrongType;
   const body = asObj(doc['epcisBody']);
   const list = body?.['eventList'];
   if (Array.isArray(list) && list.length > limits.maxEvents) {
@@ -1213,6 +1203,16 @@ async function contentMismatch(trx: Trx, p: PlannedAggregation, content: Contain
     `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
     'INVALID',
   );
+}
+
+/** The rejection of a document that is not an EPCISDocument (a query document gets told how to turn it into one). */
+function documentTypeRejection(doc: Json): EpcisCaptureRejection | null {
+  const docType = doc['type'];
+  if (docType === 'EPCISDocument') return null;
+  const reason = docType === 'EPCISQueryDocument'
+    ? 'capture takes an EPCISDocument, not an EPCISQueryDocument: send the query result\'s epcisBody.queryResults.resultsBody.eventList as the epcisBody.eventList of an EPCISDocument'
+    : `capture takes an EPCISDocument (type "EPCISDocument"), got ${JSON.stringify(docType ?? null)}`;
+  return rejection([problem(null, null, 'type', reason, 'SCHEMA')]);
 }
 
 function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {
