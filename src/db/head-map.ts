@@ -21,7 +21,11 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
           .where(sql<boolean>`prefix = ANY(${prefixes.slice(i, i + CHUNK)}::text[])`)
           .execute();
         for (const r of rows) {
-          out.set(r.prefix, r.leaf_key && r.leaf_value ? { kind: 'leaf', key: r.leaf_key, value: r.leaf_value, hash: r.hash } : { kind: 'inner', hash: r.hash });
+          // Plain Uint8Array copies: the driver hands out Buffers, whose slice() is a view into shared memory.
+          const node: HeadMapNode = r.leaf_key && r.leaf_value
+            ? { kind: 'leaf', key: Uint8Array.from(r.leaf_key), value: Uint8Array.from(r.leaf_value), hash: Uint8Array.from(r.hash) }
+            : { kind: 'inner', hash: Uint8Array.from(r.hash) };
+          out.set(r.prefix, node);
         }
       }
       return out;

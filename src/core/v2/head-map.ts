@@ -43,7 +43,8 @@ export const keyBit = (k: Uint8Array, i: number): number => (k[i >> 3]! >> (7 - 
 /** Storage id of the node at `depth` on the path of `key`: hex of the first ceil(depth/8) bytes, bits ≥ depth zeroed. */
 export function prefixOf(key: Uint8Array, depth: number): string {
   const n = Math.ceil(depth / 8);
-  const b = key.slice(0, n);
+  // A copy, whatever the key's class: Node's Buffer.slice is a view, and the masking below must not touch the key.
+  const b = Uint8Array.from(key.subarray(0, n));
   if (depth % 8 !== 0) b[n - 1]! &= (0xff << (8 - (depth % 8))) & 0xff;
   return toHex(b);
 }
