@@ -1,8 +1,9 @@
 /**
  * The group-commit sequencer's integrator (DESIGN.md "Write pipeline"). Writers commit their events as pending,
  * holding only the rows of the items they touch; integration then takes the log's lock, gives every pending event
- * committed so far a leaf index in sequence order, stores the new subtrees, moves the events into `events` and signs
- * ONE checkpoint for the whole batch.
+ * committed so far a leaf index in sequence order, stores the new subtrees, moves the head map (every item's latest
+ * link, stage and recall flag; core/v2/head-map.ts) to the state after the batch, moves the events into `events` and
+ * signs ONE checkpoint for the whole batch, its `provenant-heads` line binding the map's root.
  *
  * Who integrates: one integrator per process and database (`integrateEvents`), to which every writer hands its events
  * right after its commit and waits for their leaf indexes (so a mutation still returns its leaf index). A server also
