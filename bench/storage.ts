@@ -14,7 +14,7 @@ import { benchSgtin, onEachDatabase, seedBenchLedger } from './harness.ts';
 
 const EVENTS = Number(process.env.BENCH_STORAGE_EVENTS ?? 20_000);
 const PER_TRANSACTION = 500;
-const TABLES = ['events', 'chain_links', 'items', 'custody_starts', 'log_nodes', 'checkpoints', 'pending_events', 'log_state', 'idempotency_keys'];
+const TABLES = ['events', 'chain_links', 'items', 'custody_starts', 'log_nodes', 'checkpoints', 'head_map_nodes', 'pending_events', 'log_state', 'idempotency_keys'];
 
 async function run(label: string, h: DatabaseHandle, schema: string | undefined) {
   const { maker, dist, deps } = await seedBenchLedger(h, schema, 'S', EVENTS);
