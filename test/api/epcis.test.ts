@@ -14,7 +14,7 @@ import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { type CaptureOutcome, captureAndWait } from '../helpers/epcis-capture.ts';
+import { type CaptureOutcome, captureAndWait, parse } from '../helpers/epcis-capture.ts';
 import { lifecycle, type TestActor } from '../helpers/ledger.ts';
 import { type TestServer, testConfig, testSigner } from '../helpers/server.ts';
 
@@ -43,16 +43,6 @@ async function startEpcisServer(db: TestDatabase, options: EpcisHttpOptions = {}
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const url = `${origin}/graphql`;
   const auth = (key: string | null): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});
-  const parse = async (res: Response) => {
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // keep text
-    }
-    return { status: res.status, headers: res.headers, body };
-  };
   return {
     url,
     origin,

@@ -1,4 +1,5 @@
 /** Helpers of the conformance suite: actors with GLNs, lifecycle steps and the EPCIS REST endpoints of a test server. */
+import { parse } from '../helpers/epcis-capture.ts';
 import { expect } from 'vitest';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
 import { captureAndWait } from '../helpers/epcis-capture.ts';
@@ -43,16 +44,6 @@ export async function treeSize(srv: TestServer): Promise<number> {
   return body.data.logInfo.treeSize;
 }
 
-async function parse(res: Response): Promise<{ status: number; headers: Headers; body: any }> {
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // keep the text
-  }
-  return { status: res.status, headers: res.headers, body };
-}
 
 /** GET /epcis/events?{query} with the actor's key. */
 export async function epcisQuery(srv: TestServer, key: string, query = '', headers: Record<string, string> = {}) {

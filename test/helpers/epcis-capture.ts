@@ -35,7 +35,8 @@ export async function captureAndWait(origin: string, key: string | null, documen
   throw new Error(`capture job ${location} did not finish`);
 }
 
-async function parse(res: Response): Promise<CaptureOutcome> {
+/** Status, headers and body of a response: JSON when it parses, else the text (shared by the EPCIS tests). */
+export async function parse(res: Response): Promise<CaptureOutcome> {
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { apiKeyHash } from '../../src/core/api-key.ts';
 import { publicKeyFromPrivate, verifierKeyString } from '../../src/core/checkpoint.ts';
@@ -70,4 +70,13 @@ export async function startTestServer(db: TestDatabase, overrides: Partial<Confi
 export function testSigner(origin = 'test.provenant/log'): LogSigner {
   const seed = new Uint8Array(randomBytes(32));
   return { origin, seed, verifierKey: verifierKeyString(origin, publicKeyFromPrivate(seed)) };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for spawned servers). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
