@@ -65,12 +65,16 @@ export const headMapEntry = (h: LoggedHead, sha256?: Sha256) => ({
   value: headValue({ seq: h.seq, link: toHex(h.link), stage: h.stage as Stage, recalled: h.recalled }, sha256),
 });
 
+// A logged head's columns: the item's SGTIN and its link; stage and recall flag from the link (links written before the
+// head map carry none: then the item's).
+const HEAD_COLUMNS = sql.raw('i.sgtin, l.seq, l.hash AS link, coalesce(l.stage, i.stage) AS stage, coalesce(l.recalled, i.recalled) AS recalled');
+
 /** The latest link of each item touched by the events `eventIds` (the integrator's batch), with the state after it. */
 export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): Promise<LoggedHead[]> {
   const out: LoggedHead[] = [];
   for (let i = 0; i < eventIds.length; i += CHUNK) {
     const rows = await sql<LoggedHead>`
-      SELECT DISTINCT ON (l.item_id) i.sgtin, l.seq, l.hash AS link, coalesce(l.stage, i.stage) AS stage, coalesce(l.recalled, i.recalled) AS recalled
+      SELECT DISTINCT ON (l.item_id) ${HEAD_COLUMNS}
       FROM chain_links l JOIN items i ON i.id = l.item_id
       WHERE l.event_id = ANY(${eventIds.slice(i, i + CHUNK)}::uuid[])
       ORDER BY l.item_id, l.seq DESC`.execute(trx);
@@ -82,7 +86,7 @@ export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): P
 /** Every item's latest logged head (building the map for a ledger that had none; audit). */
 export async function allLoggedHeads(db: DbOrTrx): Promise<LoggedHead[]> {
   const rows = await sql<LoggedHead>`
-    SELECT DISTINCT ON (l.item_id) i.sgtin, l.seq, l.hash AS link, coalesce(l.stage, i.stage) AS stage, coalesce(l.recalled, i.recalled) AS recalled
+    SELECT DISTINCT ON (l.item_id) ${HEAD_COLUMNS}
     FROM chain_links l JOIN items i ON i.id = l.item_id JOIN events e ON e.id = l.event_id
     ORDER BY l.item_id, l.seq DESC`.execute(db);
   return rows.rows;
@@ -91,7 +95,7 @@ export async function allLoggedHeads(db: DbOrTrx): Promise<LoggedHead[]> {
 /** One item's latest head among events below `treeSize`. */
 export async function loggedHeadOf(db: DbOrTrx, itemId: string, treeSize: number): Promise<LoggedHead | undefined> {
   const rows = await sql<LoggedHead>`
-    SELECT i.sgtin, l.seq, l.hash AS link, coalesce(l.stage, i.stage) AS stage, coalesce(l.recalled, i.recalled) AS recalled
+    SELECT ${HEAD_COLUMNS}
     FROM chain_links l JOIN items i ON i.id = l.item_id JOIN events e ON e.id = l.event_id
     WHERE l.item_id = ${itemId} AND e.leaf_index < ${treeSize} ORDER BY l.seq DESC LIMIT 1`.execute(db);
   return rows.rows[0];

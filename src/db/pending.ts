@@ -2,11 +2,11 @@ import { sql } from 'kysely';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
 
-/** A written event as its writer sees it before integration: every column but the leaf index (-1 until integrated). */
-export type PendingEventRow = EventRow;
-
-/** Records a written event as pending; the integrator gives it its leaf index later. */
-export async function insertPendingEvent(trx: Trx, e: Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown }): Promise<PendingEventRow> {
+/**
+ * Records a written event as pending; the integrator gives it its leaf index later. Returns the event as its writer
+ * sees it: every column, with leaf_index -1 until integrated.
+ */
+export async function insertPendingEvent(trx: Trx, e: Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown }): Promise<EventRow> {
   await trx
     .insertInto('pending_events')
     .values({ ...e, data: JSON.stringify(e.data) })
@@ -42,13 +42,6 @@ export async function oldestPending(trx: Trx, limit: number): Promise<{ id: stri
 /** Whether any event waits for integration (cheap: no lock). */
 export async function hasPending(db: DbOrTrx): Promise<boolean> {
   return (await db.selectFrom('pending_events').select('id').limit(1).executeTakeFirst()) !== undefined;
-}
-
-/** Ids of the pending events among `ids`. */
-export async function pendingIdsAmong(db: DbOrTrx, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('pending_events').select('id').where(sql<boolean>`id = ANY(${ids}::uuid[])`).execute();
-  return new Set(rows.map((r) => r.id));
 }
 
 /**
