@@ -127,3 +127,11 @@ export function decideContainerUse(actorId: string, use: ContainerUse, c: Contai
   if (custodians.size !== 1 || !custodians.has(actorId)) return err({ type: 'PermissionDenied', rule: 'NOT_CONTAINER_CUSTODIAN' });
   return ok(null);
 }
+
+/**
+ * Whether a reader may look at a container (GraphQL `container`): all-products readers and its holder always; anyone
+ * else only when at least one item inside it (at any depth) is visible to them, and then only those items.
+ */
+export function canSeeContainer(scope: ReadScope, c: { holderId: string; visibleItems: number }): boolean {
+  return scope.allProducts || c.holderId === scope.actorId || c.visibleItems > 0;
+}

@@ -76,3 +76,9 @@ export async function containersWithVisibleItems(db: DbOrTrx, scope: ReadScope, 
       JOIN items i ON i.id = m.item_id WHERE ${itemVisibleSql(scope, 'i')}`.execute(db);
   return new Set(rows.rows.map((r) => r.root));
 }
+
+/** The containers packed directly inside `sscc`, by SSCC. */
+export async function childContainers(db: DbOrTrx, sscc: string): Promise<string[]> {
+  const rows = await db.selectFrom('container_members').select('child_sscc').where('parent_sscc', '=', sscc).where('child_sscc', 'is not', null).orderBy('child_sscc').execute();
+  return rows.map((r) => r.child_sscc!);
+}

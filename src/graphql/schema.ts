@@ -13,6 +13,7 @@ import './types/material.ts';
 import './types/epcis.ts';
 import './types/subscription.ts';
 import './types/links.ts';
+import './types/container.ts';
 
 builder.queryType({});
 builder.mutationType({});
