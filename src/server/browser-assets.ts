@@ -5,7 +5,7 @@ import { build } from 'esbuild';
  * Browser scripts of the public pages, bundled from TypeScript at the first request with esbuild (the project's own
  * core code, no CDN: the pages work offline) and kept in memory for the process's lifetime.
  */
-const ENTRY = { 'verify-statement.js': '../browser/verify-statement.ts' } as const;
+const ENTRY = { 'verify-statement.js': '../browser/verify-statement.ts', 'explorer.js': '../browser/explorer.ts' } as const;
 export type BrowserAsset = keyof typeof ENTRY;
 
 const built = new Map<BrowserAsset, Promise<string>>();

@@ -9,11 +9,13 @@
  *   unknown GTIN → 404; bad syntax or check digit → 400 (`application/problem+json`).
  * - `GET|HEAD /item/01/…`: the resolver's own item page (server-rendered HTML, no scripts).
  * - `GET|HEAD /.well-known/gs1resolver`: the resolver description file.
+ * - `GET|HEAD /explorer`: the auditor explorer (src/server/explorer-page.ts), not rate-limited, no scan counted.
  * Every answer carries `Access-Control-Allow-Origin: *`; OPTIONS answers the CORS preflight. Resolver and item page
  * requests share a per-client token bucket (429 with Retry-After beyond it); each resolver hit on a known GTIN counts
  * one scan per (GTIN, UTC day, country).
  */
 import { browserAsset, isBrowserAsset } from './browser-assets.ts';
+import { explorerPage } from './explorer-page.ts';
 import { STAGES } from '../core/lifecycle.ts';
 import {
   ITEM_PAGE_LINK_TYPE, type Link, type LinkTarget, type Preferences, buildLinkset, chooseLinks, defaultLinks, effectiveLinks, linkTarget,
@@ -42,13 +44,14 @@ const PREFLIGHT = {
 /** Forget refilled buckets once this many clients are tracked (bounds memory; a full bucket carries no state). */
 const BUCKET_SWEEP_AT = 10_000;
 
-type Route = 'resolve' | 'item' | 'wellKnown' | 'asset';
+type Route = 'resolve' | 'item' | 'wellKnown' | 'asset' | 'explorer';
 
 function routeOf(path: string): Route | undefined {
   if (path === '/.well-known/gs1resolver') return 'wellKnown';
   if (path.startsWith('/01/')) return 'resolve';
   if (path.startsWith('/item/01/')) return 'item';
   if (path.startsWith('/assets/')) return 'asset';
+  if (path === '/explorer') return 'explorer';
   return undefined;
 }
 
@@ -95,6 +98,8 @@ export function createResolverHandler(deps: AppDeps, logger: Logger): ResolverHa
           headers: { ...CORS, 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' },
         });
       }
+      // The auditor explorer: a static shell pinning the log key; its script talks to GraphQL with the auditor's key.
+      if (route === 'explorer') return html(200, explorerPage(deps.signer.verifierKey, deps.signer.origin), head);
       const tooMany = limited(clientIp);
       if (tooMany) return tooMany;
       const key = parseResolverPath(route === 'item' ? url.pathname.slice('/item'.length) : url.pathname);
