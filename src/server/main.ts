@@ -81,6 +81,7 @@ export async function startServer(config: Config, out: (line: string) => void = 
   out(`Provenant ${handle.engine === 'pglite' ? 'on embedded PGlite at' : 'on PostgreSQL'} ${handle.where}`);
   out(`Data folder: ${config.dataDir}`);
   out(`GraphQL (GraphiQL in a browser): ${url}`);
+  out(`Auditor explorer: http://${host}:${port}/explorer`);
   out(`Log ${signer.origin}; verifier key: ${signer.verifierKey}`);
   if (operatorKey.generated) {
     out(`Generated operator API key (shown once, kept in ${operatorKey.file}):`);
