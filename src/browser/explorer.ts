@@ -332,8 +332,8 @@ async function itemView(q: Extract<ExplorerQuery, { kind: 'item' }>): Promise<Vi
   let proven = new Map<number, { seq: number; contentHash: string; withheld: string[] }>();
   if ('bundle' in got) {
     const v = verifyAnyBundle(got.bundle, { verifierKeys: [LOG_KEY], ...(kept ? { previousCheckpoint: kept.note } : {}) });
-    pic = verificationPicture(v, got.bundle, { keptSize: kept ? kept.size : null, key: LOG_KEY });
-    proven = provenEvents(v, got.bundle);
+    pic = verificationPicture(v, got.bundle, { keptSize: kept ? kept.size : null, key: LOG_KEY, sgtin: item.sgtin });
+    if (pic.ok) proven = provenEvents(v, got.bundle);
     // The newest checkpoint that verified becomes the one the next verification must extend.
     if (pic.ok) {
       sessionStorage.setItem(KEPT_SLOT, (got.bundle as { checkpoint: string }).checkpoint);

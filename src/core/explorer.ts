@@ -189,6 +189,7 @@ export function rowOfCheck(check: string): PictureRow {
     case 'signature':
     case 'checkpoint':
     case 'format':
+    case 'item':
       return 'signature';
     case 'inclusion':
       return 'inclusion';
@@ -216,15 +217,23 @@ export function verifiedBundleFacts(v: AnyVerification, bundle: unknown): { even
 /**
  * The explorer's picture of a `verifyAnyBundle` outcome over `bundle`. On success every row says what was proven
  * (consistency "not checked" without a kept checkpoint); on failure the failed check's row says FAILED with the
- * verifier's message and the others "not established" (the verifier stops at the first failure). `keptSize` is the
- * tree size of the checkpoint the auditor kept, if any; `key` names the pinned log key.
+ * verifier's message and the others "not established" (the verifier stops at the first failure); a bundle of another
+ * item than `sgtin` fails check `item`. `keptSize` is the tree size of the checkpoint the auditor kept, if any; `key`
+ * names the pinned log key.
  */
-export function verificationPicture(v: AnyVerification, bundle: unknown, opts: { keptSize: number | null; key: string }): VerificationPicture {
+export function verificationPicture(v: AnyVerification, bundle: unknown, opts: { keptSize: number | null; key: string; sgtin: string }): VerificationPicture {
   const facts = verifiedBundleFacts(v, bundle);
-  if (!v.ok || !facts) {
-    const f = v.ok ? { check: 'format', seq: null, message: `${v.kind} is not a proof bundle` } : v.failure;
-    const failedRow = rowOfCheck(f.check);
-    const headline = `FAILED (${f.check})${f.seq !== null ? ` at seq ${f.seq}` : ''}: ${f.message}`;
+  // A bundle that verifies but proves another item's history proves nothing about this one.
+  const f = !v.ok
+    ? v.failure
+    : !facts
+      ? { check: 'format', seq: null, message: `${v.kind} is not a proof bundle` }
+      : v.item !== opts.sgtin
+        ? { check: 'item', seq: null, message: `the bundle proves the history of ${v.item}, not of ${opts.sgtin}` }
+        : null;
+  if (f || !facts) {
+    const failedRow = rowOfCheck(f!.check);
+    const headline = `FAILED (${f!.check})${f!.seq !== null ? ` at seq ${f!.seq}` : ''}: ${f!.message}`;
     return {
       ok: false,
       headline,

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { RESULT_FIELDS, createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, testSigner, type TestServer } from '../helpers/server.ts';
+import { toHex } from '../../src/core/bytes.ts';
+import { contentHashV2 } from '../../src/core/v2/event-v2.ts';
 import { launchOffline, type OfflineBrowser, screenshot } from './helpers.ts';
 
 // The auditor explorer in a real headless Chromium with the network off: key entry, search by SGTIN, batch and
@@ -183,6 +185,69 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
       expect(v.headline).toMatch(/^FAILED \(inclusion\) at seq 2: /);
     } finally {
       await browser.page.unroute('**/graphql');
+    }
+  });
+
+  it('a valid bundle of another item is refused: it proves nothing about this one', async () => {
+    const other = (await srv.gql(`{ itemProofBundle(sgtin: "${urn('E2')}") }`, {}, auditor.key)).body.data.itemProofBundle;
+    await browser.page.route('**/graphql', async (route) => {
+      if (!route.request().postData()?.includes('itemProofBundle')) return route.continue();
+      await route.fulfill({ json: { data: { itemProofBundle: other } } });
+    });
+    try {
+      await searchFor(urn('E1'));
+      const v = await verification();
+      expect(v.state).toBe('failed');
+      expect(v.headline).toBe(`FAILED (item): the bundle proves the history of ${urn('E2')}, not of ${urn('E1')}`);
+    } finally {
+      await browser.page.unroute('**/graphql');
+    }
+  });
+
+  it('renders a format-v2 bundle: verified with the head map, fields the bundle withholds marked "withheld"', async () => {
+    // A golden v2 bundle (test/vectors/ledger-v2) served for an item whose API answer mirrors it, under its log key.
+    const vector = JSON.parse(readFileSync(new URL('../vectors/ledger-v2/golden/02-lifecycle-public.json', import.meta.url), 'utf8'));
+    const bundle = vector.bundle;
+    const events = bundle.events.map((e: any) => {
+      const body = JSON.parse(e.body);
+      return {
+        id: `ev${e.seq}`, kind: body.kind, occurredAt: body.occurredAt, recordedAt: body.recordedAt, location: null, actor: { name: 'Someone' },
+        counterparty: null, data: {}, contentHash: toHex(contentHashV2(e.body)), leafIndex: e.leafIndex,
+      };
+    });
+    const item = {
+      sgtin: bundle.item.sgtin, digitalLink: bundle.item.digitalLink, serial: 'A-1001', gtin: '09506000134352', stage: 'RECYCLED', recalled: true,
+      chainLength: events.length, product: { name: 'Vector product', brand: { name: 'Vector brand' } }, batch: { lot: 'V1', recalled: true, recallReason: null },
+      custodian: { name: 'Someone' }, pendingReceiver: null, events: { edges: events.map((node: unknown) => ({ node })), pageInfo: { hasNextPage: false, endCursor: null } },
+    };
+    const p = await browser.context.newPage();
+    await p.route('**/explorer', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, body: (await response.text()).replace(/data-log-key="[^"]+"/, `data-log-key="${vector.verifierKeys[0]}"`) });
+    });
+    await p.route('**/graphql', async (route) => {
+      const q = route.request().postData() ?? '';
+      if (q.includes('itemProofBundle')) return route.fulfill({ json: { data: { itemProofBundle: bundle } } });
+      if (q.includes('query Item')) return route.fulfill({ json: { data: { item } } });
+      return route.continue();
+    });
+    try {
+      await openExplorer(p);
+      await enterKey(auditor.key, p);
+      await searchFor(bundle.item.sgtin, p);
+      const v = await verification(p);
+      expect(v.state, v.headline).toBe('ok');
+      expect(v.headline).toBe('Verified in this browser: 14 events, checkpoint 26');
+      expect(await p.locator('[data-check=completeness]').textContent()).toMatch(/proven in the checkpoint's head map/);
+      expect(await p.locator('#verification').innerText()).toContain('provenant-proof-bundle/v2');
+      const badges = await timelineBadges(p);
+      expect(badges).toHaveLength(14);
+      expect(badges.every((b, i) => b.startsWith(`proven: seq ${i}, leaf `))).toBe(true);
+      const sell = p.locator('.timeline > li[data-kind=SELL]');
+      expect(await sell.locator('dt').allTextContents()).toEqual(expect.arrayContaining(['buyer', 'currency', 'note', 'price']));
+      expect(await sell.locator('.withheld').count()).toBe(4);
+    } finally {
+      await p.close();
     }
   });
 

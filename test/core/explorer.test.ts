@@ -75,13 +75,13 @@ describe('verificationPicture', () => {
 
   it('names the failed check, its seq and message, and leaves the other rows not established', () => {
     const v: AnyVerification = { ok: false, kind: 'bundle-v1', failure: { item: 'x', seq: 3, check: 'inclusion', message: 'bad proof' } };
-    const p = verificationPicture(v, bundle, { keptSize: null, key });
+    const p = verificationPicture(v, bundle, { keptSize: null, key, sgtin: 'x' });
     expect(p.ok).toBe(false);
     expect(p.headline).toBe('FAILED (inclusion) at seq 3: bad proof');
     expect(p.rows.map((r) => [r.row, r.state])).toEqual([
       ['signature', 'not-established'], ['chain', 'not-established'], ['inclusion', 'failed'], ['completeness', 'not-established'], ['consistency', 'not-established'],
     ]);
-    const noSeq = verificationPicture({ ok: false, kind: 'bundle-v2', failure: { item: 'x', seq: null, check: 'consistency', message: 'rewritten' } }, bundle, { keptSize: 3, key });
+    const noSeq = verificationPicture({ ok: false, kind: 'bundle-v2', failure: { item: 'x', seq: null, check: 'consistency', message: 'rewritten' } }, bundle, { keptSize: 3, key, sgtin: 'x' });
     expect(noSeq.headline).toBe('FAILED (consistency): rewritten');
     expect(rowOfCheck('item-tree')).toBe('chain');
     expect(rowOfCheck('head')).toBe('completeness');
@@ -89,14 +89,16 @@ describe('verificationPicture', () => {
 
   it('on success says what each row proved, consistency only with a kept checkpoint', () => {
     const v: AnyVerification = { ok: true, kind: 'bundle-v1', item: 'x', summary: '' };
-    const p = verificationPicture(v, bundle, { keptSize: null, key });
+    const p = verificationPicture(v, bundle, { keptSize: null, key, sgtin: 'x' });
     expect(p).toMatchObject({ ok: true, treeSize: 7, headline: 'Verified in this browser: 3 events, checkpoint 7' });
     expect(p.rows.map((r) => r.state)).toEqual(['ok', 'ok', 'ok', 'ok', 'not-checked']);
     expect(p.rows[0]!.text).toContain('o/log+0a0b0c0d');
-    const kept = verificationPicture(v, bundle, { keptSize: 5, key });
+    const kept = verificationPicture(v, bundle, { keptSize: 5, key, sgtin: 'x' });
     expect(kept.rows[4]).toMatchObject({ state: 'ok', text: 'the log of size 7 extends your kept checkpoint of size 5' });
+    // A valid bundle of another item proves nothing about this one.
+    expect(verificationPicture(v, bundle, { keptSize: null, key, sgtin: 'y' })).toMatchObject({ ok: false, headline: 'FAILED (item): the bundle proves the history of x, not of y' });
     // An item statement is not a bundle: the picture refuses it rather than claiming a history.
-    const st = verificationPicture({ ok: true, kind: 'item-statement', item: 'x', summary: '' }, {}, { keptSize: null, key });
+    const st = verificationPicture({ ok: true, kind: 'item-statement', item: 'x', summary: '' }, {}, { keptSize: null, key, sgtin: 'x' });
     expect(st).toMatchObject({ ok: false, headline: 'FAILED (format): item-statement is not a proof bundle' });
   });
 });
