@@ -138,6 +138,50 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
     expect(await browser.page.evaluate(() => sessionStorage.getItem('provenant.explorer.keptCheckpoint'))).not.toBe(forged);
   });
 
+  it('a kept checkpoint the log does not extend (same key, another root) fails consistency: the log was rewritten', async () => {
+    const { signNote, formatCheckpoint } = await import('../../src/core/checkpoint.ts');
+    const size = (await srv.gql('{ checkpoint { treeSize } }')).body.data.checkpoint.treeSize as number;
+    const forked = signNote(formatCheckpoint({ origin: srv.signer.origin, size: size - 1, rootHash: new Uint8Array(32).fill(7) }), srv.signer.origin, srv.signer.seed);
+    await browser.page.getByLabel('A checkpoint you kept earlier (signed note)').fill(forked);
+    await browser.page.getByRole('button', { name: 'Keep this checkpoint' }).click();
+    expect(await browser.page.locator('#kept-status').textContent()).toBe(`Kept checkpoint: tree size ${size - 1}.`);
+    await searchFor(urn('E1'));
+    const v = await verification();
+    expect(v).toMatchObject({ state: 'failed', checks: { consistency: 'failed' } });
+    expect(v.headline).toMatch(new RegExp(`^FAILED \\(consistency\\): the log was rewritten: tree size ${size} `));
+    // The failed verification does not replace the kept checkpoint.
+    expect(await browser.page.evaluate(() => sessionStorage.getItem('provenant.explorer.keptCheckpoint'))).toBe(forked);
+    await browser.page.getByRole('button', { name: 'Forget', exact: true }).click();
+    expect(await browser.page.locator('#kept-status').textContent()).toBe('No kept checkpoint.');
+    await searchFor(urn('E1'));
+    expect((await verification()).state).toBe('ok');
+  });
+
+  it('marks the fields the API lists in withheldFields as withheld', async () => {
+    // Until the server has Event.withheldFields, the answer is rewritten here: the field is asked for without it
+    // and each SHIP event then says its counterparty's note was withheld.
+    const p = await browser.context.newPage();
+    await p.route('**/graphql', async (route) => {
+      const post = route.request().postData() ?? '';
+      if (!post.includes('withheldFields')) return route.continue();
+      const response = await route.fetch({ postData: post.replace(' withheldFields', '') });
+      const body = (await response.json()) as any;
+      for (const edge of body.data?.item?.events.edges ?? []) if (edge.node.kind === 'SHIP') edge.node.withheldFields = ['note'];
+      await route.fulfill({ response, json: body });
+    });
+    try {
+      await openExplorer(p);
+      await enterKey(auditor.key, p);
+      await searchFor(urn('E1'), p);
+      const ship = p.locator('.timeline > li[data-kind=SHIP]');
+      expect(await ship.locator('dt').allTextContents()).toContain('note');
+      expect(await ship.locator('.withheld').innerText()).toMatch(/^withheld\s+not disclosed to you$/);
+      expect(await p.locator('.timeline > li[data-kind=RECEIVE] .withheld').count()).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('downloads the proof bundle as JSON', async () => {
     const [download] = await Promise.all([browser.page.waitForEvent('download'), browser.page.getByRole('button', { name: 'Download proof bundle (JSON)' }).click()]);
     expect(download.suggestedFilename()).toBe(`${GTIN}-E1-proof-bundle.json`);
@@ -285,6 +329,19 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
     expect(await browser.page.locator('#status').textContent()).toBe('Cannot search: SSCC check digit is 8, expected 7.');
     await searchFor(urn('NOPE'));
     expect(await browser.page.locator('#status').textContent()).toBe('No item found that your key may see.');
+    // The distributor holds E1 but may not read its whole history: the timeline shows, the bundle is refused.
+    const p = await browser.context.newPage();
+    try {
+      await openExplorer(p);
+      await enterKey(dist.key, p);
+      await searchFor(urn('E1'), p);
+      expect(await verification(p)).toMatchObject({ state: 'unavailable', headline: expect.stringMatching(/^Not verified: the API refused the proof bundle \(FULL_HISTORY_REQUIRED\): /) });
+      expect(await timelineBadges(p)).toContain('not proven');
+      await searchFor(urn('E2'), p);
+      expect(await p.locator('#status').textContent()).toBe('No item found that your key may see.');
+    } finally {
+      await p.close();
+    }
   });
 
   it('works on a 390-px phone without horizontal overflow, and is usable from the keyboard alone', async () => {
