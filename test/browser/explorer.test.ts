@@ -290,6 +290,7 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
       const sell = p.locator('.timeline > li[data-kind=SELL]');
       expect(await sell.locator('dt').allTextContents()).toEqual(expect.arrayContaining(['buyer', 'currency', 'note', 'price']));
       expect(await sell.locator('.withheld').count()).toBe(4);
+      await screenshot(p, 'explorer-v2-bundle');
     } finally {
       await p.close();
     }
@@ -316,6 +317,7 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
     expect(await browser.page.locator('#result').innerText()).toMatch(/Items inside\s+2 you may see/);
     const items = browser.page.locator('.items li button');
     expect(await items.allTextContents()).toEqual([urn('E2'), urn('E3')]);
+    await screenshot(browser.page, 'explorer-container');
     await items.first().focus();
     await browser.page.keyboard.press('Enter');
     await browser.page.waitForFunction(() => document.querySelector('#result h2')?.textContent?.endsWith('serial E2'));
