@@ -341,6 +341,11 @@ describe('the auditor explorer (headless Chromium, network off)', () => {
       expect(await timelineBadges(p)).toContain('not proven');
       await searchFor(urn('E2'), p);
       expect(await p.locator('#status').textContent()).toBe('No item found that your key may see.');
+      // A key the server does not know: the API's own words.
+      await enterKey('pvn_not-a-real-key', p);
+      await searchFor(urn('E1'), p);
+      expect(await p.locator('#status').textContent()).toMatch(/^Search failed: .+/);
+      expect(await p.locator('#result').innerHTML()).toBe('');
     } finally {
       await p.close();
     }
