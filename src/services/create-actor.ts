@@ -5,7 +5,9 @@ import { DEFAULT_FIELD_LIMITS, type FieldLimits, checkText } from '../core/text.
 import { findActorsByIds, findApiKey, insertActor, insertApiKey } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
-import { type Failure, denied, invalid } from './results.ts';
+import { requireOperator } from '../core/rights.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, failureSpec, invalid } from './results.ts';
 import { generateApiKey } from './api-key-secret.ts';
 import { idempotent } from './idempotency.ts';
 
@@ -17,15 +19,18 @@ export interface CreateActorInput {
   idempotencyKey?: string | null;
 }
 
+/** What createActor may fail with (its GraphQL union is built from this). */
+export const CREATE_ACTOR_FAILURES = failureSpec(['ValidationError', 'PermissionDeniedError', 'ConflictError'], ['OPERATOR_REQUIRED']);
 /** `secret` is null on an idempotent replay: the key itself is never stored, so it cannot be shown twice. */
-export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string | null } | Failure;
+export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string | null } | FailureOf<typeof CREATE_ACTOR_FAILURES>;
 
 /**
  * Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. A
  * repeat with the same idempotency key returns the same actor and key, without the secret.
  */
 export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<CreateActorResult> {
-  if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
+  const allowed = requireOperator(actorFacts(caller), 'create actors');
+  if (!allowed.ok) return allowed.error;
   const name = input.name.trim();
   const nameProblem = checkText(name, 'name', { min: 1, max: limits.actorNameChars });
   if (nameProblem) return invalid(nameProblem.field, nameProblem.message);
