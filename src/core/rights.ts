@@ -135,6 +135,22 @@ export function decideContainerUse(actorId: string, use: ContainerUse, c: Contai
   return ok(null);
 }
 
+/**
+ * Nesting containers (packItems with `containers`), decided once the caller is known to hold them all: a container is
+ * packed in at most one other (unpack it first), and packing `parent` into one of its own descendants would make a
+ * cycle. `packedIn` maps each child already packed somewhere to that container; `parentIsInside` says whether `parent`
+ * lies at any depth inside one of the children.
+ */
+export function decideNesting(parent: string, children: readonly string[], packedIn: ReadonlyMap<string, string>, parentIsInside: boolean): Result<null, ValidationFailure> {
+  const already = children.find((c) => packedIn.has(c));
+  if (already) return err(invalid('containers', `container ${already} is already packed in ${packedIn.get(already)}; unpack it first`, { type: 'container', sscc: already }));
+  if (parentIsInside) return err(invalid('containers', `container ${parent} is inside one of the containers to pack; that would be a cycle`, { type: 'container', sscc: parent }));
+  return ok(null);
+}
+
+/** An actor's API keys (hints only) are shown to the actor itself and to the operator. */
+export const canSeeApiKeys = (viewer: { id: string; isOperator: boolean }, actorId: string): boolean => viewer.isOperator || viewer.id === actorId;
+
 // ---- decisions of the write use cases: services load these facts, ask here, and write what is decided ----
 
 /** The calling actor as the rules need it. */

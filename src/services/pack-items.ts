@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { normalizeSscc } from '../core/identifiers.ts';
-import { type ContainerFacts, type ContainerUse, decideContainerUse, readScope } from '../core/rights.ts';
+import { type ContainerFacts, type ContainerUse, decideContainerUse, decideNesting, readScope } from '../core/rights.ts';
 import type { Trx } from '../db/connection.ts';
 import { containerContents, holdContainer, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
 import { findItemsByIds } from '../db/ledger.ts';
@@ -92,17 +92,14 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
       if (refused) return refused;
       // The caller holds every container named here, so what follows may name their places.
       const nested = await packedContainers(trx, children);
-      const already = children.find((c) => nested.has(c));
-      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { type: 'container', sscc: already });
       // Packing X into one of X's descendants would make a cycle.
       const below = await sql<{ sscc: string }>`
         WITH RECURSIVE d(sscc, depth) AS (
           SELECT unnest(${children}::text[])::char(18), 0
           UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
         SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-      if (below.rows.length > 0) {
-        return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { type: 'container', sscc: parent.value });
-      }
+      const nesting = decideNesting(parent.value, children, nested, below.rows.length > 0);
+      if (!nesting.ok) return nesting.error;
     }
     const result = await recordEvent({ ...deps, trx }, caller, {
       kind: 'PACK',

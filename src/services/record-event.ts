@@ -114,7 +114,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
     // answered before any of its items are loaded.
     const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
-    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0]! });
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`);
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
@@ -125,10 +125,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
   const containerItems = containerRows.filter((r) => visible.has(r.id));
   // A container with nothing the caller may see is as unknown as one that does not exist.
-  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) {
-    const sscc = unknownContainers[0] ?? ssccs[0]!;
-    return notFound(`container ${sscc} not found or empty`, { type: 'container', sscc });
-  }
+  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`);
   // Only what the caller may see now resolves: a lapsed grant (revoked or expired) opens nothing. A lapsed grantee
   // who still sees the item another way (as a holder) is refused with the real rule code by the decision below.
   const items = new Map<string, ItemRow>();

@@ -111,7 +111,7 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
       }
       requestHash = check.requestHash;
     }
-    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`);
+    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
     const taken = await existingSerials(trx, gtin.value, serials);
     if (taken.length > 0) {
       return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);

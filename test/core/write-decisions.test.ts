@@ -5,8 +5,8 @@ import {
   type GrantStatus, type ItemState,
 } from '../../src/core/lifecycle.ts';
 import {
-  type ActorFacts, type CheckedGrantRequest, checkGrantRequest, decideCommission, decideGrant, decideManageLinks, decideRecall,
-  decideRecallScope, decideRegisterProduct, decideRevoke, requireOperator,
+  type ActorFacts, type CheckedGrantRequest, canSeeApiKeys, checkGrantRequest, decideCommission, decideGrant, decideManageLinks, decideNesting,
+  decideRecall, decideRecallScope, decideRegisterProduct, decideRevoke, requireOperator,
 } from '../../src/core/rights.ts';
 
 // Issue 11: every authorization decision of the write use cases is made here, in core, as a pure function of facts the
@@ -187,6 +187,33 @@ describe('decideManageLinks', () => {
     const r = decideManageLinks(SHOP, GTIN, { ownerId: 'maker' });
     expect(r.ok ? null : r.error).toMatchObject({ kind: 'PermissionDeniedError', rule: 'NOT_BRAND_OWNER' });
     expect(decideManageLinks(SHOP, GTIN, undefined)).toEqual({ ok: false, error: { kind: 'NotFoundError', message: `product ${GTIN} not found` } });
+  });
+});
+
+describe('decideNesting (packItems with containers)', () => {
+  const PALLET = '095060001000000017';
+  const CASE_A = '095060001000000024';
+  const CASE_B = '095060001000000031';
+  it('packs free containers', () => {
+    expect(decideNesting(PALLET, [CASE_A, CASE_B], new Map(), false)).toEqual({ ok: true, value: null });
+  });
+  it('a container already packed elsewhere must be unpacked first; the failure names it as data', () => {
+    expect(decideNesting(PALLET, [CASE_A, CASE_B], new Map([[CASE_B, '095060001000000048']]), false)).toEqual({
+      ok: false,
+      error: { kind: 'ValidationError', field: 'containers', message: `container ${CASE_B} is already packed in 095060001000000048; unpack it first`, subject: { type: 'container', sscc: CASE_B } },
+    });
+  });
+  it('packing a container into one of its own descendants is a cycle, reported on the parent', () => {
+    const r = decideNesting(PALLET, [CASE_A], new Map(), true);
+    expect(r.ok ? null : r.error).toMatchObject({ kind: 'ValidationError', field: 'containers', subject: { type: 'container', sscc: PALLET } });
+  });
+});
+
+describe('canSeeApiKeys', () => {
+  it('the actor itself and the operator see an actor’s keys; nobody else', () => {
+    expect(canSeeApiKeys({ id: 'maker', isOperator: false }, 'maker')).toBe(true);
+    expect(canSeeApiKeys({ id: 'operator', isOperator: true }, 'maker')).toBe(true);
+    expect(canSeeApiKeys({ id: 'shop', isOperator: false }, 'maker')).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ import { CREATE_ACTOR_FAILURES, createActor } from '../../services/create-actor.
 import { ISSUE_API_KEY_FAILURES, issueApiKey } from '../../services/issue-api-key.ts';
 import { REVOKE_API_KEY_FAILURES, revokeApiKey } from '../../services/revoke-api-key.ts';
 import { ROLES } from '../../core/lifecycle.ts';
+import { canSeeApiKeys } from '../../core/rights.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
 import { ActorRef, ApiKeyRef } from '../refs.ts';
@@ -32,7 +33,7 @@ builder.node(ActorRef, {
       authScopes: { authenticated: true },
       resolve: async (a, _args, ctx) => {
         const viewer = viewerOf(ctx);
-        if (!viewer.is_operator && viewer.id !== a.id) return [];
+        if (!canSeeApiKeys({ id: viewer.id, isOperator: viewer.is_operator }, a.id)) return [];
         return findKeysOfActors(ctx.db, [a.id]);
       },
     }),
