@@ -4,6 +4,7 @@ import {
 import { companyPrefixFor, normalizeGtin } from './identifiers.ts';
 import { GRANTABLE_KINDS, type GrantStatus, type LedgerKind, LIFECYCLE, decideRecorder } from './lifecycle.ts';
 import { isBrandOrOperator } from './links.ts';
+import { isParty } from './party.ts';
 import { type Result, err, ok } from './result.ts';
 import { checkOptionalText } from './text.ts';
 import { parseOccurrenceTime } from './time.ts';
@@ -148,6 +149,9 @@ export function decideNesting(parent: string, children: readonly string[], packe
   return ok(null);
 }
 
+/** Whose EPCIS capture jobs an actor may read: its own (its id), or every actor's for the operator (null). */
+export const captureJobsOf = (actor: { id: string; isOperator: boolean }): string | null => (actor.isOperator ? null : actor.id);
+
 /** An actor's API keys (hints only) are shown to the actor itself and to the operator. */
 export const canSeeApiKeys = (viewer: { id: string; isOperator: boolean }, actorId: string): boolean => viewer.isOperator || viewer.id === actorId;
 
@@ -167,14 +171,16 @@ export function requireOperator(actor: ActorFacts, action: string): Result<null,
   return actor.isOperator ? ok(null) : err(denied('OPERATOR_REQUIRED', `only the platform operator may ${action}`));
 }
 
+/** The lifecycle table's COMMISSION role and its refusal code (MANUFACTURER: test/core/write-decisions.test.ts). */
 const COMMISSION_ROLE = LIFECYCLE.COMMISSION.role!;
+const COMMISSION_ROLE_RULE = roleRequired(COMMISSION_ROLE) as 'ROLE_REQUIRED:MANUFACTURER';
 
 /**
  * registerProduct: a MANUFACTURER registers a GTIN that carries one of its GS1 company prefixes (the prefix is
  * returned). Refusals: ROLE_REQUIRED:MANUFACTURER, then NOT_PREFIX_OWNER.
  */
 export function decideRegisterProduct(actor: ActorFacts, gtin: string): Result<{ prefix: string }, PermissionFailure<'ROLE_REQUIRED:MANUFACTURER' | 'NOT_PREFIX_OWNER'>> {
-  if (!actor.roles.includes(COMMISSION_ROLE)) return err(denied(roleRequired(COMMISSION_ROLE) as 'ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers products'));
+  if (!actor.roles.includes(COMMISSION_ROLE)) return err(denied(COMMISSION_ROLE_RULE, 'only a MANUFACTURER registers products'));
   const prefix = companyPrefixFor(gtin, actor.companyPrefixes);
   if (!prefix) return err(denied('NOT_PREFIX_OWNER', `GTIN ${gtin} does not carry any of your company prefixes (${actor.companyPrefixes.join(', ') || 'none'})`));
   return ok({ prefix });
@@ -190,7 +196,7 @@ export function decideCommission(
   gtin: string,
   product: { ownerId: string } | undefined,
 ): Result<{ prefix: string }, NotFoundFailure | PermissionFailure<'ROLE_REQUIRED:MANUFACTURER' | 'NOT_BRAND_OWNER' | 'NOT_PREFIX_OWNER'>> {
-  if (!actor.roles.includes(COMMISSION_ROLE)) return err(denied(roleRequired(COMMISSION_ROLE) as 'ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches'));
+  if (!actor.roles.includes(COMMISSION_ROLE)) return err(denied(COMMISSION_ROLE_RULE, 'only a MANUFACTURER registers batches'));
   if (!product) return err(notFound(`product ${gtin} not found`));
   if (product.ownerId !== actor.id) return err(denied('NOT_BRAND_OWNER', 'only the product owner registers its batches'));
   // The owner is the actor here, so its own prefixes are the owner's.
@@ -296,7 +302,7 @@ export function decideGrant(
   req: CheckedGrantRequest,
   facts: GrantFacts,
 ): Result<GrantPlan, ValidationFailure | NotFoundFailure | PermissionFailure<'OPERATOR_REQUIRED'>> {
-  if (!facts.grantee || facts.grantee.isOperator) return err(notFound('grantee not found'));
+  if (!facts.grantee || !isParty(facts.grantee)) return err(notFound('grantee not found'));
   if (facts.grantee.id === caller.id) return err(invalid('grantee', 'you cannot grant rights to yourself'));
   const plan = { granteeId: facts.grantee.id, kinds: req.kinds, expiresAt: req.expiresAt };
   if (req.scope.type === 'allProducts') {

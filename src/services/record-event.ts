@@ -4,6 +4,7 @@ import { containersWithVisibleItems, itemIdsInContainers } from '../db/container
 import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, TRANSITION_RULES, type TransitionRule, authorizingGrant, decideTransition } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
+import { isParty } from '../core/party.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
@@ -171,7 +172,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   if (counterpartyId) {
     if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
     const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
-    if (!other || other.is_operator) return notFound('the named receiving actor was not found', { type: 'counterparty' });
+    if (!other || !isParty({ isOperator: other.is_operator })) return notFound('the named receiving actor was not found', { type: 'counterparty' });
     counterpartyRoles = other.roles;
   }
 

@@ -4,8 +4,9 @@ import {
   EVENT_KINDS, GRANTABLE_KINDS, LEDGER_KINDS, LIFECYCLE, STAGES, TRANSITION_RULES, authorizingGrant, decideRecorder, decideTransition,
   type GrantStatus, type ItemState,
 } from '../../src/core/lifecycle.ts';
+import { checkNewActor, isParty } from '../../src/core/party.ts';
 import {
-  type ActorFacts, type CheckedGrantRequest, canSeeApiKeys, checkGrantRequest, decideCommission, decideGrant, decideManageLinks, decideNesting,
+  type ActorFacts, type CheckedGrantRequest, canSeeApiKeys, captureJobsOf, checkGrantRequest, decideCommission, decideGrant, decideManageLinks, decideNesting,
   decideRecall, decideRecallScope, decideRegisterProduct, decideRevoke, requireOperator,
 } from '../../src/core/rights.ts';
 
@@ -206,6 +207,45 @@ describe('decideNesting (packItems with containers)', () => {
   it('packing a container into one of its own descendants is a cycle, reported on the parent', () => {
     const r = decideNesting(PALLET, [CASE_A], new Map(), true);
     expect(r.ok ? null : r.error).toMatchObject({ kind: 'ValidationError', field: 'containers', subject: { type: 'container', sscc: PALLET } });
+  });
+});
+
+describe('actors as parties, and operator scopes', () => {
+  it('the operator is never a party (receiver, buyer or grantee); any other actor is', () => {
+    expect(isParty({ isOperator: true })).toBe(false);
+    expect(isParty({ isOperator: false })).toBe(true);
+    const r = decideGrant(MAKER, { kinds: [], scope: { type: 'product', gtin: GTIN }, expiresAt: null }, { grantee: { id: 'op', isOperator: true }, product: { gtin: GTIN, ownerId: 'maker' }, batch: undefined });
+    expect(r).toEqual({ ok: false, error: { kind: 'NotFoundError', message: 'grantee not found' } });
+  });
+  it('an actor reads its own capture jobs; the operator every actor’s', () => {
+    expect(captureJobsOf({ id: 'maker', isOperator: false })).toBe('maker');
+    expect(captureJobsOf({ id: 'operator', isOperator: true })).toBeNull();
+  });
+});
+
+describe('checkNewActor (createActor input)', () => {
+  const LIMITS = { actorNameChars: 20 };
+  const bad = (req: Parameters<typeof checkNewActor>[0]) => {
+    const r = checkNewActor(req, LIMITS);
+    return r.ok ? null : r.error;
+  };
+  it('trims and deduplicates what it keeps', () => {
+    expect(checkNewActor({ name: '  Acme ', roles: ['MANUFACTURER', 'MANUFACTURER'], gln: ' 9506000000008 ', companyPrefixes: [' 9506000', '9506000'] }, LIMITS)).toEqual({
+      ok: true, value: { name: 'Acme', roles: ['MANUFACTURER'], gln: '9506000000008', companyPrefixes: ['9506000'] },
+    });
+    expect(checkNewActor({ name: 'Shop', roles: ['RETAILER'], gln: '  ' }, LIMITS)).toEqual({ ok: true, value: { name: 'Shop', roles: ['RETAILER'], gln: null, companyPrefixes: [] } });
+  });
+  it('refuses an empty or long name, an unknown role, a bad GLN or prefix', () => {
+    expect(bad({ name: '  ', roles: [] })).toMatchObject({ kind: 'ValidationError', field: 'name' });
+    expect(bad({ name: 'x'.repeat(21), roles: [] })).toMatchObject({ field: 'name' });
+    expect(bad({ name: 'A', roles: ['KING'] })).toMatchObject({ field: 'roles', message: expect.stringContaining('unknown role "KING"') });
+    expect(bad({ name: 'A', roles: [], gln: '9506000000004' })).toMatchObject({ field: 'gln', message: expect.stringContaining('check digit') });
+    expect(bad({ name: 'A', roles: ['MANUFACTURER'], companyPrefixes: ['12'] })).toMatchObject({ field: 'companyPrefixes' });
+  });
+  it('only a MANUFACTURER registers company prefixes', () => {
+    expect(bad({ name: 'A', roles: ['RETAILER'], companyPrefixes: ['9506000'] })).toEqual({
+      kind: 'ValidationError', field: 'companyPrefixes', message: 'only a MANUFACTURER registers GS1 company prefixes',
+    });
   });
 });
 
