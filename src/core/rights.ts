@@ -210,15 +210,15 @@ export function decideCommission(
  * rule of the lifecycle table decides (the brand, or a grantee in force; a lapsed grant is named). Returns the grant
  * relied on (null for the brand itself).
  */
-export function decideRecall(
+export function decideRecall<B extends { brandOwnerId: string }>(
   actor: ActorFacts,
   ref: { gtin: string; lot: string },
-  batch: { brandOwnerId: string } | undefined,
+  batch: B | undefined,
   grant: { status: GrantStatus; grantId: string | null },
-): Result<{ authorizedBy: string | null }, NotFoundFailure | PermissionFailure<'NOT_BRAND_OWNER' | 'GRANT_EXPIRED' | 'GRANT_REVOKED'>> {
+): Result<{ authorizedBy: string | null; batch: B }, NotFoundFailure | PermissionFailure<'NOT_BRAND_OWNER' | 'GRANT_EXPIRED' | 'GRANT_REVOKED'>> {
   if (!batch) return err(notFound(`batch ${ref.lot} of ${ref.gtin} not found`));
   const d = decideRecorder('RECALL', actor, { custodianId: '', pendingReceiverId: null, brandOwnerId: batch.brandOwnerId }, grant);
-  if (d.ok) return d;
+  if (d.ok) return ok({ authorizedBy: d.value.authorizedBy, batch });
   const rule = d.error.rule as 'NOT_BRAND_OWNER' | 'GRANT_EXPIRED' | 'GRANT_REVOKED';
   if (rule === 'NOT_BRAND_OWNER') return err(denied(rule, 'only the brand owner (or a RECALL grantee) recalls a batch'));
   return err(denied(rule, 'your RECALL grant for this batch is no longer in force'));

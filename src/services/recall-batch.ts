@@ -79,13 +79,13 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
   const now = deps.now();
   const grants = await grantsOf(trx, caller.id);
   // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
-  const batch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin, input.lot);
-  const product = batch ? await findProduct(trx, gtin) : undefined;
-  const grant = batch ? grantStatus(grants, caller.id, 'RECALL', { gtin, batchId: batch.id }, now) : { status: 'none' as const, grantId: null };
-  const allowed = decideRecall(actorFacts(caller), { gtin, lot: input.lot }, product && batch ? { brandOwnerId: product.owner_id } : undefined, grant);
+  const visibleBatch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin, input.lot);
+  const visibleProduct = visibleBatch ? await findProduct(trx, gtin) : undefined;
+  const grant = visibleBatch ? grantStatus(grants, caller.id, 'RECALL', { gtin, batchId: visibleBatch.id }, now) : { status: 'none' as const, grantId: null };
+  const facts = visibleBatch && visibleProduct ? { brandOwnerId: visibleProduct.owner_id, batch: visibleBatch, product: visibleProduct } : undefined;
+  const allowed = decideRecall(actorFacts(caller), { gtin, lot: input.lot }, facts, grant);
   if (!allowed.ok) return allowed.error;
-  // Narrowed by the decision: a visible batch has its product.
-  if (!product || !batch) throw new Error('recallBatch: allowed without a batch');
+  const { authorizedBy, batch: { batch, product } } = allowed.value;
   const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
   const scope = decideRecallScope({ recalled: batch.recalled_at !== null }, affected.length);
   if (!scope.ok) return scope.error;
@@ -114,7 +114,6 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
       next: { stage: d.value.stage, custodianId: d.value.custodianId, pendingReceiverId: d.value.pendingReceiverId, recalled: true },
     });
   }
-  const { authorizedBy } = allowed.value;
   const data = { reason, gtin, lot: batch.lot, ...(authorizedBy ? { authorizedBy: [authorizedBy] } : {}) };
   const { event } = await appendEvent(trx, {
     kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,

@@ -74,11 +74,11 @@ describe('decideRecall and decideRecallScope', () => {
   const BATCH = { brandOwnerId: 'maker' };
   const none = { status: 'none' as const, grantId: null };
   it('the brand recalls without a grant (authorizedBy null, even when it also holds one)', () => {
-    expect(decideRecall(MAKER, REF, BATCH, none)).toEqual({ ok: true, value: { authorizedBy: null } });
-    expect(decideRecall(MAKER, REF, BATCH, { status: 'valid', grantId: 'g1' })).toEqual({ ok: true, value: { authorizedBy: null } });
+    expect(decideRecall(MAKER, REF, BATCH, none)).toEqual({ ok: true, value: { authorizedBy: null, batch: BATCH } });
+    expect(decideRecall(MAKER, REF, BATCH, { status: 'valid', grantId: 'g1' })).toEqual({ ok: true, value: { authorizedBy: null, batch: BATCH } });
   });
   it('a RECALL grantee in force recalls, and the grant it relied on is returned', () => {
-    expect(decideRecall(FIXIT, REF, BATCH, { status: 'valid', grantId: 'g1' })).toEqual({ ok: true, value: { authorizedBy: 'g1' } });
+    expect(decideRecall(FIXIT, REF, BATCH, { status: 'valid', grantId: 'g1' })).toEqual({ ok: true, value: { authorizedBy: 'g1', batch: BATCH } });
   });
   it('refuses others: NOT_BRAND_OWNER, or the lapse of their grant', () => {
     const cases: [GrantStatus, string, string][] = [
