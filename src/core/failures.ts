@@ -15,7 +15,7 @@ export type FailureKind = (typeof FAILURE_KINDS)[number];
 export const RULES = {
   NOT_CUSTODIAN: 'only the current custodian records this kind',
   NOT_NAMED_RECEIVER: 'only the actor named by the pending SHIP receives the item',
-  NOT_BRAND_OWNER: 'only the brand owning the product (or an actor it granted this kind) may do this',
+  NOT_BRAND_OWNER: 'only the brand owning the product, or an actor it granted this kind, may do this',
   NOT_CUSTODIAN_OR_GRANTEE: 'only the custodian or an actor the brand granted this kind records it',
   GRANT_EXPIRED: 'the grant that allowed this has expired',
   GRANT_REVOKED: 'the grant that allowed this was revoked',
@@ -27,7 +27,7 @@ export const RULES = {
   NOT_PREFIX_OWNER: 'the GTIN carries none of the GS1 company prefixes of the actor',
   NOT_CONTAINER_CUSTODIAN: 'only the custodian of a container packs into, nests or unpacks it',
   OPERATOR_REQUIRED: 'only the platform operator may do this',
-  NOT_GRANTOR: 'only who granted it (or the operator) revokes a grant',
+  NOT_GRANTOR: 'only who granted it, or the operator, revokes a grant',
 } as const;
 export type RuleCode = keyof typeof RULES;
 export const RULE_CODES = Object.keys(RULES) as RuleCode[];

@@ -1,5 +1,5 @@
 import type { ObjectRef } from '@pothos/core';
-import type { Failure, FailureKind, FailureOfKind, FailureSpec, RuleCode } from '../../core/failures.ts';
+import { type Failure, type FailureKind, type FailureOfKind, type FailureSpec, RULE_CODES, RULES, type RuleCode } from '../../core/failures.ts';
 import { builder } from '../builder.ts';
 import {
   ConflictErrorRef, ErrorInterface, InvalidTransitionErrorRef, ItemProblemRef, NotFoundErrorRef, PermissionDeniedErrorRef,
@@ -36,7 +36,9 @@ builder.objectType(PermissionDeniedErrorRef, {
   interfaces: [ErrorInterface],
   isTypeOf: (v) => (v as { __typename?: string }).__typename === 'PermissionDeniedError',
   fields: (t) => ({
-    rule: t.exposeString('rule', { description: 'Stable code of the rule that refused the write, e.g. NOT_CUSTODIAN.' }),
+    rule: t.exposeString('rule', {
+      description: `Stable code of the rule that refused the write (match on it, not on the message): ${RULE_CODES.map((c) => `${c}: ${RULES[c]}`).join('; ')}.`,
+    }),
     items: t.field({ type: [ItemProblemRef], resolve: (e) => e.items }),
   }),
 });
