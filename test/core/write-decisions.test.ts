@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RULE_CODES, RULES } from '../../src/core/failures.ts';
 import {
@@ -304,5 +306,16 @@ describe('the rule catalogue', () => {
     for (const rule of seen) expect(TRANSITION_RULES as readonly string[]).toContain(rule);
     // Everything but COMMISSION's role is reachable through decideTransition (COMMISSION goes through decideCommission).
     expect([...seen].sort()).toEqual(TRANSITION_RULES.filter((r) => r !== 'ROLE_REQUIRED:MANUFACTURER').sort());
+  });
+});
+
+describe('the decisions are pure core', () => {
+  it('failures.ts, rights.ts, lifecycle.ts and party.ts import only sibling core modules and read no clock', () => {
+    for (const file of ['failures', 'rights', 'lifecycle', 'party']) {
+      const source = readFileSync(fileURLToPath(new URL(`../../src/core/${file}.ts`, import.meta.url)), 'utf8');
+      const imports = [...source.matchAll(/^import[^;]*?from '([^']+)'/gm)].map((m) => m[1]);
+      for (const spec of imports) expect(spec, file).toMatch(/^\.\/[a-z-]+\.ts$/);
+      expect(source, file).not.toMatch(/Date\.now|new Date\(\)|Buffer|process\./);
+    }
   });
 });
