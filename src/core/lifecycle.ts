@@ -1,3 +1,4 @@
+import { type RequiredRole, type RuleCode, roleRequired } from './failures.ts';
 import { type Result, err, ok } from './result.ts';
 
 export const EVENT_KINDS = [
@@ -32,7 +33,7 @@ export interface KindRule {
   to: Stage | null;
   recorder: Recorder;
   /** Role the recording actor must hold, beyond the recorder relation. */
-  role?: Role;
+  role?: RequiredRole;
   /** The event names the actor that takes custody (SHIP: on receipt; RETURN: at once). */
   namesCounterparty: boolean;
   /** CBV 2.0 business step and disposition (short names). */
@@ -99,8 +100,21 @@ export const RETURN_RECEIVER_ROLES: readonly Role[] = ['RETAILER', 'RECYCLER'];
 export const mayReceiveReturn = (receiverId: string, receiverRoles: readonly string[], brandOwnerId: string): boolean =>
   receiverId === brandOwnerId || RETURN_RECEIVER_ROLES.some((r) => receiverRoles.includes(r));
 
+/**
+ * Kinds a brand may delegate by grant: exactly those whose recorder the table opens to grantees. Custody moves
+ * (SHIP, RECEIVE, SELL, RETURN, RECYCLE, DESTROY) need the physical holder, so they never appear here.
+ */
+export const GRANTABLE_KINDS: readonly EventKind[] = EVENT_KINDS.filter((k) => LIFECYCLE[k].recorder === 'brandOrGrantee' || LIFECYCLE[k].recorder === 'custodianOrGrantee');
+
+/** Every rule code `decideTransition` (and `decideRecorder`) may refuse with. */
+export const TRANSITION_RULES = [
+  'RECALLED', 'NOT_CUSTODIAN', 'NOT_NAMED_RECEIVER', 'NOT_BRAND_OWNER', 'NOT_CUSTODIAN_OR_GRANTEE', 'GRANT_EXPIRED', 'GRANT_REVOKED',
+  'ROLE_REQUIRED:MANUFACTURER', 'ROLE_REQUIRED:RETAILER', 'ROLE_REQUIRED:RECYCLER', 'RETURN_RECEIVER_NOT_ELIGIBLE',
+] as const satisfies readonly RuleCode[];
+export type TransitionRule = (typeof TRANSITION_RULES)[number];
+
 /** Denial code for a grant-based recorder that is neither the natural recorder nor a valid grantee. */
-function grantDenial(grant: GrantStatus | undefined, fallback: string): string {
+function grantDenial<F extends TransitionRule>(grant: GrantStatus | undefined, fallback: F): F | 'GRANT_EXPIRED' | 'GRANT_REVOKED' {
   if (grant === 'expired') return 'GRANT_EXPIRED';
   if (grant === 'revoked') return 'GRANT_REVOKED';
   return fallback;
@@ -108,7 +122,55 @@ function grantDenial(grant: GrantStatus | undefined, fallback: string): string {
 
 export type TransitionError =
   | { type: 'InvalidTransition'; from: Stage; kind: LedgerKind; reason: string }
-  | { type: 'PermissionDenied'; rule: string };
+  | { type: 'PermissionDenied'; rule: TransitionRule };
+
+/** Who an item is tied to, as the recorder relation needs it. */
+export type ItemParties = Pick<ItemState, 'custodianId' | 'pendingReceiverId' | 'brandOwnerId'>;
+
+/**
+ * Whether `actorId` is a recorder of `kind` for an item (the recorder relation of the table, then its role), and if so
+ * which grant it relied on: `authorizedBy` is the grant's id when the actor is not the natural recorder (brand or
+ * custodian) and records under a grant in force, else null. Stage is not looked at (see `decideTransition`).
+ */
+export function decideRecorder(
+  kind: LedgerKind,
+  actor: { id: string; roles: readonly string[] },
+  item: ItemParties,
+  grant: { status: GrantStatus; grantId: string | null } = { status: 'none', grantId: null },
+): Result<{ authorizedBy: string | null }, { type: 'PermissionDenied'; rule: TransitionRule }> {
+  const rule = ruleFor(kind);
+  switch (rule.recorder) {
+    case 'custodian':
+      if (actor.id !== item.custodianId) return err({ type: 'PermissionDenied', rule: 'NOT_CUSTODIAN' });
+      break;
+    case 'receiver':
+      if (actor.id !== item.pendingReceiverId) return err({ type: 'PermissionDenied', rule: 'NOT_NAMED_RECEIVER' });
+      break;
+    case 'brandOrGrantee':
+      if (actor.id !== item.brandOwnerId && grant.status !== 'valid') return err({ type: 'PermissionDenied', rule: grantDenial(grant.status, 'NOT_BRAND_OWNER') });
+      break;
+    case 'custodianOrGrantee':
+      if (actor.id !== item.custodianId && grant.status !== 'valid') {
+        return err({ type: 'PermissionDenied', rule: grantDenial(grant.status, 'NOT_CUSTODIAN_OR_GRANTEE') });
+      }
+      break;
+    case 'manufacturer':
+      break;
+  }
+  if (rule.role && !actor.roles.includes(rule.role)) return err({ type: 'PermissionDenied', rule: roleRequired(rule.role) });
+  return ok({ authorizedBy: authorizingGrant(kind, actor.id, item, grant) });
+}
+
+/**
+ * Which grant authorised a permitted recording: the grant's id when the actor is not the kind's natural recorder
+ * (the brand for RECALL, the custodian for ACTIVATE/SERVICE/USE_REPORT) and a grant in force let it record; else
+ * null. The id goes into the hashed body (`authorizedBy`) so an auditor can check the write against the grant.
+ */
+export function authorizingGrant(kind: LedgerKind, actorId: string, item: ItemParties, grant: { status: GrantStatus; grantId: string | null }): string | null {
+  const recorder = ruleFor(kind).recorder;
+  const natural = recorder === 'brandOrGrantee' ? item.brandOwnerId === actorId : recorder === 'custodianOrGrantee' ? item.custodianId === actorId : true;
+  return natural || grant.status !== 'valid' ? null : grant.grantId;
+}
 
 /**
  * Decides one item's next state for a recording, or why it is refused. Stage is checked before rights
@@ -124,25 +186,8 @@ export function decideTransition(item: ItemState, rec: Recording): Result<ItemSt
     return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `${rec.kind} requires stage ${rule.from.join(' or ')}` });
   }
   if (rec.kind === 'SELL' && item.recalled) return err({ type: 'PermissionDenied', rule: 'RECALLED' });
-  switch (rule.recorder) {
-    case 'custodian':
-      if (rec.actorId !== item.custodianId) return err({ type: 'PermissionDenied', rule: 'NOT_CUSTODIAN' });
-      break;
-    case 'receiver':
-      if (rec.actorId !== item.pendingReceiverId) return err({ type: 'PermissionDenied', rule: 'NOT_NAMED_RECEIVER' });
-      break;
-    case 'brandOrGrantee':
-      if (rec.actorId !== item.brandOwnerId && rec.grant !== 'valid') return err({ type: 'PermissionDenied', rule: grantDenial(rec.grant, 'NOT_BRAND_OWNER') });
-      break;
-    case 'custodianOrGrantee':
-      if (rec.actorId !== item.custodianId && rec.grant !== 'valid') {
-        return err({ type: 'PermissionDenied', rule: grantDenial(rec.grant, 'NOT_CUSTODIAN_OR_GRANTEE') });
-      }
-      break;
-    case 'manufacturer':
-      break;
-  }
-  if (rule.role && !rec.actorRoles.includes(rule.role)) return err({ type: 'PermissionDenied', rule: `ROLE_REQUIRED:${rule.role}` });
+  const recorder = decideRecorder(rec.kind, { id: rec.actorId, roles: rec.actorRoles }, item, { status: rec.grant ?? 'none', grantId: null });
+  if (!recorder.ok) return recorder;
   if (rule.namesCounterparty && !rec.counterpartyId) {
     return err({ type: 'InvalidTransition', from: item.stage, kind: rec.kind, reason: `${rec.kind} must name the receiving actor` });
   }

@@ -1,5 +1,11 @@
+import { type ValidationFailure, invalid } from './failures.ts';
 import { gs1CheckDigit } from './identifiers.ts';
+import { ROLES, type Role } from './lifecycle.ts';
 import { type Result, err, ok } from './result.ts';
+import { checkText } from './text.ts';
+
+/** The platform operator is never a party: it cannot be named as receiver, buyer or grantee (it is "not found"). */
+export const isParty = (actor: { isOperator: boolean }): boolean => !actor.isOperator;
 
 /** Returns a problem description, or undefined when `gln` is a 13-digit GLN with a valid GS1 check digit. */
 export function validateGln(gln: string): string | undefined {
@@ -32,4 +38,43 @@ export function parseActorName(value: string): Result<ActorName> | null {
   }
   const urn = ACTOR_URN.exec(v);
   return urn ? ok({ kind: 'id', id: urn[1]!.toLowerCase() }) : null;
+}
+
+export interface NewActorRequest {
+  name: string;
+  roles: readonly string[];
+  gln?: string | null;
+  companyPrefixes?: readonly string[] | null;
+}
+
+export interface CheckedNewActor {
+  name: string;
+  roles: Role[];
+  gln: string | null;
+  companyPrefixes: string[];
+}
+
+/**
+ * createActor's input, checked on its own: a bounded name, known roles (deduplicated), a valid GLN if any, valid GS1
+ * company prefixes, which only a MANUFACTURER registers. Returns the trimmed values to store.
+ */
+export function checkNewActor(req: NewActorRequest, limits: { actorNameChars: number }): Result<CheckedNewActor, ValidationFailure> {
+  const name = req.name.trim();
+  const nameProblem = checkText(name, 'name', { min: 1, max: limits.actorNameChars });
+  if (nameProblem) return err(invalid(nameProblem.field, nameProblem.message));
+  const roles = [...new Set(req.roles)];
+  const badRole = roles.find((r) => !ROLES.includes(r as Role));
+  if (badRole) return err(invalid('roles', `unknown role "${badRole}"; expected one of ${ROLES.join(', ')}`));
+  const gln = req.gln?.trim() || null;
+  if (gln) {
+    const problem = checkText(gln, 'gln', { max: 13 })?.message ?? validateGln(gln);
+    if (problem) return err(invalid('gln', problem));
+  }
+  const prefixes = [...new Set((req.companyPrefixes ?? []).map((p) => p.trim()))];
+  for (const p of prefixes) {
+    const problem = validateCompanyPrefix(p);
+    if (problem) return err(invalid('companyPrefixes', problem));
+  }
+  if (prefixes.length > 0 && !roles.includes('MANUFACTURER')) return err(invalid('companyPrefixes', 'only a MANUFACTURER registers GS1 company prefixes'));
+  return ok({ name, roles: roles as Role[], gln, companyPrefixes: prefixes });
 }

@@ -24,6 +24,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { checkOptionalText } from '../core/text.ts';
+import { captureJobsOf } from '../core/rights.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import {
   type CaptureJobRow, type CaptureJobStatus, claimNextCaptureJob, findCaptureJob, finishCaptureJob, insertCaptureJob, listCaptureJobs,
@@ -31,6 +32,7 @@ import {
 } from '../db/capture-jobs.ts';
 import type { Db } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
+import { actorFacts } from './actor-facts.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
 import { integrateAll } from './integrate.ts';
@@ -125,13 +127,13 @@ export async function submitCaptureJob(
 /** The job `id` as `caller` may see it: its own jobs, every job for the operator; undefined otherwise (as for no such job). */
 export async function getCaptureJob(db: Db, caller: ActorRow, id: string): Promise<CaptureJob | undefined> {
   if (!isUuid(id)) return undefined;
-  const row = await findCaptureJob(db, id, caller.is_operator ? null : caller.id);
+  const row = await findCaptureJob(db, id, captureJobsOf(actorFacts(caller)));
   return row && jobOf(row);
 }
 
 /** The caller's jobs (every job for the operator), newest first, older than the job numbered `beforeSeq`. */
 export async function captureJobPage(db: Db, caller: ActorRow, beforeSeq: number | null, perPage: number): Promise<{ jobs: CaptureJob[]; more: boolean }> {
-  const rows = await listCaptureJobs(db, caller.is_operator ? null : caller.id, beforeSeq, perPage + 1);
+  const rows = await listCaptureJobs(db, captureJobsOf(actorFacts(caller)), beforeSeq, perPage + 1);
   return { jobs: rows.slice(0, perPage).map(jobOf), more: rows.length > perPage };
 }
 

@@ -1,13 +1,14 @@
 import { apiKeyHash, apiKeyHint } from '../core/api-key.ts';
-import { validateCompanyPrefix, validateGln } from '../core/party.ts';
-import { ROLES, type Role } from '../core/lifecycle.ts';
-import { DEFAULT_FIELD_LIMITS, type FieldLimits, checkText } from '../core/text.ts';
+import { checkNewActor } from '../core/party.ts';
+import { requireOperator } from '../core/rights.ts';
+import { DEFAULT_FIELD_LIMITS, type FieldLimits } from '../core/text.ts';
 import { findActorsByIds, findApiKey, insertActor, insertApiKey } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
-import { type Failure, denied, invalid } from './results.ts';
+import { actorFacts } from './actor-facts.ts';
 import { generateApiKey } from './api-key-secret.ts';
 import { idempotent } from './idempotency.ts';
+import { type FailureOf, failureSpec } from './results.ts';
 
 export interface CreateActorInput {
   name: string;
@@ -17,34 +18,21 @@ export interface CreateActorInput {
   idempotencyKey?: string | null;
 }
 
+/** What createActor may fail with (its GraphQL union is built from this). */
+export const CREATE_ACTOR_FAILURES = failureSpec(['ValidationError', 'PermissionDeniedError', 'ConflictError'], ['OPERATOR_REQUIRED']);
 /** `secret` is null on an idempotent replay: the key itself is never stored, so it cannot be shown twice. */
-export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string | null } | Failure;
+export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow; secret: string | null } | FailureOf<typeof CREATE_ACTOR_FAILURES>;
 
 /**
  * Operator only. Creates an actor and its first API key; the secret is returned once and stored only as SHA-256. A
  * repeat with the same idempotency key returns the same actor and key, without the secret.
  */
 export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<CreateActorResult> {
-  if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may create actors');
-  const name = input.name.trim();
-  const nameProblem = checkText(name, 'name', { min: 1, max: limits.actorNameChars });
-  if (nameProblem) return invalid(nameProblem.field, nameProblem.message);
-  const roles = [...new Set(input.roles)];
-  const badRole = roles.find((r) => !ROLES.includes(r as Role));
-  if (badRole) return invalid('roles', `unknown role "${badRole}"; expected one of ${ROLES.join(', ')}`);
-  const gln = input.gln?.trim() || null;
-  if (gln) {
-    const problem = checkText(gln, 'gln', { max: 13 })?.message ?? validateGln(gln);
-    if (problem) return invalid('gln', problem);
-  }
-  const prefixes = [...new Set((input.companyPrefixes ?? []).map((p) => p.trim()))];
-  for (const p of prefixes) {
-    const problem = validateCompanyPrefix(p);
-    if (problem) return invalid('companyPrefixes', problem);
-  }
-  if (prefixes.length > 0 && !roles.includes('MANUFACTURER')) {
-    return invalid('companyPrefixes', 'only a MANUFACTURER registers GS1 company prefixes');
-  }
+  const allowed = requireOperator(actorFacts(caller), 'create actors');
+  if (!allowed.ok) return allowed.error;
+  const checked = checkNewActor(input, limits);
+  if (!checked.ok) return checked.error;
+  const { name, roles, gln, companyPrefixes: prefixes } = checked.value;
   const { idempotencyKey, ...request } = input;
   return db.transaction().execute((trx) =>
     idempotent(trx, caller.id, idempotencyKey, 'createActor', request, {

@@ -4,14 +4,19 @@ import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
 import { generateApiKey } from './api-key-secret.ts';
 import { idempotent } from './idempotency.ts';
-import { type Failure, denied, notFound } from './results.ts';
+import { requireOperator } from '../core/rights.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, failureSpec, notFound } from './results.ts';
 
+/** What issueApiKey may fail with (its GraphQL union is built from this). */
+export const ISSUE_API_KEY_FAILURES = failureSpec(['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError'], ['OPERATOR_REQUIRED']);
 /** `secret` is null on an idempotent replay (the key itself is never stored). */
-export type IssueApiKeyResult = { kind: 'ok'; apiKey: ApiKeyRow; secret: string | null } | Failure;
+export type IssueApiKeyResult = { kind: 'ok'; apiKey: ApiKeyRow; secret: string | null } | FailureOf<typeof ISSUE_API_KEY_FAILURES>;
 
 /** Operator only. Issues another key for an existing actor; the secret is shown once (a replay returns the key without it). */
 export async function issueApiKey(db: Db, caller: ActorRow, actorId: string, opts: { idempotencyKey?: string | null } = {}): Promise<IssueApiKeyResult> {
-  if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may issue API keys');
+  const allowed = requireOperator(actorFacts(caller), 'issue API keys');
+  if (!allowed.ok) return allowed.error;
   return db.transaction().execute((trx) =>
     idempotent(trx, caller.id, opts.idempotencyKey, 'issueApiKey', { actorId }, {
       run: async (): Promise<IssueApiKeyResult> => {

@@ -1,14 +1,16 @@
 import { sql } from 'kysely';
 import { normalizeSscc } from '../core/identifiers.ts';
-import { type ContainerFacts, type ContainerUse, decideContainerUse, readScope } from '../core/rights.ts';
+import { type ContainerFacts, type ContainerUse, decideContainerUse, decideNesting, readScope } from '../core/rights.ts';
 import type { Trx } from '../db/connection.ts';
 import { containerContents, holdContainer, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
 import { findItemsByIds } from '../db/ledger.ts';
 import type { ActorRow } from '../db/types.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type ItemSelection, recordEvent, type RecordEventResult } from './record-event.ts';
-import { type Failure, denied, invalid, notFound } from './results.ts';
+import { TRANSITION_RULES } from '../core/lifecycle.ts';
+import type { EventRow } from '../db/types.ts';
+import { type ItemSelection, recordEvent } from './record-event.ts';
+import { type FailureOf, type NotFoundFailure, type PermissionFailure, denied, failureSpec, invalid, notFound } from './results.ts';
 import { checkOptionalText } from '../core/text.ts';
 import { inLedgerTransaction } from './transaction.ts';
 import { filterVisibleItems } from './visible-items.ts';
@@ -23,15 +25,27 @@ export interface PackItemsInput {
   idempotencyKey?: string | null;
 }
 
+/** What packItems (and unpackItems) may fail with: recordEvent's failures and the container custody rule. */
+export const PACK_ITEMS_FAILURES = failureSpec(
+  ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'],
+  [...TRANSITION_RULES, 'NOT_CONTAINER_CUSTODIAN'],
+);
+export type PackItemsResult = { kind: 'ok'; event: EventRow } | FailureOf<typeof PACK_ITEMS_FAILURES>;
+
 /** A container the caller may not use and may not see is answered exactly like one that does not exist. */
-export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`);
+export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`, { type: 'container', sscc });
 
 /**
  * Loads the facts core's `decideContainerUse` needs for each SSCC (holder, custodians of everything inside, whether
  * the caller sees any of it) and asks it; returns the first refusal. Decided before any other container check, so
  * nothing about a container the caller cannot see (what it is packed in, what is inside) leaks.
  */
-export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readonly { sscc: string; use: ContainerUse }[], now: Date): Promise<Failure | null> {
+export async function checkContainerUse(
+  trx: Trx,
+  caller: ActorRow,
+  uses: readonly { sscc: string; use: ContainerUse }[],
+  now: Date,
+): Promise<NotFoundFailure | PermissionFailure<'NOT_CONTAINER_CUSTODIAN'> | null> {
   const contents = await containerContents(trx, uses.map((u) => u.sscc));
   const items = await findItemsByIds(trx, [...new Set([...contents.values()].flatMap((c) => c.itemIds))]);
   const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
@@ -56,7 +70,7 @@ export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readon
  * nesting may not form a cycle; only a container's custodian packs into or nests it (core `decideContainerUse`).
  * All-or-nothing, like every write.
  */
-export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
+export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<PackItemsResult> {
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const parent = normalizeSscc(input.container);
@@ -78,15 +92,14 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
       if (refused) return refused;
       // The caller holds every container named here, so what follows may name their places.
       const nested = await packedContainers(trx, children);
-      const already = children.find((c) => nested.has(c));
-      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`);
       // Packing X into one of X's descendants would make a cycle.
       const below = await sql<{ sscc: string }>`
         WITH RECURSIVE d(sscc, depth) AS (
           SELECT unnest(${children}::text[])::char(18), 0
           UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
         SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-      if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`);
+      const nesting = decideNesting(parent.value, children, nested, below.rows.length > 0);
+      if (!nesting.ok) return nesting.error;
     }
     const result = await recordEvent({ ...deps, trx }, caller, {
       kind: 'PACK',
@@ -104,16 +117,23 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
     if (packed.size > 0) {
       const [id, where] = [...packed][0]!;
       // Roll back the event just recorded: membership and history must agree.
-      throw new AlreadyPackedError(`item ${id} is already packed in ${where}`);
+      throw new AlreadyPackedError(id, where);
     }
     await holdContainer(trx, parent.value, caller.id);
     const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
     for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
     return result;
   }).catch((e: unknown) => {
-    if (e instanceof AlreadyPackedError) return invalid('items', `${e.message}; unpack it first`);
+    if (e instanceof AlreadyPackedError) {
+      return invalid('items', `item ${e.itemId} is already packed in ${e.container}; unpack it first`, { type: 'packedItem', itemId: e.itemId, container: e.container });
+    }
     throw e;
   });
 }
 
-class AlreadyPackedError extends Error {}
+/** Thrown to roll the PACK back; carries what was found as data. */
+class AlreadyPackedError extends Error {
+  constructor(readonly itemId: string, readonly container: string) {
+    super(`item ${itemId} is already packed in ${container}`);
+  }
+}

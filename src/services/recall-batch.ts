@@ -1,6 +1,6 @@
 import { normalizeGtin } from '../core/identifiers.ts';
 import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle.ts';
-import { grantStatus, readScope } from '../core/rights.ts';
+import { decideRecall, decideRecallScope, grantStatus, readScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
@@ -9,7 +9,8 @@ import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type Failure, denied, invalid, notFound } from './results.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, failureSpec, invalid } from './results.ts';
 import { idempotent } from './idempotency.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 
@@ -26,9 +27,14 @@ export interface CustodianGroup {
   items: ItemRow[];
 }
 
+/** What recallBatch may fail with (its GraphQL union is built from this). */
+export const RECALL_BATCH_FAILURES = failureSpec(
+  ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError'],
+  ['NOT_BRAND_OWNER', 'GRANT_EXPIRED', 'GRANT_REVOKED'],
+);
 export type RecallBatchResult =
   | { kind: 'ok'; batch: BatchRow; event: EventRow | null; alreadyRecalled: boolean; groups: CustodianGroup[] }
-  | Failure;
+  | FailureOf<typeof RECALL_BATCH_FAILURES>;
 
 /** Items grouped by current custodian, largest group first; linear in the items. */
 export function groupByCustodian(items: readonly ItemRow[]): CustodianGroup[] {
@@ -73,20 +79,20 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
   const now = deps.now();
   const grants = await grantsOf(trx, caller.id);
   // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
-  const batch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin, input.lot);
-  const product = batch ? await findProduct(trx, gtin) : undefined;
-  if (!product || !batch) return notFound(`batch ${input.lot} of ${gtin} not found`);
-  const grant = grantStatus(grants, caller.id, 'RECALL', { gtin, batchId: batch.id }, now);
-  if (product.owner_id !== caller.id && grant.status !== 'valid') {
-    if (grant.status === 'expired' || grant.status === 'revoked') return denied(`GRANT_${grant.status.toUpperCase()}`, 'your RECALL grant for this batch is no longer in force');
-    return denied('NOT_BRAND_OWNER', 'only the brand owner (or a RECALL grantee) recalls a batch');
-  }
+  const visibleBatch = await findVisibleBatch(trx, readScope(caller.id, caller.is_operator, grants, now), gtin, input.lot);
+  const visibleProduct = visibleBatch ? await findProduct(trx, gtin) : undefined;
+  const grant = visibleBatch ? grantStatus(grants, caller.id, 'RECALL', { gtin, batchId: visibleBatch.id }, now) : { status: 'none' as const, grantId: null };
+  const facts = visibleBatch && visibleProduct ? { brandOwnerId: visibleProduct.owner_id, batch: visibleBatch, product: visibleProduct } : undefined;
+  const allowed = decideRecall(actorFacts(caller), { gtin, lot: input.lot }, facts, grant);
+  if (!allowed.ok) return allowed.error;
+  const { authorizedBy, batch: { batch, product } } = allowed.value;
   const affected = (await findItemsOfBatch(trx, batch.id)).filter((i) => !TERMINAL_STAGES.includes(i.stage as Stage));
-  if (batch.recalled_at) {
+  const scope = decideRecallScope({ recalled: batch.recalled_at !== null }, affected.length);
+  if (!scope.ok) return scope.error;
+  if (scope.value.alreadyRecalled) {
     const recalled = affected.filter((i) => i.recalled);
     return { kind: 'ok' as const, batch, event: null, alreadyRecalled: true, groups: groupByCustodian(recalled) };
   }
-  if (affected.length === 0) return invalid('lot', 'every item of this batch is already recycled or destroyed; nothing to recall');
   let occurredAt = now;
   let offset = '+00:00';
   if (input.occurredAt) {
@@ -108,7 +114,7 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
       next: { stage: d.value.stage, custodianId: d.value.custodianId, pendingReceiverId: d.value.pendingReceiverId, recalled: true },
     });
   }
-  const data = { reason, gtin, lot: batch.lot, ...(product.owner_id !== caller.id && grant.grantId ? { authorizedBy: [grant.grantId] } : {}) };
+  const data = { reason, gtin, lot: batch.lot, ...(authorizedBy ? { authorizedBy: [authorizedBy] } : {}) };
   const { event } = await appendEvent(trx, {
     kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
   }, steps);

@@ -2,8 +2,9 @@ import type { JsonValue } from '../core/chain.ts';
 import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
 import { containersWithVisibleItems, itemIdsInContainers } from '../db/containers.ts';
 import { isUuid } from '../db/ids.ts';
-import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
+import { type ItemState, type LedgerKind, type Stage, TRANSITION_RULES, type TransitionRule, authorizingGrant, decideTransition } from '../core/lifecycle.ts';
 import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
+import { isParty } from '../core/party.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
 import { findActorsByIds } from '../db/actors.ts';
@@ -15,7 +16,7 @@ import { appendEvent, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
-import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
+import { type FailureOf, type ItemProblem, conflict, denied, failureSpec, invalid, notFound } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
@@ -40,13 +41,16 @@ export interface RecordEventInput {
   idempotencyKey?: string | null;
 }
 
-export type RecordEventResult = { kind: 'ok'; event: EventRow } | Failure;
+/** What recordEvent may fail with (the lifecycle mutations' GraphQL unions are built from this). */
+export const RECORD_EVENT_FAILURES = failureSpec(['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'], TRANSITION_RULES);
+export type RecordEventFailure = FailureOf<typeof RECORD_EVENT_FAILURES>;
+export type RecordEventResult = { kind: 'ok'; event: EventRow } | RecordEventFailure;
 
 /**
  * The answer for references that resolve to nothing the caller may see: the same type and words whether the item
  * does not exist or is hidden, naming only the references as submitted.
  */
-export function itemsNotFound(refs: readonly string[]): Failure {
+export function itemsNotFound(refs: readonly string[]): RecordEventFailure {
   const shown = refs.slice(0, 10).join(', ');
   const more = refs.length > 10 ? ` and ${refs.length - 10} more` : '';
   return notFound(refs.length === 1 ? `item ${shown} not found` : `${refs.length} items not found: ${shown}${more}`);
@@ -59,7 +63,7 @@ type Resolved = { items: ItemRow[]; owners: Map<string, string> };
  * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
  * reveals an item; a batch or container is judged visible before any of its items are loaded.
  */
-async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Promise<Resolved | Failure> {
+async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Promise<Resolved | RecordEventFailure> {
   const notFoundRefs: string[] = [];
   const missing = (ref: string) => notFoundRefs.push(ref);
   const found = new Map<string, { row: ItemRow; ref: string }>();
@@ -168,7 +172,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   if (counterpartyId) {
     if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
     const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
-    if (!other || other.is_operator) return notFound('the named receiving actor was not found');
+    if (!other || !isParty({ isOperator: other.is_operator })) return notFound('the named receiving actor was not found', { type: 'counterparty' });
     counterpartyRoles = other.roles;
   }
 
@@ -195,8 +199,7 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     if (items.length === 0) return invalid('items', 'the selection contains no items');
     const problems: ItemProblem[] = [];
     if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
-    const recorder = ruleFor(input.kind).recorder;
-    const denials: { rule: string; problem: ItemProblem }[] = [];
+    const denials: { rule: TransitionRule; problem: ItemProblem }[] = [];
     const steps: ItemStep[] = [];
     const grantsUsed = new Set<string>();
     for (const item of items) {
@@ -212,8 +215,8 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
         else denials.push({ rule: e.rule, problem: { item: item.sgtin, from: item.stage, kind: input.kind, reason: e.rule } });
         continue;
       }
-      const natural = recorder === 'brandOrGrantee' ? state.brandOwnerId === caller.id : recorder === 'custodianOrGrantee' ? state.custodianId === caller.id : true;
-      if (!natural && grant.grantId) grantsUsed.add(grant.grantId);
+      const authorizedBy = authorizingGrant(input.kind, caller.id, state, grant);
+      if (authorizedBy) grantsUsed.add(authorizedBy);
       const n = decision.value;
       steps.push({
         id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },

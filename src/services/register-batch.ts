@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { companyPrefixFor, normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
+import { normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkOptionalText, checkText } from '../core/text.ts';
-import { readScope } from '../core/rights.ts';
+import { decideCommission, readScope } from '../core/rights.ts';
 import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
-import { findActorsByIds } from '../db/actors.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
-import { type Failure, conflict, denied, invalid, notFound } from './results.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, conflict, failureSpec, invalid } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
@@ -26,7 +26,12 @@ export interface RegisterBatchInput {
   idempotencyKey?: string | null;
 }
 
-export type RegisterBatchResult = { kind: 'ok'; batch: BatchRow; event: EventRow } | Failure;
+/** What registerBatch may fail with (its GraphQL union is built from this). */
+export const REGISTER_BATCH_FAILURES = failureSpec(
+  ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError'],
+  ['ROLE_REQUIRED:MANUFACTURER', 'NOT_BRAND_OWNER', 'NOT_PREFIX_OWNER'],
+);
+export type RegisterBatchResult = { kind: 'ok'; batch: BatchRow; event: EventRow } | FailureOf<typeof REGISTER_BATCH_FAILURES>;
 
 /** Expands `{count, firstSerial}`: the trailing digit run counts up, keeping its width (e.g. A0098, A0099, A0100). */
 export function expandSerialRange(firstSerial: string, count: number): string[] | string {
@@ -83,15 +88,12 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   for (const s of serials) (seen.has(s) ? dupes : seen).add(s);
   if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
 
-  if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches');
   // Another brand's product the caller cannot see is answered exactly like an unregistered GTIN (one statement both).
   const scope = readScope(caller.id, caller.is_operator, await grantsOf(deps.trx ?? deps.db, caller.id), now);
   const product = await findVisibleProduct(deps.trx ?? deps.db, scope, gtin.value);
-  if (!product) return notFound(`product ${gtin.value} not found`);
-  if (product.owner_id !== caller.id) return denied('NOT_BRAND_OWNER', 'only the product owner registers its batches');
-  const [owner] = await findActorsByIds(deps.trx ?? deps.db, [product.owner_id]);
-  const prefix = companyPrefixFor(gtin.value, owner!.company_prefixes);
-  if (!prefix) return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} no longer carries a company prefix of its owner`);
+  const allowed = decideCommission(actorFacts(caller), gtin.value, product ? { ownerId: product.owner_id } : undefined);
+  if (!allowed.ok) return allowed.error;
+  const { prefix } = allowed.value;
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
@@ -109,7 +111,7 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
       }
       requestHash = check.requestHash;
     }
-    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`);
+    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
     const taken = await existingSerials(trx, gtin.value, serials);
     if (taken.length > 0) {
       return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);

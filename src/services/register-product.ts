@@ -1,10 +1,12 @@
-import { companyPrefixFor, normalizeGtin } from '../core/identifiers.ts';
+import { normalizeGtin } from '../core/identifiers.ts';
+import { decideRegisterProduct } from '../core/rights.ts';
+import { actorFacts } from './actor-facts.ts';
 import { DEFAULT_FIELD_LIMITS, type FieldLimits, checkJson, checkText } from '../core/text.ts';
 import type { Db } from '../db/connection.ts';
 import { findProduct, insertProduct } from '../db/ledger.ts';
 import type { ActorRow, ProductRow } from '../db/types.ts';
 import { idempotent } from './idempotency.ts';
-import { type Failure, conflict, denied, invalid } from './results.ts';
+import { type FailureOf, conflict, failureSpec, invalid } from './results.ts';
 
 export interface RegisterProductInput {
   gtin: string;
@@ -14,7 +16,9 @@ export interface RegisterProductInput {
   idempotencyKey?: string | null;
 }
 
-export type RegisterProductResult = { kind: 'ok'; product: ProductRow } | Failure;
+/** What registerProduct may fail with (its GraphQL union is built from this). */
+export const REGISTER_PRODUCT_FAILURES = failureSpec(['ValidationError', 'PermissionDeniedError', 'ConflictError'], ['ROLE_REQUIRED:MANUFACTURER', 'NOT_PREFIX_OWNER']);
+export type RegisterProductResult = { kind: 'ok'; product: ProductRow } | FailureOf<typeof REGISTER_PRODUCT_FAILURES>;
 
 /** A MANUFACTURER registers a GTIN that carries one of its GS1 company prefixes. */
 export async function registerProduct(db: Db, caller: ActorRow, input: RegisterProductInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<RegisterProductResult> {
@@ -29,10 +33,8 @@ export async function registerProduct(db: Db, caller: ActorRow, input: RegisterP
   }
   const attributesProblem = checkJson(attributes, 'attributes', limits.attributesBytes);
   if (attributesProblem) return invalid(attributesProblem.field, attributesProblem.message);
-  if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers products');
-  if (!companyPrefixFor(gtin.value, caller.company_prefixes)) {
-    return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} does not carry any of your company prefixes (${caller.company_prefixes.join(', ') || 'none'})`);
-  }
+  const allowed = decideRegisterProduct(actorFacts(caller), gtin.value);
+  if (!allowed.ok) return allowed.error;
   const { idempotencyKey, ...request } = input;
   return db.transaction().execute((trx) =>
     idempotent(trx, caller.id, idempotencyKey, 'registerProduct', request, {

@@ -1,4 +1,4 @@
-import { type ActorName, parseActorName } from '../core/party.ts';
+import { type ActorName, isParty, parseActorName } from '../core/party.ts';
 import { findActorsByGln, findActorsByIds } from '../db/actors.ts';
 import type { DbOrTrx } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
@@ -35,6 +35,6 @@ export async function resolveActorName(
     return { kind: 'ok', actor: found[0]! };
   }
   const [actor] = isUuid(name.id) ? await findActorsByIds(db, [name.id]) : [];
-  if (!actor || actor.is_operator) return notFound(`${field}: the named actor was not found`);
+  if (!actor || !isParty({ isOperator: actor.is_operator })) return notFound(`${field}: the named actor was not found`);
   return { kind: 'ok', actor };
 }

@@ -2,13 +2,18 @@ import { findApiKey, revokeKey } from '../db/actors.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
 import { idempotent } from './idempotency.ts';
-import { type Failure, denied, notFound } from './results.ts';
+import { requireOperator } from '../core/rights.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, failureSpec, notFound } from './results.ts';
 
-export type RevokeApiKeyResult = { kind: 'ok'; apiKey: ApiKeyRow } | Failure;
+/** What revokeApiKey may fail with (its GraphQL union is built from this). */
+export const REVOKE_API_KEY_FAILURES = failureSpec(['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError'], ['OPERATOR_REQUIRED']);
+export type RevokeApiKeyResult = { kind: 'ok'; apiKey: ApiKeyRow } | FailureOf<typeof REVOKE_API_KEY_FAILURES>;
 
 /** Operator only. Revoking takes effect on the next request; revoking twice keeps the first revocation time. */
 export async function revokeApiKey(db: Db, caller: ActorRow, keyId: string, now: Date, opts: { idempotencyKey?: string | null } = {}): Promise<RevokeApiKeyResult> {
-  if (!caller.is_operator) return denied('OPERATOR_REQUIRED', 'only the platform operator may revoke API keys');
+  const allowed = requireOperator(actorFacts(caller), 'revoke API keys');
+  if (!allowed.ok) return allowed.error;
   return db.transaction().execute((trx) =>
     idempotent(trx, caller.id, opts.idempotencyKey, 'revokeApiKey', { keyId }, {
       run: async (): Promise<RevokeApiKeyResult> => {

@@ -1,13 +1,14 @@
 import { normalizeGtin, validateCset82, validateSerial } from '../core/identifiers.ts';
-import { type LinkInput, isBrandOrOperator, validateLinks } from '../core/links.ts';
-import type { ReadScope } from '../core/rights.ts';
+import { type LinkInput, validateLinks } from '../core/links.ts';
+import { type ReadScope, decideManageLinks } from '../core/rights.ts';
 import type { Db } from '../db/connection.ts';
 import { findBatch, findBatchesByIds, findItemsByGtinSerial } from '../db/ledger.ts';
 import { type LinkSetVersion, findLinkSet, insertLinkSet } from '../db/links.ts';
 import type { ActorRow } from '../db/types.ts';
 import { productVisibleSql } from '../db/visibility.ts';
 import { idempotent } from './idempotency.ts';
-import { type Failure, denied, invalid, notFound } from './results.ts';
+import { actorFacts } from './actor-facts.ts';
+import { type FailureOf, failureSpec, invalid, notFound } from './results.ts';
 
 export interface SetLinksInput {
   gtin: string;
@@ -17,7 +18,9 @@ export interface SetLinksInput {
   idempotencyKey?: string | null;
 }
 
-export type SetLinksResult = { kind: 'ok'; linkSet: LinkSetVersion } | Failure;
+/** What setLinks may fail with (its GraphQL union is built from this). */
+export const SET_LINKS_FAILURES = failureSpec(['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError'], ['NOT_BRAND_OWNER']);
+export type SetLinksResult = { kind: 'ok'; linkSet: LinkSetVersion } | FailureOf<typeof SET_LINKS_FAILURES>;
 
 /**
  * Replaces the links of one product, one lot (`lot`) or one serial (`serial`; with `lot` too, the item must be of
@@ -41,12 +44,9 @@ export async function setLinks(db: Db, caller: ActorRow, scope: ReadScope, input
   const links = validateLinks(input.links);
   if (!links.ok) return invalid(links.error[0]!.field, links.error.map((p) => `${p.field}: ${p.message}`).join('; '));
 
-  const missing = notFound(`product ${gtin.value} not found`);
   const product = await db.selectFrom('products as p').selectAll('p').where('p.gtin', '=', gtin.value).where(productVisibleSql(scope, 'p')).executeTakeFirst();
-  if (!product) return missing;
-  if (!isBrandOrOperator({ id: caller.id, isOperator: caller.is_operator }, product.owner_id)) {
-    return denied('NOT_BRAND_OWNER', `only the brand owning product ${gtin.value} (or the operator) manages its links`);
-  }
+  const allowed = decideManageLinks(actorFacts(caller), gtin.value, product && { ownerId: product.owner_id });
+  if (!allowed.ok) return allowed.error;
   if (serial !== null) {
     const [item] = await findItemsByGtinSerial(db, [{ gtin: gtin.value, serial }]);
     if (!item) return notFound(`product ${gtin.value} has no serial ${serial}`);

@@ -3,10 +3,14 @@ import { checkOptionalText } from '../core/text.ts';
 import { holdContainer } from '../db/containers.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
-import { checkContainerUse } from './pack-items.ts';
-import { recordEvent, type RecordEventResult } from './record-event.ts';
+import { PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
+import { recordEvent } from './record-event.ts';
 import { invalid } from './results.ts';
 import { inLedgerTransaction } from './transaction.ts';
+
+/** What unpackItems may fail with: the same as packItems (recordEvent's failures and the container custody rule). */
+export const UNPACK_ITEMS_FAILURES = PACK_ITEMS_FAILURES;
+export type UnpackItemsResult = PackItemsResult;
 
 export interface UnpackItemsInput {
   container: string;
@@ -20,7 +24,7 @@ export interface UnpackItemsInput {
  * chained into every item inside at any depth; its direct members (items and containers) are removed from it,
  * nested containers stay packed, and the unpacker holds the empty container.
  */
-export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<RecordEventResult> {
+export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<UnpackItemsResult> {
   const parent = normalizeSscc(input.container);
   if (!parent.ok) return invalid('container', parent.error);
   // Checked before the key is looked up below (a NUL would otherwise reach the database).

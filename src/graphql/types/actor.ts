@@ -4,10 +4,11 @@ import { checkText } from '../../core/text.ts';
 import { validateGln } from '../../core/party.ts';
 import { PAGING_NOTE, connectionFrom, inputError, isUuid, pageParams } from '../pagination.ts';
 import type { ActorRow, ApiKeyRow } from '../../db/types.ts';
-import { createActor } from '../../services/create-actor.ts';
-import { issueApiKey } from '../../services/issue-api-key.ts';
-import { revokeApiKey } from '../../services/revoke-api-key.ts';
+import { CREATE_ACTOR_FAILURES, createActor } from '../../services/create-actor.ts';
+import { ISSUE_API_KEY_FAILURES, issueApiKey } from '../../services/issue-api-key.ts';
+import { REVOKE_API_KEY_FAILURES, revokeApiKey } from '../../services/revoke-api-key.ts';
 import { ROLES } from '../../core/lifecycle.ts';
+import { canSeeApiKeys } from '../../core/rights.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
 import { ActorRef, ApiKeyRef } from '../refs.ts';
@@ -32,7 +33,7 @@ builder.node(ActorRef, {
       authScopes: { authenticated: true },
       resolve: async (a, _args, ctx) => {
         const viewer = viewerOf(ctx);
-        if (!viewer.is_operator && viewer.id !== a.id) return [];
+        if (!canSeeApiKeys({ id: viewer.id, isOperator: viewer.is_operator }, a.id)) return [];
         return findKeysOfActors(ctx.db, [a.id]);
       },
     }),
@@ -78,7 +79,7 @@ const CreateActorSuccess = builder.objectRef<{ actor: ActorRow; apiKey: ApiKeyRo
     }),
   }),
 });
-const CreateActorResult = resultUnion('CreateActor', CreateActorSuccess, ['ValidationError', 'PermissionDeniedError', 'ConflictError']);
+const CreateActorResult = resultUnion('CreateActor', CreateActorSuccess, CREATE_ACTOR_FAILURES);
 
 builder.mutationField('createActor', (t) =>
   t.field({
@@ -88,19 +89,7 @@ builder.mutationField('createActor', (t) =>
     args: { input: t.arg({ type: CreateActorInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const result = await createActor(ctx.db, viewerOf(ctx), input, ctx.config.fieldLimits);
-      switch (result.kind) {
-        case 'ok':
-          return success('CreateActorSuccess', result);
-        case 'ValidationError':
-        case 'PermissionDeniedError':
-        case 'ConflictError':
-          return failureToGraphQL(result);
-        case 'NotFoundError':
-        case 'InvalidTransitionError':
-          throw new Error(`createActor: unexpected ${result.kind}`);
-        default:
-          throw new Error(result satisfies never);
-      }
+      return result.kind === 'ok' ? success('CreateActorSuccess', result) : failureToGraphQL(result);
     },
   }),
 );
@@ -111,7 +100,7 @@ const KeySecretSuccess = builder.objectRef<{ apiKey: ApiKeyRow; secret: string |
     secret: t.exposeString('secret', { nullable: true, description: 'The API key itself. Shown once (null on a replay of the same idempotencyKey).' }),
   }),
 });
-const IssueApiKeyResult = resultUnion('IssueApiKey', KeySecretSuccess, ['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError']);
+const IssueApiKeyResult = resultUnion('IssueApiKey', KeySecretSuccess, ISSUE_API_KEY_FAILURES);
 
 builder.mutationField('issueApiKey', (t) =>
   t.field({
@@ -130,7 +119,7 @@ builder.mutationField('issueApiKey', (t) =>
 const RevokeApiKeySuccess = builder.objectRef<{ apiKey: ApiKeyRow }>('RevokeApiKeySuccess').implement({
   fields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (s) => s.apiKey }) }),
 });
-const RevokeApiKeyResult = resultUnion('RevokeApiKey', RevokeApiKeySuccess, ['NotFoundError', 'PermissionDeniedError', 'ValidationError', 'ConflictError']);
+const RevokeApiKeyResult = resultUnion('RevokeApiKey', RevokeApiKeySuccess, REVOKE_API_KEY_FAILURES);
 
 builder.mutationField('revokeApiKey', (t) =>
   t.field({

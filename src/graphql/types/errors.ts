@@ -1,5 +1,5 @@
 import type { ObjectRef } from '@pothos/core';
-import type { Failure } from '../../services/results.ts';
+import { type Failure, type FailureKind, type FailureOfKind, type FailureSpec, RULE_CODES, RULES, type RuleCode } from '../../core/failures.ts';
 import { builder } from '../builder.ts';
 import {
   ConflictErrorRef, ErrorInterface, InvalidTransitionErrorRef, ItemProblemRef, NotFoundErrorRef, PermissionDeniedErrorRef,
@@ -36,7 +36,9 @@ builder.objectType(PermissionDeniedErrorRef, {
   interfaces: [ErrorInterface],
   isTypeOf: (v) => (v as { __typename?: string }).__typename === 'PermissionDeniedError',
   fields: (t) => ({
-    rule: t.exposeString('rule', { description: 'Stable code of the rule that refused the write, e.g. NOT_CUSTODIAN.' }),
+    rule: t.exposeString('rule', {
+      description: `Stable code of the rule that refused the write (match on it, not on the message): ${RULE_CODES.map((c) => `${c}: ${RULES[c]}`).join('; ')}.`,
+    }),
     items: t.field({ type: [ItemProblemRef], resolve: (e) => e.items }),
   }),
 });
@@ -62,25 +64,40 @@ const ERROR_REFS = {
   PermissionDeniedError: PermissionDeniedErrorRef,
   InvalidTransitionError: InvalidTransitionErrorRef,
   ConflictError: ConflictErrorRef,
-} as const;
+} as const satisfies Record<FailureKind, unknown>;
 export type ErrorName = keyof typeof ERROR_REFS;
 
+/** A failure as the GraphQL object of its union member: `kind` becomes `__typename`, the rest is kept. */
+export type GraphQLFailure<F> = F extends { kind: infer K } ? Omit<F, 'kind'> & { __typename: K } : never;
+
 /** A service failure as the GraphQL object its union member expects. */
-export function failureToGraphQL(f: Failure): ErrorShape {
+export function failureToGraphQL<F extends Failure>(f: F): GraphQLFailure<F> {
   const { kind, ...rest } = f;
-  return { __typename: kind, ...rest } as ErrorShape;
+  return { __typename: kind, ...rest } as GraphQLFailure<F>;
 }
-type ErrorShape = { __typename: string; message: string };
 
 /**
- * Declares `<Name>Result = <Name>Success | errors…`. Success objects are tagged with `__typename`
- * by `success()`; error objects by `failureToGraphQL`.
+ * The failure declaration behind each mutation's result union, by union name. Filled as the schema is built; the
+ * catalogue test (test/api/failure-catalogue.test.ts) reads it to check that every failure kind and rule code of
+ * src/core/failures.ts is reachable through some mutation.
  */
-export function resultUnion<S extends object>(name: string, successRef: ObjectRef<any, S>, errors: readonly ErrorName[]) {
-  return builder.unionType(`${name}Result`, {
-    types: [successRef, ...errors.map((e) => ERROR_REFS[e])],
+export const MUTATION_FAILURES = new Map<string, FailureSpec>();
+
+/**
+ * Declares `<Name>Result = <Name>Success | the error types of `failures``, where `failures` is the use case's own
+ * declaration (e.g. `REGISTER_BATCH_FAILURES`), so the union follows the use case. The union's TypeScript shape is
+ * the success shape or exactly those failures: a resolver that returns a failure the use case did not declare, or a
+ * use case that returns a kind its mutation does not carry, does not typecheck. Success objects are tagged with
+ * `__typename` by `success()`, failures by `failureToGraphQL`.
+ */
+export function resultUnion<S extends object, K extends FailureKind, R extends RuleCode>(name: string, successRef: ObjectRef<any, S>, failures: FailureSpec<K, R>) {
+  MUTATION_FAILURES.set(`${name}Result`, failures);
+  const union = builder.unionType(`${name}Result`, {
+    types: [successRef, ...failures.kinds.map((e) => ERROR_REFS[e])],
     resolveType: (value) => (value as { __typename: string }).__typename,
   });
+  return union as unknown as PothosSchemaTypes.UnionRef<BuilderTypes, S | GraphQLFailure<FailureOfKind<K, R>>>;
 }
+type BuilderTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 export const success = <S extends object>(typename: string, value: S) => ({ __typename: typename, ...value });

@@ -4,12 +4,12 @@ import { toHex } from '../../core/bytes.ts';
 import type { JsonValue } from '../../core/chain.ts';
 import { normalizeGtin } from '../../core/identifiers.ts';
 import { LEDGER_KINDS } from '../../core/lifecycle.ts';
-import { packItems } from '../../services/pack-items.ts';
-import { unpackItems } from '../../services/unpack-items.ts';
+import { PACK_ITEMS_FAILURES, packItems } from '../../services/pack-items.ts';
+import { UNPACK_ITEMS_FAILURES, unpackItems } from '../../services/unpack-items.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
 import { eventVisibleSql, findVisibleBatch, itemVisibleSql } from '../../db/visibility.ts';
 import type { EventRow } from '../../db/types.ts';
-import { type RecordEventInput, recordEvent } from '../../services/record-event.ts';
+import { RECORD_EVENT_FAILURES, type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
@@ -137,7 +137,7 @@ const RecordEventSuccess = builder.objectRef<{ event: EventRow }>('RecordEventSu
   fields: (t) => ({ event: t.field({ type: EventRef, resolve: (s) => s.event }) }),
 });
 
-const ERRORS = ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'] as const;
+const ERRORS = RECORD_EVENT_FAILURES;
 
 const MaterialInput = builder.inputType('RecoveredMaterialInput', {
   fields: (t) => ({
@@ -308,7 +308,7 @@ defineLifecycleMutation<{ reason?: string | null }>(
 
 builder.mutationField('packItems', (t) =>
   t.field({
-    type: resultUnion('PackItems', RecordEventSuccess, ERRORS),
+    type: resultUnion('PackItems', RecordEventSuccess, PACK_ITEMS_FAILURES),
     description: 'The custodian packs items and/or containers into an SSCC container (EPCIS AggregationEvent ADD).',
     authScopes: { authenticated: true },
     args: {
@@ -335,7 +335,7 @@ builder.mutationField('packItems', (t) =>
 
 builder.mutationField('unpackItems', (t) =>
   t.field({
-    type: resultUnion('UnpackItems', RecordEventSuccess, ERRORS),
+    type: resultUnion('UnpackItems', RecordEventSuccess, UNPACK_ITEMS_FAILURES),
     description: 'The custodian empties a container (EPCIS AggregationEvent DELETE); nested containers stay packed.',
     authScopes: { authenticated: true },
     args: {

@@ -4,7 +4,7 @@ import { scanRange } from '../../core/resolver.ts';
 import { type LinkSetVersion, type ScanDelta, currentLinks, linkHistory, scanCounts, scopeKey } from '../../db/links.ts';
 import type { ProductRow } from '../../db/types.ts';
 import { flushScanCounts } from '../../services/scan-counter.ts';
-import { setLinks } from '../../services/set-links.ts';
+import { SET_LINKS_FAILURES, setLinks } from '../../services/set-links.ts';
 import { builder } from '../builder.ts';
 import type { Context } from '../context.ts';
 import { viewerOf } from '../context.ts';
@@ -132,7 +132,7 @@ const SetLinksSuccess = builder.objectRef<{ linkSet: LinkSetVersion }>('SetLinks
 
 builder.mutationField('setLinks', (t) =>
   t.field({
-    type: resultUnion('SetLinks', SetLinksSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('SetLinks', SetLinksSuccess, SET_LINKS_FAILURES),
     description: "Replaces the resolver links of a product, a lot or a serial. The brand owning the GTIN or the operator only (else NOT_BRAND_OWNER); recorded with who and when.",
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SetLinksInput, required: true }) },

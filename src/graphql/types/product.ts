@@ -3,8 +3,8 @@ import { STAGES } from '../../core/lifecycle.ts';
 import { findBatch } from '../../db/ledger.ts';
 import { batchVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import type { BatchRow, EventRow, ProductRow } from '../../db/types.ts';
-import { registerBatch } from '../../services/register-batch.ts';
-import { registerProduct } from '../../services/register-product.ts';
+import { REGISTER_BATCH_FAILURES, registerBatch } from '../../services/register-batch.ts';
+import { REGISTER_PRODUCT_FAILURES, registerProduct } from '../../services/register-product.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
 import { PAGING_NOTE, connectionFrom, isUuid, keysetPage, pageParams, withTotalCount } from '../pagination.ts';
@@ -105,7 +105,7 @@ const RegisterProductSuccess = builder.objectRef<{ product: ProductRow }>('Regis
 });
 builder.mutationField('registerProduct', (t) =>
   t.field({
-    type: resultUnion('RegisterProduct', RegisterProductSuccess, ['ValidationError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('RegisterProduct', RegisterProductSuccess, REGISTER_PRODUCT_FAILURES),
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterProductInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
@@ -141,7 +141,7 @@ const RegisterBatchSuccess = builder.objectRef<{ batch: BatchRow; event: EventRo
 });
 builder.mutationField('registerBatch', (t) =>
   t.field({
-    type: resultUnion('RegisterBatch', RegisterBatchSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('RegisterBatch', RegisterBatchSuccess, REGISTER_BATCH_FAILURES),
     description: 'Registers a lot and commissions its serials (up to 100,000 per call) in one transaction.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RegisterBatchInput, required: true }) },

@@ -1,8 +1,9 @@
 import type { BatchRow, EventRow, GrantRow } from '../../db/types.ts';
 import { readableGrants } from '../../db/grants.ts';
-import { GRANTABLE_KINDS, grantRights } from '../../services/grant-rights.ts';
-import { recallBatch, type CustodianGroup } from '../../services/recall-batch.ts';
-import { revokeRights } from '../../services/revoke-rights.ts';
+import { GRANTABLE_KINDS } from '../../core/lifecycle.ts';
+import { GRANT_RIGHTS_FAILURES, grantRights } from '../../services/grant-rights.ts';
+import { RECALL_BATCH_FAILURES, recallBatch, type CustodianGroup } from '../../services/recall-batch.ts';
+import { REVOKE_RIGHTS_FAILURES, revokeRights } from '../../services/revoke-rights.ts';
 import type { ItemRow } from '../../db/types.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
@@ -72,7 +73,7 @@ const GrantSuccess = builder.objectRef<{ grant: GrantRow }>('GrantSuccess').impl
 });
 builder.mutationField('grantRights', (t) =>
   t.field({
-    type: resultUnion('GrantRights', GrantSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('GrantRights', GrantSuccess, GRANT_RIGHTS_FAILURES),
     description: 'The brand owner grants an actor event kinds (or read access) on a product or batch, optionally until an expiry.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: GrantRightsInput, required: true }) },
@@ -86,7 +87,7 @@ builder.mutationField('grantRights', (t) =>
 );
 builder.mutationField('revokeRights', (t) =>
   t.field({
-    type: resultUnion('RevokeRights', GrantSuccess, ['NotFoundError', 'PermissionDeniedError', 'ConflictError', 'ValidationError']),
+    type: resultUnion('RevokeRights', GrantSuccess, REVOKE_RIGHTS_FAILURES),
     description: 'Revokes a grant at once. The revocation is recorded; events written under the grant stay valid.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: builder.inputType('RevokeRightsInput', { fields: (f) => ({ grant: f.globalID({ required: true, for: GrantRef }), idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }), }) }), required: true }) },
@@ -118,7 +119,7 @@ const RecallBatchSuccess = builder
   });
 builder.mutationField('recallBatch', (t) =>
   t.field({
-    type: resultUnion('RecallBatch', RecallBatchSuccess, ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'ConflictError']),
+    type: resultUnion('RecallBatch', RecallBatchSuccess, RECALL_BATCH_FAILURES),
     description: 'The brand owner recalls a batch: its non-terminal items are flagged (no more sales), grouped by custodian.',
     authScopes: { authenticated: true },
     args: {
