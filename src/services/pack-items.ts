@@ -7,8 +7,8 @@ import { findItemsByIds } from '../db/ledger.ts';
 import type { ActorRow } from '../db/types.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type ItemSelection, recordEvent, type RecordEventResult } from './record-event.ts';
-import { type Failure, denied, invalid, notFound } from './results.ts';
+import { type ItemSelection, recordEventIn, type RecordEventResult } from './record-event.ts';
+import { type Failure, type ValidationFailure, denied, invalid, notFound } from './results.ts';
 import { checkOptionalText } from '../core/text.ts';
 import { inLedgerTransaction } from './transaction.ts';
 import { filterVisibleItems } from './visible-items.ts';
@@ -24,7 +24,7 @@ export interface PackItemsInput {
 }
 
 /** A container the caller may not use and may not see is answered exactly like one that does not exist. */
-export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`);
+export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`, { ref: sscc });
 
 /**
  * Loads the facts core's `decideContainerUse` needs for each SSCC (holder, custodians of everything inside, whether
@@ -45,7 +45,7 @@ export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readon
     const d = decideContainerUse(caller.id, use, facts);
     if (d.ok) continue;
     if (d.error.type === 'NotFound') return containerNotFound(sscc);
-    return denied(d.error.rule, `container ${sscc} is held by another actor; only its custodian packs into or unpacks it`);
+    return denied(d.error.rule, `container ${sscc} is held by another actor; only its custodian packs into or unpacks it`, [], { ref: sscc });
   }
   return null;
 }
@@ -57,6 +57,18 @@ export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readon
  * All-or-nothing, like every write.
  */
 export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
+  return inLedgerTransaction(deps, (trx) => packItemsIn(trx, deps, caller, input)).catch((e: unknown) => {
+    if (e instanceof AlreadyPackedError) return e.failure;
+    throw e;
+  });
+}
+
+/**
+ * `packItems` inside the caller's open transaction `trx` (EPCIS capture); the caller owns commit, rollback and retry
+ * and integrates after its commit. Throws {@link AlreadyPackedError} when an item turns out to be packed elsewhere
+ * after the PACK event was written: the caller must then roll the transaction back (its `failure` is the answer).
+ */
+export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<RecordEventResult> {
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const parent = normalizeSscc(input.container);
@@ -69,7 +81,7 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
     children.push(n.value);
   }
   if ((input.items ?? []).length === 0 && children.length === 0) return invalid('items', 'name the items or containers to pack');
-  return inLedgerTransaction(deps, async (trx) => {
+  {
     const replay = input.idempotencyKey
       ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
       : undefined;
@@ -79,16 +91,16 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
       // The caller holds every container named here, so what follows may name their places.
       const nested = await packedContainers(trx, children);
       const already = children.find((c) => nested.has(c));
-      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`);
+      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { ref: already, packedIn: nested.get(already)! });
       // Packing X into one of X's descendants would make a cycle.
       const below = await sql<{ sscc: string }>`
         WITH RECURSIVE d(sscc, depth) AS (
           SELECT unnest(${children}::text[])::char(18), 0
           UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
         SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-      if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`);
+      if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { ref: parent.value });
     }
-    const result = await recordEvent({ ...deps, trx }, caller, {
+    const result = await recordEventIn(trx, deps, caller, {
       kind: 'PACK',
       items: { refs: input.items ?? [], containers: children },
       occurredAt: input.occurredAt,
@@ -104,16 +116,18 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
     if (packed.size > 0) {
       const [id, where] = [...packed][0]!;
       // Roll back the event just recorded: membership and history must agree.
-      throw new AlreadyPackedError(`item ${id} is already packed in ${where}`);
+      throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { ref: id, packedIn: where }));
     }
     await holdContainer(trx, parent.value, caller.id);
     const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
     for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
     return result;
-  }).catch((e: unknown) => {
-    if (e instanceof AlreadyPackedError) return invalid('items', `${e.message}; unpack it first`);
-    throw e;
-  });
+  }
 }
 
-class AlreadyPackedError extends Error {}
+/** An item of a PACK turned out to be packed elsewhere after the event was written: the transaction must roll back. */
+export class AlreadyPackedError extends Error {
+  constructor(readonly failure: ValidationFailure) {
+    super(failure.message);
+  }
+}

@@ -7,6 +7,7 @@ import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems 
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
+import type { Trx } from '../db/connection.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
@@ -45,6 +46,28 @@ export function expandSerialRange(firstSerial: string, count: number): string[] 
  * rejects the whole call.
  */
 export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
+  const checked = checkRegisterInput(deps, caller, input);
+  if ('kind' in checked) return checked;
+  return inLedgerTransaction(deps, (trx) => writeRegisterBatch(trx, deps, caller, input, checked));
+}
+
+/** `registerBatch` inside the caller's open transaction `trx` (EPCIS capture); the caller commits, retries and integrates. */
+export async function registerBatchIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
+  const checked = checkRegisterInput(deps, caller, input);
+  if ('kind' in checked) return checked;
+  return writeRegisterBatch(trx, deps, caller, input, checked);
+}
+
+interface CheckedBatch {
+  gtin: string;
+  lot: string;
+  produced: { instant: Date; offset: string };
+  site: string;
+  serials: string[];
+}
+
+/** Input checks that need no database: identifiers, time, text bounds, serials, the caller's role. */
+function checkRegisterInput(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): CheckedBatch | Failure {
   const gtin = normalizeGtin(input.gtin);
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const lot = validateSerial(input.lot);
@@ -84,19 +107,28 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
 
   if (!caller.roles.includes('MANUFACTURER')) return denied('ROLE_REQUIRED:MANUFACTURER', 'only a MANUFACTURER registers batches');
+  return { gtin: gtin.value, lot: lot.value, produced: produced.value, site, serials };
+}
+
+async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput, c: CheckedBatch): Promise<RegisterBatchResult> {
+  const now = deps.now();
+  const gtin = { value: c.gtin };
+  const lot = { value: c.lot };
+  const produced = { value: c.produced };
+  const { site, serials } = c;
   // Another brand's product the caller cannot see is answered exactly like an unregistered GTIN (one statement both).
-  const scope = readScope(caller.id, caller.is_operator, await grantsOf(deps.trx ?? deps.db, caller.id), now);
-  const product = await findVisibleProduct(deps.trx ?? deps.db, scope, gtin.value);
+  const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
+  const product = await findVisibleProduct(trx, scope, gtin.value);
   if (!product) return notFound(`product ${gtin.value} not found`);
   if (product.owner_id !== caller.id) return denied('NOT_BRAND_OWNER', 'only the product owner registers its batches');
-  const [owner] = await findActorsByIds(deps.trx ?? deps.db, [product.owner_id]);
+  const [owner] = await findActorsByIds(trx, [product.owner_id]);
   const prefix = companyPrefixFor(gtin.value, owner!.company_prefixes);
   if (!prefix) return denied('NOT_PREFIX_OWNER', `GTIN ${gtin.value} no longer carries a company prefix of its owner`);
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
 
-  return inLedgerTransaction(deps, async (trx) => {
+  {
     const key = input.idempotencyKey ?? null;
     let requestHash: Uint8Array | null = null;
     if (key) {
@@ -109,7 +141,7 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
       }
       requestHash = check.requestHash;
     }
-    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`);
+    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { field: 'lot' });
     const taken = await existingSerials(trx, gtin.value, serials);
     if (taken.length > 0) {
       return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
@@ -145,5 +177,5 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
     );
     if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
     return { kind: 'ok' as const, batch, event };
-  });
+  }
 }
