@@ -40,6 +40,7 @@ import type { ActorRow } from '../db/types.ts';
 import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type EpcisCapturesTable, epcisDb, ledgerExportsByContentHash } from './epcis-query.ts';
+import { capturedEvents, insertCaptures } from '../db/epcis-events.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { AlreadyPackedError, packItemsIn } from './pack-items.ts';
 import { type RecordEventInput, recordEventIn } from './record-event.ts';
@@ -47,6 +48,7 @@ import { registerBatchIn } from './register-batch.ts';
 import { type ConflictFailure, type Failure, type ValidationFailure, conflict, invalid } from './results.ts';
 import { awaitIntegration, withRetries } from './transaction.ts';
 import { unpackItemsIn } from './unpack-items.ts';
+import { bulkEligible, recordEventsBulk } from './epcis-bulk.ts';
 
 export {
   type CaptureProblem, type CaptureProblemCode, type EpcisCaptureLimits, type EpcisCaptureRejection, EPCIS_CAPTURE_DEFAULTS, outlineRejection, sizeRejection,
@@ -121,6 +123,12 @@ export interface CaptureInput {
    * rolls the capture back and rejects with that error. (A capture job records its success this way.)
    */
   onCaptured?: (trx: Trx, result: EpcisCaptureSuccess) => Promise<void>;
+  /**
+   * `auto` (default): a document whose events to record are all lifecycle events over items named by EPC takes the
+   * bulk path (`epcis-bulk.ts`), any other one event at a time. `one-by-one` forces the latter (the bench and the tests
+   * compare the two: same results).
+   */
+  writePath?: 'auto' | 'one-by-one';
 }
 
 /**
@@ -230,7 +238,7 @@ export async function captureEpcisDocument(
 
   try {
     const { result, pending } = await withRetries(deps.db, async (trx) => {
-      const captured = await captureInTransaction(trx, deps, caller, planned, doc, key);
+      const captured = await captureInTransaction(trx, deps, caller, planned, doc, key, input.writePath ?? 'auto');
       await input.onCaptured?.(trx, captured);
       return captured;
     });
@@ -249,6 +257,7 @@ async function captureInTransaction(
   planned: readonly Planned[],
   document: Json,
   key: string | null,
+  writePath: 'auto' | 'one-by-one',
 ): Promise<EpcisCaptureSuccess> {
   // Captures run one at a time (the already-captured check below must see every earlier capture); ledger writes of
   // other kinds do not wait for them, and integration into the log never does.
@@ -265,12 +274,7 @@ async function captureInTransaction(
 
   // Already captured: skipped when the caller may see the ledger event; otherwise treated as never captured (recorded
   // or refused on its own merits), so the answer does not reveal another actor's capture.
-  const ids = [...new Set(planned.map((p) => p.eventID))];
-  const existing = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 1000) {
-    const rows = await db.selectFrom('epcis_captures').select(['epcis_event_id', 'event_id']).where('epcis_event_id', 'in', ids.slice(i, i + 1000)).execute();
-    for (const r of rows) existing.set(r.epcis_event_id, r.event_id);
-  }
+  const existing = await capturedEvents(trx, [...new Set(planned.map((p) => p.eventID))]);
   // The ledger's own export of an event it recorded (through a GraphQL mutation or a capture) is that event.
   for (const [eventID, ledgerEventId] of await ownExports(trx, planned, document)) if (!existing.has(eventID)) existing.set(eventID, ledgerEventId);
   const problems: CaptureProblem[] = [];
@@ -323,66 +327,86 @@ async function captureInTransaction(
   }
   if (problems.length > 0) throw new CaptureAbort(rejection(problems));
 
-  // Writes, in document order, each through its use case inside this transaction.
+  // What to write: each hash ID once (a repeat inside the document is DUPLICATE_IN_DOCUMENT), none already captured.
+  const toWrite: Planned[] = [];
+  const firstOf = new Set<string>();
+  for (const p of planned) {
+    if (firstOf.has(p.eventID) || existing.has(p.eventID)) continue;
+    firstOf.add(p.eventID);
+    toWrite.push(p);
+  }
+  const written = new Map<string, string>();
+  if (writePath === 'auto' && bulkEligible(toWrite)) {
+    // Lifecycle events over named items: decided together, written with multi-row inserts (epcis-bulk.ts).
+    const r = await recordEventsBulk(trx, deps, caller, toWrite.map((p) => ({ planned: p, counterpartyId: counterpartyOf.get(p.index) ?? null })));
+    if (r.kind === 'refused') throw new CaptureAbort(rejection([serviceProblem(r.planned, r.failure)]));
+    toWrite.forEach((p, i) => written.set(p.eventID, r.eventIds[i]!));
+  } else {
+    // One event at a time, each through its use case inside this transaction.
+    for (const p of toWrite) written.set(p.eventID, await writeOne(trx, deps, caller, p, counterpartyOf.get(p.index) ?? null));
+  }
+
   const captured: CapturedEvent[] = [];
-  const recordedHere = new Map<string, string>();
+  const reported = new Set<string>();
   const rows: EpcisCapturesTable[] = [];
   for (const p of planned) {
     const entry = { index: p.index, eventID: p.eventID, kind: p.kind, warnings: [...p.warnings, ...(extraWarnings.get(p.index) ?? [])] };
-    const earlier = recordedHere.get(p.eventID);
-    if (earlier !== undefined) {
-      captured.push({ ...entry, status: 'DUPLICATE_IN_DOCUMENT', ledgerEventId: earlier });
+    const ledgerEventId = written.get(p.eventID) ?? existing.get(p.eventID)!;
+    if (reported.has(p.eventID)) {
+      captured.push({ ...entry, status: 'DUPLICATE_IN_DOCUMENT', ledgerEventId });
       continue;
     }
-    const already = existing.get(p.eventID);
-    if (already !== undefined) {
-      captured.push({ ...entry, status: 'ALREADY_CAPTURED', ledgerEventId: already });
-      recordedHere.set(p.eventID, already);
+    reported.add(p.eventID);
+    if (!written.has(p.eventID)) {
+      captured.push({ ...entry, status: 'ALREADY_CAPTURED', ledgerEventId });
       continue;
     }
-    let eventId: string;
-    if (p.op === 'commission') {
-      const r = await registerBatchIn(trx, deps, caller, { gtin: p.gtin, lot: p.lot, producedAt: p.producedAt, site: p.site, serials: p.serials });
-      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
-      eventId = r.event.id;
-    } else if (p.op === 'pack') {
-      const r = await packItemsIn(trx, deps, caller, {
-        container: p.container, items: p.refs, containers: p.children.map((c) => c.sscc), occurredAt: p.occurredAt, location: p.location,
-      }).catch((e: unknown) => {
-        // Refused after its event was written: the abort below rolls the whole capture back.
-        if (e instanceof AlreadyPackedError) return e.failure;
-        throw e;
-      });
-      if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packProblem(trx, p, r)]));
-      eventId = r.event.id;
-    } else if (p.op === 'unpack') {
-      const before = p.childrenListed ? await containerContent(trx, p.container) : null;
-      const r = await unpackItemsIn(trx, deps, caller, { container: p.container, occurredAt: p.occurredAt, location: p.location });
-      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
-      // Checked once the ledger accepted the unpacking (the caller holds the items): the report may name them.
-      const mismatch = before ? await contentMismatch(trx, p, before, r.event.id) : null;
-      if (mismatch) throw new CaptureAbort(rejection([mismatch]));
-      eventId = r.event.id;
-    } else {
-      const r = await recordEventIn(trx, deps, caller, {
-        kind: p.kind as RecordEventInput['kind'],
-        items: { refs: p.refs, containers: p.containers },
-        occurredAt: p.occurredAt,
-        location: p.location,
-        counterpartyId: counterpartyOf.get(p.index) ?? null,
-        data: p.data,
-      });
-      if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
-      eventId = r.event.id;
-    }
-    rows.push({ epcis_event_id: p.eventID, event_id: eventId, actor_id: caller.id, source_event_id: p.sourceEventId?.slice(0, 2000) ?? null, captured_at: now });
-    recordedHere.set(p.eventID, eventId);
-    captured.push({ ...entry, status: 'RECORDED', ledgerEventId: eventId });
+    rows.push({ epcis_event_id: p.eventID, event_id: ledgerEventId, actor_id: caller.id, source_event_id: p.sourceEventId?.slice(0, 2000) ?? null, captured_at: now });
+    captured.push({ ...entry, status: 'RECORDED', ledgerEventId });
   }
   // A hash ID already captured by an actor who cannot see it keeps its first capture row.
-  for (let i = 0; i < rows.length; i += 1000) await db.insertInto('epcis_captures').values(rows.slice(i, i + 1000)).onConflict((oc) => oc.column('epcis_event_id').doNothing()).execute();
+  await insertCaptures(trx, rows);
   if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'captureEpcisDocument', requestHash, { events: captured });
   return summarize(captured, false);
+}
+
+/** Writes one planned event through its use case in `trx`; a refusal aborts the capture. Returns the ledger event id. */
+async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned, counterpartyId: string | null): Promise<string> {
+  if (p.op === 'commission') {
+    const r = await registerBatchIn(trx, deps, caller, { gtin: p.gtin, lot: p.lot, producedAt: p.producedAt, site: p.site, serials: p.serials });
+    if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+    return r.event.id;
+  }
+  if (p.op === 'pack') {
+    const r = await packItemsIn(trx, deps, caller, {
+      container: p.container, items: p.refs, containers: p.children.map((c) => c.sscc), occurredAt: p.occurredAt, location: p.location,
+    }).catch((e: unknown) => {
+      // Refused after its event was written: the abort below rolls the whole capture back.
+      if (e instanceof AlreadyPackedError) return e.failure;
+      throw e;
+    });
+    if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packProblem(trx, p, r)]));
+    return r.event.id;
+  }
+  if (p.op === 'unpack') {
+    const before = p.childrenListed ? await containerContent(trx, p.container) : null;
+    const r = await unpackItemsIn(trx, deps, caller, { container: p.container, occurredAt: p.occurredAt, location: p.location });
+    if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+    // Checked once the ledger accepted the unpacking (the caller holds the items): the report may name them.
+    const mismatch = before ? await contentMismatch(trx, p, before, r.event.id) : null;
+    if (mismatch) throw new CaptureAbort(rejection([mismatch]));
+    return r.event.id;
+  }
+  const r = await recordEventIn(trx, deps, caller, {
+    kind: p.kind as RecordEventInput['kind'],
+    items: { refs: p.refs, containers: p.containers },
+    occurredAt: p.occurredAt,
+    location: p.location,
+    counterpartyId,
+    data: p.data,
+  });
+  if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
+  return r.event.id;
 }
 
 /** A refused PACK; "item {id} is already packed" is reported with the item as the document names it. */

@@ -81,48 +81,46 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
     children.push(n.value);
   }
   if ((input.items ?? []).length === 0 && children.length === 0) return invalid('items', 'name the items or containers to pack');
-  {
-    const replay = input.idempotencyKey
-      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-      : undefined;
-    if (!replay) {
-      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
-      if (refused) return refused;
-      // The caller holds every container named here, so what follows may name their places.
-      const nested = await packedContainers(trx, children);
-      const already = children.find((c) => nested.has(c));
-      if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { ref: already, packedIn: nested.get(already)! });
-      // Packing X into one of X's descendants would make a cycle.
-      const below = await sql<{ sscc: string }>`
-        WITH RECURSIVE d(sscc, depth) AS (
-          SELECT unnest(${children}::text[])::char(18), 0
-          UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
-        SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-      if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { ref: parent.value });
-    }
-    const result = await recordEventIn(trx, deps, caller, {
-      kind: 'PACK',
-      items: { refs: input.items ?? [], containers: children },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent.value, ...(children.length ? { containers: [...children].sort() } : {}) },
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    if (result.kind !== 'ok' || replay) return result;
-    // Items packed directly are those the event covers that are not inside a packed child container.
-    const nestedItems = new Set(await itemIdsInContainers(trx, children));
-    const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
-    const packed = await packedItems(trx, direct);
-    if (packed.size > 0) {
-      const [id, where] = [...packed][0]!;
-      // Roll back the event just recorded: membership and history must agree.
-      throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { ref: id, packedIn: where }));
-    }
-    await holdContainer(trx, parent.value, caller.id);
-    const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
-    for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
-    return result;
+  const replay = input.idempotencyKey
+    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+    : undefined;
+  if (!replay) {
+    const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
+    if (refused) return refused;
+    // The caller holds every container named here, so what follows may name their places.
+    const nested = await packedContainers(trx, children);
+    const already = children.find((c) => nested.has(c));
+    if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { ref: already, packedIn: nested.get(already)! });
+    // Packing X into one of X's descendants would make a cycle.
+    const below = await sql<{ sscc: string }>`
+      WITH RECURSIVE d(sscc, depth) AS (
+        SELECT unnest(${children}::text[])::char(18), 0
+        UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
+      SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
+    if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { ref: parent.value });
   }
+  const result = await recordEventIn(trx, deps, caller, {
+    kind: 'PACK',
+    items: { refs: input.items ?? [], containers: children },
+    occurredAt: input.occurredAt,
+    location: input.location ?? null,
+    data: { container: parent.value, ...(children.length ? { containers: [...children].sort() } : {}) },
+    idempotencyKey: input.idempotencyKey ?? null,
+  });
+  if (result.kind !== 'ok' || replay) return result;
+  // Items packed directly are those the event covers that are not inside a packed child container.
+  const nestedItems = new Set(await itemIdsInContainers(trx, children));
+  const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
+  const packed = await packedItems(trx, direct);
+  if (packed.size > 0) {
+    const [id, where] = [...packed][0]!;
+    // Roll back the event just recorded: membership and history must agree.
+    throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { ref: id, packedIn: where }));
+  }
+  await holdContainer(trx, parent.value, caller.id);
+  const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
+  for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
+  return result;
 }
 
 /** An item of a PACK turned out to be packed elsewhere after the event was written: the transaction must roll back. */

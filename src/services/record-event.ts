@@ -141,14 +141,14 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   return { items: [...items.values()], owners };
 }
 
-interface CheckedInput {
+export interface CheckedInput {
   occurred: { instant: Date; offset: string };
   location: string | null;
   data: { [key: string]: JsonValue };
 }
 
 /** What `recordEvent` checks before it opens a transaction: time, item selection size, the kind's data, text bounds. */
-function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): CheckedInput | Failure {
+export function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): CheckedInput | Failure {
   const occurred = parseOccurrenceTime(input.occurredAt);
   if (!occurred.ok) return invalid('occurredAt', occurred.error);
   const received = deps.now();

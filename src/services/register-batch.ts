@@ -127,55 +127,52 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
-
-  {
-    const key = input.idempotencyKey ?? null;
-    let requestHash: Uint8Array | null = null;
-    if (key) {
-      const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
-      if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
-      if (check.kind === 'replay') {
-        const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
-        const event = await replayedEvent(trx, check.response.eventId);
-        return { kind: 'ok' as const, batch: batch!, event: event! };
-      }
-      requestHash = check.requestHash;
+  const key = input.idempotencyKey ?? null;
+  let requestHash: Uint8Array | null = null;
+  if (key) {
+    const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
+    if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+    if (check.kind === 'replay') {
+      const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
+      const event = await replayedEvent(trx, check.response.eventId);
+      return { kind: 'ok' as const, batch: batch!, event: event! };
     }
-    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { field: 'lot' });
-    const taken = await existingSerials(trx, gtin.value, serials);
-    if (taken.length > 0) {
-      return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
-    }
-    const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
-    const steps = ids.map((id, i) => ({
-      id,
-      sgtin: sgtins[i]!,
-      head: null,
-      next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
-    }));
-    const { event } = await appendEvent(
-      trx,
-      {
-        kind: 'COMMISSION',
-        actorId: caller.id,
-        occurredAt: produced.value.instant,
-        offset: produced.value.offset,
-        recordedAt: deps.now(),
-        location: site,
-        counterpartyId: null,
-        data: { gtin: gtin.value, lot: lot.value },
-      },
-      steps,
-      (chunk, linkHashes) =>
-        insertItems(
-          trx,
-          chunk.map((s) => ({
-            id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
-            custodianId: caller.id, headHash: linkHashes.get(s.id)!,
-          })),
-        ),
-    );
-    if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
-    return { kind: 'ok' as const, batch, event };
+    requestHash = check.requestHash;
   }
+  if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { field: 'lot' });
+  const taken = await existingSerials(trx, gtin.value, serials);
+  if (taken.length > 0) {
+    return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
+  }
+  const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
+  const steps = ids.map((id, i) => ({
+    id,
+    sgtin: sgtins[i]!,
+    head: null,
+    next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
+  }));
+  const { event } = await appendEvent(
+    trx,
+    {
+      kind: 'COMMISSION',
+      actorId: caller.id,
+      occurredAt: produced.value.instant,
+      offset: produced.value.offset,
+      recordedAt: deps.now(),
+      location: site,
+      counterpartyId: null,
+      data: { gtin: gtin.value, lot: lot.value },
+    },
+    steps,
+    (chunk, linkHashes) =>
+      insertItems(
+        trx,
+        chunk.map((s) => ({
+          id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
+          custodianId: caller.id, headHash: linkHashes.get(s.id)!,
+        })),
+      ),
+  );
+  if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
+  return { kind: 'ok' as const, batch, event };
 }

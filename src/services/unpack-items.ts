@@ -32,26 +32,24 @@ export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
   // Checked before the key is looked up below (a NUL would otherwise reach the database).
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
-  {
-    const replay = input.idempotencyKey
-      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-      : undefined;
-    if (!replay) {
-      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
-      if (refused) return refused;
-    }
-    const result = await recordEventIn(trx, deps, caller, {
-      kind: 'UNPACK',
-      items: { containers: [parent.value] },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent.value },
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    if (result.kind === 'ok' && !replay) {
-      await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
-      await holdContainer(trx, parent.value, caller.id);
-    }
-    return result;
+  const replay = input.idempotencyKey
+    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+    : undefined;
+  if (!replay) {
+    const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
+    if (refused) return refused;
   }
+  const result = await recordEventIn(trx, deps, caller, {
+    kind: 'UNPACK',
+    items: { containers: [parent.value] },
+    occurredAt: input.occurredAt,
+    location: input.location ?? null,
+    data: { container: parent.value },
+    idempotencyKey: input.idempotencyKey ?? null,
+  });
+  if (result.kind === 'ok' && !replay) {
+    await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
+    await holdContainer(trx, parent.value, caller.id);
+  }
+  return result;
 }
