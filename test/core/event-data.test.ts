@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { dataPath } from '../../src/core/epcis-import.ts';
 import { KIND_DATA_FIELDS, kindData } from '../../src/core/event-data.ts';
 
 const fields = (r: ReturnType<typeof kindData>) => (r.ok ? [] : r.error.map((p) => p.field));
@@ -32,5 +35,27 @@ describe('kindData: what data each ledger kind records (GraphQL and EPCIS captur
     expect(r).toEqual({ ok: false, error: [{ field: 'price', message: 'price is not a field of SHIP (it has none)' }] });
     expect(fields(kindData('DESTROY', { reason: 'x', note: 'y' }))).toEqual(['note']);
     expect(KIND_DATA_FIELDS.RETURN).toEqual(['reason']);
+  });
+});
+
+describe('EPCIS import: where a data problem came from', () => {
+  it('maps a data field path to the EPCIS path it was taken from (structured paths, not messages)', () => {
+    expect(dataPath({ fields: {} }, 'materials[1].massKg')).toBe('provenant:data.materials[1].massKg');
+    expect(dataPath({ fields: { price: 'provenant:price' } }, 'price')).toBe('provenant:price');
+    expect(dataPath({ fields: { readings: 'sensorElementList' } }, 'readings.t[0]')).toBe('sensorElementList.t[0]');
+    // Materials read from outputQuantityList: entry 1 of the materials is entry 2 of the list (entry 1 was refused).
+    const fromList = { fields: {}, materialsFrom: { list: 'outputQuantityList', index: [0, 2] } };
+    expect(dataPath(fromList, 'materials[1].massKg')).toBe('outputQuantityList[2].quantity');
+    expect(dataPath(fromList, 'materials[0].material')).toBe('outputQuantityList[0].epcClass');
+    expect(dataPath(fromList, 'materials')).toBe('outputQuantityList');
+  });
+
+  it('cbv.ts, event-data.ts and epcis-import.ts are pure core: they import only other core files and read no clock', () => {
+    for (const file of ['cbv.ts', 'event-data.ts', 'epcis-import.ts']) {
+      const source = readFileSync(fileURLToPath(new URL(`../../src/core/${file}`, import.meta.url)), 'utf8');
+      const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]!);
+      expect(imports.filter((i) => !/^\.\/[a-z0-9-]+\.ts$/.test(i)), file).toEqual([]);
+      expect(source, file).not.toMatch(/Date\.now|new Date\(/);
+    }
   });
 });
