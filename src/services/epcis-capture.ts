@@ -162,7 +162,8 @@ export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
   // A failure about a container (its SSCC as subject) points at the childEPCs entry or the parentID naming it.
   const containerField = (): string | null => {
     if (p.op !== 'pack' && p.op !== 'unpack') return null;
-    const ref = 'subject' in f ? f.subject?.ref : undefined;
+    const subject = 'subject' in f ? f.subject : undefined;
+    const ref = subject?.type === 'container' ? subject.sscc : undefined;
     const child = ref === undefined ? undefined : p.children.find((c) => c.sscc === ref);
     if (child) return `childEPCs[${child.index}]`;
     if (ref !== undefined && ref === p.container) return 'parentID';
@@ -173,7 +174,7 @@ export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
       return problem(p.index, p.eventID, containerField() ?? fieldFor(f.field), f.message, 'INVALID');
     case 'NotFoundError': {
       if (p.op === 'pack' || p.op === 'unpack') return problem(p.index, p.eventID, containerField() ?? p.epcField, f.message, 'NOT_FOUND');
-      return problem(p.index, p.eventID, f.subject?.field === 'to' && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
+      return problem(p.index, p.eventID, f.subject?.type === 'counterparty' && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
     }
     case 'PermissionDeniedError':
       return problem(p.index, p.eventID, p.epcField, f.message, 'PERMISSION_DENIED', { rule: f.rule, items: f.items });
@@ -182,7 +183,7 @@ export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
       return problem(p.index, p.eventID, p.epcField, `${f.message}${detail ? ` (${detail}${f.items.length > 5 ? '; …' : ''})` : ''}`, 'INVALID_TRANSITION', { items: f.items });
     }
     case 'ConflictError':
-      return problem(p.index, p.eventID, p.op === 'commission' && f.subject?.field === 'lot' ? p.lotField : p.epcField, f.message, 'CONFLICT');
+      return problem(p.index, p.eventID, p.op === 'commission' && f.subject?.type === 'batch' ? p.lotField : p.epcField, f.message, 'CONFLICT');
   }
 }
 
@@ -411,12 +412,12 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
 
 /** A refused PACK; "item {id} is already packed" is reported with the item as the document names it. */
 async function packProblem(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
-  const packed = f.kind === 'ValidationError' && f.subject?.packedIn !== undefined && f.field === 'items' ? f.subject : null;
-  if (packed?.ref !== undefined) {
-    const row = await trx.selectFrom('items').select(['gtin', 'serial']).where('id', '=', packed.ref).executeTakeFirst();
+  const packed = f.kind === 'ValidationError' && f.subject?.type === 'packedItem' ? f.subject : null;
+  if (packed) {
+    const row = await trx.selectFrom('items').select(['gtin', 'serial']).where('id', '=', packed.itemId).executeTakeFirst();
     const listed = row ? p.items.find((i) => i.gtin === row.gtin && i.serial === row.serial) : undefined;
     if (listed) {
-      return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed.packedIn}; unpack it first (or list that container among the children)`, 'INVALID');
+      return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed.container}; unpack it first (or list that container among the children)`, 'INVALID');
     }
   }
   return serviceProblem(p, f);

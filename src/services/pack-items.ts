@@ -24,7 +24,7 @@ export interface PackItemsInput {
 }
 
 /** A container the caller may not use and may not see is answered exactly like one that does not exist. */
-export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`, { ref: sscc });
+export const containerNotFound = (sscc: string) => notFound(`container ${sscc} not found`, { type: 'container', sscc });
 
 /**
  * Loads the facts core's `decideContainerUse` needs for each SSCC (holder, custodians of everything inside, whether
@@ -45,7 +45,7 @@ export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readon
     const d = decideContainerUse(caller.id, use, facts);
     if (d.ok) continue;
     if (d.error.type === 'NotFound') return containerNotFound(sscc);
-    return denied(d.error.rule, `container ${sscc} is held by another actor; only its custodian packs into or unpacks it`, [], { ref: sscc });
+    return denied(d.error.rule, `container ${sscc} is held by another actor; only its custodian packs into or unpacks it`);
   }
   return null;
 }
@@ -90,14 +90,14 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
     // The caller holds every container named here, so what follows may name their places.
     const nested = await packedContainers(trx, children);
     const already = children.find((c) => nested.has(c));
-    if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { ref: already, packedIn: nested.get(already)! });
+    if (already) return invalid('containers', `container ${already} is already packed in ${nested.get(already)}; unpack it first`, { type: 'container', sscc: already });
     // Packing X into one of X's descendants would make a cycle.
     const below = await sql<{ sscc: string }>`
       WITH RECURSIVE d(sscc, depth) AS (
         SELECT unnest(${children}::text[])::char(18), 0
         UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
       SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-    if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { ref: parent.value });
+    if (below.rows.length > 0) return invalid('containers', `container ${parent.value} is inside one of the containers to pack; that would be a cycle`, { type: 'container', sscc: parent.value });
   }
   const result = await recordEventIn(trx, deps, caller, {
     kind: 'PACK',
@@ -115,7 +115,7 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   if (packed.size > 0) {
     const [id, where] = [...packed][0]!;
     // Roll back the event just recorded: membership and history must agree.
-    throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { ref: id, packedIn: where }));
+    throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { type: 'packedItem', itemId: id, container: where }));
   }
   await holdContainer(trx, parent.value, caller.id);
   const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];

@@ -105,14 +105,14 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.containers?.length) {
     for (const c of sel.containers) {
       const n = normalizeSscc(c);
-      if (!n.ok) return invalid('containers', `${c}: ${n.error}`, { ref: c });
+      if (!n.ok) return invalid('containers', `${c}: ${n.error}`, { type: 'container', sscc: c });
       ssccs.push(n.value);
     }
     // Visibility first: a container with nothing the caller may see is as unknown as one that does not exist, and is
     // answered before any of its items are loaded.
     const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
-    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`, { field: 'containers', ref: unknownContainers[0]! });
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0]! });
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
@@ -123,7 +123,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
   const containerItems = containerRows.filter((r) => visible.has(r.id));
   // A container with nothing the caller may see is as unknown as one that does not exist.
-  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`, { field: 'containers', ref: unknownContainers[0] ?? ssccs[0]! });
+  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0] ?? ssccs[0]! });
   // Only what the caller may see now resolves: a lapsed grant (revoked or expired) opens nothing. A lapsed grantee
   // who still sees the item another way (as a holder) is refused with the real rule code by the decision below.
   const items = new Map<string, ItemRow>();
@@ -197,7 +197,7 @@ export async function recordEventIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
 /** The counterparty's roles, or the failure naming it: another actor than the caller, known and not the operator. */
 export function checkCounterparty(kind: LedgerKind, caller: ActorRow, counterparty: ActorRow | undefined, counterpartyId: string): readonly string[] | Failure {
   if (counterpartyId === caller.id) return invalid('to', `${kind} must name another actor than yourself`);
-  if (!counterparty || counterparty.is_operator) return notFound('the named receiving actor was not found', { field: 'to' });
+  if (!counterparty || counterparty.is_operator) return notFound('the named receiving actor was not found', { type: 'counterparty' });
   return counterparty.roles;
 }
 

@@ -139,7 +139,7 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
     }
     requestHash = check.requestHash;
   }
-  if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { field: 'lot' });
+  if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
   const taken = await existingSerials(trx, gtin.value, serials);
   if (taken.length > 0) {
     return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);

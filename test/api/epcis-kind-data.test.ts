@@ -94,4 +94,13 @@ describe('one rule for kind-specific data on both write paths', () => {
     const soldViaGraphQL = await lifecycle(srv, shop, 'sellItems', { items: [urn('S2')], occurredAt: minutesAgo(1), price: 12.5, currency: 'EUR' });
     expect(soldViaGraphQL.__typename).toBe('RecordEventSuccess');
   });
+
+  it('a refusal is attributed from its structured subject: an existing lot points at the ILMD lot number', async () => {
+    const r = await capture(maker, [{
+      type: 'ObjectEvent', action: 'ADD', eventTime: minutesAgo(1), eventTimeZoneOffset: '+00:00', epcList: [urn('NEW1')], bizStep: 'commissioning',
+      readPoint: { id: 'urn:epc:id:sgln:4012345.00001.0' }, ilmd: { 'cbvmda:lotNumber': 'K1' },
+    }]);
+    expect(r.__typename).toBe('EpcisCaptureError');
+    expect(r.problems).toEqual([expect.objectContaining({ eventIndex: 0, field: 'ilmd.cbvmda:lotNumber', code: 'CONFLICT' })]);
+  });
 });
