@@ -8,7 +8,7 @@
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/connection.ts';
 import { integrateAll } from '../src/services/integrate.ts';
-import { recordEvent } from '../src/services/record-event.ts';
+import { recordEventIn } from '../src/services/record-event.ts';
 import { withRetries } from '../src/services/transaction.ts';
 import { benchSgtin, onEachDatabase, seedBenchLedger } from './harness.ts';
 
@@ -22,7 +22,7 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
   for (let i = 0; i < EVENTS; i += PER_TRANSACTION) {
     await withRetries(h.db, async (trx) => {
       for (let j = i; j < Math.min(EVENTS, i + PER_TRANSACTION); j++) {
-        const r = await recordEvent({ ...deps, trx }, maker, {
+        const r = await recordEventIn(trx, deps, maker, {
           kind: 'SHIP',
           items: { refs: [{ kind: 'sgtin', value: benchSgtin(`S${String(j + 1).padStart(7, '0')}`) }] },
           occurredAt: new Date().toISOString(),

@@ -49,6 +49,7 @@
  */
 import type { EventBody, JsonValue } from './chain.ts';
 import { epcisEventHashId } from './epcis-hash.ts';
+import { PARTY_TYPES } from './cbv.ts';
 import { digitalLink, normalizeSscc, parseSgtinUrn, ssccUrn } from './identifiers.ts';
 import { LIFECYCLE, ruleFor } from './lifecycle.ts';
 import { validateGln } from './party.ts';
@@ -221,7 +222,6 @@ export function partyUri(actorId: string, gln: string | null): string {
   return gln !== null && /^[0-9]{13}$/.test(gln) ? `${GS1_DL}/417/${gln}` : `urn:provenant:actor:${encodeURIComponent(actorId)}`;
 }
 
-const PARTY_TYPES = ['owning_party', 'possessing_party'] as const;
 const SGLN_URN = /^urn:epc:id:sgln:([0-9]{6,12})\.([0-9]{0,6})\.[A-Za-z0-9!'()*+,\-.:;=_%]{1,20}$/;
 const GLN_DL = /^https:\/\/id\.gs1\.org\/414\/([0-9]{13})(?:\/254\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]{1,60})?$/;
 

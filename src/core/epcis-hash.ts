@@ -19,6 +19,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { parse as parseLossless } from 'lossless-json';
 import { epcUrnToDigitalLink } from './identifiers.ts';
+import { BIZ_STEPS, BIZ_TRANSACTION_TYPES, COMPONENTS, CBV_WEB, DISPOSITIONS, ERROR_REASONS, GS1_VOC, MEASUREMENT_TYPES, SENSOR_ALERT_TYPES, SOURCE_DEST_TYPES } from './cbv.ts';
 
 /**
  * A JSON number exactly as its document writes it (the token text). `JSON.parse` turns numbers into binary floats,
@@ -440,44 +441,10 @@ function correctNode(node: Node): Node {
 /* Bare-string CBV vocabulary (rule 16)                                                                            */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-const CBV = 'https://ref.gs1.org/cbv/';
-const GS1_VOC = 'https://ref.gs1.org/voc/';
-const BIZ_STEPS = [
-  'accepting', 'arriving', 'assembling', 'collecting', 'commissioning', 'consigning', 'creating_class_instance',
-  'cycle_counting', 'decommissioning', 'departing', 'destroying', 'disassembling', 'dispensing', 'encoding',
-  'entering_exiting', 'holding', 'inspecting', 'installing', 'killing', 'loading', 'other', 'packing', 'picking',
-  'receiving', 'removing', 'repackaging', 'repairing', 'replacing', 'reserving', 'retail_selling', 'sampling',
-  'sensor_reporting', 'shipping', 'staging_outbound', 'stock_taking', 'stocking', 'storing', 'transporting',
-  'unloading', 'unpacking', 'void_shipping',
-];
-const DISPOSITIONS = [
-  'active', 'available', 'completeness_verified', 'completeness_inferred', 'conformant', 'container_closed',
-  'container_open', 'damaged', 'destroyed', 'dispensed', 'disposed', 'encoded', 'expired', 'in_progress', 'in_transit',
-  'inactive', 'mismatch_instance', 'mismatch_class', 'mismatch_quantity', 'needs_replacement', 'no_pedigree_match',
-  'non_conformant', 'non_sellable_other', 'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned',
-  'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unavailable', 'unknown',
-];
-const BTTS = ['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc', 'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt'];
-const SDTS = ['owning_party', 'possessing_party', 'location'];
-const ERROR_REASONS = ['did_not_occur', 'incorrect_data'];
-const COMPONENTS = [
-  'x', 'y', 'z', 'axial_distance', 'azimuth', 'height', 'spherical_radius', 'polar_angle', 'elevation_angle', 'easting',
-  'northing', 'latitude', 'longitude', 'altitude',
-];
-const MEASUREMENT_TYPES = [
-  'AbsoluteHumidity', 'AbsorbedDose', 'AbsorbedDoseRate', 'Acceleration', 'Radioactivity', 'Altitude', 'AmountOfSubstance',
-  'AmountOfSubstancePerUnitVolume', 'Angle', 'AngularAcceleration', 'AngularMomentum', 'AngularVelocity', 'Area',
-  'Capacitance', 'Conductance', 'Conductivity', 'Count', 'Density', 'Dimensionless', 'DoseEquivalent',
-  'DoseEquivalentRate', 'DynamicViscosity', 'ElectricCharge', 'ElectricCurrent', 'ElectricCurrentDensity',
-  'ElectricFieldStrength', 'Energy', 'Exposure', 'Force', 'Frequency', 'Illuminance', 'Inductance', 'Irradiance',
-  'KinematicViscosity', 'Length', 'LinearMomentum', 'Luminance', 'LuminousFlux', 'LuminousIntensity', 'MagneticFlux',
-  'MagneticFluxDensity', 'MagneticVectorPotential', 'Mass', 'MassConcentration', 'MassFlowRate', 'MassPerAreaTime',
-  'MemoryCapacity', 'MolalityOfSolute', 'MolarEnergy', 'MolarMass', 'MolarVolume', 'Power', 'Pressure', 'RadiantFlux',
-  'RadiantIntensity', 'RelativeHumidity', 'Resistance', 'Resistivity', 'SolidAngle', 'SpecificVolume', 'Speed',
-  'SurfaceDensity', 'SurfaceTension', 'Temperature', 'Time', 'Torque', 'Voltage', 'Volume', 'VolumeFlowRate',
-  'VolumeFraction', 'VolumetricFlux', 'Wavenumber',
-];
-const SENSOR_EXCEPTIONS = ['ALARM_CONDITION', 'ERROR_CONDITION'];
+const CBV = CBV_WEB;
+const BTTS = BIZ_TRANSACTION_TYPES;
+const SDTS = SOURCE_DEST_TYPES;
+const SENSOR_EXCEPTIONS = SENSOR_ALERT_TYPES;
 
 function terms(names: readonly string[], prefix: string): ReadonlyMap<string, string> {
   return new Map(names.map((n) => [n, prefix + n]));

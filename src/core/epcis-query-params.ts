@@ -33,6 +33,7 @@
  * - Other standard parameters (quantities, error declarations, sensor data, ILMD, extension fields, …) and unknown
  *   names are refused with a QueryParameterException, never ignored.
  */
+import { bizStepName, dispositionName, sourceDestTypeName } from './cbv.ts';
 import { parseSgtinUrn, parseSsccUrn, parseDigitalLink, gs1CheckDigit, normalizeGtin, normalizeSscc } from './identifiers.ts';
 import { LEDGER_KINDS, type LedgerKind, ruleFor } from './lifecycle.ts';
 import { validateGln } from './party.ts';
@@ -47,22 +48,7 @@ export const EPCIS_MAX_PAGE_SIZE = 1000;
 // ---------------------------------------------------------------------------------------------------------------
 // CBV vocabulary
 
-const CBV_WEB = 'https://ref.gs1.org/cbv/';
-
-/**
- * CBV short name of a vocabulary value written as a bare name, a CBV 1.x URN (`urn:epcglobal:cbv:{urnPart}:x`),
- * a CBV 2.0 Web URI (`https://ref.gs1.org/cbv/{webPart}-x`) or its compact form (`cbv:{webPart}-x`). Other values
- * (private vocabularies) are returned unchanged.
- */
-function cbvShortName(value: string, urnPart: string, webPart: string): string {
-  const v = value.trim();
-  const prefixes = [`urn:epcglobal:cbv:${urnPart}:`, `${CBV_WEB}${webPart}-`, `cbv:${webPart}-`, `https://gs1.org/voc/${webPart}-`];
-  for (const p of prefixes) if (v.startsWith(p)) return v.slice(p.length);
-  return v;
-}
-export const bizStepName = (value: string): string => cbvShortName(value, 'bizstep', 'BizStep');
-export const dispositionName = (value: string): string => cbvShortName(value, 'disp', 'Disp');
-export const sourceDestTypeName = (value: string): string => cbvShortName(value, 'sdt', 'SDT');
+export { bizStepName, dispositionName, sourceDestTypeName };
 
 /** Ledger kinds exported with this CBV business step (e.g. receiving → RECEIVE and RETURN, packing → PACK). */
 export const kindsOfBizStep = (bizStep: string): LedgerKind[] => LEDGER_KINDS.filter((k) => ruleFor(k).bizStep === bizStepName(bizStep));

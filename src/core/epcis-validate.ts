@@ -15,6 +15,8 @@
  * It does not resolve identifiers (an EPC is any absolute URI here), nor check business rules: capture does that.
  * Pure: no I/O, no clock; runs in a browser.
  */
+import { BIZ_STEPS, BIZ_TRANSACTION_TYPES, COMPONENTS, DISPOSITIONS, ERROR_REASONS, MEASUREMENT_TYPES, SENSOR_ALERT_TYPES, SOURCE_DEST_TYPES } from './cbv.ts';
+
 
 /** One problem: `path` is where (`epcisBody.eventList[2].epcList[0]`, `creationDate`, … ; empty for the root). */
 export interface EpcisFieldError {
@@ -29,45 +31,7 @@ export type EpcisEventType = (typeof EPCIS_EVENT_TYPES)[number];
 
 export const ACTIONS = ['OBSERVE', 'ADD', 'DELETE'] as const;
 
-/** CBV 2.0 business steps (short names). */
-export const BIZ_STEPS = [
-  'accepting', 'arriving', 'assembling', 'collecting', 'commissioning', 'consigning', 'creating_class_instance', 'cycle_counting',
-  'decommissioning', 'departing', 'destroying', 'disassembling', 'dispensing', 'encoding', 'entering_exiting', 'holding', 'inspecting',
-  'installing', 'killing', 'loading', 'other', 'packing', 'picking', 'receiving', 'removing', 'repackaging', 'repairing', 'replacing',
-  'reserving', 'retail_selling', 'shipping', 'staging_outbound', 'stock_taking', 'stocking', 'storing', 'transporting', 'unloading',
-  'unpacking', 'void_shipping', 'sensor_reporting', 'sampling',
-] as const;
-
-/** CBV 2.0 dispositions (short names). */
-export const DISPOSITIONS = [
-  'active', 'container_closed', 'damaged', 'destroyed', 'dispensed', 'disposed', 'encoded', 'expired', 'in_progress', 'in_transit',
-  'inactive', 'no_pedigree_match', 'non_sellable_other', 'partially_dispensed', 'recalled', 'reserved', 'retail_sold', 'returned',
-  'sellable_accessible', 'sellable_not_accessible', 'stolen', 'unknown', 'available', 'completeness_verified', 'completeness_inferred',
-  'conformant', 'container_open', 'mismatch_instance', 'mismatch_class', 'mismatch_quantity', 'needs_replacement', 'non_conformant',
-  'unavailable',
-] as const;
-
-const BIZ_TRANSACTION_TYPES = ['bol', 'cert', 'desadv', 'inv', 'pedigree', 'po', 'poc', 'prodorder', 'recadv', 'rma', 'testprd', 'testres', 'upevt'];
-const SOURCE_DEST_TYPES = ['owning_party', 'possessing_party', 'location'];
-const ERROR_REASONS = ['did_not_occur', 'incorrect_data'];
-const SENSOR_ALERT_TYPES = ['ALARM_CONDITION', 'ERROR_CONDITION'];
-const COMPONENTS = [
-  'x', 'y', 'z', 'axial_distance', 'azimuth', 'height', 'spherical_radius', 'polar_angle', 'elevation_angle', 'easting', 'northing',
-  'latitude', 'longitude', 'altitude',
-];
-/** CBV 2.0 measurement types (sensorReport `type`). */
-const MEASUREMENT_TYPES = [
-  'AbsoluteHumidity', 'AbsorbedDose', 'AbsorbedDoseRate', 'Acceleration', 'Radioactivity', 'Altitude', 'AmountOfSubstance',
-  'AmountOfSubstancePerUnitVolume', 'Angle', 'AngularAcceleration', 'AngularMomentum', 'AngularVelocity', 'Area', 'Capacitance',
-  'Conductance', 'Conductivity', 'Count', 'Density', 'Dimensionless', 'DoseEquivalent', 'DoseEquivalentRate', 'DynamicViscosity',
-  'ElectricCharge', 'ElectricCurrent', 'ElectricCurrentDensity', 'ElectricFieldStrength', 'Energy', 'Exposure', 'Force', 'Frequency',
-  'Illuminance', 'Inductance', 'Irradiance', 'KinematicViscosity', 'Length', 'LinearMomentum', 'Luminance', 'LuminousFlux',
-  'LuminousIntensity', 'MagneticFlux', 'MagneticFluxDensity', 'MagneticVectorPotential', 'Mass', 'MassConcentration', 'MassFlowRate',
-  'MassPerAreaTime', 'MemoryCapacity', 'MolalityOfSolute', 'MolarEnergy', 'MolarMass', 'MolarVolume', 'Power', 'Pressure', 'RadiantFlux',
-  'RadiantIntensity', 'RelativeHumidity', 'Resistance', 'Resistivity', 'SolidAngle', 'SpecificVolume', 'Speed', 'SurfaceDensity',
-  'SurfaceTension', 'Temperature', 'Time', 'Torque', 'Voltage', 'Volume', 'VolumeFlowRate', 'VolumeFraction', 'VolumetricFlux',
-  'Wavenumber',
-];
+export { BIZ_STEPS, DISPOSITIONS } from './cbv.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Value formats

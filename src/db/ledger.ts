@@ -107,6 +107,41 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
   }
 }
 
+/** Appends the chain links of many events (each link names its event); same key rule as {@link insertLinks}. */
+export async function insertEventLinks(trx: Trx, links: readonly (NewLink & { eventId: string })[]): Promise<void> {
+  for (let i = 0; i < links.length; i += CHUNK) {
+    const part = links.slice(i, i + CHUNK);
+    await sql`
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled)
+      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled
+      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => l.eventId)}::uuid[],
+                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
+                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[])
+        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled)`.execute(trx);
+  }
+}
+
+/**
+ * Moves each item's head from `expectedSeq` to `headSeq` (several events of one transaction may advance an item).
+ * Returns how many rows matched; fewer than `moves.length` means another writer moved a head first (roll back).
+ */
+export async function moveItemHeads(trx: Trx, moves: readonly (ItemAdvance & { headSeq: number })[]): Promise<number> {
+  let updated = 0;
+  for (let i = 0; i < moves.length; i += CHUNK) {
+    const part = moves.slice(i, i + CHUNK);
+    const res = await sql`
+      UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
+        recalled = u.recalled, head_seq = u.head_seq, head_hash = decode(u.head_hash, 'hex')
+      FROM unnest(${part.map((a) => a.id)}::uuid[], ${part.map((a) => a.expectedSeq)}::int[], ${part.map((a) => a.headSeq)}::int[],
+                  ${part.map((a) => a.stage)}::text[], ${part.map((a) => a.custodianId)}::uuid[], ${part.map((a) => a.pendingReceiverId)}::uuid[],
+                  ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => hex(a.headHash))}::text[])
+        AS u(id, expected_seq, head_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
+      WHERE items.id = u.id AND items.head_seq = u.expected_seq`.execute(trx);
+    updated += Number(res.numAffectedRows ?? 0);
+  }
+  return updated;
+}
+
 export interface ItemAdvance {
   id: string;
   expectedSeq: number;

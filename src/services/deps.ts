@@ -1,8 +1,11 @@
-import type { Db, Trx } from '../db/connection.ts';
+import type { Db } from '../db/connection.ts';
 import type { LogSigner } from '../db/log.ts';
 import type { FieldLimits } from '../core/text.ts';
 
-/** What write use cases need besides their input: the database, the log key and the clock. */
+/**
+ * What write use cases need besides their input: the database, the log key and the clock. A write composed of several
+ * (EPCIS capture, packing) passes its open transaction explicitly to the `…In(trx, …)` form of each use case.
+ */
 export interface LedgerDeps {
   db: Db;
   signer: LogSigner;
@@ -10,10 +13,4 @@ export interface LedgerDeps {
   maxClockSkewMs: number;
   /** Bounds of free-form fields; `DEFAULT_FIELD_LIMITS` when absent. */
   fieldLimits?: FieldLimits;
-  /**
-   * Run inside this open transaction instead of a new one (no retries): lets a caller such as an EPCIS document
-   * capture make many writes all-or-nothing. The caller owns commit, rollback and retry, and integrates the pending
-   * events after its commit (`awaitIntegration`).
-   */
-  trx?: Trx;
 }

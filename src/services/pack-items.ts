@@ -9,8 +9,8 @@ import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { TRANSITION_RULES } from '../core/lifecycle.ts';
 import type { EventRow } from '../db/types.ts';
-import { type ItemSelection, recordEvent } from './record-event.ts';
-import { type FailureOf, type NotFoundFailure, type PermissionFailure, denied, failureSpec, invalid, notFound } from './results.ts';
+import { type ItemSelection, recordEventIn } from './record-event.ts';
+import { type FailureOf, type NotFoundFailure, type PermissionFailure, type ValidationFailure, denied, failureSpec, invalid, notFound } from './results.ts';
 import { checkOptionalText } from '../core/text.ts';
 import { inLedgerTransaction } from './transaction.ts';
 import { filterVisibleItems } from './visible-items.ts';
@@ -40,12 +40,7 @@ export const containerNotFound = (sscc: string) => notFound(`container ${sscc} n
  * the caller sees any of it) and asks it; returns the first refusal. Decided before any other container check, so
  * nothing about a container the caller cannot see (what it is packed in, what is inside) leaks.
  */
-export async function checkContainerUse(
-  trx: Trx,
-  caller: ActorRow,
-  uses: readonly { sscc: string; use: ContainerUse }[],
-  now: Date,
-): Promise<NotFoundFailure | PermissionFailure<'NOT_CONTAINER_CUSTODIAN'> | null> {
+export async function checkContainerUse(trx: Trx, caller: ActorRow, uses: readonly { sscc: string; use: ContainerUse }[], now: Date): Promise<NotFoundFailure | PermissionFailure<'NOT_CONTAINER_CUSTODIAN'> | null> {
   const contents = await containerContents(trx, uses.map((u) => u.sscc));
   const items = await findItemsByIds(trx, [...new Set([...contents.values()].flatMap((c) => c.itemIds))]);
   const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
@@ -71,6 +66,18 @@ export async function checkContainerUse(
  * All-or-nothing, like every write.
  */
 export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<PackItemsResult> {
+  return inLedgerTransaction(deps, (trx) => packItemsIn(trx, deps, caller, input)).catch((e: unknown) => {
+    if (e instanceof AlreadyPackedError) return e.failure;
+    throw e;
+  });
+}
+
+/**
+ * `packItems` inside the caller's open transaction `trx` (EPCIS capture); the caller owns commit, rollback and retry
+ * and integrates after its commit. Throws {@link AlreadyPackedError} when an item turns out to be packed elsewhere
+ * after the PACK event was written: the caller must then roll the transaction back (its `failure` is the answer).
+ */
+export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): Promise<PackItemsResult> {
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const parent = normalizeSscc(input.container);
@@ -83,57 +90,50 @@ export async function packItems(deps: LedgerDeps, caller: ActorRow, input: PackI
     children.push(n.value);
   }
   if ((input.items ?? []).length === 0 && children.length === 0) return invalid('items', 'name the items or containers to pack');
-  return inLedgerTransaction(deps, async (trx) => {
-    const replay = input.idempotencyKey
-      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-      : undefined;
-    if (!replay) {
-      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
-      if (refused) return refused;
-      // The caller holds every container named here, so what follows may name their places.
-      const nested = await packedContainers(trx, children);
-      // Packing X into one of X's descendants would make a cycle.
-      const below = await sql<{ sscc: string }>`
-        WITH RECURSIVE d(sscc, depth) AS (
-          SELECT unnest(${children}::text[])::char(18), 0
-          UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
-        SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-      const nesting = decideNesting(parent.value, children, nested, below.rows.length > 0);
-      if (!nesting.ok) return nesting.error;
-    }
-    const result = await recordEvent({ ...deps, trx }, caller, {
-      kind: 'PACK',
-      items: { refs: input.items ?? [], containers: children },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent.value, ...(children.length ? { containers: [...children].sort() } : {}) },
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    if (result.kind !== 'ok' || replay) return result;
-    // Items packed directly are those the event covers that are not inside a packed child container.
-    const nestedItems = new Set(await itemIdsInContainers(trx, children));
-    const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
-    const packed = await packedItems(trx, direct);
-    if (packed.size > 0) {
-      const [id, where] = [...packed][0]!;
-      // Roll back the event just recorded: membership and history must agree.
-      throw new AlreadyPackedError(id, where);
-    }
-    await holdContainer(trx, parent.value, caller.id);
-    const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
-    for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
-    return result;
-  }).catch((e: unknown) => {
-    if (e instanceof AlreadyPackedError) {
-      return invalid('items', `item ${e.itemId} is already packed in ${e.container}; unpack it first`, { type: 'packedItem', itemId: e.itemId, container: e.container });
-    }
-    throw e;
+  const replay = input.idempotencyKey
+    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+    : undefined;
+  if (!replay) {
+    const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
+    if (refused) return refused;
+    // The caller holds every container named here, so what follows may name their places.
+    const nested = await packedContainers(trx, children);
+    // Packing X into one of X's descendants would make a cycle.
+    const below = await sql<{ sscc: string }>`
+      WITH RECURSIVE d(sscc, depth) AS (
+        SELECT unnest(${children}::text[])::char(18), 0
+        UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
+      SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
+    const nesting = decideNesting(parent.value, children, nested, below.rows.length > 0);
+    if (!nesting.ok) return nesting.error;
+  }
+  const result = await recordEventIn(trx, deps, caller, {
+    kind: 'PACK',
+    items: { refs: input.items ?? [], containers: children },
+    occurredAt: input.occurredAt,
+    location: input.location ?? null,
+    data: { container: parent.value, ...(children.length ? { containers: [...children].sort() } : {}) },
+    idempotencyKey: input.idempotencyKey ?? null,
   });
+  if (result.kind !== 'ok' || replay) return result;
+  // Items packed directly are those the event covers that are not inside a packed child container.
+  const nestedItems = new Set(await itemIdsInContainers(trx, children));
+  const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
+  const packed = await packedItems(trx, direct);
+  if (packed.size > 0) {
+    const [id, where] = [...packed][0]!;
+    // Roll back the event just recorded: membership and history must agree.
+    throw new AlreadyPackedError(invalid('items', `item ${id} is already packed in ${where}; unpack it first`, { type: 'packedItem', itemId: id, container: where }));
+  }
+  await holdContainer(trx, parent.value, caller.id);
+  const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
+  for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
+  return result;
 }
 
-/** Thrown to roll the PACK back; carries what was found as data. */
-class AlreadyPackedError extends Error {
-  constructor(readonly itemId: string, readonly container: string) {
-    super(`item ${itemId} is already packed in ${container}`);
+/** An item of a PACK turned out to be packed elsewhere after the event was written: the transaction must roll back. */
+export class AlreadyPackedError extends Error {
+  constructor(readonly failure: ValidationFailure) {
+    super(failure.message);
   }
 }

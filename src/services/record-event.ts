@@ -7,6 +7,7 @@ import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/
 import { isParty } from '../core/party.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
+import { kindData } from '../core/event-data.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
 import { findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
@@ -108,14 +109,14 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.containers?.length) {
     for (const c of sel.containers) {
       const n = normalizeSscc(c);
-      if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
+      if (!n.ok) return invalid('containers', `${c}: ${n.error}`, { type: 'container', sscc: c });
       ssccs.push(n.value);
     }
     // Visibility first: a container with nothing the caller may see is as unknown as one that does not exist, and is
     // answered before any of its items are loaded.
     const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
-    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`);
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0]! });
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
@@ -126,7 +127,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
   const containerItems = containerRows.filter((r) => visible.has(r.id));
   // A container with nothing the caller may see is as unknown as one that does not exist.
-  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`);
+  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0] ?? ssccs[0]! });
   // Only what the caller may see now resolves: a lapsed grant (revoked or expired) opens nothing. A lapsed grantee
   // who still sees the item another way (as a holder) is refused with the real rule code by the decision below.
   const items = new Map<string, ItemRow>();
@@ -144,12 +145,14 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   return { items: [...items.values()], owners };
 }
 
-/**
- * Records one lifecycle event (everything but COMMISSION) over a set of items, all-or-nothing: every item must
- * exist, be visible to the actor and allow the transition for it (lifecycle, custody, role, brand grants), otherwise
- * nothing is written and every offending item is named.
- */
-export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
+export interface CheckedInput {
+  occurred: { instant: Date; offset: string };
+  location: string | null;
+  data: { [key: string]: JsonValue };
+}
+
+/** What `recordEvent` checks before it opens a transaction: time, item selection size, the kind's data, text bounds. */
+export function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): CheckedInput | RecordEventFailure {
   const occurred = parseOccurrenceTime(input.occurredAt);
   if (!occurred.ok) return invalid('occurredAt', occurred.error);
   const received = deps.now();
@@ -162,89 +165,139 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
   }
   if (refs.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
   const location = input.location?.trim() || null;
+  // The kind's data rule (core/event-data.ts), the same one EPCIS capture applies.
+  const shaped = kindData(input.kind, input.data ?? {});
+  if (!shaped.ok) return invalid(shaped.error[0]!.field, shaped.error[0]!.message);
   // What is hashed must be what is stored: valid Unicode, no NUL, bounded (core/text.ts).
-  const textProblem = checkEventContent(location, input.data ?? {}, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS)
+  const textProblem = checkEventContent(location, shaped.value, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS)
     ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 })
     ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
   if (textProblem) return invalid(textProblem.field, textProblem.message);
+  return { occurred: occurred.value, location, data: shaped.value };
+}
+
+/**
+ * Records one lifecycle event (everything but COMMISSION) over a set of items, all-or-nothing: every item must
+ * exist, be visible to the actor and allow the transition for it (lifecycle, custody, role, brand grants), otherwise
+ * nothing is written and every offending item is named. Runs in its own retried transaction and returns once the
+ * event is integrated.
+ */
+export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
+  const checked = checkRecordInput(deps, input);
+  if ('kind' in checked) return checked;
+  return inLedgerTransaction(deps, (trx) => writeRecordEvent(trx, deps, caller, input, checked));
+}
+
+/**
+ * `recordEvent` inside the caller's open transaction `trx` (a write composed of several: packing, EPCIS capture). The
+ * caller owns commit, rollback and retry (`withRetries`) and integrates what the transaction wrote after its commit.
+ */
+export async function recordEventIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
+  const checked = checkRecordInput(deps, input);
+  if ('kind' in checked) return checked;
+  return writeRecordEvent(trx, deps, caller, input, checked);
+}
+
+/** The counterparty's roles, or the failure naming it: another actor than the caller, known and not the operator. */
+export function checkCounterparty(kind: LedgerKind, caller: ActorRow, counterparty: ActorRow | undefined, counterpartyId: string): readonly string[] | RecordEventFailure {
+  if (counterpartyId === caller.id) return invalid('to', `${kind} must name another actor than yourself`);
+  if (!counterparty || !isParty({ isOperator: counterparty.is_operator })) return notFound('the named receiving actor was not found', { type: 'counterparty' });
+  return counterparty.roles;
+}
+
+/** The transition of each item decided in core, or the failure naming every item that may not make it. */
+export function decideSteps(
+  kind: LedgerKind,
+  caller: ActorRow,
+  items: readonly ItemRow[],
+  ownerOf: ReadonlyMap<string, string>,
+  grants: readonly GrantFact[],
+  counterparty: { id: string | null; roles: readonly string[] },
+  now: Date,
+): { steps: ItemStep[]; grantsUsed: Set<string> } | RecordEventFailure {
+  const problems: ItemProblem[] = [];
+  const denials: { rule: TransitionRule; problem: ItemProblem }[] = [];
+  const steps: ItemStep[] = [];
+  const grantsUsed = new Set<string>();
+  for (const item of items) {
+    const state: ItemState = {
+      stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id,
+      recalled: item.recalled, brandOwnerId: ownerOf.get(item.gtin)!,
+    };
+    const grant = grantStatus(grants, caller.id, kind, { gtin: item.gtin, batchId: item.batch_id }, now);
+    const decision = decideTransition(state, { kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId: counterparty.id, counterpartyRoles: counterparty.roles, grant: grant.status });
+    if (!decision.ok) {
+      const e = decision.error;
+      if (e.type === 'InvalidTransition') problems.push({ item: item.sgtin, from: item.stage, kind, reason: e.reason });
+      else denials.push({ rule: e.rule, problem: { item: item.sgtin, from: item.stage, kind, reason: e.rule } });
+      continue;
+    }
+    const authorizedBy = authorizingGrant(kind, caller.id, state, grant);
+    if (authorizedBy) grantsUsed.add(authorizedBy);
+    const n = decision.value;
+    steps.push({
+      id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
+      next: { stage: n.stage, custodianId: n.custodianId, pendingReceiverId: n.pendingReceiverId, recalled: n.recalled },
+      custodyChanged: n.custodianId !== item.custodian_id,
+    });
+  }
+  if (problems.length > 0) {
+    const all = [...problems, ...denials.map((d) => d.problem)];
+    return { kind: 'InvalidTransitionError' as const, message: `${all.length} item(s) cannot be recorded as ${kind}; nothing was written`, items: all };
+  }
+  if (denials.length > 0) {
+    const rule = denials[0]!.rule;
+    return denied(rule, `${kind} refused for ${denials.length} item(s): ${rule}; nothing was written`, denials.map((d) => d.problem));
+  }
+  return { steps, grantsUsed };
+}
+
+/** The data recorded: the kind's fields and, when grants were relied on, `authorizedBy` (hashed, so an auditor can check them). */
+export const dataWithGrants = (data: { [key: string]: JsonValue }, grantsUsed: ReadonlySet<string>): { [key: string]: JsonValue } =>
+  ({ ...data, ...(grantsUsed.size ? { authorizedBy: [...grantsUsed].sort() } : {}) });
+
+async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<RecordEventResult> {
   const counterpartyId = input.counterpartyId ?? null;
   let counterpartyRoles: readonly string[] = [];
   if (counterpartyId) {
-    if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
-    const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
-    if (!other || !isParty({ isOperator: other.is_operator })) return notFound('the named receiving actor was not found', { type: 'counterparty' });
-    counterpartyRoles = other.roles;
+    const [other] = await findActorsByIds(trx, [counterpartyId]);
+    const roles = checkCounterparty(input.kind, caller, other, counterpartyId);
+    if ('kind' in roles) return roles as RecordEventFailure;
+    counterpartyRoles = roles;
   }
-
-  return inLedgerTransaction(deps, async (trx) => {
-    // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
-    // those items locked from its start (transaction.ts).
-    const now = deps.now();
-    const key = input.idempotencyKey ?? null;
-    let requestHash: Uint8Array | null = null;
-    if (key) {
-      const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
-      if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
-      if (check.kind === 'replay') {
-        return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
-      }
-      requestHash = check.requestHash;
+  // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
+  // those items locked from its start (transaction.ts).
+  const now = deps.now();
+  const key = input.idempotencyKey ?? null;
+  let requestHash: Uint8Array | null = null;
+  if (key) {
+    const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
+    if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+    if (check.kind === 'replay') {
+      return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
     }
-    // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
-    const grants: GrantFact[] = await grantsOf(trx, caller.id);
-    const scope = readScope(caller.id, caller.is_operator, grants, now);
-    const resolved = await resolveItems(trx, scope, input.items);
-    if ('kind' in resolved) return resolved;
-    const { items, owners: ownerOf } = resolved;
-    if (items.length === 0) return invalid('items', 'the selection contains no items');
-    const problems: ItemProblem[] = [];
-    if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
-    const denials: { rule: TransitionRule; problem: ItemProblem }[] = [];
-    const steps: ItemStep[] = [];
-    const grantsUsed = new Set<string>();
-    for (const item of items) {
-      const state: ItemState = {
-        stage: item.stage as Stage, custodianId: item.custodian_id, pendingReceiverId: item.pending_receiver_id,
-        recalled: item.recalled, brandOwnerId: ownerOf.get(item.gtin)!,
-      };
-      const grant = grantStatus(grants, caller.id, input.kind, { gtin: item.gtin, batchId: item.batch_id }, now);
-      const decision = decideTransition(state, { kind: input.kind, actorId: caller.id, actorRoles: caller.roles, counterpartyId, counterpartyRoles, grant: grant.status });
-      if (!decision.ok) {
-        const e = decision.error;
-        if (e.type === 'InvalidTransition') problems.push({ item: item.sgtin, from: item.stage, kind: input.kind, reason: e.reason });
-        else denials.push({ rule: e.rule, problem: { item: item.sgtin, from: item.stage, kind: input.kind, reason: e.rule } });
-        continue;
-      }
-      const authorizedBy = authorizingGrant(input.kind, caller.id, state, grant);
-      if (authorizedBy) grantsUsed.add(authorizedBy);
-      const n = decision.value;
-      steps.push({
-        id: item.id, sgtin: item.sgtin, head: { seq: item.head_seq, hash: item.head_hash },
-        next: { stage: n.stage, custodianId: n.custodianId, pendingReceiverId: n.pendingReceiverId, recalled: n.recalled },
-        custodyChanged: n.custodianId !== item.custodian_id,
-      });
-    }
-    if (problems.length > 0) {
-      const all = [...problems, ...denials.map((d) => d.problem)];
-      return { kind: 'InvalidTransitionError' as const, message: `${all.length} item(s) cannot be recorded as ${input.kind}; nothing was written`, items: all };
-    }
-    if (denials.length > 0) {
-      const rule = denials[0]!.rule;
-      return denied(rule, `${input.kind} refused for ${denials.length} item(s): ${rule}; nothing was written`, denials.map((d) => d.problem));
-    }
-    // The grants relied on are part of the hashed body, so an auditor can check the write against them.
-    const data = { ...(input.data ?? {}), ...(grantsUsed.size ? { authorizedBy: [...grantsUsed].sort() } : {}) };
-    const { event } = await appendEvent(trx, {
-      kind: input.kind,
-      actorId: caller.id,
-      occurredAt: occurred.value.instant,
-      offset: occurred.value.offset,
-      recordedAt: now,
-      location,
-      counterpartyId,
-      data,
-    }, steps);
-    if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
-    return { kind: 'ok' as const, event };
-  });
+    requestHash = check.requestHash;
+  }
+  // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
+  const grants: GrantFact[] = await grantsOf(trx, caller.id);
+  const scope = readScope(caller.id, caller.is_operator, grants, now);
+  const resolved = await resolveItems(trx, scope, input.items);
+  if ('kind' in resolved) return resolved;
+  const { items, owners: ownerOf } = resolved;
+  if (items.length === 0) return invalid('items', 'the selection contains no items');
+  if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
+  const decided = decideSteps(input.kind, caller, items, ownerOf, grants, { id: counterpartyId, roles: counterpartyRoles }, now);
+  if ('kind' in decided) return decided;
+  const { event } = await appendEvent(trx, {
+    kind: input.kind,
+    actorId: caller.id,
+    occurredAt: checked.occurred.instant,
+    offset: checked.occurred.offset,
+    recordedAt: now,
+    location: checked.location,
+    counterpartyId,
+    data: dataWithGrants(checked.data, decided.grantsUsed),
+  }, decided.steps);
+  if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
+  return { kind: 'ok' as const, event };
 }

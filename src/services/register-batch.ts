@@ -6,11 +6,12 @@ import { decideCommission, readScope } from '../core/rights.ts';
 import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
+import type { Trx } from '../db/connection.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { actorFacts } from './actor-facts.ts';
-import { type FailureOf, conflict, failureSpec, invalid } from './results.ts';
+import { type FailureOf, type ValidationFailure, conflict, failureSpec, invalid } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
@@ -50,6 +51,28 @@ export function expandSerialRange(firstSerial: string, count: number): string[] 
  * rejects the whole call.
  */
 export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
+  const checked = checkRegisterInput(deps, caller, input);
+  if ('kind' in checked) return checked;
+  return inLedgerTransaction(deps, (trx) => writeRegisterBatch(trx, deps, caller, input, checked));
+}
+
+/** `registerBatch` inside the caller's open transaction `trx` (EPCIS capture); the caller commits, retries and integrates. */
+export async function registerBatchIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
+  const checked = checkRegisterInput(deps, caller, input);
+  if ('kind' in checked) return checked;
+  return writeRegisterBatch(trx, deps, caller, input, checked);
+}
+
+interface CheckedBatch {
+  gtin: string;
+  lot: string;
+  produced: { instant: Date; offset: string };
+  site: string;
+  serials: string[];
+}
+
+/** Input checks that need no database: identifiers, time, text bounds, serials (the caller's rights are core `decideCommission`'s). */
+function checkRegisterInput(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): CheckedBatch | ValidationFailure {
   const gtin = normalizeGtin(input.gtin);
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const lot = validateSerial(input.lot);
@@ -88,64 +111,70 @@ export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: R
   for (const s of serials) (seen.has(s) ? dupes : seen).add(s);
   if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
 
+  return { gtin: gtin.value, lot: lot.value, produced: produced.value, site, serials };
+}
+
+async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput, c: CheckedBatch): Promise<RegisterBatchResult> {
+  const now = deps.now();
+  const gtin = { value: c.gtin };
+  const lot = { value: c.lot };
+  const produced = { value: c.produced };
+  const { site, serials } = c;
   // Another brand's product the caller cannot see is answered exactly like an unregistered GTIN (one statement both).
-  const scope = readScope(caller.id, caller.is_operator, await grantsOf(deps.trx ?? deps.db, caller.id), now);
-  const product = await findVisibleProduct(deps.trx ?? deps.db, scope, gtin.value);
+  const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
+  const product = await findVisibleProduct(trx, scope, gtin.value);
   const allowed = decideCommission(actorFacts(caller), gtin.value, product ? { ownerId: product.owner_id } : undefined);
   if (!allowed.ok) return allowed.error;
   const { prefix } = allowed.value;
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
-
-  return inLedgerTransaction(deps, async (trx) => {
-    const key = input.idempotencyKey ?? null;
-    let requestHash: Uint8Array | null = null;
-    if (key) {
-      const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
-      if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
-      if (check.kind === 'replay') {
-        const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
-        const event = await replayedEvent(trx, check.response.eventId);
-        return { kind: 'ok' as const, batch: batch!, event: event! };
-      }
-      requestHash = check.requestHash;
+  const key = input.idempotencyKey ?? null;
+  let requestHash: Uint8Array | null = null;
+  if (key) {
+    const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
+    if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
+    if (check.kind === 'replay') {
+      const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
+      const event = await replayedEvent(trx, check.response.eventId);
+      return { kind: 'ok' as const, batch: batch!, event: event! };
     }
-    if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
-    const taken = await existingSerials(trx, gtin.value, serials);
-    if (taken.length > 0) {
-      return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
-    }
-    const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
-    const steps = ids.map((id, i) => ({
-      id,
-      sgtin: sgtins[i]!,
-      head: null,
-      next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
-    }));
-    const { event } = await appendEvent(
-      trx,
-      {
-        kind: 'COMMISSION',
-        actorId: caller.id,
-        occurredAt: produced.value.instant,
-        offset: produced.value.offset,
-        recordedAt: deps.now(),
-        location: site,
-        counterpartyId: null,
-        data: { gtin: gtin.value, lot: lot.value },
-      },
-      steps,
-      (chunk, linkHashes) =>
-        insertItems(
-          trx,
-          chunk.map((s) => ({
-            id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
-            custodianId: caller.id, headHash: linkHashes.get(s.id)!,
-          })),
-        ),
-    );
-    if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
-    return { kind: 'ok' as const, batch, event };
-  });
+    requestHash = check.requestHash;
+  }
+  if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
+  const taken = await existingSerials(trx, gtin.value, serials);
+  if (taken.length > 0) {
+    return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
+  }
+  const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
+  const steps = ids.map((id, i) => ({
+    id,
+    sgtin: sgtins[i]!,
+    head: null,
+    next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
+  }));
+  const { event } = await appendEvent(
+    trx,
+    {
+      kind: 'COMMISSION',
+      actorId: caller.id,
+      occurredAt: produced.value.instant,
+      offset: produced.value.offset,
+      recordedAt: deps.now(),
+      location: site,
+      counterpartyId: null,
+      data: { gtin: gtin.value, lot: lot.value },
+    },
+    steps,
+    (chunk, linkHashes) =>
+      insertItems(
+        trx,
+        chunk.map((s) => ({
+          id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
+          custodianId: caller.id, headHash: linkHashes.get(s.id)!,
+        })),
+      ),
+  );
+  if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
+  return { kind: 'ok' as const, batch, event };
 }

@@ -68,12 +68,11 @@ export async function withRetries<T>(db: Db, fn: (trx: Trx) => Promise<T>, attem
 }
 
 /**
- * Runs a write use case and returns once what it wrote is in the log. In `deps.trx` (a caller composing several writes
- * into one transaction) it runs there and the caller integrates after its commit; otherwise in its own retried
- * transaction, after whose commit the written events are integrated and their `leaf_index` filled in.
+ * Runs a write use case in its own retried transaction and returns once what it wrote is in the log: after the commit
+ * the written events are integrated and their `leaf_index` filled in. (A caller composing several writes into one
+ * transaction runs `withRetries` itself, passes its `trx` to the `…In(trx, …)` use cases and calls `awaitIntegration`.)
  */
-export async function inLedgerTransaction<T>(deps: { db: Db; signer: LogSigner; trx?: Trx }, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  if (deps.trx) return fn(deps.trx);
+export async function inLedgerTransaction<T>(deps: { db: Db; signer: LogSigner }, fn: (trx: Trx) => Promise<T>): Promise<T> {
   const { result, pending } = await withRetries(deps.db, fn);
   await awaitIntegration(deps, pending);
   return result;

@@ -4,7 +4,8 @@ import { holdContainer } from '../db/containers.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
 import { PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
-import { recordEvent } from './record-event.ts';
+import { recordEventIn } from './record-event.ts';
+import type { Trx } from '../db/connection.ts';
 import { invalid } from './results.ts';
 import { inLedgerTransaction } from './transaction.ts';
 
@@ -25,31 +26,34 @@ export interface UnpackItemsInput {
  * nested containers stay packed, and the unpacker holds the empty container.
  */
 export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<UnpackItemsResult> {
+  return inLedgerTransaction(deps, (trx) => unpackItemsIn(trx, deps, caller, input));
+}
+
+/** `unpackItems` inside the caller's open transaction `trx` (EPCIS capture); the caller commits, retries and integrates. */
+export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<UnpackItemsResult> {
   const parent = normalizeSscc(input.container);
   if (!parent.ok) return invalid('container', parent.error);
   // Checked before the key is looked up below (a NUL would otherwise reach the database).
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
-  return inLedgerTransaction(deps, async (trx) => {
-    const replay = input.idempotencyKey
-      ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-      : undefined;
-    if (!replay) {
-      const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
-      if (refused) return refused;
-    }
-    const result = await recordEvent({ ...deps, trx }, caller, {
-      kind: 'UNPACK',
-      items: { containers: [parent.value] },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent.value },
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    if (result.kind === 'ok' && !replay) {
-      await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
-      await holdContainer(trx, parent.value, caller.id);
-    }
-    return result;
+  const replay = input.idempotencyKey
+    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
+    : undefined;
+  if (!replay) {
+    const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
+    if (refused) return refused;
+  }
+  const result = await recordEventIn(trx, deps, caller, {
+    kind: 'UNPACK',
+    items: { containers: [parent.value] },
+    occurredAt: input.occurredAt,
+    location: input.location ?? null,
+    data: { container: parent.value },
+    idempotencyKey: input.idempotencyKey ?? null,
   });
+  if (result.kind === 'ok' && !replay) {
+    await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
+    await holdContainer(trx, parent.value, caller.id);
+  }
+  return result;
 }

@@ -7,7 +7,7 @@ import type { ActorRow } from '../../src/db/types.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import type { LedgerDeps } from '../../src/services/deps.ts';
 import { integrateAll, integratePending } from '../../src/services/integrate.ts';
-import { recordEvent } from '../../src/services/record-event.ts';
+import { recordEvent, recordEventIn } from '../../src/services/record-event.ts';
 import { withRetries } from '../../src/services/transaction.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
@@ -59,7 +59,7 @@ describe('group-commit sequencer', () => {
     const ids: string[] = [];
     // Five writes committed without integrating (as if each writer died right after its commit).
     for (const n of [1, 2, 3, 4, 5]) {
-      const { result, pending } = await withRetries(db.db, (trx) => recordEvent({ ...deps, trx }, makerRow, ship(n)));
+      const { result, pending } = await withRetries(db.db, (trx) => recordEventIn(trx, deps, makerRow, ship(n)));
       expect(result.kind).toBe('ok');
       expect(pending).toHaveLength(1);
       expect(pending[0]!.leaf_index).toBe(-1);
@@ -88,7 +88,7 @@ describe('group-commit sequencer', () => {
   });
 
   it('the next writer integrates events another writer left pending, and returns its own leaf index', async () => {
-    const { pending } = await withRetries(db.db, (trx) => recordEvent({ ...deps, trx }, makerRow, ship(10)));
+    const { pending } = await withRetries(db.db, (trx) => recordEventIn(trx, deps, makerRow, ship(10)));
     const orphan = pending[0]!.id;
     const r = await recordEvent(deps, makerRow, ship(11));
     expect(r.kind).toBe('ok');
@@ -132,7 +132,7 @@ describe('group-commit sequencer', () => {
   });
 
   it('audit is clean with no event pending, and reports pending events without calling them discrepancies', async () => {
-    await withRetries(db.db, (trx) => recordEvent({ ...deps, trx }, makerRow, ship(150)));
+    await withRetries(db.db, (trx) => recordEventIn(trx, deps, makerRow, ship(150)));
     const withPending = await auditLedger(db.db, srv.signer.verifierKey);
     expect(withPending.discrepancies).toEqual([]);
     expect(withPending.pending).toBe(1);

@@ -220,7 +220,7 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
 }
 
 const reasonField = (t: PothosSchemaTypes.InputFieldBuilder<any, 'InputObject'>) => ({ reason: t.string() });
-const reasonData = (reason: unknown): { [k: string]: JsonValue } => (typeof reason === 'string' && reason.trim() ? { reason: reason.trim() } : {});
+const reasonData = (reason: string | null | undefined): { [k: string]: JsonValue } => ({ reason: reason ?? null });
 
 defineLifecycleMutation<{ to: string }>(
   'shipItems',
@@ -245,15 +245,8 @@ defineLifecycleMutation<{ price?: number | null; currency?: string | null; buyer
     buyer: t.string({ description: `The buying actor, if it is one (${ACTOR_NAME_FORMS}); it becomes the custodian.` }),
   }),
   (input) => {
-    const data: { [k: string]: JsonValue } = {};
-    if (input.price !== undefined && input.price !== null) {
-      if (!Number.isFinite(input.price) || input.price < 0) return { error: { field: 'price', message: 'price must be a non-negative number' } };
-      if (!input.currency || !/^[A-Z]{3}$/.test(input.currency)) return { error: { field: 'currency', message: 'currency must be an ISO 4217 code such as EUR when a price is given' } };
-      data.price = input.price;
-      data.currency = input.currency;
-    } else if (input.currency) {
-      return { error: { field: 'currency', message: 'currency without price' } };
-    }
+    // Checked by recordEvent (core/event-data.ts, the rule EPCIS capture applies too).
+    const data = { price: input.price ?? null, currency: input.currency ?? null } as { [k: string]: JsonValue };
     return { kind: 'SELL', party: input.buyer ? { field: 'buyer', name: input.buyer } : null, data };
   },
 );
@@ -267,12 +260,7 @@ defineLifecycleMutation<{ kind: 'ACTIVATE' | 'SERVICE' | 'USE_REPORT'; note?: st
     readings: t.field({ type: 'JSON', description: 'Sensor or usage readings (JSON object).' }),
   }),
   (input) => {
-    const data: { [k: string]: JsonValue } = {};
-    if (input.note?.trim()) data.note = input.note.trim();
-    if (input.readings !== undefined && input.readings !== null) {
-      if (typeof input.readings !== 'object' || Array.isArray(input.readings)) return { error: { field: 'readings', message: 'readings must be a JSON object' } };
-      data.readings = input.readings as JsonValue;
-    }
+    const data = { note: input.note ?? null, readings: (input.readings ?? null) as JsonValue };
     return { kind: input.kind, data };
   },
 );
@@ -289,13 +277,7 @@ defineLifecycleMutation<{ materials?: { material: string; massKg: number }[] | n
   'A RECYCLER custodian closes the items’ life and records the materials recovered (stage RECYCLED, terminal).',
   (t) => ({ materials: t.field({ type: [MaterialInput], description: 'Recovered material quantities.' }) }),
   (input) => {
-    const materials = input.materials ?? [];
-    for (const [i, m] of materials.entries()) {
-      // Length and Unicode bounds (configurable) are checked by recordEvent through core/text.ts.
-      if (!m.material.trim()) return { error: { field: `materials[${i}].material`, message: 'material must not be empty' } };
-      if (!Number.isFinite(m.massKg) || m.massKg <= 0) return { error: { field: `materials[${i}].massKg`, message: 'massKg must be a positive number' } };
-    }
-    return { kind: 'RECYCLE', data: { materials: materials.map((m) => ({ material: m.material.trim(), massKg: m.massKg })) } };
+    return { kind: 'RECYCLE', data: { materials: input.materials ?? null } };
   },
 );
 
