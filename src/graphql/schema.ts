@@ -13,6 +13,7 @@ import './types/material.ts';
 import './types/epcis.ts';
 import './types/subscription.ts';
 import './types/links.ts';
+import './types/disclosure.ts';
 
 builder.queryType({});
 builder.mutationType({});

@@ -150,7 +150,7 @@ async function deliverOne(
   });
   // A full batch may stop short of upTo; otherwise every position up to upTo has been examined.
   const to = rows.length === o.batchSize ? rows[rows.length - 1]!.leaf_index : upTo;
-  let events = await exportEpcisRows(db, rows, sub.epc_format);
+  let events = await exportEpcisRows(db, scope, rows, sub.epc_format);
   const ids = query.value.filter.eventIds;
   if (ids) {
     const wanted = new Set(ids);
