@@ -46,6 +46,10 @@
  *   serial) as written, so hashing the Digital Link form would give such an event a second ID.
  * - `capturedEventId` (an event recorded from an EPCIS capture) is written as `provenant:capturedEventID`, last, and
  *   takes part in the eventID like every other field.
+ * - A reader who may not see every item or field of the event gets a projection ({@link projectExportable},
+ *   docs/ledger-format.md §15): only its visible items, no withheld field, and `provenant:projection`
+ *   (`{provenant:itemsOmitted, provenant:withheldFields}`, written last); the eventID is then the hash of that
+ *   projection as exported. Without a projection the export and its eventID are unchanged.
  */
 import type { EventBody, JsonValue } from './chain.ts';
 import { epcisEventHashId } from './epcis-hash.ts';
