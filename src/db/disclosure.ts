@@ -78,10 +78,12 @@ export interface EventProductFacts {
 
 /**
  * Per event of `eventIds`, per product of its items: counts and the reader's relation to them; one statement for any
- * number of events (it reads every chain link of the events; the costlier item tests run only for items whose
- * product the reader neither owns nor is granted). Events without items (none yet) are absent.
+ * number of events. It reads every chain link of the events; the reader's custody starts are joined as a set (one
+ * hash join, not a lookup per item), and the custody-window test runs only for items the reader held, of events in
+ * `windowEventIds` (those where the window can change the tier), whose product it neither owns nor is granted.
+ * Events without items are absent.
  */
-export async function eventProductFacts(db: DbOrTrx, scope: ReadScope, eventIds: readonly string[]): Promise<Map<string, EventProductFacts[]>> {
+export async function eventProductFacts(db: DbOrTrx, scope: ReadScope, eventIds: readonly string[], windowEventIds: readonly string[] = eventIds): Promise<Map<string, EventProductFacts[]>> {
   const out = new Map<string, EventProductFacts[]>();
   if (eventIds.length === 0) return out;
   const a = scope.actorId;
@@ -89,17 +91,18 @@ export async function eventProductFacts(db: DbOrTrx, scope: ReadScope, eventIds:
   const owned = all ? sql<boolean>`false` : sql<boolean>`(p.owner_id = ${a})`;
   const granted: RawBuilder<boolean> = all ? sql<boolean>`true`
     : sql<boolean>`(i.gtin = ANY(${scope.gtins}::bpchar[]) OR i.batch_id = ANY(${scope.batchIds}::uuid[]))`;
-  // CASE evaluates lazily: the custody lookups run only for items neither owned nor granted.
-  const held = sql<boolean>`(i.custodian_id = ${a} OR i.pending_receiver_id = ${a}
-    OR EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = i.id AND cs.actor_id = ${a}))`;
+  const sure = sql<boolean>`(${owned} OR ${granted})`;
+  const held = sql<boolean>`(i.custodian_id = ${a} OR i.pending_receiver_id = ${a} OR h.item_id IS NOT NULL)`;
+  // CASE evaluates lazily: the window subquery runs only for held items of events that need it.
   const window = sql<boolean>`EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = l.item_id AND cs.actor_id = ${a} AND cs.seq <= l.seq
     AND NOT EXISTS (SELECT 1 FROM custody_starts c2 WHERE c2.item_id = cs.item_id AND c2.seq > cs.seq AND c2.seq <= l.seq))`;
   const rows = await sql<{ event_id: string; gtin: string; total: number; visible: number; brand_owner: boolean; granted: boolean; in_window: boolean }>`
+    WITH h AS (SELECT DISTINCT item_id FROM custody_starts WHERE actor_id = ${a})
     SELECT l.event_id, i.gtin, count(*)::int AS total,
-      count(*) FILTER (WHERE CASE WHEN ${owned} OR ${granted} THEN true ELSE ${held} END)::int AS visible,
+      count(*) FILTER (WHERE ${sure} OR ${held})::int AS visible,
       bool_or(${owned}) AS brand_owner, bool_or(${granted}) AS granted,
-      bool_or(CASE WHEN ${owned} OR ${granted} THEN false ELSE ${window} END) AS in_window
-    FROM chain_links l JOIN items i ON i.id = l.item_id JOIN products p ON p.gtin = i.gtin
+      bool_or(CASE WHEN ${sure} OR h.item_id IS NULL OR NOT (l.event_id = ANY(${[...windowEventIds]}::uuid[])) THEN false ELSE ${window} END) AS in_window
+    FROM chain_links l JOIN items i ON i.id = l.item_id JOIN products p ON p.gtin = i.gtin LEFT JOIN h ON h.item_id = l.item_id
     WHERE l.event_id = ANY(${[...eventIds]}::uuid[])
     GROUP BY l.event_id, i.gtin`.execute(db);
   for (const r of rows.rows) {

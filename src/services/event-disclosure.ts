@@ -54,7 +54,9 @@ export async function eventReadViews(db: DbOrTrx, scope: ReadScope, events: read
     for (const e of events) out.set(e.id, { tier: 'authorities', withheld: [], visibleItems: Number(e.item_count), allItemsVisible: true, bodyShown: true });
     return out;
   }
-  const facts = await eventProductFacts(db, scope, [...new Set(events.map((e) => e.id))]);
+  // A party of the event is a participant already: its custody window cannot change its tier.
+  const windowIds = events.filter((e) => e.actor_id !== scope.actorId && e.counterparty_id !== scope.actorId).map((e) => e.id);
+  const facts = await eventProductFacts(db, scope, [...new Set(events.map((e) => e.id))], windowIds);
   const gtins = [...new Set([...facts.values()].flatMap((list) => list.map((f) => f.gtin)))];
   const policies = await currentPolicies(db, gtins);
   if (auditor === undefined) auditor = scope.allProducts ? false : ((await findActorsByIds(db, [scope.actorId]))[0]?.roles.includes('AUDITOR') ?? false);
