@@ -137,3 +137,28 @@ export function bodyShown(bodyFormat: 'v1' | 'v2', visibleItems: number, totalIt
 export function bodyFormatOf(canonicalBody: string): 'v1' | 'v2' {
   return /^\{"fields":\{[^}]*\},"format":"provenant\/event\/v2"/.test(canonicalBody) ? 'v2' : 'v1';
 }
+
+/** The parts of an EPCIS query filter that select on an event's field values (core/epcis-query-params.ts). */
+export interface FieldSelectingFilter {
+  readPoints?: readonly unknown[] | null;
+  bizLocations?: readonly unknown[] | null;
+  sources?: readonly unknown[] | null;
+  destinations?: readonly unknown[] | null;
+  actorId?: string | null;
+}
+
+/**
+ * Fields whose stored values `filter` selects on: `location` (EQ_readPoint, EQ_bizLocation), the parties (EQ_source_*,
+ * EQ_destination_*, the actor filter). An event whose export withholds one of them must not match (else filtering
+ * would test a guessed value of a withheld field).
+ */
+export function filterSelectedFields(filter: FieldSelectingFilter): string[] {
+  const out = new Set<string>();
+  if (filter.readPoints?.length || filter.bizLocations?.length) out.add('location');
+  if (filter.sources?.length || filter.destinations?.length) for (const f of ['actor', 'counterparty', 'buyer']) out.add(f);
+  if (filter.actorId) out.add('actor');
+  return [...out].sort();
+}
+
+/** Whether an event with `withheld` fields may match a filter selecting on `selected` fields. */
+export const matchesDespiteWithheld = (withheld: readonly string[], selected: readonly string[]): boolean => !selected.some((f) => withheld.includes(f));

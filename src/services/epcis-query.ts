@@ -20,7 +20,7 @@ import { sql } from 'kysely';
 import { encodeBase64 } from '../core/checkpoint.ts';
 import type { EventBody } from '../core/chain.ts';
 import { type EpcFormat, type ExportableEvent, projectExportable, toEpcisEvent } from '../core/epcis-export.ts';
-import { bodyFormatOf } from '../core/event-disclosure.ts';
+import { bodyFormatOf, filterSelectedFields, matchesDespiteWithheld } from '../core/event-disclosure.ts';
 import { visibleEventItems } from '../db/disclosure.ts';
 import { type EventReadView, eventReadViews } from './event-disclosure.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
@@ -87,6 +87,11 @@ export async function queryEpcisEvents(
   const treeSize = cp?.treeSize ?? 0;
   const order: EpcisOrder = { by: query.orderBy, direction: query.orderDirection };
   const eventIds = query.filter.eventIds ? new Set(query.filter.eventIds) : null;
+  // Filters on a field's value must not match through a value withheld from the reader: checked on the export.
+  const visibleMatch = withheldFieldGuard(scope, query.filter);
+  const postFilter = eventIds !== null || visibleMatch !== null;
+  const keep = (event: Record<string, unknown>): boolean =>
+    (eventIds === null || eventIds.has(event['eventID'] as string)) && (visibleMatch === null || visibleMatch(event));
   // SSCC URNs of exported containers need the company prefix length: the prefixes registered with this ledger.
   const companyPrefixes = epcFormat === 'urn' ? await knownCompanyPrefixes(db) : [];
   const exportRows = (rows: readonly EpcisEventRow[]) => exportRowsFor(db, scope, rows, epcFormat, companyPrefixes);
@@ -102,8 +107,8 @@ export async function queryEpcisEvents(
 
   if (query.maxEventCount !== null) {
     const cap = query.maxEventCount + 1;
-    const n = eventIds
-      ? (await scan(db, scope, query, { treeSize, order, afterLeafIndex: null }, eventIds, cap, exportRows)).length
+    const n = postFilter
+      ? (await scan(db, scope, query, { treeSize, order, afterLeafIndex: null }, keep, cap, exportRows)).length
       : await countEpcisEvents(db, scope, query.filter, treeSize, cap);
     if (n > query.maxEventCount) {
       return { kind: 'QueryTooLarge', maxEventCount: query.maxEventCount, message: `more than maxEventCount=${query.maxEventCount} events match the query` };
@@ -113,8 +118,8 @@ export async function queryEpcisEvents(
   const remaining = token ? token.remaining : query.eventCountLimit;
   const limit = remaining === null ? query.perPage : Math.min(query.perPage, remaining);
   const position = { treeSize, order, afterLeafIndex: token?.afterLeafIndex ?? null };
-  const found = eventIds
-    ? await scan(db, scope, query, position, eventIds, limit + 1, exportRows)
+  const found = postFilter
+    ? await scan(db, scope, query, position, keep, limit + 1, exportRows)
     : await exportedPage(await findEpcisEventRows(db, scope, query.filter, { ...position, limit: limit + 1 }), exportRows);
   const page = found.slice(0, limit);
   const last = page[page.length - 1];
@@ -128,13 +133,13 @@ export async function queryEpcisEvents(
   };
 }
 
-/** Reads matching rows chunk by chunk, keeping those whose exported eventID is in `eventIds`, until `want` are found. */
+/** Reads matching rows chunk by chunk, keeping those whose export passes `keep`, until `want` are found. */
 async function scan(
   db: DbOrTrx,
   scope: ReadScope,
   query: EpcisQuery,
   position: { treeSize: number; order: EpcisOrder; afterLeafIndex: number | null },
-  eventIds: ReadonlySet<string>,
+  keep: (event: Record<string, unknown>) => boolean,
   want: number,
   exportRows: (rows: readonly EpcisEventRow[]) => Promise<Record<string, unknown>[]>,
 ): Promise<{ row: EpcisEventRow; event: Record<string, unknown> }[]> {
@@ -143,12 +148,27 @@ async function scan(
   for (;;) {
     const rows = await findEpcisEventRows(db, scope, query.filter, { ...position, afterLeafIndex: after, limit: EVENT_ID_CHUNK });
     for (const { row, event } of await exportedPage(rows, exportRows)) {
-      if (eventIds.has(event['eventID'] as string)) out.push({ row, event });
+      if (keep(event)) out.push({ row, event });
       if (out.length >= want) return out;
     }
     if (rows.length < EVENT_ID_CHUNK) return out;
     after = rows[rows.length - 1]!.leaf_index;
   }
+}
+
+/**
+ * For a filter selecting on field values (location, parties), the test an exported event must pass too: none of those
+ * fields is withheld from the reader (docs/ledger-format.md §15). Null when nothing needs checking.
+ */
+export function withheldFieldGuard(scope: ReadScope, filter: EpcisQuery['filter']): ((event: Record<string, unknown>) => boolean) | null {
+  const selected = scope.allProducts ? [] : filterSelectedFields(filter);
+  return selected.length === 0 ? null : (event) => matchesDespiteWithheld(withheldOf(event), selected);
+}
+
+/** The field names an export withholds (its `provenant:projection` label), [] when it shows everything. */
+function withheldOf(event: Record<string, unknown>): string[] {
+  const p = event['provenant:projection'] as { 'provenant:withheldFields'?: string[] } | undefined;
+  return p?.['provenant:withheldFields'] ?? [];
 }
 
 async function exportedPage(rows: readonly EpcisEventRow[], exportRows: (rows: readonly EpcisEventRow[]) => Promise<Record<string, unknown>[]>) {

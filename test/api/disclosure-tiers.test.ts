@@ -115,6 +115,20 @@ describe('default tiers', () => {
   });
 });
 
+describe('EPCIS filters on withheld values', () => {
+  it('a reader cannot find an event by the value of a field withheld from it (the buyer of a sale)', async () => {
+    const annId = (await db.db.selectFrom('actors').select('id').where('name', '=', 'Ann').executeTakeFirstOrThrow()).id;
+    const q = `EQ_destination_owning_party=${encodeURIComponent(`urn:provenant:actor:${annId}`)}&perPage=100`;
+    const leaves = async (key: string) => {
+      const res = await fetch(`${srv.origin}/epcis/events?${q}`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+      return (await res.json()).epcisBody.queryResults.resultsBody.eventList.map((e: any) => e['provenant:leafIndex']);
+    };
+    expect(await leaves(maker.key)).toEqual([ev.sell!.leafIndex]);
+    expect(await leaves(shop2.key)).toEqual([]);
+  });
+});
+
 describe('setDisclosurePolicy', () => {
   it('validates, and only the brand (or the operator) may set it', async () => {
     expect(await setPolicy(maker.key, [{ field: 'colour', tier: 'PUBLIC' }])).toMatchObject({ __typename: 'ValidationError', field: 'overrides[0].field' });
