@@ -115,6 +115,27 @@ describe('default tiers', () => {
   });
 });
 
+describe('custody windows', () => {
+  it('a holder sees the notes of events in its custody window (participant); a later holder reading the public history does not', async () => {
+    const bob = await createTestActor(srv, 'Bob', []);
+    const servicer = await createTestActor(srv, 'Servicer', ['SERVICER']);
+    const g = await srv.gql(`mutation($i: GrantRightsInput!) { grantRights(input: $i) { __typename } }`, { i: { grantee: servicer.id, kinds: ['SERVICE'], product: GTIN } }, maker.key);
+    expect(g.body.data.grantRights.__typename).toBe('GrantSuccess');
+    ok(await lifecycle(srv, maker, 'shipItems', { items: [urn('S2')], to: shop1.id, occurredAt: minutesAgo(50) }));
+    ok(await lifecycle(srv, shop1, 'receiveItems', { items: [urn('S2')], occurredAt: minutesAgo(49) }));
+    ok(await lifecycle(srv, shop1, 'sellItems', { items: [urn('S2')], buyer: bob.id, occurredAt: minutesAgo(48) }));
+    const service = ok(await lifecycle(srv, servicer, 'recordUse', { items: [urn('S2')], kind: 'SERVICE', note: 'descaled', occurredAt: minutesAgo(47) }));
+    ok(await lifecycle(srv, bob, 'returnItems', { items: [urn('S2')], to: shop2.id, occurredAt: minutesAgo(46) }));
+    const holder = await eventAs(bob.key, service.id);
+    expect(holder.withheldFields).toEqual([]);
+    expect(holder.data.note).toBe('descaled');
+    const later = await eventAs(shop2.key, service.id);
+    expect(later.withheldFields).toEqual(['note']);
+    expect(later.data.note).toBeUndefined();
+    expect(later.data.authorizedBy).toEqual(holder.data.authorizedBy);
+  });
+});
+
 describe('EPCIS filters on withheld values', () => {
   it('a reader cannot find an event by the value of a field withheld from it (the buyer of a sale)', async () => {
     const annId = (await db.db.selectFrom('actors').select('id').where('name', '=', 'Ann').executeTakeFirstOrThrow()).id;
