@@ -128,3 +128,19 @@ export async function visibleEventItems(db: DbOrTrx, scope: ReadScope, eventIds:
   }
   return out;
 }
+
+/**
+ * Events (aliased `alias`) whose reader is at least a participant (core/reader-tier.ts, overrides aside): the
+ * reader recorded it or is named in it, owns or is granted the product or batch of one of its items, or held one of
+ * its items in a custody window containing it. For filters on a participants-only value (the consumer actor).
+ */
+export function eventParticipantSql(scope: ReadScope, alias: string): RawBuilder<boolean> {
+  if (scope.allProducts) return sql<boolean>`true`;
+  const a = scope.actorId;
+  const e = (c: string) => sql.ref(`${alias}.${c}`);
+  return sql<boolean>`(${e('actor_id')} = ${a} OR ${e('counterparty_id')} = ${a} OR EXISTS (
+    SELECT 1 FROM chain_links pl JOIN items pi ON pi.id = pl.item_id JOIN products pp ON pp.gtin = pi.gtin
+    WHERE pl.event_id = ${e('id')} AND (pp.owner_id = ${a} OR pi.gtin = ANY(${scope.gtins}::bpchar[]) OR pi.batch_id = ANY(${scope.batchIds}::uuid[])
+      OR EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = pl.item_id AND cs.actor_id = ${a} AND cs.seq <= pl.seq
+        AND NOT EXISTS (SELECT 1 FROM custody_starts c2 WHERE c2.item_id = cs.item_id AND c2.seq > cs.seq AND c2.seq <= pl.seq)))))`;
+}

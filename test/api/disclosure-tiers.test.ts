@@ -136,6 +136,15 @@ describe('custody windows', () => {
   });
 });
 
+describe('GraphQL events filtered by actor', () => {
+  it('a public-tier reader does not find a consumer\'s activation by its actor; a participant does', async () => {
+    const q = `query($a: String!) { events(first: 50, filter: { actor: $a, kinds: [ACTIVATE] }) { edges { node { id } } } }`;
+    const ids = async (key: string) => (await srv.gql(q, { a: ann.id }, key)).body.data.events.edges.map((e: any) => e.node.id);
+    expect(await ids(maker.key)).toEqual([ev.activate!.id]);
+    expect(await ids(shop2.key)).toEqual([]);
+  });
+});
+
 describe('EPCIS filters on withheld values', () => {
   it('a reader cannot find an event by the value of a field withheld from it (the buyer of a sale)', async () => {
     const annId = (await db.db.selectFrom('actors').select('id').where('name', '=', 'Ann').executeTakeFirstOrThrow()).id;

@@ -19,6 +19,7 @@ import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 import { counterpartyField, projectContent } from '../../core/event-disclosure.ts';
 import { contentOf } from '../../services/event-disclosure.ts';
+import { eventParticipantSql } from '../../db/disclosure.ts';
 import type { Context } from '../context.ts';
 
 /** Whether the caller's tier shows field `name` of event `e` (core/event-disclosure.ts, loaded in bulk). */
@@ -119,6 +120,9 @@ builder.queryField('events', (t) =>
         // An actor that does not exist recorded nothing.
         if (named.kind !== 'ok') return connectionFrom([], page, () => 0, async () => 0);
         base = base.where('e.actor_id', '=', named.actor.id);
+        // The actor of ACTIVATE / USE_REPORT / RETURN (possibly a consumer) is for participants by default: a public-tier
+        // reader must not find such events by their actor (docs/ledger-format.md §15).
+        base = base.where(sql<boolean>`(e.kind NOT IN ('ACTIVATE', 'USE_REPORT', 'RETURN') OR ${eventParticipantSql(ctx.scope, 'e')})`);
       }
       for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
         if (!value) continue;
