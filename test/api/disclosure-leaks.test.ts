@@ -158,12 +158,15 @@ describe('EPCIS export (GET /epcis/events)', () => {
 });
 
 /** Reads a ledgerEvents subscription for `ms` and returns the whole response text. */
-async function subscriptionText(key: string, ms: number): Promise<string> {
+async function subscriptionText(key: string, ms: number, filter: Record<string, unknown> | null = null): Promise<string> {
   const ctrl = new AbortController();
   const res = await fetch(srv.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: `subscription { ledgerEvents(after: -1) { position event { ${EVENT_FIELDS} } } }` }),
+    body: JSON.stringify({
+      query: `subscription($f: LedgerEventFilter) { ledgerEvents(after: -1, filter: $f) { position event { ${EVENT_FIELDS} } } }`,
+      variables: { f: filter },
+    }),
     signal: ctrl.signal,
   });
   const reader = res.body!.getReader();
@@ -193,5 +196,15 @@ describe('ledgerEvents subscription', () => {
       const shipped = text.split('\n').filter((l) => l.startsWith('data:') && l.includes(mixedShip.id)).map((l) => JSON.parse(l.slice(5)));
       expect(shipped[0].data.ledgerEvents.event.itemCount).toBe(b.own.length);
     }
+  });
+
+  it('a filter on the other brand\'s serials or product selects nothing', async () => {
+    const byItem = await subscriptionText(alpha.key, 1500, { items: [urnB(B_SERIALS[0]!)] });
+    expect(byItem).not.toContain('data: {"data"');
+    expect(byItem).not.toContain(mixedShip.id);
+    const byProduct = await subscriptionText(alpha.key, 1500, { products: [GB] });
+    expect(byProduct).not.toContain(mixedShip.id);
+    // Its own serial does select the shared event.
+    expect(await subscriptionText(alpha.key, 1500, { items: [urnA(A_SERIALS[0]!)] })).toContain(mixedShip.id);
   });
 });
