@@ -74,10 +74,13 @@ export interface EventProductFacts {
   granted: boolean;
   /** The reader held one of these items in a custody window containing the event. */
   inWindow: boolean;
+  /** The product's current disclosure overrides ([] without a policy). */
+  overrides: PolicyOverride[];
 }
 
 /**
- * Per event of `eventIds`, per product of its items: counts and the reader's relation to them; one statement for any
+ * Per event of `eventIds`, per product of its items: counts, the reader's relation to them and the product's current
+ * disclosure overrides; one statement for any
  * number of events. It reads every chain link of the events; the reader's custody starts are joined as a set (one
  * hash join, not a lookup per item), and the custody-window test runs only for items the reader held, of events in
  * `windowEventIds` (those where the window can change the tier), whose product it neither owns nor is granted.
@@ -96,18 +99,22 @@ export async function eventProductFacts(db: DbOrTrx, scope: ReadScope, eventIds:
   // CASE evaluates lazily: the window subquery runs only for held items of events that need it.
   const window = sql<boolean>`EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = l.item_id AND cs.actor_id = ${a} AND cs.seq <= l.seq
     AND NOT EXISTS (SELECT 1 FROM custody_starts c2 WHERE c2.item_id = cs.item_id AND c2.seq > cs.seq AND c2.seq <= l.seq))`;
-  const rows = await sql<{ event_id: string; gtin: string; total: number; visible: number; brand_owner: boolean; granted: boolean; in_window: boolean }>`
+  const rows = await sql<{ event_id: string; gtin: string; total: number; visible: number; brand_owner: boolean; granted: boolean; in_window: boolean; overrides: PolicyOverride[] | null }>`
     WITH h AS (SELECT DISTINCT item_id FROM custody_starts WHERE actor_id = ${a})
     SELECT l.event_id, i.gtin, count(*)::int AS total,
       count(*) FILTER (WHERE ${sure} OR ${held})::int AS visible,
       bool_or(${owned}) AS brand_owner, bool_or(${granted}) AS granted,
-      bool_or(CASE WHEN ${sure} OR h.item_id IS NULL OR NOT (l.event_id = ANY(${[...windowEventIds]}::uuid[])) THEN false ELSE ${window} END) AS in_window
+      bool_or(CASE WHEN ${sure} OR h.item_id IS NULL OR NOT (l.event_id = ANY(${[...windowEventIds]}::uuid[])) THEN false ELSE ${window} END) AS in_window,
+      (SELECT dp.overrides FROM disclosure_policies dp WHERE dp.gtin = i.gtin ORDER BY dp.id DESC LIMIT 1) AS overrides
     FROM chain_links l JOIN items i ON i.id = l.item_id JOIN products p ON p.gtin = i.gtin LEFT JOIN h ON h.item_id = l.item_id
     WHERE l.event_id = ANY(${[...eventIds]}::uuid[])
     GROUP BY l.event_id, i.gtin`.execute(db);
   for (const r of rows.rows) {
     const list = out.get(r.event_id) ?? [];
-    list.push({ gtin: r.gtin, total: Number(r.total), visible: Number(r.visible), brandOwner: r.brand_owner, granted: r.granted, inWindow: r.in_window });
+    list.push({
+      gtin: r.gtin, total: Number(r.total), visible: Number(r.visible), brandOwner: r.brand_owner, granted: r.granted, inWindow: r.in_window,
+      overrides: r.overrides ?? [],
+    });
     out.set(r.event_id, list);
   }
   return out;

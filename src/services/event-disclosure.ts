@@ -11,7 +11,7 @@ import type { ReadScope } from '../core/rights.ts';
 import type { Tier } from '../core/v2/disclosure.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { currentPolicies, eventProductFacts } from '../db/disclosure.ts';
+import { eventProductFacts } from '../db/disclosure.ts';
 
 /** The columns of an event the decision needs. */
 export interface DisclosableEvent {
@@ -44,7 +44,8 @@ export const contentOf = (e: DisclosableEvent): EventContent => ({
 
 /**
  * The view of each event for `scope`'s reader. `auditor` (the reader has the AUDITOR role) is read from the
- * database when not given. Three queries at most, whatever the number of events.
+ * database when not given (only if the reader is a grantee of one of the events). Two queries at most, whatever the
+ * number of events (none for an all-products reader).
  */
 export async function eventReadViews(db: DbOrTrx, scope: ReadScope, events: readonly DisclosableEvent[], auditor?: boolean): Promise<Map<string, EventReadView>> {
   const out = new Map<string, EventReadView>();
@@ -57,9 +58,11 @@ export async function eventReadViews(db: DbOrTrx, scope: ReadScope, events: read
   // A party of the event is a participant already: its custody window cannot change its tier.
   const windowIds = events.filter((e) => e.actor_id !== scope.actorId && e.counterparty_id !== scope.actorId).map((e) => e.id);
   const facts = await eventProductFacts(db, scope, [...new Set(events.map((e) => e.id))], windowIds);
-  const gtins = [...new Set([...facts.values()].flatMap((list) => list.map((f) => f.gtin)))];
-  const policies = await currentPolicies(db, gtins);
-  if (auditor === undefined) auditor = scope.allProducts ? false : ((await findActorsByIds(db, [scope.actorId]))[0]?.roles.includes('AUDITOR') ?? false);
+  // The AUDITOR role only matters to a grantee (an auditor reading under a grant is an authority).
+  if (auditor === undefined) {
+    const granted = [...facts.values()].some((list) => list.some((f) => f.granted));
+    auditor = granted && ((await findActorsByIds(db, [scope.actorId]))[0]?.roles.includes('AUDITOR') ?? false);
+  }
   for (const e of events) {
     const products = facts.get(e.id) ?? [];
     const total = products.reduce((n, p) => n + p.total, 0);
@@ -73,7 +76,7 @@ export async function eventReadViews(db: DbOrTrx, scope: ReadScope, events: read
       party: e.actor_id === scope.actorId || e.counterparty_id === scope.actorId,
       holderInWindow: products.some((p) => p.inWindow),
     });
-    const overrides = products.map((p) => toTierOverrides(policies.get(p.gtin)?.overrides ?? []));
+    const overrides = products.map((p) => toTierOverrides(p.overrides));
     out.set(e.id, {
       tier,
       withheld: withheldFields(contentOf(e), tier, overrides),
