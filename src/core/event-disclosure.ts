@@ -85,6 +85,14 @@ export function combinedFieldTier(kind: KindV2, field: string, policies: readonl
   return tier;
 }
 
+/**
+ * One `TierOverrides` map that makes `discloseEvent(event, tier, map)` (core/v2/disclosure.ts, bundles) decide each of
+ * `fieldNames` of an event of `kind` exactly as {@link combinedFieldTier} over `policies` does.
+ */
+export function mergedOverrides(kind: KindV2, fieldNames: readonly string[], policies: readonly TierOverrides[]): TierOverrides {
+  return Object.fromEntries(fieldNames.map((f) => [`${kind}.${f}`, combinedFieldTier(kind, f, policies)]));
+}
+
 /** The readable content of an event as stored (events.actor_id, location, counterparty_id, data). */
 export interface EventContent {
   kind: string;

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { epcisEventHashId } from '../../src/core/epcis-hash.ts';
 import { DOCUMENT_CONTEXT, type ExportableEvent, projectExportable, toEpcisEvent } from '../../src/core/epcis-export.ts';
 import {
-  bodyFormatOf, bodyShown, combinedFieldTier, eventFieldNames, projectContent, toTierOverrides, validatePolicy, withheldFields,
+  bodyFormatOf, bodyShown, combinedFieldTier, eventFieldNames, mergedOverrides, projectContent, toTierOverrides, validatePolicy, withheldFields,
 } from '../../src/core/event-disclosure.ts';
 import { type ReaderFacts, tierOfReader } from '../../src/core/reader-tier.ts';
+import { discloseEvent } from '../../src/core/v2/disclosure.ts';
 
 const none: ReaderFacts = { operator: false, allProducts: false, auditor: false, brandOwner: false, grantee: false, party: false, holderInWindow: false };
 
@@ -51,6 +52,17 @@ describe('withheld fields', () => {
     // KIND.field beats field.
     expect(combinedFieldTier('SELL', 'price', [toTierOverrides([{ field: 'price', kind: null, tier: 'authorities' }, { field: 'price', kind: 'SELL', tier: 'public' }])])).toBe('public');
     expect(withheldFields({ kind: 'ACTIVATE', actorId: 'ann', location: null, counterpartyId: null, data: { note: 'x' } }, 'public', [{}])).toEqual(['actor', 'note']);
+  });
+  it('a merged map gives bundles (discloseEvent) the same decision for a mixed-product event', () => {
+    const a = toTierOverrides([{ field: 'price', kind: null, tier: 'authorities' }]);
+    const b = toTierOverrides([{ field: 'buyer', kind: 'SELL', tier: 'public' }, { field: 'price', kind: 'SELL', tier: 'public' }]);
+    const fields = { buyer: { value: 'ann', salt: '00'.repeat(16) }, price: { value: 25, salt: '01'.repeat(16) }, note: { value: 'x', salt: '02'.repeat(16) } };
+    const map = mergedOverrides('SELL', Object.keys(fields), [a, b]);
+    for (const tier of ['public', 'participants', 'authorities'] as const) {
+      const shown = discloseEvent({ kind: 'SELL', fields }, tier, map);
+      const withheld = Object.keys(shown).filter((k) => 'withheld' in shown[k]!).sort();
+      expect(withheld).toEqual(['buyer', 'note', 'price'].filter((f) => ['public', 'participants', 'authorities'].indexOf(tier) < ['public', 'participants', 'authorities'].indexOf(combinedFieldTier('SELL', f, [a, b]))));
+    }
   });
   it('projects the content without the withheld fields', () => {
     expect(projectContent(sell, ['buyer', 'price'])).toEqual({ kind: 'SELL', actorId: 'shop', location: 'Till 1', counterpartyId: null, data: { currency: 'EUR' } });
