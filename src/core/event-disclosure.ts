@@ -134,11 +134,12 @@ export function projectContent(e: EventContent, withheld: readonly string[]): Ev
 }
 
 /**
- * Whether a reader may be shown an event's canonical body: a v2 body lists no serial and no count, so always; a v1
- * body lists every serial of the event, so only when the reader sees all of its items.
+ * Whether a reader may be shown an event's canonical body: a v2 body lists no serial, no count and no value (only
+ * commitments), so always; a v1 body lists every serial and every value, so only when the reader sees all of its
+ * items and no field is withheld from it.
  */
-export function bodyShown(bodyFormat: 'v1' | 'v2', visibleItems: number, totalItems: number): boolean {
-  return bodyFormat === 'v2' || visibleItems >= totalItems;
+export function bodyShown(bodyFormat: 'v1' | 'v2', visibleItems: number, totalItems: number, withheldCount = 0): boolean {
+  return bodyFormat === 'v2' || (visibleItems >= totalItems && withheldCount === 0);
 }
 
 /** `v2` for a body of format `provenant/event/v2` (JCS puts `"fields"` then `"format"` first), else `v1`. */

@@ -33,7 +33,7 @@ export interface EventReadView {
   visibleItems: number;
   /** Whether the reader sees every item of the event (nothing needs to be left out of item lists). */
   allItemsVisible: boolean;
-  /** Whether the canonical body may be shown (a v1 body lists every serial). */
+  /** Whether the canonical body may be shown (a v1 body lists every serial and every value). */
   bodyShown: boolean;
 }
 
@@ -77,12 +77,13 @@ export async function eventReadViews(db: DbOrTrx, scope: ReadScope, events: read
       holderInWindow: products.some((p) => p.inWindow),
     });
     const overrides = products.map((p) => toTierOverrides(p.overrides));
+    const withheld = withheldFields(contentOf(e), tier, overrides);
     out.set(e.id, {
       tier,
-      withheld: withheldFields(contentOf(e), tier, overrides),
+      withheld,
       visibleItems: visible,
       allItemsVisible: visible >= total,
-      bodyShown: bodyShown(bodyFormatOf(e.body), visible, total),
+      bodyShown: bodyShown(bodyFormatOf(e.body), visible, total, withheld.length),
     });
   }
   return out;

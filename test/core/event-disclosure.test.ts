@@ -71,6 +71,8 @@ describe('withheld fields', () => {
   it('shows a v1 body only to a reader who sees every item; a v2 body always', () => {
     expect(bodyShown('v1', 2, 4)).toBe(false);
     expect(bodyShown('v1', 4, 4)).toBe(true);
+    expect(bodyShown('v1', 4, 4, 1)).toBe(false);
+    expect(bodyShown('v2', 4, 4, 3)).toBe(true);
     expect(bodyShown('v2', 0, 4)).toBe(true);
     expect(bodyFormatOf('{"actor":"x","counterparty":null}')).toBe('v1');
     expect(bodyFormatOf(`{"fields":{"actor":"${'a'.repeat(64)}"},"format":"provenant/event/v2","items":"${'b'.repeat(64)}"}`)).toBe('v2');

@@ -67,8 +67,9 @@ builder.node(EventRef, {
     canonicalBody: t.string({
       nullable: true,
       description:
-        'The exact RFC 8785 JSON that was hashed. Null for a v1 event that also covers items you may not see (a v1 body lists every serial ' +
-        'of the event); a v2 body lists no serial and no count, so it is always shown (its withheld fields stay commitments).',
+        'The exact RFC 8785 JSON that was hashed. Null for a v1 event that also covers items you may not see or has fields withheld from ' +
+        'you (a v1 body lists every serial and every value of the event); a v2 body lists no serial, no count and no value, so it is always ' +
+        'shown (its withheld fields stay commitments).',
       resolve: async (e, _a, ctx) => ((await ctx.loaders.eventView.load(e)).bodyShown ? e.body : null),
     }),
     leafIndex: t.int({ description: 'Position of this event in the Merkle log.', resolve: (e) => Number(e.leaf_index) }),
