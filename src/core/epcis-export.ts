@@ -46,6 +46,10 @@
  *   serial) as written, so hashing the Digital Link form would give such an event a second ID.
  * - `capturedEventId` (an event recorded from an EPCIS capture) is written as `provenant:capturedEventID`, last, and
  *   takes part in the eventID like every other field.
+ * - A reader who may not see every item or field of the event gets a projection ({@link projectExportable},
+ *   docs/ledger-format.md §15): only its visible items, no withheld field, and `provenant:projection`
+ *   (`{provenant:itemsOmitted, provenant:withheldFields}`, written last); the eventID is then the hash of that
+ *   projection as exported. Without a projection the export and its eventID are unchanged.
  */
 import type { EventBody, JsonValue } from './chain.ts';
 import { epcisEventHashId } from './epcis-hash.ts';
@@ -64,10 +68,39 @@ export interface ExportableEvent {
   leafIndex: number;
   actorGln: string | null;
   counterpartyGln: string | null;
-  actorId: string;
+  /** Null when withheld from the reader (see {@link projectExportable}). */
+  actorId: string | null;
   counterpartyId: string | null;
   /** CBV 2.0 hash ID of the EPCIS event this ledger event was captured from, if any. */
   capturedEventId?: string | null;
+  /** Set by {@link projectExportable} when the reader is not shown everything. */
+  projection?: { itemsOmitted: boolean; withheldFields: readonly string[] } | null;
+}
+
+/**
+ * The event as one reader may see it (docs/ledger-format.md §15): `body.items` = `visibleItems` (SGTIN URNs; null
+ * keeps the body's), the `withheld` fields removed (`actor`, `location`, `counterparty`/`buyer`, data members). When
+ * anything was left out the export carries `provenant:projection` = `{provenant:itemsOmitted: bool,
+ * provenant:withheldFields: [names]}` (never which items or how many), and its eventID is the CBV hash of that
+ * projection as exported; when nothing was left out the event is returned unchanged (same eventID as ever).
+ */
+export function projectExportable(e: ExportableEvent, visibleItems: readonly string[] | null, itemsOmitted: boolean, withheld: readonly string[]): ExportableEvent {
+  const items = visibleItems === null ? e.body.items : [...visibleItems];
+  if (!itemsOmitted && withheld.length === 0 && visibleItems === null) return e;
+  const w = new Set(withheld);
+  const data: EventBody['data'] = {};
+  for (const [k, v] of Object.entries(e.body.data)) if (!w.has(k)) data[k] = v;
+  const counterpartyWithheld = w.has(e.body.kind === 'SELL' ? 'buyer' : 'counterparty');
+  const partial = itemsOmitted || withheld.length > 0;
+  return {
+    ...e,
+    body: { ...e.body, items, data, location: w.has('location') ? null : e.body.location, actor: w.has('actor') ? '' : e.body.actor, counterparty: counterpartyWithheld ? null : e.body.counterparty },
+    actorId: w.has('actor') ? null : e.actorId,
+    actorGln: w.has('actor') ? null : e.actorGln,
+    counterpartyId: counterpartyWithheld ? null : e.counterpartyId,
+    counterpartyGln: counterpartyWithheld ? null : e.counterpartyGln,
+    projection: partial ? { itemsOmitted, withheldFields: [...withheld].sort() } : null,
+  };
 }
 
 /**
@@ -147,7 +180,7 @@ function epcisEventBody(e: ExportableEvent, epcFormat: EpcFormat, companyPrefixe
   }
 
   if (SOURCE_DEST_KINDS.has(body.kind)) {
-    const actor = partyUri(e.actorId, e.actorGln);
+    const actor = e.actorId === null ? null : partyUri(e.actorId, e.actorGln);
     const counterparty = e.counterpartyId === null ? null : partyUri(e.counterpartyId, e.counterpartyGln);
     const [from, to] = body.kind === 'RECEIVE' ? [counterparty, actor] : [actor, counterparty];
     if (from !== null) event['sourceList'] = PARTY_TYPES.map((type) => ({ type, source: from }));
@@ -162,7 +195,7 @@ function epcisEventBody(e: ExportableEvent, epcFormat: EpcFormat, companyPrefixe
   event[`${P}kind`] = body.kind;
   event[`${P}contentHash`] = e.contentHash;
   event[`${P}leafIndex`] = e.leafIndex;
-  event[`${P}actor`] = e.actorId;
+  if (e.actorId !== null) event[`${P}actor`] = e.actorId;
   if (e.counterpartyId !== null) event[`${P}counterparty`] = e.counterpartyId;
   if (body.location !== null && locationId === null) event[`${P}location`] = body.location;
   if (time.originalOffset !== null) event[`${P}timezoneOffset`] = time.originalOffset;
@@ -172,6 +205,9 @@ function epcisEventBody(e: ExportableEvent, epcFormat: EpcFormat, companyPrefixe
   }
   if (Object.keys(body.data).length > 0) event[`${P}data`] = namespaced(body.data);
   if (e.capturedEventId) event[`${P}capturedEventID`] = e.capturedEventId;
+  if (e.projection) {
+    event[`${P}projection`] = { [`${P}itemsOmitted`]: e.projection.itemsOmitted, [`${P}withheldFields`]: [...e.projection.withheldFields] };
+  }
   return event;
 }
 

@@ -10,7 +10,7 @@ import { kindsOfBizStep, kindsOfDisposition } from '../core/epcis-query-params.t
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from './connection.ts';
 import type { Database } from './types.ts';
-import { eventVisibleSql } from './visibility.ts';
+import { eventVisibleSql, itemVisibleSql } from './visibility.ts';
 
 // The capture mapping table (migrations/20261123T190000-epcis-capture.ts), typed here: src/db/types.ts stays as is.
 export interface EpcisCapturesTable {
@@ -84,8 +84,12 @@ function ofKind<K extends EpcPattern['kind']>(patterns: readonly EpcPattern[], k
   return patterns.filter((p): p is Extract<EpcPattern, { kind: K }> => p.kind === kind);
 }
 
-/** Some item of the event (epcList, childEPCs or inputEPCList, by event type) matches one of `patterns`. */
-function itemsMatch(patterns: readonly EpcPattern[]): RawBuilder<boolean> {
+/**
+ * Some item of the event (epcList, childEPCs or inputEPCList, by event type) that the reader may see matches one of
+ * `patterns`: an item the reader cannot see is not in its export, so it must not select the event either (else a
+ * MATCH_epc on another brand's serial would tell that the serial was in a shared event).
+ */
+function itemsMatch(patterns: readonly EpcPattern[], scope: ReadScope | null): RawBuilder<boolean> {
   const items = ofKind(patterns, 'item');
   const classes = ofKind(patterns, 'class').map((p) => p.gtin);
   const conditions: RawBuilder<boolean>[] = [];
@@ -96,7 +100,8 @@ function itemsMatch(patterns: readonly EpcPattern[]): RawBuilder<boolean> {
   // The company prefix sits right after the GTIN's indicator digit, whatever prefix length the brand registered.
   for (const p of ofKind(patterns, 'prefix')) conditions.push(sql<boolean>`substr(mi.gtin, 2, ${p.companyPrefix.length}::int) = ${p.companyPrefix}`);
   if (conditions.length === 0) return FALSE;
-  return sql<boolean>`EXISTS (SELECT 1 FROM chain_links ml JOIN items mi ON mi.id = ml.item_id WHERE ml.event_id = e.id AND ${or(conditions)})`;
+  const visible = scope === null ? sql<boolean>`true` : itemVisibleSql(scope, 'mi');
+  return sql<boolean>`EXISTS (SELECT 1 FROM chain_links ml JOIN items mi ON mi.id = ml.item_id WHERE ml.event_id = e.id AND ${or(conditions)} AND ${visible})`;
 }
 
 /** A child container of a PACK AggregationEvent (one of its childEPCs) matches. */
@@ -139,7 +144,7 @@ function destinationMatch(f: SourceDestFilter): RawBuilder<boolean> {
 }
 
 /** Every condition of `filter` but `eventIds` (computed over the exported event, so checked by the caller). */
-export function epcisFilterConditions(filter: EpcisEventFilter): RawBuilder<boolean>[] {
+export function epcisFilterConditions(filter: EpcisEventFilter, scope: ReadScope | null = null): RawBuilder<boolean>[] {
   const where: RawBuilder<boolean>[] = [];
   const inKinds = (kinds: readonly string[]) => (kinds.length === 0 ? FALSE : sql<boolean>`e.kind = ANY(${[...kinds]}::text[])`);
   if (filter.kinds) where.push(inKinds(filter.kinds));
@@ -171,18 +176,18 @@ export function epcisFilterConditions(filter: EpcisEventFilter): RawBuilder<bool
   if (filter.ltEventTime) where.push(sql<boolean>`e.occurred_at < ${filter.ltEventTime}`);
   if (filter.geRecordTime) where.push(sql<boolean>`e.recorded_at >= ${filter.geRecordTime}`);
   if (filter.ltRecordTime) where.push(sql<boolean>`e.recorded_at < ${filter.ltRecordTime}`);
-  if (filter.matchEpc) where.push(sql<boolean>`(NOT ${isTransformation} AND ${or([itemsMatch(filter.matchEpc), childContainersMatch(filter.matchEpc)])})`);
+  if (filter.matchEpc) where.push(sql<boolean>`(NOT ${isTransformation} AND ${or([itemsMatch(filter.matchEpc, scope), childContainersMatch(filter.matchEpc)])})`);
   if (filter.matchParentId) where.push(parentMatch(filter.matchParentId));
-  if (filter.matchInputEpc) where.push(sql<boolean>`(${isTransformation} AND ${itemsMatch(filter.matchInputEpc)})`);
+  if (filter.matchInputEpc) where.push(sql<boolean>`(${isTransformation} AND ${itemsMatch(filter.matchInputEpc, scope)})`);
   // No exported event has an outputEPCList or a quantityList.
   if (filter.matchOutputEpc) where.push(FALSE);
   if (filter.matchEpcClass) where.push(FALSE);
-  if (filter.matchAnyEpc) where.push(or([itemsMatch(filter.matchAnyEpc), childContainersMatch(filter.matchAnyEpc), parentMatch(filter.matchAnyEpc)]));
+  if (filter.matchAnyEpc) where.push(or([itemsMatch(filter.matchAnyEpc, scope), childContainersMatch(filter.matchAnyEpc), parentMatch(filter.matchAnyEpc)]));
   for (const s of filter.sources ?? []) where.push(sourceMatch(s));
   for (const d of filter.destinations ?? []) where.push(destinationMatch(d));
   if (filter.actorId) where.push(sql<boolean>`e.actor_id = ${filter.actorId}::uuid`);
   if (filter.batchId !== undefined && filter.batchId !== null) {
-    where.push(sql<boolean>`EXISTS (SELECT 1 FROM chain_links bl JOIN items bi ON bi.id = bl.item_id WHERE bl.event_id = e.id AND bi.batch_id = ${filter.batchId}::uuid)`);
+    where.push(sql<boolean>`EXISTS (SELECT 1 FROM chain_links bl JOIN items bi ON bi.id = bl.item_id WHERE bl.event_id = e.id AND bi.batch_id = ${filter.batchId}::uuid AND ${scope === null ? sql<boolean>`true` : itemVisibleSql(scope, 'bi')})`);
   }
   return where;
 }
@@ -193,10 +198,14 @@ export function epcisFilterConditions(filter: EpcisEventFilter): RawBuilder<bool
 export interface EpcisEventRow {
   id: string;
   leaf_index: number;
+  kind: string;
   body: string;
   content_hash: Uint8Array;
   actor_id: string;
   counterparty_id: string | null;
+  location: string | null;
+  data: unknown;
+  item_count: number;
   actor_gln: string | null;
   counterparty_gln: string | null;
   captured_event_id: string | null;
@@ -218,7 +227,7 @@ function base(db: DbOrTrx, scope: ReadScope, filter: EpcisEventFilter, treeSize:
     .where(eventVisibleSql(scope, 'e'))
     // Only events of the checkpoint the query reads at: all committed with it, so every page sees the same log.
     .where('e.leaf_index', '<', treeSize);
-  for (const w of epcisFilterConditions(filter)) q = q.where(w);
+  for (const w of epcisFilterConditions(filter, scope)) q = q.where(w);
   return q;
 }
 
@@ -245,11 +254,12 @@ export async function findEpcisEventRows(
   }
   let s = q
     .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
-    .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id']);
+    .select(['e.id', 'e.leaf_index', 'e.kind', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'e.location', 'e.data', 'e.item_count',
+      'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id']);
   if (order.by !== null) s = s.orderBy(order.by === 'eventTime' ? 'e.occurred_at' : 'e.recorded_at', dir);
   const rows = await s.orderBy('e.leaf_index', dir).limit(page.limit).execute();
   return rows.map((r) => ({
-    ...r, leaf_index: Number(r.leaf_index), captured_event_id: r.captured_event_id ?? null, actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
+    ...r, leaf_index: Number(r.leaf_index), item_count: Number(r.item_count), captured_event_id: r.captured_event_id ?? null, actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
   }));
 }
 

@@ -7,6 +7,8 @@ import type { Db } from '../db/connection.ts';
 import { findBatchesByIds, findEventsByIds, findItemsByIds, findProductsByGtins } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
 import { batchVisibleSql, eventVisibleSql, itemEventVisibleSql, productVisibleSql } from '../db/visibility.ts';
+import { type ActorKeyRow, actorKeysOf } from '../db/actor-keys.ts';
+import { type EventReadView, eventReadViews } from '../services/event-disclosure.ts';
 import { filterVisibleItems } from '../services/visible-items.ts';
 
 /** Orders `rows` like `keys`, with undefined for a missing key (DataLoader's contract). */
@@ -83,6 +85,15 @@ export function createLoaders(db: Db, scope: ReadScope) {
       const rows = valid.length === 0 ? [] : await db.selectFrom('events as e').selectAll('e').where(sql<boolean>`e.id = ANY(${valid}::uuid[])`).where(eventVisibleSql(scope, 'e')).execute();
       return byKeys(ids, rows, (e) => e.id);
     }),
+    actorKeys: new DataLoader<string, ActorKeyRow[]>(async (ids) => {
+      const keys = await actorKeysOf(db, ids);
+      return ids.map((id) => keys.get(id) ?? []);
+    }),
+    /** What the caller is shown of each event (tier, withheld fields, visible item count): core/event-disclosure.ts. */
+    eventView: new DataLoader<EventRow, EventReadView, string>(async (events) => {
+      const views = await eventReadViews(db, scope, events);
+      return events.map((e) => views.get(e.id)!);
+    }, { cacheKeyFn: (e) => e.id }),
     visibleBatch: new DataLoader<string, BatchRow | undefined>(async (ids) => {
       const valid = uuids(ids);
       const rows = valid.length === 0 ? [] : await db.selectFrom('batches as b').selectAll('b').where(sql<boolean>`b.id = ANY(${valid}::uuid[])`).where(batchVisibleSql(scope, 'b')).execute();

@@ -14,6 +14,8 @@ import './types/epcis.ts';
 import './types/subscription.ts';
 import './types/links.ts';
 import './types/container.ts';
+import './types/disclosure.ts';
+import './types/actor-keys.ts';
 
 builder.queryType({});
 builder.mutationType({});

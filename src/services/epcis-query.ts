@@ -19,7 +19,10 @@
 import { sql } from 'kysely';
 import { encodeBase64 } from '../core/checkpoint.ts';
 import type { EventBody } from '../core/chain.ts';
-import { type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
+import { type EpcFormat, type ExportableEvent, projectExportable, toEpcisEvent } from '../core/epcis-export.ts';
+import { bodyFormatOf, filterSelectedFields, matchesDespiteWithheld } from '../core/event-disclosure.ts';
+import { visibleEventItems } from '../db/disclosure.ts';
+import { type EventReadView, eventReadViews } from './event-disclosure.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
@@ -84,9 +87,14 @@ export async function queryEpcisEvents(
   const treeSize = cp?.treeSize ?? 0;
   const order: EpcisOrder = { by: query.orderBy, direction: query.orderDirection };
   const eventIds = query.filter.eventIds ? new Set(query.filter.eventIds) : null;
+  // Filters on a field's value must not match through a value withheld from the reader: checked on the export.
+  const visibleMatch = withheldFieldGuard(scope, query.filter);
+  const postFilter = eventIds !== null || visibleMatch !== null;
+  const keep = (event: Record<string, unknown>): boolean =>
+    (eventIds === null || eventIds.has(event['eventID'] as string)) && (visibleMatch === null || visibleMatch(event));
   // SSCC URNs of exported containers need the company prefix length: the prefixes registered with this ledger.
   const companyPrefixes = epcFormat === 'urn' ? await knownCompanyPrefixes(db) : [];
-  const exportRow = (r: EpcisEventRow) => exportEvent(r, epcFormat, companyPrefixes);
+  const exportRows = (rows: readonly EpcisEventRow[]) => exportRowsFor(db, scope, rows, epcFormat, companyPrefixes);
   if (eventIds) {
     const limit = options.eventIdScanLimit ?? EVENT_ID_SCAN_LIMIT;
     if ((await countEpcisEvents(db, scope, query.filter, treeSize, limit + 1)) > limit) {
@@ -99,8 +107,8 @@ export async function queryEpcisEvents(
 
   if (query.maxEventCount !== null) {
     const cap = query.maxEventCount + 1;
-    const n = eventIds
-      ? (await scan(db, scope, query, { treeSize, order, afterLeafIndex: null }, eventIds, cap, exportRow)).length
+    const n = postFilter
+      ? (await scan(db, scope, query, { treeSize, order, afterLeafIndex: null }, keep, cap, exportRows)).length
       : await countEpcisEvents(db, scope, query.filter, treeSize, cap);
     if (n > query.maxEventCount) {
       return { kind: 'QueryTooLarge', maxEventCount: query.maxEventCount, message: `more than maxEventCount=${query.maxEventCount} events match the query` };
@@ -110,9 +118,9 @@ export async function queryEpcisEvents(
   const remaining = token ? token.remaining : query.eventCountLimit;
   const limit = remaining === null ? query.perPage : Math.min(query.perPage, remaining);
   const position = { treeSize, order, afterLeafIndex: token?.afterLeafIndex ?? null };
-  const found = eventIds
-    ? await scan(db, scope, query, position, eventIds, limit + 1, exportRow)
-    : (await findEpcisEventRows(db, scope, query.filter, { ...position, limit: limit + 1 })).map((row) => ({ row, event: exportRow(row) }));
+  const found = postFilter
+    ? await scan(db, scope, query, position, keep, limit + 1, exportRows)
+    : await exportedPage(await findEpcisEventRows(db, scope, query.filter, { ...position, limit: limit + 1 }), exportRows);
   const page = found.slice(0, limit);
   const last = page[page.length - 1];
   const left = remaining === null ? null : remaining - page.length;
@@ -125,23 +133,22 @@ export async function queryEpcisEvents(
   };
 }
 
-/** Reads matching rows chunk by chunk, keeping those whose exported eventID is in `eventIds`, until `want` are found. */
+/** Reads matching rows chunk by chunk, keeping those whose export passes `keep`, until `want` are found. */
 async function scan(
   db: DbOrTrx,
   scope: ReadScope,
   query: EpcisQuery,
   position: { treeSize: number; order: EpcisOrder; afterLeafIndex: number | null },
-  eventIds: ReadonlySet<string>,
+  keep: (event: Record<string, unknown>) => boolean,
   want: number,
-  exportRow: (r: EpcisEventRow) => Record<string, unknown>,
+  exportRows: (rows: readonly EpcisEventRow[]) => Promise<Record<string, unknown>[]>,
 ): Promise<{ row: EpcisEventRow; event: Record<string, unknown> }[]> {
   const out: { row: EpcisEventRow; event: Record<string, unknown> }[] = [];
   let after = position.afterLeafIndex;
   for (;;) {
     const rows = await findEpcisEventRows(db, scope, query.filter, { ...position, afterLeafIndex: after, limit: EVENT_ID_CHUNK });
-    for (const row of rows) {
-      const event = exportRow(row);
-      if (eventIds.has(event['eventID'] as string)) out.push({ row, event });
+    for (const { row, event } of await exportedPage(rows, exportRows)) {
+      if (keep(event)) out.push({ row, event });
       if (out.length >= want) return out;
     }
     if (rows.length < EVENT_ID_CHUNK) return out;
@@ -149,21 +156,60 @@ async function scan(
   }
 }
 
-function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: readonly string[]): Record<string, unknown> {
-  const exported = toEpcisEvent(
-    {
-      body: JSON.parse(r.body) as EventBody,
-      contentHash: hex(r.content_hash),
-      leafIndex: r.leaf_index,
-      actorGln: r.actor_gln,
-      counterpartyGln: r.counterparty_gln,
-      actorId: r.actor_id,
-      counterpartyId: r.counterparty_id,
-      capturedEventId: r.captured_event_id ?? null,
-    },
-    { epcFormat, companyPrefixes },
-  );
-  return exported;
+/**
+ * For a filter selecting on field values (location, parties), the test an exported event must pass too: none of those
+ * fields is withheld from the reader (docs/ledger-format.md §15). Null when nothing needs checking.
+ */
+export function withheldFieldGuard(scope: ReadScope, filter: EpcisQuery['filter']): ((event: Record<string, unknown>) => boolean) | null {
+  const selected = scope.allProducts ? [] : filterSelectedFields(filter);
+  return selected.length === 0 ? null : (event) => matchesDespiteWithheld(withheldOf(event), selected);
+}
+
+/** The field names an export withholds (its `provenant:projection` label), [] when it shows everything. */
+function withheldOf(event: Record<string, unknown>): string[] {
+  const p = event['provenant:projection'] as { 'provenant:withheldFields'?: string[] } | undefined;
+  return p?.['provenant:withheldFields'] ?? [];
+}
+
+async function exportedPage(rows: readonly EpcisEventRow[], exportRows: (rows: readonly EpcisEventRow[]) => Promise<Record<string, unknown>[]>) {
+  const events = await exportRows(rows);
+  return rows.map((row, i) => ({ row, event: events[i]! }));
+}
+
+/**
+ * The EPCIS events `scope`'s reader is shown for `rows` (docs/ledger-format.md §15): only the items it may see, only
+ * the fields its tier allows (core `projectExportable`); an event it sees entirely is exported exactly as before.
+ * Three to four queries for any number of rows.
+ */
+async function exportRowsFor(db: DbOrTrx, scope: ReadScope, rows: readonly EpcisEventRow[], epcFormat: EpcFormat, companyPrefixes: readonly string[]): Promise<Record<string, unknown>[]> {
+  const views = await eventReadViews(db, scope, rows);
+  const needItems = rows.filter((r) => bodyFormatOf(r.body) === 'v2' || !views.get(r.id)!.allItemsVisible).map((r) => r.id);
+  const items = await visibleEventItems(db, scope, needItems);
+  return rows.map((r) => exportEvent(r, epcFormat, companyPrefixes, views.get(r.id)!, items.get(r.id) ?? null));
+}
+
+/** Every item of one event (SGTIN URNs in code-unit order); for capture's comparison, which sees everything. */
+async function allEventItems(db: DbOrTrx, eventId: string): Promise<string[]> {
+  const rows = await db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').select('i.sgtin').where('l.event_id', '=', eventId).execute();
+  return rows.map((r) => r.sgtin).sort();
+}
+
+/** A stored row as core's exportable event: a v1 body as hashed; a v2 body (no values, no items) from the columns. */
+function exportableOf(r: EpcisEventRow): ExportableEvent {
+  const parsed = JSON.parse(r.body) as EventBody & { format?: string };
+  const body: EventBody = bodyFormatOf(r.body) === 'v1' ? parsed : {
+    kind: r.kind as EventBody['kind'], actor: r.actor_id, occurredAt: parsed.occurredAt, timezoneOffset: parsed.timezoneOffset, recordedAt: parsed.recordedAt,
+    location: r.location, counterparty: r.counterparty_id, data: (r.data ?? {}) as EventBody['data'], items: [],
+  };
+  return {
+    body, contentHash: hex(r.content_hash), leafIndex: r.leaf_index, actorGln: r.actor_gln, counterpartyGln: r.counterparty_gln,
+    actorId: r.actor_id, counterpartyId: r.counterparty_id, capturedEventId: r.captured_event_id ?? null,
+  };
+}
+
+function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: readonly string[], view: EventReadView, visibleItems: string[] | null): Record<string, unknown> {
+  const projected = projectExportable(exportableOf(r), visibleItems, !view.allItemsVisible, view.withheld);
+  return toEpcisEvent(projected, { epcFormat, companyPrefixes });
 }
 
 /** Every GS1 company prefix registered with this ledger (what SSCC URNs of exported containers need). */
@@ -194,20 +240,17 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
       .leftJoin('actors as a', 'a.id', 'e.actor_id')
       .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
       .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
-      .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
+      .select(['e.id', 'e.leaf_index', 'e.kind', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'e.location', 'e.data', 'e.item_count',
+        'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
       .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
       .execute();
     for (const r of rows) {
-      const exportable = {
-        body: JSON.parse(r.body) as EventBody,
-        contentHash: hex(r.content_hash),
-        leafIndex: Number(r.leaf_index),
-        actorGln: r.actor_gln ?? null,
-        counterpartyGln: r.counterparty_gln ?? null,
-        actorId: r.actor_id,
-        counterpartyId: r.counterparty_id,
-        capturedEventId: r.captured_event_id ?? null,
+      const row: EpcisEventRow = {
+        ...r, leaf_index: Number(r.leaf_index), item_count: Number(r.item_count), actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
+        captured_event_id: r.captured_event_id ?? null,
       };
+      const exportable = exportableOf(row);
+      if (bodyFormatOf(row.body) === 'v2') exportable.body.items = await allEventItems(db, row.id);
       const forms: Record<string, unknown>[] = [];
       for (const epcFormat of ['urn', 'digitalLink'] as const) {
         try {
@@ -237,8 +280,8 @@ export function withCheckpoint(doc: Record<string, unknown>, checkpoint: QueryCh
   return doc;
 }
 
-/** Rows of `findEpcisEventRows` as the EPCIS events a query page shows for them (subscription deliveries use it). */
-export async function exportEpcisRows(db: DbOrTrx, rows: readonly EpcisEventRow[], epcFormat: EpcFormat): Promise<Record<string, unknown>[]> {
+/** Rows of `findEpcisEventRows` as the EPCIS events a query page shows `scope`'s reader (subscription deliveries use it). */
+export async function exportEpcisRows(db: DbOrTrx, scope: ReadScope, rows: readonly EpcisEventRow[], epcFormat: EpcFormat): Promise<Record<string, unknown>[]> {
   const companyPrefixes = epcFormat === 'urn' ? await knownCompanyPrefixes(db) : [];
-  return rows.map((r) => exportEvent(r, epcFormat, companyPrefixes));
+  return exportRowsFor(db, scope, rows, epcFormat, companyPrefixes);
 }

@@ -3,7 +3,7 @@ import type { ReadScope } from '../core/rights.ts';
 import type { Db } from '../db/connection.ts';
 import { readLogHead } from '../db/log.ts';
 import type { EventRow } from '../db/types.ts';
-import { eventVisibleSql } from '../db/visibility.ts';
+import { eventVisibleSql, itemVisibleSql } from '../db/visibility.ts';
 
 /**
  * The ledger event feed behind `subscription ledgerEvents`: replay from the database after a log position, then live
@@ -86,10 +86,14 @@ export async function currentLogPosition(db: Db): Promise<number> {
   return (await readLogHead(db)).size - 1;
 }
 
-function filterSql(f: FeedFilter): RawBuilder<boolean>[] {
+/**
+ * The filter as SQL for `scope`'s reader. Only items the reader may see select an event: an item it cannot see is
+ * not shown with the event, so matching on it would tell that another brand's serial was in a shared event.
+ */
+function filterSql(f: FeedFilter, scope: ReadScope): RawBuilder<boolean>[] {
   const conds: RawBuilder<boolean>[] = [];
   const touches = (cond: RawBuilder<boolean>) =>
-    sql<boolean>`EXISTS (SELECT 1 FROM chain_links fl JOIN items fi ON fi.id = fl.item_id WHERE fl.event_id = e.id AND ${cond})`;
+    sql<boolean>`EXISTS (SELECT 1 FROM chain_links fl JOIN items fi ON fi.id = fl.item_id WHERE fl.event_id = e.id AND ${cond} AND ${itemVisibleSql(scope, 'fi')})`;
   if (f.kinds.length) conds.push(sql<boolean>`e.kind = ANY(${[...f.kinds]}::text[])`);
   if (f.gtins.length) conds.push(touches(sql<boolean>`fi.gtin = ANY(${[...f.gtins]}::bpchar[])`));
   if (f.batches.length) {
@@ -106,12 +110,12 @@ function filterSql(f: FeedFilter): RawBuilder<boolean>[] {
 }
 
 /** One page: visible, matching events in (after, upTo], oldest first, at most `limit`. */
-async function readPage(db: Db, scope: ReadScope, conds: RawBuilder<boolean>[], after: number, upTo: number, limit: number): Promise<EventRow[]> {
+async function readPage(db: Db, scope: ReadScope, filter: FeedFilter, after: number, upTo: number, limit: number): Promise<EventRow[]> {
   let q = db.selectFrom('events as e').selectAll('e')
     .where('e.leaf_index', '>', after).where('e.leaf_index', '<=', upTo)
     .where(eventVisibleSql(scope, 'e'))
     .orderBy('e.leaf_index').limit(limit);
-  for (const c of conds) q = q.where(c);
+  for (const c of filterSql(filter, scope)) q = q.where(c);
   return q.execute();
 }
 
@@ -150,7 +154,6 @@ export async function* ledgerEventFeed(opts: FeedOptions): AsyncGenerator<FeedMe
   const pageSize = opts.pageSize ?? FEED_PAGE_SIZE;
   const window = opts.scanWindow ?? FEED_SCAN_WINDOW;
   const idleRecheckMs = opts.idleAuthRecheckMs ?? FEED_IDLE_AUTH_RECHECK_MS;
-  const conds = filterSql(opts.filter);
   let cursor = opts.after;
   let lastAuthAt = Date.now();
   openFeeds++;
@@ -175,7 +178,7 @@ export async function* ledgerEventFeed(opts: FeedOptions): AsyncGenerator<FeedMe
       }
       if (signal.aborted) return;
       const upTo = Math.min(last, cursor + window);
-      const rows = await readPage(db, auth.scope, conds, cursor, upTo, pageSize);
+      const rows = await readPage(db, auth.scope, opts.filter, cursor, upTo, pageSize);
       // A full page may stop short of upTo; otherwise every position up to upTo has been examined.
       const next = rows.length === pageSize ? Number(rows[rows.length - 1]!.leaf_index) : upTo;
       for (const event of rows) {

@@ -32,7 +32,7 @@ import {
   type SubscriptionRow, claimDueSubscriptions, recordDelivered, recordFailure, releaseSubscription, stopSubscription,
 } from '../db/epcis-subscriptions.ts';
 import { grantsOf } from '../db/visibility.ts';
-import { exportEpcisRows, withCheckpoint } from './epcis-query.ts';
+import { exportEpcisRows, withCheckpoint, withheldFieldGuard } from './epcis-query.ts';
 
 export interface SubscriptionWorkerOptions {
   /** How often an idle worker looks for new log entries. Default 1 s. */
@@ -150,12 +150,14 @@ async function deliverOne(
   });
   // A full batch may stop short of upTo; otherwise every position up to upTo has been examined.
   const to = rows.length === o.batchSize ? rows[rows.length - 1]!.leaf_index : upTo;
-  let events = await exportEpcisRows(db, rows, sub.epc_format);
+  let events = await exportEpcisRows(db, scope, rows, sub.epc_format);
   const ids = query.value.filter.eventIds;
   if (ids) {
     const wanted = new Set(ids);
     events = events.filter((e) => wanted.has(e['eventID'] as string));
   }
+  const guard = withheldFieldGuard(scope, query.value.filter);
+  if (guard) events = events.filter(guard);
   if (events.length === 0) {
     await recordDelivered(db, sub.id, sub.cursor, to, now, false);
     return { kind: 'advanced', events: 0, behind: to < last };

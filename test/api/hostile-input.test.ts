@@ -116,6 +116,13 @@ const CASES: Record<string, MutationCase[]> = {
     },
     { actor: () => maker, base: () => ({ gtin: GTIN, lot: 'L1', links: [] }), paths: ['lot'] },
   ],
+  setDisclosurePolicy: [{
+    actor: () => maker,
+    base: () => ({ gtin: GTIN, overrides: [{ field: 'price', kind: 'SELL', tier: 'AUTHORITIES' }], idempotencyKey: `dp-${Math.random()}` }),
+    paths: ['gtin', 'idempotencyKey', 'overrides[0].field', 'overrides[0].kind'],
+  }],
+  registerActorKey: [{ actor: () => dist, base: () => ({ publicKey: 'ab'.repeat(32), idempotencyKey: `ak-${Math.random()}` }), paths: ['publicKey', 'idempotencyKey'] }],
+  revokeActorKey: [{ actor: () => dist, base: () => ({ publicKey: 'ab'.repeat(32), idempotencyKey: `rak-${Math.random()}` }), paths: ['publicKey', 'idempotencyKey'] }],
   recallBatch: [{ actor: () => maker, base: () => ({ gtin: GTIN, lot: 'RECALL', reason: 'faulty valve', occurredAt: minutesAgo(5), idempotencyKey: `rc-${Math.random()}` }), paths: ['gtin', 'lot', 'reason', 'occurredAt', 'idempotencyKey'] }],
   issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id, idempotencyKey: `ik-${Math.random()}` }), paths: ['actor', 'idempotencyKey'] }],
   revokeApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ keyId, idempotencyKey: `rk-${Math.random()}` }), paths: ['keyId', 'idempotencyKey'] }],

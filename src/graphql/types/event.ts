@@ -17,6 +17,13 @@ import { PAGING_NOTE, connectionFrom, isCount, isUuid, inputError, keysetPage, p
 import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
+import { counterpartyField, projectContent } from '../../core/event-disclosure.ts';
+import { contentOf } from '../../services/event-disclosure.ts';
+import { eventParticipantSql } from '../../db/disclosure.ts';
+import type { Context } from '../context.ts';
+
+/** Whether the caller's tier shows field `name` of event `e` (core/event-disclosure.ts, loaded in bulk). */
+const shown = async (ctx: Context, e: EventRow, name: string): Promise<boolean> => !(await ctx.loaders.eventView.load(e)).withheld.includes(name);
 
 export const EventKindEnum = builder.enumType('EventKind', { values: LEDGER_KINDS });
 
@@ -26,21 +33,50 @@ builder.node(EventRef, {
   loadMany: (ids, ctx) => Promise.all(ids.map((id) => ctx.loaders.visibleEvent.load(id))),
   fields: (t) => ({
     kind: t.field({ type: EventKindEnum, resolve: (e) => e.kind as never }),
-    actor: t.field({ type: ActorRef, description: 'Who recorded it.', resolve: async (e, _a, ctx) => (await ctx.loaders.actor.load(e.actor_id))! }),
+    actor: t.field({
+      type: ActorRef, nullable: true,
+      description: `Who recorded it; null when withheld from your tier (see withheldFields: by default the actor of ACTIVATE, USE_REPORT and RETURN, possibly a consumer, is shown to participants only).`,
+      resolve: async (e, _a, ctx) => ((await shown(ctx, e, 'actor')) ? (await ctx.loaders.actor.load(e.actor_id))! : null),
+    }),
     occurredAt: t.expose('occurred_at', { type: 'DateTime', description: 'UTC, millisecond precision.' }),
     occurredAtLocal: t.string({ description: 'The occurrence time in the offset it was submitted with.', resolve: (e) => formatWithOffset(e.occurred_at, e.tz_offset) }),
     timezoneOffset: t.exposeString('tz_offset'),
     recordedAt: t.expose('recorded_at', { type: 'DateTime' }),
-    location: t.exposeString('location', { nullable: true }),
+    location: t.string({ nullable: true, description: 'GLN or free text; null when absent or withheld.', resolve: async (e, _a, ctx) => ((await shown(ctx, e, 'location')) ? e.location : null) }),
     counterparty: t.field({
-      type: ActorRef, nullable: true, description: 'SHIP/RETURN: the receiving actor; SELL: the buyer, if named.',
-      resolve: async (e, _a, ctx) => (e.counterparty_id ? ((await ctx.loaders.actor.load(e.counterparty_id)) ?? null) : null),
+      type: ActorRef, nullable: true, description: 'SHIP/RETURN: the receiving actor; SELL: the buyer, if named (withheld from the public tier by default).',
+      resolve: async (e, _a, ctx) =>
+        e.counterparty_id && (await shown(ctx, e, counterpartyField(e.kind))) ? ((await ctx.loaders.actor.load(e.counterparty_id)) ?? null) : null,
     }),
-    data: t.field({ type: 'JSON', description: 'Kind-specific fields (price, materials, reason, …).', resolve: (e) => e.data }),
-    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v1\\n" || canonical body.', resolve: (e) => toHex(e.content_hash) }),
-    canonicalBody: t.exposeString('body', { description: 'The exact RFC 8785 JSON that was hashed.' }),
+    data: t.field({
+      type: 'JSON',
+      description: 'Kind-specific fields (price, materials, reason, …) your tier may see; withheld ones are left out (see withheldFields).',
+      resolve: async (e, _a, ctx) => {
+        const view = await ctx.loaders.eventView.load(e);
+        return view.withheld.length === 0 ? e.data : projectContent(contentOf(e), view.withheld).data;
+      },
+    }),
+    withheldFields: t.stringList({
+      description:
+        'Names of the fields of this event your disclosure tier does not show (public < participants < authorities; docs/ledger-format.md §15): ' +
+        'they come back null (actor, location, counterparty) or are left out of data. Buyer, price, currency, notes, readings and free-form reasons ' +
+        'default to participants (the brand, holders in their custody windows, grantees, the event\'s own parties); brands set per-product overrides.',
+      resolve: async (e, _a, ctx) => (await ctx.loaders.eventView.load(e)).withheld,
+    }),
+    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v1\\n" || canonical body (v2: "provenant:event:v2\\n").', resolve: (e) => toHex(e.content_hash) }),
+    canonicalBody: t.string({
+      nullable: true,
+      description:
+        'The exact RFC 8785 JSON that was hashed. Null for a v1 event that also covers items you may not see or has fields withheld from ' +
+        'you (a v1 body lists every serial and every value of the event); a v2 body lists no serial, no count and no value, so it is always ' +
+        'shown (its withheld fields stay commitments).',
+      resolve: async (e, _a, ctx) => ((await ctx.loaders.eventView.load(e)).bodyShown ? e.body : null),
+    }),
     leafIndex: t.int({ description: 'Position of this event in the Merkle log.', resolve: (e) => Number(e.leaf_index) }),
-    itemCount: t.exposeInt('item_count'),
+    itemCount: t.int({
+      description: 'How many of the items this event covers you may see (never a count of the others).',
+      resolve: async (e, _a, ctx) => (await ctx.loaders.eventView.load(e)).visibleItems,
+    }),
     items: t.connection({
       type: ItemRef,
       description: `Items this event covers that you may see, ordered by item id. ${PAGING_NOTE}`,
@@ -85,6 +121,9 @@ builder.queryField('events', (t) =>
         // An actor that does not exist recorded nothing.
         if (named.kind !== 'ok') return connectionFrom([], page, () => 0, async () => 0);
         base = base.where('e.actor_id', '=', named.actor.id);
+        // The actor of ACTIVATE / USE_REPORT / RETURN (possibly a consumer) is for participants by default: a public-tier
+        // reader must not find such events by their actor (docs/ledger-format.md §15).
+        base = base.where(sql<boolean>`(e.kind NOT IN ('ACTIVATE', 'USE_REPORT', 'RETURN') OR ${eventParticipantSql(ctx.scope, 'e')})`);
       }
       for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
         if (!value) continue;
@@ -96,7 +135,7 @@ builder.queryField('events', (t) =>
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findVisibleBatch(ctx.db, ctx.scope, g.value, f.batch.lot) : undefined;
         if (!batch) return connectionFrom([], page, () => 0, async () => 0);
-        base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id})`);
+        base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id} AND ${itemVisibleSql(ctx.scope, 'i')})`);
       }
       const q = keysetPage(base.selectAll('e'), 'e.leaf_index', page);
       const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
