@@ -93,3 +93,9 @@ export async function listActors(
   const dir = q.descending ? sql`DESC` : sql`ASC`;
   return query.orderBy(sql`lower(name) COLLATE "C" ${dir}`).orderBy(sql`id ${dir}`).limit(q.limit + 1).execute();
 }
+
+/** Every GS1 company prefix registered with this ledger (what SSCC URNs of exported containers need). */
+export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
+  const rows = await sql<{ prefix: string }>`SELECT DISTINCT unnest(company_prefixes) AS prefix FROM actors`.execute(db);
+  return rows.rows.map((r) => r.prefix);
+}

@@ -58,16 +58,8 @@ export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K):
 
 export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 
-/**
- * Applies a page to a query ordered by one unique key column: the `after`/`before` bounds, the order (reversed for
- * `last`) and `limit + 1` rows (the extra row tells whether more exist). `descending`: the connection's own order.
- */
-export function keysetPage<Q>(query: Q, column: string, page: Page<unknown>, descending = false): Q {
-  let q = query as any;
-  if (page.after !== null) q = q.where(column, descending ? '<' : '>', page.after);
-  if (page.before !== null) q = q.where(column, descending ? '>' : '<', page.before);
-  return q.orderBy(column, descending !== page.backward ? 'desc' : 'asc').limit(page.limit + 1) as Q;
-}
+// Applying a page to SQL lives in db/paging.ts (all SQL lives in src/db); re-exported for existing importers.
+export { keysetPage } from '../db/paging.ts';
 
 /**
  * Builds a Relay connection from rows fetched with `limit + 1` in the page's read direction (see `keysetPage`); the

@@ -16,7 +16,6 @@
  * CBV 2.0 hash ID of the event as it was captured); its own `eventID` covers that field too (core's `toEpcisEvent`).
  * Containers are SSCC URNs in the URN format when their company prefix is registered with the ledger.
  */
-import { sql } from 'kysely';
 import { encodeBase64 } from '../core/checkpoint.ts';
 import type { EventBody } from '../core/chain.ts';
 import { type EpcFormat, type ExportableEvent, projectExportable, toEpcisEvent } from '../core/epcis-export.ts';
@@ -26,7 +25,9 @@ import { type EventReadView, eventReadViews } from './event-disclosure.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, epcisDb, findEpcisEventRows, findQueryCheckpoint } from '../db/epcis-events.ts';
+import { findQueryCheckpoint } from '../db/epcis-events.ts';
+import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findEpcisRowsByContentHash, findEventSgtins } from '../db/events.ts';
+import { knownCompanyPrefixes } from '../db/actors.ts';
 import { hex } from '../db/ledger.ts';
 
 // Kept here for existing importers (capture); they live in core and db now.
@@ -190,8 +191,7 @@ async function exportRowsFor(db: DbOrTrx, scope: ReadScope, rows: readonly Epcis
 
 /** Every item of one event (SGTIN URNs in code-unit order); for capture's comparison, which sees everything. */
 async function allEventItems(db: DbOrTrx, eventId: string): Promise<string[]> {
-  const rows = await db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').select('i.sgtin').where('l.event_id', '=', eventId).execute();
-  return rows.map((r) => r.sgtin).sort();
+  return (await findEventSgtins(db, eventId)).sort();
 }
 
 /** A stored row as core's exportable event: a v1 body as hashed; a v2 body (no values, no items) from the columns. */
@@ -212,11 +212,8 @@ function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: re
   return toEpcisEvent(projected, { epcFormat, companyPrefixes });
 }
 
-/** Every GS1 company prefix registered with this ledger (what SSCC URNs of exported containers need). */
-export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
-  const rows = await sql<{ prefix: string }>`SELECT DISTINCT unnest(company_prefixes) AS prefix FROM actors`.execute(db);
-  return rows.rows.map((r) => r.prefix);
-}
+// Kept here for existing importers; the SQL lives in db/actors.ts.
+export { knownCompanyPrefixes } from '../db/actors.ts';
 
 /** A ledger event found by its content hash, with its EPCIS export in both EPC formats. */
 export interface LedgerExport {
@@ -235,20 +232,7 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
   if (wanted.length === 0) return out;
   const companyPrefixes = await knownCompanyPrefixes(db);
   for (let i = 0; i < wanted.length; i += 1000) {
-    const rows = await epcisDb(db)
-      .selectFrom('events as e')
-      .leftJoin('actors as a', 'a.id', 'e.actor_id')
-      .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
-      .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
-      .select(['e.id', 'e.leaf_index', 'e.kind', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'e.location', 'e.data', 'e.item_count',
-        'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
-      .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
-      .execute();
-    for (const r of rows) {
-      const row: EpcisEventRow = {
-        ...r, leaf_index: Number(r.leaf_index), item_count: Number(r.item_count), actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
-        captured_event_id: r.captured_event_id ?? null,
-      };
+    for (const row of await findEpcisRowsByContentHash(db, wanted.slice(i, i + 1000))) {
       const exportable = exportableOf(row);
       if (bodyFormatOf(row.body) === 'v2') exportable.body.items = await allEventItems(db, row.id);
       const forms: Record<string, unknown>[] = [];
@@ -260,7 +244,7 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
           // an item that is no SGTIN URN has no Digital Link form (stored items always are SGTINs)
         }
       }
-      out.set(exportable.contentHash, { eventId: r.id, forms });
+      out.set(exportable.contentHash, { eventId: row.id, forms });
     }
   }
   return out;

@@ -1,9 +1,8 @@
-import { type RawBuilder, sql } from 'kysely';
 import type { ReadScope } from '../core/rights.ts';
 import type { Db } from '../db/connection.ts';
+import { type EventFilter, findFeedEvents } from '../db/events.ts';
 import { readLogHead } from '../db/log.ts';
 import type { EventRow } from '../db/types.ts';
-import { eventVisibleSql, itemVisibleSql } from '../db/visibility.ts';
 
 /**
  * The ledger event feed behind `subscription ledgerEvents`: replay from the database after a log position, then live
@@ -87,36 +86,22 @@ export async function currentLogPosition(db: Db): Promise<number> {
 }
 
 /**
- * The filter as SQL for `scope`'s reader. Only items the reader may see select an event: an item it cannot see is
- * not shown with the event, so matching on it would tell that another brand's serial was in a shared event.
+ * The feed's filter as the shared event filter (db/events.ts): an empty list is no condition. Only items the reader
+ * may see select an event: an item it cannot see is not shown with the event, so matching on it would tell that
+ * another brand's serial was in a shared event.
  */
-function filterSql(f: FeedFilter, scope: ReadScope): RawBuilder<boolean>[] {
-  const conds: RawBuilder<boolean>[] = [];
-  const touches = (cond: RawBuilder<boolean>) =>
-    sql<boolean>`EXISTS (SELECT 1 FROM chain_links fl JOIN items fi ON fi.id = fl.item_id WHERE fl.event_id = e.id AND ${cond} AND ${itemVisibleSql(scope, 'fi')})`;
-  if (f.kinds.length) conds.push(sql<boolean>`e.kind = ANY(${[...f.kinds]}::text[])`);
-  if (f.gtins.length) conds.push(touches(sql<boolean>`fi.gtin = ANY(${[...f.gtins]}::bpchar[])`));
-  if (f.batches.length) {
-    conds.push(touches(sql<boolean>`fi.batch_id IN (SELECT fb.id FROM batches fb
-      JOIN unnest(${f.batches.map((b) => b.gtin)}::char(14)[], ${f.batches.map((b) => b.lot)}::text[]) AS w(gtin, lot)
-        ON fb.gtin = w.gtin AND fb.lot = w.lot)`));
-  }
-  if (f.itemIds.length || f.itemKeys.length) {
-    conds.push(touches(sql<boolean>`(fi.id = ANY(${[...f.itemIds]}::uuid[]) OR EXISTS (
-      SELECT 1 FROM unnest(${f.itemKeys.map((k) => k.gtin)}::char(14)[], ${f.itemKeys.map((k) => k.serial)}::text[]) AS w(gtin, serial)
-      WHERE w.gtin = fi.gtin AND w.serial = fi.serial))`));
-  }
-  return conds;
+function eventFilterOf(f: FeedFilter): EventFilter {
+  return {
+    ...(f.kinds.length ? { kinds: f.kinds } : {}),
+    touchingGtins: f.gtins,
+    touchingBatches: f.batches,
+    touchingItems: { ids: f.itemIds, keys: f.itemKeys },
+  };
 }
 
 /** One page: visible, matching events in (after, upTo], oldest first, at most `limit`. */
-async function readPage(db: Db, scope: ReadScope, filter: FeedFilter, after: number, upTo: number, limit: number): Promise<EventRow[]> {
-  let q = db.selectFrom('events as e').selectAll('e')
-    .where('e.leaf_index', '>', after).where('e.leaf_index', '<=', upTo)
-    .where(eventVisibleSql(scope, 'e'))
-    .orderBy('e.leaf_index').limit(limit);
-  for (const c of filterSql(filter, scope)) q = q.where(c);
-  return q.execute();
+function readPage(db: Db, scope: ReadScope, filter: FeedFilter, after: number, upTo: number, limit: number): Promise<EventRow[]> {
+  return findFeedEvents(db, scope, eventFilterOf(filter), { after, upTo, limit });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -27,7 +27,8 @@ import {
 } from '../core/subscriptions.ts';
 import { findActorsByIds, findApiKey } from '../db/actors.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { findEpcisEventRows, findQueryCheckpoint } from '../db/epcis-events.ts';
+import { findQueryCheckpoint } from '../db/epcis-events.ts';
+import { findEpcisEventRows } from '../db/events.ts';
 import {
   type SubscriptionRow, claimDueSubscriptions, recordDelivered, recordFailure, releaseSubscription, stopSubscription,
 } from '../db/epcis-subscriptions.ts';

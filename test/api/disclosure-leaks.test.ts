@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readScope } from '../../src/core/rights.ts';
 import { epcisEventHashId } from '../../src/core/epcis-hash.ts';
 import { DOCUMENT_CONTEXT } from '../../src/core/epcis-export.ts';
-import { findEpcisEventRows } from '../../src/db/epcis-events.ts';
+import { findEpcisEventRows } from '../../src/db/events.ts';
 import { grantsOf } from '../../src/db/visibility.ts';
 import { exportEpcisRows } from '../../src/services/epcis-query.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';

@@ -1,5 +1,4 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
-import { sql } from 'kysely';
 import { toHex } from '../../core/bytes.ts';
 import type { JsonValue } from '../../core/chain.ts';
 import { normalizeGtin } from '../../core/identifiers.ts';
@@ -7,19 +6,19 @@ import { LEDGER_KINDS } from '../../core/lifecycle.ts';
 import { PACK_ITEMS_FAILURES, packItems } from '../../services/pack-items.ts';
 import { UNPACK_ITEMS_FAILURES, unpackItems } from '../../services/unpack-items.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
-import { eventVisibleSql, findVisibleBatch, itemVisibleSql } from '../../db/visibility.ts';
+import { findVisibleBatch } from '../../db/visibility.ts';
+import { type EventFilter, countEvents, findEventItemPage, findEventPage } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
 import { RECORD_EVENT_FAILURES, type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { PAGING_NOTE, connectionFrom, isCount, isUuid, inputError, keysetPage, pageParams, withTotalCount } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isCount, isUuid, inputError, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, EventRef, ItemRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
 import { counterpartyField, projectContent } from '../../core/event-disclosure.ts';
 import { contentOf } from '../../services/event-disclosure.ts';
-import { eventParticipantSql } from '../../db/disclosure.ts';
 import type { Context } from '../context.ts';
 
 /** Whether the caller's tier shows field `name` of event `e` (core/event-disclosure.ts, loaded in bulk). */
@@ -82,9 +81,7 @@ builder.node(EventRef, {
       description: `Items this event covers that you may see, ordered by item id. ${PAGING_NOTE}`,
       resolve: async (e, args, ctx) => {
         const page = pageParams(args, isUuid);
-        const q = ctx.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
-          .where('l.event_id', '=', e.id).where(itemVisibleSql(ctx.scope, 'i'));
-        return connectionFrom(await keysetPage(q, 'i.id', page).execute(), page, (i) => i.id);
+        return connectionFrom(await findEventItemPage(ctx.db, ctx.scope, e.id, page), page, (i) => i.id);
       },
     }),
   }),
@@ -113,33 +110,32 @@ builder.queryField('events', (t) =>
     resolve: async (_r, args, ctx) => {
       const page = pageParams(args, isCount);
       const f = args.filter ?? {};
-      let base = ctx.db.selectFrom('events as e').where(eventVisibleSql(ctx.scope, 'e'));
-      if (f.kinds?.length) base = base.where('e.kind', 'in', f.kinds);
+      const filter: EventFilter = {};
+      if (f.kinds?.length) filter.kinds = f.kinds;
       if (f.actor) {
         const named = await resolveActorName(ctx.db, f.actor, 'filter.actor', actorIdOfGlobalId);
         if (named.kind === 'ValidationError') throw inputError(named.field, named.message);
         // An actor that does not exist recorded nothing.
         if (named.kind !== 'ok') return connectionFrom([], page, () => 0, async () => 0);
-        base = base.where('e.actor_id', '=', named.actor.id);
+        filter.actorId = named.actor.id;
         // The actor of ACTIVATE / USE_REPORT / RETURN (possibly a consumer) is for participants by default: a public-tier
         // reader must not find such events by their actor (docs/ledger-format.md §15).
-        base = base.where(sql<boolean>`(e.kind NOT IN ('ACTIVATE', 'USE_REPORT', 'RETURN') OR ${eventParticipantSql(ctx.scope, 'e')})`);
+        filter.actorForParticipantsOnly = true;
       }
-      for (const [name, value, op] of [['since', f.since, '>='], ['until', f.until, '<']] as const) {
+      for (const [name, value, key] of [['since', f.since, 'geEventTime'], ['until', f.until, 'ltEventTime']] as const) {
         if (!value) continue;
         const parsed = parseOccurrenceTime(value);
         if (!parsed.ok) throw inputError(`filter.${name}`, parsed.error);
-        base = base.where('e.occurred_at', op, parsed.value.instant);
+        filter[key] = parsed.value.instant;
       }
       if (f.batch) {
         const g = normalizeGtin(f.batch.gtin);
         const batch = g.ok ? await findVisibleBatch(ctx.db, ctx.scope, g.value, f.batch.lot) : undefined;
         if (!batch) return connectionFrom([], page, () => 0, async () => 0);
-        base = base.where(sql<boolean>`EXISTS (SELECT 1 FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = e.id AND i.batch_id = ${batch.id} AND ${itemVisibleSql(ctx.scope, 'i')})`);
+        filter.batchId = batch.id;
       }
-      const q = keysetPage(base.selectAll('e'), 'e.leaf_index', page);
-      const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-      return connectionFrom(await q.execute(), page, (e) => Number(e.leaf_index), count);
+      const count = () => countEvents(ctx.db, ctx.scope, filter);
+      return connectionFrom(await findEventPage(ctx.db, ctx.scope, filter, page), page, (e) => Number(e.leaf_index), count);
     },
   }, withTotalCount),
 );

@@ -1,9 +1,8 @@
-import { sql } from 'kysely';
 import { materialEpcClass } from '../../core/epcis-export.ts';
+import { findEventItemPage, findEventPage, findEventProductGtins } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
-import { eventVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
 import { builder } from '../builder.ts';
-import { PAGING_NOTE, connectionFrom, isCount, isUuid, keysetPage, pageParams } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isCount, isUuid, pageParams } from '../pagination.ts';
 import { EventRef, ItemRef, ProductRef } from '../refs.ts';
 
 /** One recovered material quantity of a RECYCLE event: the output lot of an EPCIS TransformationEvent. */
@@ -46,18 +45,15 @@ builder.node(MaterialLotRef, {
       description: `The items this material was recovered from (those you may see), ordered by item id. ${PAGING_NOTE}`,
       resolve: async (l, args, ctx) => {
         const page = pageParams(args, isUuid);
-        const q = ctx.db.selectFrom('chain_links as cl').innerJoin('items as i', 'i.id', 'cl.item_id').selectAll('i')
-          .where('cl.event_id', '=', l.event.id).where(itemVisibleSql(ctx.scope, 'i'));
-        return connectionFrom(await keysetPage(q, 'i.id', page).execute(), page, (i) => i.id);
+        return connectionFrom(await findEventItemPage(ctx.db, ctx.scope, l.event.id, page), page, (i) => i.id);
       },
     }),
     sourceProducts: t.field({
       type: [ProductRef],
       description: 'Which products this recovered lot came from.',
       resolve: async (l, _a, ctx) => {
-        const rows = await sql<{ gtin: string }>`
-          SELECT DISTINCT i.gtin FROM chain_links cl JOIN items i ON i.id = cl.item_id WHERE cl.event_id = ${l.event.id} AND ${itemVisibleSql(ctx.scope, 'i')} ORDER BY i.gtin`.execute(ctx.db);
-        return (await Promise.all(rows.rows.map((r) => ctx.loaders.product.load(r.gtin)))).filter((p) => p !== undefined);
+        const gtins = await findEventProductGtins(ctx.db, ctx.scope, l.event.id);
+        return (await Promise.all(gtins.map((g) => ctx.loaders.product.load(g)))).filter((p) => p !== undefined);
       },
     }),
   }),
@@ -75,9 +71,7 @@ builder.queryField('materialLots', (t) =>
     args: { material: t.arg.string() },
     resolve: async (_r, args, ctx) => {
       const page = pageParams(args, isCount);
-      let q = ctx.db.selectFrom('events as e').selectAll('e').where('e.kind', '=', 'RECYCLE').where(eventVisibleSql(ctx.scope, 'e'));
-      if (args.material) q = q.where(sql<boolean>`EXISTS (SELECT 1 FROM jsonb_array_elements(e.data->'materials') m WHERE lower(m->>'material') = lower(${args.material}))`);
-      const events = await keysetPage(q, 'e.leaf_index', page, true).execute();
+      const events = await findEventPage(ctx.db, ctx.scope, { kinds: ['RECYCLE'], ...(args.material ? { recoveredMaterial: args.material } : {}) }, page, true);
       const connection = connectionFrom(events, page, (e) => Number(e.leaf_index));
       // One edge per event's lots keeps cursors on log positions; lots of one event share its cursor.
       const edges = connection.edges.flatMap((edge) =>

@@ -1,13 +1,13 @@
 import { normalizeGtin } from '../../core/identifiers.ts';
 import { STAGES } from '../../core/lifecycle.ts';
 import { findBatch } from '../../db/ledger.ts';
-import { batchVisibleSql, itemVisibleSql } from '../../db/visibility.ts';
+import { countVisibleBatchItems, findVisibleBatchItemPage, findVisibleBatchPage } from '../../db/catalog.ts';
 import type { BatchRow, EventRow, ProductRow } from '../../db/types.ts';
 import { REGISTER_BATCH_FAILURES, registerBatch } from '../../services/register-batch.ts';
 import { REGISTER_PRODUCT_FAILURES, registerProduct } from '../../services/register-product.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { PAGING_NOTE, connectionFrom, isUuid, keysetPage, pageParams, withTotalCount } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isUuid, pageParams, withTotalCount } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, ItemRef, ProductRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -30,8 +30,7 @@ builder.node(ProductRef, {
       description: `Batches of this product you may see, ordered by batch id. ${PAGING_NOTE}`,
       resolve: async (p, args, ctx) => {
         const page = pageParams(args, isUuid);
-        const q = ctx.db.selectFrom('batches as b').selectAll('b').where('b.gtin', '=', p.gtin).where(batchVisibleSql(ctx.scope, 'b'));
-        return connectionFrom(await keysetPage(q, 'b.id', page).execute(), page, (b) => b.id);
+        return connectionFrom(await findVisibleBatchPage(ctx.db, ctx.scope, p.gtin, page), page, (b) => b.id);
       },
     }),
   }),
@@ -55,10 +54,9 @@ builder.node(BatchRef, {
       args: { stage: t.arg({ type: StageEnum, description: 'Only items currently in this stage.' }) },
       resolve: async (b, args, ctx) => {
         const page = pageParams(args, isUuid);
-        let base = ctx.db.selectFrom('items as i').where('i.batch_id', '=', b.id).where(itemVisibleSql(ctx.scope, 'i'));
-        if (args.stage) base = base.where('i.stage', '=', args.stage);
-        const count = async () => Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-        return connectionFrom(await keysetPage(base.selectAll('i'), 'i.id', page).execute(), page, (i) => i.id, count);
+        const stage = args.stage ?? null;
+        const count = () => countVisibleBatchItems(ctx.db, ctx.scope, b.id, stage);
+        return connectionFrom(await findVisibleBatchItemPage(ctx.db, ctx.scope, b.id, stage, page), page, (i) => i.id, count);
       },
     }, withTotalCount),
   }),
