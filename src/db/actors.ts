@@ -99,3 +99,15 @@ export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
   const rows = await sql<{ prefix: string }>`SELECT DISTINCT unnest(company_prefixes) AS prefix FROM actors`.execute(db);
   return rows.rows.map((r) => r.prefix);
 }
+
+/** The actors (operator aside) whose GLN is one of `glns` (capture resolves document parties by GLN). */
+export async function findNonOperatorActorsByGlns(db: DbOrTrx, glns: readonly string[]): Promise<{ id: string; gln: string | null }[]> {
+  if (glns.length === 0) return [];
+  return db.selectFrom('actors').select(['id', 'gln']).where('gln', 'in', [...glns]).where('is_operator', '=', false).execute();
+}
+
+/** The ids among `ids` of existing actors other than the operator. */
+export async function findNonOperatorActorIds(db: DbOrTrx, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  return (await db.selectFrom('actors').select('id').where('id', 'in', [...ids]).where('is_operator', '=', false).execute()).map((r) => r.id);
+}

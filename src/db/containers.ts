@@ -82,3 +82,31 @@ export async function childContainers(db: DbOrTrx, sscc: string): Promise<string
   const rows = await db.selectFrom('container_members').select('child_sscc').where('parent_sscc', '=', sscc).where('child_sscc', 'is not', null).orderBy('child_sscc').execute();
   return rows.map((r) => r.child_sscc!);
 }
+
+/**
+ * Whether `sscc` is one of `ssccs` or inside one of them at any depth (cycle guard: packing `sscc` into one of them
+ * would make a cycle).
+ */
+export async function isAmongContainers(db: DbOrTrx, sscc: string, ssccs: readonly string[]): Promise<boolean> {
+  const below = await sql<{ sscc: string }>`
+      WITH RECURSIVE d(sscc, depth) AS (
+        SELECT unnest(${ssccs}::text[])::char(18), 0
+        UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
+      SELECT sscc FROM d WHERE sscc = ${sscc}`.execute(db);
+  return below.rows.length > 0;
+}
+
+/** What is packed directly in container `sscc`: one row per item or child container. */
+export async function containerMembers(db: DbOrTrx, sscc: string): Promise<{ item_id: string | null; child_sscc: string | null }[]> {
+  return db.selectFrom('container_members').select(['item_id', 'child_sscc']).where('parent_sscc', '=', sscc).execute();
+}
+
+/** Packs items or child containers directly into containers (batched inserts). */
+export async function insertContainerMembers(db: DbOrTrx, rows: readonly { parent_sscc: string; item_id: string | null; child_sscc: string | null }[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 5_000) await db.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
+}
+
+/** Removes everything packed directly in container `sscc` (an UNPACK). */
+export async function emptyContainer(db: DbOrTrx, sscc: string): Promise<void> {
+  await db.deleteFrom('container_members').where('parent_sscc', '=', sscc).execute();
+}

@@ -1,4 +1,5 @@
 import type { DbOrTrx } from './connection.ts';
+import { type KeysetPage, keysetPage } from './paging.ts';
 import type { GrantRow } from './types.ts';
 
 const withRevocation = (db: DbOrTrx) =>
@@ -33,7 +34,7 @@ export async function insertRevocation(db: DbOrTrx, grantId: string, revokedBy: 
 }
 
 /** Grants the viewer may read: given by or to it, on its products, or all of them for the operator and all-products readers. */
-export function readableGrants(db: DbOrTrx, viewerId: string, all: boolean) {
+function readableGrants(db: DbOrTrx, viewerId: string, all: boolean) {
   let q = withRevocation(db);
   if (!all) {
     q = q.where((eb) =>
@@ -46,4 +47,15 @@ export function readableGrants(db: DbOrTrx, viewerId: string, all: boolean) {
     );
   }
   return q;
+}
+
+/** The grants among `ids` (uuids: the caller checks them) that the viewer may read ({@link readableGrants}). */
+export async function findReadableGrantsByIds(db: DbOrTrx, viewerId: string, all: boolean, ids: readonly string[]): Promise<GrantRow[]> {
+  if (ids.length === 0) return [];
+  return readableGrants(db, viewerId, all).where('g.id', 'in', [...ids]).execute();
+}
+
+/** A keyset page (by grant id) of the grants the viewer may read ({@link readableGrants}). */
+export async function findReadableGrantPage(db: DbOrTrx, viewerId: string, all: boolean, page: KeysetPage<unknown>): Promise<GrantRow[]> {
+  return keysetPage(readableGrants(db, viewerId, all), 'g.id', page).execute();
 }

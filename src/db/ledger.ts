@@ -241,3 +241,8 @@ export async function insertCustodyStarts(trx: Trx, starts: readonly { itemId: s
       SELECT * FROM unnest(${part.map((s) => s.itemId)}::uuid[], ${part.map((s) => s.seq)}::int[], ${part.map((s) => s.actorId)}::uuid[])`.execute(trx);
   }
 }
+
+/** Marks batch `batchId` recalled at `at` for `reason` (the RECALL event is written by the caller, in the same transaction). */
+export async function markBatchRecalled(trx: Trx, batchId: string, at: Date, reason: string): Promise<void> {
+  await trx.updateTable('batches').set({ recalled_at: at, recall_reason: reason }).where('id', '=', batchId).execute();
+}

@@ -34,12 +34,15 @@ import type { LedgerKind } from '../core/lifecycle.ts';
 import { readScope } from '../core/rights.ts';
 import { DEFAULT_FIELD_LIMITS, checkJson, checkOptionalText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
-import { itemIdsInContainers } from '../db/containers.ts';
+import { containerMembers, itemIdsInContainers } from '../db/containers.ts';
+import { findNonOperatorActorIds, findNonOperatorActorsByGlns } from '../db/actors.ts';
+import { findEventItemIds, visibleEventIds } from '../db/events.ts';
+import { findItemsByIds } from '../db/ledger.ts';
 import { lockCaptures } from '../db/pending.ts';
 import type { ActorRow } from '../db/types.ts';
-import { eventVisibleSql, grantsOf } from '../db/visibility.ts';
+import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type EpcisCapturesTable, epcisDb, ledgerExportsByContentHash } from './epcis-query.ts';
+import { type EpcisCapturesTable, ledgerExportsByContentHash } from './epcis-query.ts';
 import { capturedEvents, insertCaptures } from '../db/epcis-events.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { AlreadyPackedError, packItemsIn } from './pack-items.ts';
@@ -271,7 +274,6 @@ async function captureInTransaction(
     if (check.kind === 'replay') return summarize(check.response.events, true);
     requestHash = check.requestHash;
   }
-  const db = epcisDb(trx);
 
   // Already captured: skipped when the caller may see the ledger event; otherwise treated as never captured (recorded
   // or refused on its own merits), so the answer does not reveal another actor's capture.
@@ -281,9 +283,7 @@ async function captureInTransaction(
   const problems: CaptureProblem[] = [];
   if (existing.size > 0) {
     const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
-    const visible = new Set(
-      (await db.selectFrom('events as e').select('e.id').where('e.id', 'in', [...existing.values()]).where(eventVisibleSql(scope, 'e')).execute()).map((r) => r.id),
-    );
+    const visible = await visibleEventIds(trx, scope, [...existing.values()]);
     for (const [eventID, ledgerId] of existing) if (!visible.has(ledgerId)) existing.delete(eventID);
   }
 
@@ -295,12 +295,12 @@ async function captureInTransaction(
   const byGln = new Map<string, string[]>();
   const knownIds = new Set<string>();
   if (glns.length > 0) {
-    for (const a of await trx.selectFrom('actors').select(['id', 'gln']).where('gln', 'in', glns).where('is_operator', '=', false).execute()) {
+    for (const a of await findNonOperatorActorsByGlns(trx, glns)) {
       byGln.set(a.gln!, [...(byGln.get(a.gln!) ?? []), a.id]);
     }
   }
   if (actorIds.length > 0) {
-    for (const a of await trx.selectFrom('actors').select('id').where('id', 'in', actorIds).where('is_operator', '=', false).execute()) knownIds.add(a.id);
+    for (const id of await findNonOperatorActorIds(trx, actorIds)) knownIds.add(id);
   }
   const resolve = (r: PartyRef): { id: string } | { why: string } => {
     if ('gln' in r) {
@@ -414,7 +414,7 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
 async function packProblem(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
   const packed = f.kind === 'ValidationError' && f.subject?.type === 'packedItem' ? f.subject : null;
   if (packed) {
-    const row = await trx.selectFrom('items').select(['gtin', 'serial']).where('id', '=', packed.itemId).executeTakeFirst();
+    const [row] = await findItemsByIds(trx, [packed.itemId]);
     const listed = row ? p.items.find((i) => i.gtin === row.gtin && i.serial === row.serial) : undefined;
     if (listed) {
       return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed.container}; unpack it first (or list that container among the children)`, 'INVALID');
@@ -432,18 +432,16 @@ interface ContainerContent {
 }
 
 async function containerContent(trx: Trx, sscc: string): Promise<ContainerContent> {
-  const members = await trx.selectFrom('container_members').select(['item_id', 'child_sscc']).where('parent_sscc', '=', sscc).execute();
+  const members = await containerMembers(trx, sscc);
   const directIds = new Set(members.flatMap((m) => (m.item_id ? [m.item_id] : [])));
   const containers = new Set(members.flatMap((m) => (m.child_sscc ? [m.child_sscc] : [])));
   const ids = await itemIdsInContainers(trx, [sscc]);
   const direct = new Map<string, { id: string; sgtin: string }>();
   const all = new Map<string, { id: string; sgtin: string }>();
-  for (let i = 0; i < ids.length; i += 5_000) {
-    for (const r of await trx.selectFrom('items').select(['id', 'gtin', 'serial', 'sgtin']).where('id', 'in', ids.slice(i, i + 5_000)).execute()) {
-      const key = `${r.gtin}/${r.serial}`;
-      all.set(key, { id: r.id, sgtin: r.sgtin });
-      if (directIds.has(r.id)) direct.set(key, { id: r.id, sgtin: r.sgtin });
-    }
+  for (const r of await findItemsByIds(trx, ids)) {
+    const key = `${r.gtin}/${r.serial}`;
+    all.set(key, { id: r.id, sgtin: r.sgtin });
+    if (directIds.has(r.id)) direct.set(key, { id: r.id, sgtin: r.sgtin });
   }
   return { direct, all, containers };
 }
@@ -476,7 +474,7 @@ async function contentMismatch(trx: Trx, p: PlannedAggregation, content: Contain
     ...p.items.filter((i) => !refItems.has(`${i.gtin}/${i.serial}`)).map((i) => i.written),
     ...p.children.filter((c) => !refContainers.has(c.sscc)).map((c) => c.written),
   ];
-  const covered = new Set((await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', eventId).execute()).map((r) => r.item_id));
+  const covered = new Set(await findEventItemIds(trx, eventId));
   const unlisted = [...refItems].filter(([k]) => !listedItems.has(k));
   const named = unlisted.filter(([, v]) => covered.has(v.id)).map(([, v]) => v.sgtin);
   const hidden = unlisted.length - named.length;

@@ -3,6 +3,7 @@ import { bytesEqual, utf8 } from '../core/bytes.ts';
 import { canonicalize } from '../core/jcs.ts';
 import { checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
+import { findIdempotencyKey, insertIdempotencyKey } from '../db/idempotency.ts';
 import { type ConflictFailure, type ValidationFailure, conflict, invalid } from './results.ts';
 
 export type IdempotencyCheck<R> = { kind: 'new'; requestHash: Uint8Array } | { kind: 'replay'; response: R } | { kind: 'conflict' };
@@ -17,17 +18,14 @@ export const requestHash = (operation: string, input: unknown): Uint8Array =>
  */
 export async function checkIdempotency<R>(trx: Trx, actorId: string, key: string, operation: string, input: unknown): Promise<IdempotencyCheck<R>> {
   const hash = requestHash(operation, input);
-  const row = await trx.selectFrom('idempotency_keys').selectAll().where('actor_id', '=', actorId).where('key', '=', key).executeTakeFirst();
+  const row = await findIdempotencyKey(trx, actorId, key);
   if (!row) return { kind: 'new', requestHash: hash };
   if (row.operation !== operation || !bytesEqual(row.request_hash, hash)) return { kind: 'conflict' };
   return { kind: 'replay', response: row.response as R };
 }
 
 export async function storeIdempotency(trx: Trx, actorId: string, key: string, operation: string, hash: Uint8Array, response: unknown): Promise<void> {
-  await trx
-    .insertInto('idempotency_keys')
-    .values({ actor_id: actorId, key, operation, request_hash: hash, response: JSON.stringify(response) })
-    .execute();
+  await insertIdempotencyKey(trx, { actorId, key, operation, requestHash: hash, response });
 }
 
 /**

@@ -1,8 +1,9 @@
-import { sql } from 'kysely';
 import { normalizeSscc } from '../core/identifiers.ts';
 import { type ContainerFacts, type ContainerUse, decideContainerUse, decideNesting, readScope } from '../core/rights.ts';
 import type { Trx } from '../db/connection.ts';
-import { containerContents, holdContainer, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
+import { containerContents, holdContainer, insertContainerMembers, isAmongContainers, itemIdsInContainers, packedContainers, packedItems } from '../db/containers.ts';
+import { findEventItemIds } from '../db/events.ts';
+import { idempotencyKeyExists } from '../db/idempotency.ts';
 import { findItemsByIds } from '../db/ledger.ts';
 import type { ActorRow } from '../db/types.ts';
 import { grantsOf } from '../db/visibility.ts';
@@ -91,20 +92,15 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   }
   if ((input.items ?? []).length === 0 && children.length === 0) return invalid('items', 'name the items or containers to pack');
   const replay = input.idempotencyKey
-    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-    : undefined;
+    ? await idempotencyKeyExists(trx, caller.id, input.idempotencyKey)
+    : false;
   if (!replay) {
     const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'PACK_INTO' }, ...children.map((c) => ({ sscc: c, use: 'PACK_NESTED' as const }))], deps.now());
     if (refused) return refused;
     // The caller holds every container named here, so what follows may name their places.
     const nested = await packedContainers(trx, children);
     // Packing X into one of X's descendants would make a cycle.
-    const below = await sql<{ sscc: string }>`
-      WITH RECURSIVE d(sscc, depth) AS (
-        SELECT unnest(${children}::text[])::char(18), 0
-        UNION SELECT m.child_sscc, d.depth + 1 FROM container_members m JOIN d ON m.parent_sscc = d.sscc WHERE m.child_sscc IS NOT NULL AND d.depth < 16)
-      SELECT sscc FROM d WHERE sscc = ${parent.value}`.execute(trx);
-    const nesting = decideNesting(parent.value, children, nested, below.rows.length > 0);
+    const nesting = decideNesting(parent.value, children, nested, await isAmongContainers(trx, parent.value, children));
     if (!nesting.ok) return nesting.error;
   }
   const result = await recordEventIn(trx, deps, caller, {
@@ -118,7 +114,7 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   if (result.kind !== 'ok' || replay) return result;
   // Items packed directly are those the event covers that are not inside a packed child container.
   const nestedItems = new Set(await itemIdsInContainers(trx, children));
-  const direct = (await trx.selectFrom('chain_links').select('item_id').where('event_id', '=', result.event.id).execute()).map((r) => r.item_id).filter((id) => !nestedItems.has(id));
+  const direct = (await findEventItemIds(trx, result.event.id)).filter((id) => !nestedItems.has(id));
   const packed = await packedItems(trx, direct);
   if (packed.size > 0) {
     const [id, where] = [...packed][0]!;
@@ -127,7 +123,7 @@ export async function packItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   }
   await holdContainer(trx, parent.value, caller.id);
   const rows = [...direct.map((id) => ({ parent_sscc: parent.value, item_id: id, child_sscc: null })), ...children.map((c) => ({ parent_sscc: parent.value, item_id: null, child_sscc: c }))];
-  for (let i = 0; i < rows.length; i += 5_000) await trx.insertInto('container_members').values(rows.slice(i, i + 5_000)).execute();
+  await insertContainerMembers(trx, rows);
   return result;
 }
 

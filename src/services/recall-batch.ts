@@ -4,7 +4,7 @@ import { decideRecall, decideRecallScope, grantStatus, readScope } from '../core
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
-import { findBatchesByIds, findItemsOfBatch, findProduct } from '../db/ledger.ts';
+import { findBatchesByIds, findItemsOfBatch, findProduct, markBatchRecalled } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
 import { appendEvent } from './append-event.ts';
@@ -118,7 +118,7 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
   const { event } = await appendEvent(trx, {
     kind: 'RECALL', actorId: caller.id, occurredAt, offset, recordedAt: now, location: null, counterpartyId: null, data,
   }, steps);
-  await trx.updateTable('batches').set({ recalled_at: now, recall_reason: reason }).where('id', '=', batch.id).execute();
+  await markBatchRecalled(trx, batch.id, now, reason);
   const updated = affected.map((i) => ({ ...i, recalled: true }));
   return { kind: 'ok' as const, batch: { ...batch, recalled_at: now, recall_reason: reason }, event, alreadyRecalled: false, groups: groupByCustodian(updated) };
 }

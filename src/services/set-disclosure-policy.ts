@@ -5,7 +5,7 @@ import type { ReadScope } from '../core/rights.ts';
 import type { Db } from '../db/connection.ts';
 import { type PolicyVersion, findPolicy, insertPolicy } from '../db/disclosure.ts';
 import type { ActorRow } from '../db/types.ts';
-import { productVisibleSql } from '../db/visibility.ts';
+import { findVisibleProduct } from '../db/visibility.ts';
 import { idempotent } from './idempotency.ts';
 import { type FailureOf, denied, failureSpec, invalid, notFound } from './results.ts';
 
@@ -31,7 +31,7 @@ export async function setDisclosurePolicy(db: Db, caller: ActorRow, scope: ReadS
   if (!gtin.ok) return invalid('gtin', gtin.error);
   const policy = validatePolicy(input.overrides);
   if (!policy.ok) return invalid(policy.error.field, policy.error.message);
-  const product = await db.selectFrom('products as p').selectAll('p').where('p.gtin', '=', gtin.value).where(productVisibleSql(scope, 'p')).executeTakeFirst();
+  const product = await findVisibleProduct(db, scope, gtin.value);
   if (!product) return notFound(`product ${gtin.value} not found`);
   if (!isBrandOrOperator({ id: caller.id, isOperator: caller.is_operator }, product.owner_id)) {
     return denied('NOT_BRAND_OWNER', `only the brand owning product ${gtin.value} (or the operator) sets its disclosure policy`);

@@ -5,7 +5,7 @@ import type { Db } from '../db/connection.ts';
 import { findBatch, findBatchesByIds, findItemsByGtinSerial } from '../db/ledger.ts';
 import { type LinkSetVersion, findLinkSet, insertLinkSet } from '../db/links.ts';
 import type { ActorRow } from '../db/types.ts';
-import { productVisibleSql } from '../db/visibility.ts';
+import { findVisibleProduct } from '../db/visibility.ts';
 import { idempotent } from './idempotency.ts';
 import { actorFacts } from './actor-facts.ts';
 import { type FailureOf, failureSpec, invalid, notFound } from './results.ts';
@@ -44,7 +44,7 @@ export async function setLinks(db: Db, caller: ActorRow, scope: ReadScope, input
   const links = validateLinks(input.links);
   if (!links.ok) return invalid(links.error[0]!.field, links.error.map((p) => `${p.field}: ${p.message}`).join('; '));
 
-  const product = await db.selectFrom('products as p').selectAll('p').where('p.gtin', '=', gtin.value).where(productVisibleSql(scope, 'p')).executeTakeFirst();
+  const product = await findVisibleProduct(db, scope, gtin.value);
   const allowed = decideManageLinks(actorFacts(caller), gtin.value, product && { ownerId: product.owner_id });
   if (!allowed.ok) return allowed.error;
   if (serial !== null) {

@@ -1,6 +1,7 @@
 import { normalizeSscc } from '../core/identifiers.ts';
 import { checkOptionalText } from '../core/text.ts';
-import { holdContainer } from '../db/containers.ts';
+import { emptyContainer, holdContainer } from '../db/containers.ts';
+import { idempotencyKeyExists } from '../db/idempotency.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
 import { PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
@@ -37,8 +38,8 @@ export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
   const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
   if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
   const replay = input.idempotencyKey
-    ? await trx.selectFrom('idempotency_keys').select('key').where('actor_id', '=', caller.id).where('key', '=', input.idempotencyKey).executeTakeFirst()
-    : undefined;
+    ? await idempotencyKeyExists(trx, caller.id, input.idempotencyKey)
+    : false;
   if (!replay) {
     const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
     if (refused) return refused;
@@ -52,7 +53,7 @@ export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
     idempotencyKey: input.idempotencyKey ?? null,
   });
   if (result.kind === 'ok' && !replay) {
-    await trx.deleteFrom('container_members').where('parent_sscc', '=', parent.value).execute();
+    await emptyContainer(trx, parent.value);
     await holdContainer(trx, parent.value, caller.id);
   }
   return result;

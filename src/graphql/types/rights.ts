@@ -1,5 +1,5 @@
 import type { BatchRow, EventRow, GrantRow } from '../../db/types.ts';
-import { readableGrants } from '../../db/grants.ts';
+import { findReadableGrantPage, findReadableGrantsByIds } from '../../db/grants.ts';
 import { GRANTABLE_KINDS } from '../../core/lifecycle.ts';
 import { GRANT_RIGHTS_FAILURES, grantRights } from '../../services/grant-rights.ts';
 import { RECALL_BATCH_FAILURES, recallBatch, type CustodianGroup } from '../../services/recall-batch.ts';
@@ -7,7 +7,7 @@ import { REVOKE_RIGHTS_FAILURES, revokeRights } from '../../services/revoke-righ
 import type { ItemRow } from '../../db/types.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
-import { PAGING_NOTE, connectionFrom, isUuid, keysetPage, pageParams } from '../pagination.ts';
+import { PAGING_NOTE, connectionFrom, isUuid, pageParams } from '../pagination.ts';
 import { ActorRef, BatchRef, EventRef, GrantRef, ItemRef, ProductRef } from '../refs.ts';
 import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { BatchSelectorInput, EventKindEnum, actorIdOfGlobalId } from './event.ts';
@@ -20,7 +20,7 @@ builder.node(GrantRef, {
   loadMany: async (ids, ctx) => {
     const viewer = ctx.auth.kind === 'actor' ? ctx.auth.actor : null;
     if (!viewer) return ids.map(() => null);
-    const rows = await readableGrants(ctx.db, viewer.id, ctx.scope.allProducts).where('g.id', 'in', ids.filter(isUuid)).execute();
+    const rows = await findReadableGrantsByIds(ctx.db, viewer.id, ctx.scope.allProducts, ids.filter(isUuid));
     return ids.map((id) => rows.find((r) => r.id === id) ?? null);
   },
   fields: (t) => ({
@@ -49,8 +49,7 @@ builder.queryField('grants', (t) =>
     resolve: async (_r, args, ctx) => {
       const page = pageParams(args, isUuid);
       const viewer = viewerOf(ctx);
-      const q = keysetPage(readableGrants(ctx.db, viewer.id, ctx.scope.allProducts), 'g.id', page);
-      return connectionFrom(await q.execute(), page, (g) => g.id);
+      return connectionFrom(await findReadableGrantPage(ctx.db, viewer.id, ctx.scope.allProducts, page), page, (g) => g.id);
     },
   }),
 );

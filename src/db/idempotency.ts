@@ -1,0 +1,24 @@
+import type { IdempotencyKeysTable } from './types.ts';
+import type { Selectable } from 'kysely';
+import type { DbOrTrx } from './connection.ts';
+
+/** The stored idempotency key `key` of actor `actorId`, if any. */
+export async function findIdempotencyKey(db: DbOrTrx, actorId: string, key: string): Promise<Selectable<IdempotencyKeysTable> | undefined> {
+  return db.selectFrom('idempotency_keys').selectAll().where('actor_id', '=', actorId).where('key', '=', key).executeTakeFirst();
+}
+
+/** Whether actor `actorId` already used idempotency key `key` (pack/unpack decide whether a call is a replay). */
+export async function idempotencyKeyExists(db: DbOrTrx, actorId: string, key: string): Promise<boolean> {
+  return (await db.selectFrom('idempotency_keys').select('key').where('actor_id', '=', actorId).where('key', '=', key).executeTakeFirst()) !== undefined;
+}
+
+/** Stores the response of a first call under `key`; fails on a key the actor already used (primary key). */
+export async function insertIdempotencyKey(
+  db: DbOrTrx,
+  row: { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown },
+): Promise<void> {
+  await db
+    .insertInto('idempotency_keys')
+    .values({ actor_id: row.actorId, key: row.key, operation: row.operation, request_hash: row.requestHash, response: JSON.stringify(row.response) })
+    .execute();
+}
