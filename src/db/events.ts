@@ -308,11 +308,49 @@ export async function findItemEventPages(db: DbOrTrx, scope: ReadScope, keys: re
   return keys.map((k) => result.get(keyOfItemPage(k)) ?? []);
 }
 
-/** A keyset page (by item id) of the items event `eventId` covers that `scope` may see (`Event.items`, `MaterialLot.sourceItems`). */
-export async function findEventItemPage(db: DbOrTrx, scope: ReadScope, eventId: string, page: KeysetPage<unknown>): Promise<ItemRow[]> {
-  const q = db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').selectAll('i')
-    .where('l.event_id', '=', eventId).where(itemVisibleSql(scope, 'i'));
-  return keysetPage(q, 'i.id', page).execute();
+/** One page of one event's items (`Event.items`, `MaterialLot.sourceItems`), keyset by item id. */
+export interface EventItemsKey extends KeysetPage<string> {
+  eventId: string;
+}
+
+/** Cache key of an {@link EventItemsKey} (DataLoader). */
+export const keyOfEventItemsPage = (k: EventItemsKey): string => JSON.stringify([k.eventId, k.limit, k.after, k.before, k.backward]);
+
+/**
+ * Pages of many events' items (up to `limit + 1` items each, see `keysetPage`) that `scope` may see, in `keys`' order:
+ * one statement per distinct page shape, each event's page read by its own LATERAL subquery (the plan of a single page).
+ */
+export async function findEventItemPages(db: DbOrTrx, scope: ReadScope, keys: readonly EventItemsKey[]): Promise<ItemRow[][]> {
+  const groups = new Map<string, EventItemsKey[]>();
+  for (const k of keys) {
+    const g = JSON.stringify([k.limit, k.after, k.before, k.backward]);
+    const list = groups.get(g);
+    if (list) list.push(k);
+    else groups.set(g, [k]);
+  }
+  const result = new Map<string, ItemRow[]>();
+  for (const group of groups.values()) {
+    const { limit, after, before, backward } = group[0]!;
+    const eventIds = [...new Set(group.map((k) => k.eventId))];
+    const order = backward ? sql`DESC` : sql`ASC`;
+    const bounds = sql`${after === null ? sql`` : sql`AND i.id > ${after}`} ${before === null ? sql`` : sql`AND i.id < ${before}`}`;
+    const rows = await sql<ItemRow & { page_event_id: string }>`
+      SELECT p.event_id AS page_event_id, x.* FROM unnest(${eventIds}::uuid[]) AS p(event_id)
+      CROSS JOIN LATERAL (
+        SELECT i.* FROM chain_links l JOIN items i ON i.id = l.item_id
+        WHERE l.event_id = p.event_id ${bounds} AND ${itemVisibleSql(scope, 'i')}
+        ORDER BY i.id ${order} LIMIT ${limit + 1}
+      ) x
+      ORDER BY p.event_id, x.id ${order}`.execute(db);
+    const byEvent = new Map<string, ItemRow[]>();
+    for (const { page_event_id: eventId, ...item } of rows.rows) {
+      const list = byEvent.get(eventId);
+      if (list) list.push(item);
+      else byEvent.set(eventId, [item]);
+    }
+    for (const k of group) result.set(keyOfEventItemsPage(k), byEvent.get(k.eventId) ?? []);
+  }
+  return keys.map((k) => result.get(keyOfEventItemsPage(k)) ?? []);
 }
 
 /** The GTINs (ascending) of the items event `eventId` covers that `scope` may see. */

@@ -7,7 +7,7 @@ import { PACK_ITEMS_FAILURES, packItems } from '../../services/pack-items.ts';
 import { UNPACK_ITEMS_FAILURES, unpackItems } from '../../services/unpack-items.ts';
 import { formatWithOffset, parseOccurrenceTime } from '../../core/time.ts';
 import { findVisibleBatch } from '../../db/visibility.ts';
-import { type EventFilter, countEvents, findEventItemPage, findEventPage } from '../../db/events.ts';
+import { type EventFilter, countEvents, findEventPage } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
 import { RECORD_EVENT_FAILURES, type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
@@ -81,7 +81,7 @@ builder.node(EventRef, {
       description: `Items this event covers that you may see, ordered by item id. ${PAGING_NOTE}`,
       resolve: async (e, args, ctx) => {
         const page = pageParams(args, isUuid);
-        return connectionFrom(await findEventItemPage(ctx.db, ctx.scope, e.id, page), page, (i) => i.id);
+        return connectionFrom(await ctx.loaders.eventItems.load({ eventId: e.id, ...page }), page, (i) => i.id);
       },
     }),
   }),

@@ -1,5 +1,5 @@
 import { materialEpcClass } from '../../core/epcis-export.ts';
-import { findEventItemPage, findEventPage, findEventProductGtins } from '../../db/events.ts';
+import { findEventPage, findEventProductGtins } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
 import { builder } from '../builder.ts';
 import { PAGING_NOTE, connectionFrom, isCount, isUuid, pageParams } from '../pagination.ts';
@@ -45,7 +45,7 @@ builder.node(MaterialLotRef, {
       description: `The items this material was recovered from (those you may see), ordered by item id. ${PAGING_NOTE}`,
       resolve: async (l, args, ctx) => {
         const page = pageParams(args, isUuid);
-        return connectionFrom(await findEventItemPage(ctx.db, ctx.scope, l.event.id, page), page, (i) => i.id);
+        return connectionFrom(await ctx.loaders.eventItems.load({ eventId: l.event.id, ...page }), page, (i) => i.id);
       },
     }),
     sourceProducts: t.field({
