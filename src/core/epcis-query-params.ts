@@ -1,6 +1,6 @@
 /**
  * EPCIS 2.0 SimpleEventQuery parameters (EPCIS 2.0 §8.2.7.1, REST binding `GET /events`), parsed into a typed query
- * or a list of parameter errors. Pure: no I/O, no clock; the database translation is `src/db/epcis-events.ts`.
+ * or a list of parameter errors. Pure: no I/O, no clock; the database translation is `src/db/events.ts`.
  *
  * What each parameter means for this ledger (every filter matches what `epcis-export.ts` shows):
  * - Several values: repeat the parameter or separate values with `|` (the binding's `pipeDelimited` style). Values

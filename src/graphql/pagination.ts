@@ -58,11 +58,8 @@ export function pageParams<K>(args: PageArgs, validKey: (k: unknown) => k is K):
 
 export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 
-// Applying a page to SQL lives in db/paging.ts (all SQL lives in src/db); re-exported for existing importers.
-export { keysetPage } from '../db/paging.ts';
-
 /**
- * Builds a Relay connection from rows fetched with `limit + 1` in the page's read direction (see `keysetPage`); the
+ * Builds a Relay connection from rows fetched with `limit + 1` in the page's read direction (see `keysetPage` in db/paging.ts); the
  * edges come out in the connection's order. `hasPreviousPage`/`hasNextPage` are exact in the read direction and
  * true on the other side when the page starts after (ends before) a cursor.
  */

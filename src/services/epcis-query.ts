@@ -1,7 +1,7 @@
 /**
  * EPCIS 2.0 query: the ledger events a viewer may read, as EPCIS events (core's `toEpcisEvent`), filtered, ordered and
  * paged by the SimpleEventQuery parameters of `core/epcis-query-params.ts` (their meaning is documented there; the
- * SQL is `db/epcis-events.ts`). Visibility is exactly `eventVisibleSql`, the rule of every other event read.
+ * SQL is the shared event query, `db/events.ts`). Visibility is exactly `eventVisibleSql`, the rule of every other event read.
  *
  * Every result is read at one signed checkpoint of the Merkle log: the first page at the latest checkpoint, the next
  * pages (through `nextPageToken`) at the same one, and only events below its tree size are returned. The events of
@@ -33,7 +33,7 @@ import { hex } from '../db/ledger.ts';
 // Kept here for existing importers (capture); they live in core and db now.
 export { bizStepName, dispositionName, sourceDestTypeName, kindsOfBizStep, EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE } from '../core/epcis-query-params.ts';
 export type { EpcPattern, EpcisAction, EpcisEventFilter } from '../core/epcis-query-params.ts';
-export { type EpcisCapturesTable, type EpcisDatabase, epcisDb } from '../db/epcis-events.ts';
+export type { EpcisCapturesTable, EpcisDatabase } from '../db/epcis-events.ts';
 
 /** The signed checkpoint a query result was read at, as documents carry it (`provenant:checkpoint`). */
 export interface QueryCheckpoint {
@@ -211,9 +211,6 @@ function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: re
   const projected = projectExportable(exportableOf(r), visibleItems, !view.allItemsVisible, view.withheld);
   return toEpcisEvent(projected, { epcFormat, companyPrefixes });
 }
-
-// Kept here for existing importers; the SQL lives in db/actors.ts.
-export { knownCompanyPrefixes } from '../db/actors.ts';
 
 /** A ledger event found by its content hash, with its EPCIS export in both EPC formats. */
 export interface LedgerExport {
