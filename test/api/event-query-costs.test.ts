@@ -107,4 +107,13 @@ describe('event lists cost a bounded number of statements', () => {
     expect(many.statements).toBe(one.statements);
     console.log(`epcisDocument: statements for 1 event: ${one.statements}; for 40: ${many.statements}`);
   });
+
+  it('node lookups of malformed ids answer null (no statement with an empty id list)', async () => {
+    const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
+    for (const type of ['Event', 'Batch', 'Grant', 'Item']) {
+      const { body } = await srv.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: gid(type, 'not-a-uuid') }, maker.key);
+      expect(body.errors, `${type}: ${JSON.stringify(body.errors)}`).toBeUndefined();
+      expect(body.data.node, type).toBeNull();
+    }
+  });
 });
