@@ -353,11 +353,19 @@ export async function findEventItemPages(db: DbOrTrx, scope: ReadScope, keys: re
   return keys.map((k) => result.get(keyOfEventItemsPage(k)) ?? []);
 }
 
-/** The GTINs (ascending) of the items event `eventId` covers that `scope` may see. */
-export async function findEventProductGtins(db: DbOrTrx, scope: ReadScope, eventId: string): Promise<string[]> {
-  const rows = await sql<{ gtin: string }>`
-    SELECT DISTINCT i.gtin FROM chain_links cl JOIN items i ON i.id = cl.item_id WHERE cl.event_id = ${eventId} AND ${itemVisibleSql(scope, 'i')} ORDER BY i.gtin`.execute(db);
-  return rows.rows.map((r) => r.gtin);
+/** Per event of `eventIds` (uuids), the GTINs (ascending) of the items it covers that `scope` may see; one statement. */
+export async function findEventProductGtins(db: DbOrTrx, scope: ReadScope, eventIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (eventIds.length === 0) return out;
+  const rows = await sql<{ event_id: string; gtin: string }>`
+    SELECT DISTINCT cl.event_id, i.gtin FROM chain_links cl JOIN items i ON i.id = cl.item_id
+    WHERE cl.event_id = ANY(${[...eventIds]}::uuid[]) AND ${itemVisibleSql(scope, 'i')} ORDER BY cl.event_id, i.gtin`.execute(db);
+  for (const r of rows.rows) {
+    const list = out.get(r.event_id);
+    if (list) list.push(r.gtin);
+    else out.set(r.event_id, [r.gtin]);
+  }
+  return out;
 }
 
 /** Ids of every item event `eventId` covers, visible or not (write paths: capture and pack check what they wrote). */

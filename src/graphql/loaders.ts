@@ -6,7 +6,7 @@ import type { Db } from '../db/connection.ts';
 import { findBatchesByIds, findEventsByIds, findItemsByIds, findProductsByGtins } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow, ProductRow } from '../db/types.ts';
 import { findVisibleBatchesByIds, findVisibleProductsByGtins } from '../db/catalog.ts';
-import { type EventItemsKey, type ItemEventRow, type ItemEventsKey, findEventItemPages, findItemEventPages, findVisibleEventsByIds, keyOfEventItemsPage } from '../db/events.ts';
+import { type EventItemsKey, type ItemEventRow, type ItemEventsKey, findEventItemPages, findEventProductGtins, findItemEventPages, findVisibleEventsByIds, keyOfEventItemsPage } from '../db/events.ts';
 import { type ActorKeyRow, actorKeysOf } from '../db/actor-keys.ts';
 import { type EventReadView, eventReadViews } from '../services/event-disclosure.ts';
 import { filterVisibleItems } from '../services/visible-items.ts';
@@ -39,6 +39,11 @@ export function createLoaders(db: Db, scope: ReadScope) {
     itemEvents: new DataLoader<ItemEventsKey, ItemEventRow[], string>((keys) => findItemEventPages(db, scope, keys), { cacheKeyFn: keyOfPage }),
     /** A page of an event's visible items (`Event.items`, `MaterialLot.sourceItems`): one statement for a list of events. */
     eventItems: new DataLoader<EventItemsKey, ItemRow[], string>((keys) => findEventItemPages(db, scope, keys), { cacheKeyFn: keyOfEventItemsPage }),
+    /** GTINs of the visible items of each event (`MaterialLot.sourceProducts`). */
+    eventProductGtins: new DataLoader<string, string[]>(async (ids) => {
+      const gtins = await findEventProductGtins(db, scope, ids);
+      return ids.map((id) => gtins.get(id) ?? []);
+    }),
     visibleItem: new DataLoader<string, ItemRow | undefined>(async (ids) =>
       byKeys(ids, await filterVisibleItems(db, scope, await findItemsByIds(db, uuids(ids))), (i) => i.id),
     ),

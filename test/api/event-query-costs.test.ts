@@ -11,6 +11,7 @@ let db: TestDatabase;
 let srv: TestServer;
 let maker: TestActor;
 let dist: TestActor;
+let recycler: TestActor;
 let statements = 0;
 const counter: KyselyPlugin = {
   transformQuery: (args) => {
@@ -34,6 +35,15 @@ beforeAll(async () => {
   }
   for (let n = 0; n < LOTS; n += 3) {
     await lifecycle(srv, maker, 'shipItems', { batch: { gtin: GTIN, lot: `L${n}` }, to: dist.id, occurredAt: minutesAgo(5) });
+  }
+  // Ten lots recycled: ten RECYCLE events with two material lots each.
+  recycler = await createTestActor(srv, 'Recycler', ['RECYCLER']);
+  for (let n = 1; n < LOTS; n += 3) {
+    const batch = { gtin: GTIN, lot: `L${n}` };
+    await lifecycle(srv, maker, 'shipItems', { batch, to: recycler.id, occurredAt: minutesAgo(5) });
+    await lifecycle(srv, recycler, 'receiveItems', { batch, occurredAt: minutesAgo(4) });
+    const r = await lifecycle(srv, recycler, 'recycleItems', { batch, occurredAt: minutesAgo(3), materials: [{ material: 'Aluminium', massKg: 1 }, { material: 'copper', massKg: 0.2 }] });
+    expect(r.__typename, JSON.stringify(r)).toBe('RecordEventSuccess');
   }
 }, 60_000);
 afterAll(async () => {
@@ -66,6 +76,18 @@ describe('event lists cost a bounded number of statements', () => {
       expect(many.statements).toBe(one.statements);
       console.log(`${actor === maker ? 'maker' : 'dist'}: statements for 1 event: ${one.statements}; for ${n}: ${many.statements}`);
     }
+  });
+
+  it('material lots with their source products and items: 1 RECYCLE event costs what 10 do', async () => {
+    const lots = (first: number) => `{ materialLots(first: ${first}) { edges { node { material massKg recycledAt
+      sourceProducts { gtin name } sourceItems(first: 2) { edges { node { sgtin } } } event { kind itemCount } } } } }`;
+    const one = await cost(recycler, lots(1));
+    const many = await cost(recycler, lots(10));
+    expect(one.data.materialLots.edges).toHaveLength(2);
+    expect(many.data.materialLots.edges).toHaveLength(20);
+    expect(many.data.materialLots.edges.every((e: any) => e.node.sourceProducts[0]?.gtin === GTIN && e.node.sourceItems.edges.length === 2)).toBe(true);
+    expect(many.statements).toBe(one.statements);
+    console.log(`materialLots: statements for 1 event: ${one.statements}; for 10: ${many.statements}`);
   });
 
   it('a page of an event\'s items pages like any connection: forward, after a cursor and backward, in item id order', async () => {

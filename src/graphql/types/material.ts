@@ -1,5 +1,5 @@
 import { materialEpcClass } from '../../core/epcis-export.ts';
-import { findEventPage, findEventProductGtins } from '../../db/events.ts';
+import { findEventPage } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
 import { builder } from '../builder.ts';
 import { PAGING_NOTE, connectionFrom, isCount, isUuid, pageParams } from '../pagination.ts';
@@ -52,7 +52,7 @@ builder.node(MaterialLotRef, {
       type: [ProductRef],
       description: 'Which products this recovered lot came from.',
       resolve: async (l, _a, ctx) => {
-        const gtins = await findEventProductGtins(ctx.db, ctx.scope, l.event.id);
+        const gtins = await ctx.loaders.eventProductGtins.load(l.event.id);
         return (await Promise.all(gtins.map((g) => ctx.loaders.product.load(g)))).filter((p) => p !== undefined);
       },
     }),
