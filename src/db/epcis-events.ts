@@ -8,7 +8,9 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { EpcPattern, EpcisEventFilter, EpcisOrderBy, EpcisOrderDirection, PartyRef, SourceDestFilter } from '../core/epcis-query-params.ts';
 import { kindsOfBizStep, kindsOfDisposition } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
+import type { EventBody } from '../core/chain.ts';
 import type { DbOrTrx } from './connection.ts';
+import { type StoredEventColumns, formatOf, readableBodyOf, v1ItemsOf } from './event-content.ts';
 import type { Database } from './types.ts';
 import { eventVisibleSql } from './visibility.ts';
 
@@ -171,6 +173,8 @@ export interface EpcisEventRow {
   id: string;
   leaf_index: number;
   body: string;
+  /** The event's readable content as a v1-shaped body (items included) for the export (db/event-content.ts). */
+  readable: EventBody;
   content_hash: Uint8Array;
   actor_id: string;
   counterparty_id: string | null;
@@ -222,11 +226,13 @@ export async function findEpcisEventRows(
   }
   let s = q
     .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
-    .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id']);
+    .select([...EXPORT_COLUMNS, 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id']);
   if (order.by !== null) s = s.orderBy(order.by === 'eventTime' ? 'e.occurred_at' : 'e.recorded_at', dir);
   const rows = await s.orderBy('e.leaf_index', dir).limit(page.limit).execute();
+  const readable = await readableBodies(db, rows);
   return rows.map((r) => ({
-    ...r, leaf_index: Number(r.leaf_index), captured_event_id: r.captured_event_id ?? null, actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
+    id: r.id, body: r.body, content_hash: r.content_hash, actor_id: r.actor_id, counterparty_id: r.counterparty_id, readable: readable.get(r.id)!,
+    leaf_index: Number(r.leaf_index), captured_event_id: r.captured_event_id ?? null, actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null,
   }));
 }
 
@@ -235,4 +241,29 @@ export async function countEpcisEvents(db: DbOrTrx, scope: ReadScope, filter: Ep
   const inner = base(db, scope, filter, treeSize).select(sql<number>`1`.as('one')).limit(cap);
   const row = await epcisDb(db).selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** The event columns an export reads (its readable content and the v2 bookkeeping the mapper needs). */
+export const EXPORT_COLUMNS = [
+  'e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at', 'e.location',
+  'e.counterparty_id', 'e.data', 'e.format', 'e.field_salts', 'e.erased', 'e.signature',
+] as const;
+
+/**
+ * Each row's readable, v1-shaped body (db/event-content.ts): a v1 event's items from its body, a v2 event's (whose
+ * body names no item) from its chain links, sorted like a v1 body's.
+ */
+export async function readableBodies(db: DbOrTrx, rows: readonly (StoredEventColumns & { id: string })[]): Promise<Map<string, EventBody>> {
+  const v2 = rows.filter((r) => formatOf(r) === 2).map((r) => r.id);
+  const items = new Map<string, string[]>();
+  for (let i = 0; i < v2.length; i += 1000) {
+    const links = await sql<{ event_id: string; sgtin: string }>`
+      SELECT l.event_id, i.sgtin FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = ANY(${v2.slice(i, i + 1000)}::uuid[])`.execute(db);
+    for (const l of links.rows) {
+      const list = items.get(l.event_id);
+      if (list) list.push(l.sgtin);
+      else items.set(l.event_id, [l.sgtin]);
+    }
+  }
+  return new Map(rows.map((r) => [r.id, readableBodyOf(r, formatOf(r) === 2 ? (items.get(r.id) ?? []).sort() : v1ItemsOf(r.body))]));
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { parseSgtinUrn } from '../core/identifiers.ts';
+import type { StoredEntry } from '../core/v2/stored-chain.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { BatchRow, EventRow, ItemRow, ProductRow } from './types.ts';
 
@@ -91,6 +92,8 @@ export interface NewLink {
   /** The item's stage and recall flag after the event (what the head map will commit to). */
   stage: string;
   recalled: boolean;
+  /** v2: hex salt (16 bytes) of the item's entry in the event's items tree; absent on v1 links. */
+  entrySalt?: string;
 }
 
 /** Appends chain links for one event. The (item_id, seq) primary key refuses a second link at the same seq. */
@@ -98,12 +101,12 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled)
-      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt)
+      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex')
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
                   ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
-                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[])
-        AS t(item_id, seq, prev_hash, hash, stage, recalled)`.execute(trx);
+                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[])
+        AS t(item_id, seq, prev_hash, hash, stage, recalled, entry_salt)`.execute(trx);
   }
 }
 
@@ -190,8 +193,9 @@ export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
   return db
     .selectFrom('chain_links as l')
     .innerJoin('events as e', 'e.id', 'l.event_id')
-    .select(['l.seq', 'l.prev_hash', 'l.hash', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
-      'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count'])
+    .select(['l.seq', 'l.prev_hash', 'l.hash', 'l.entry_salt', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
+      'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count', 'e.format', 'e.field_salts', 'e.erased',
+      'e.pad_key', 'e.signature'])
     .where('l.item_id', '=', itemId)
     .orderBy('l.seq')
     .execute();
@@ -205,4 +209,27 @@ export async function insertCustodyStarts(trx: Trx, starts: readonly { itemId: s
       INSERT INTO custody_starts (item_id, seq, actor_id)
       SELECT * FROM unnest(${part.map((s) => s.itemId)}::uuid[], ${part.map((s) => s.seq)}::int[], ${part.map((s) => s.actorId)}::uuid[])`.execute(trx);
   }
+}
+
+/**
+ * The stored items-tree entries of each of `eventIds` (one per chain link: the item's SGTIN, seq, previous link and
+ * entry salt; salt '' on v1 links), in item order of the links. Audit and proofs rebuild v2 items trees from them.
+ */
+export async function entriesOfEvents(db: DbOrTrx, eventIds: readonly string[]): Promise<Map<string, (StoredEntry & { itemId: string })[]>> {
+  const out = new Map<string, (StoredEntry & { itemId: string })[]>();
+  if (eventIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('chain_links as l')
+    .innerJoin('items as i', 'i.id', 'l.item_id')
+    .select(['l.event_id', 'l.item_id', 'l.seq', 'l.prev_hash', 'l.entry_salt', 'i.sgtin'])
+    .where(sql<boolean>`l.event_id = ANY(${eventIds}::uuid[])`)
+    .execute();
+  // Append in place: copying the list per link made a 100k-item event quadratic.
+  for (const r of rows) {
+    const e = { itemId: r.item_id, sgtin: r.sgtin, seq: r.seq, prevHash: r.prev_hash, salt: r.entry_salt ? hex(r.entry_salt) : '' };
+    const list = out.get(r.event_id);
+    if (list) list.push(e);
+    else out.set(r.event_id, [e]);
+  }
+  return out;
 }

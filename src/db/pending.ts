@@ -2,17 +2,31 @@ import { sql } from 'kysely';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
 
+/** Every column of a new event but its leaf index. */
+export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
+
 /**
  * Records a written event as pending; the integrator gives it its leaf index later. Returns the event as its writer
  * sees it: every column, with leaf_index -1 until integrated.
  */
-export async function insertPendingEvent(trx: Trx, e: Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown }): Promise<EventRow> {
+export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<EventRow> {
   await trx
     .insertInto('pending_events')
-    .values({ ...e, data: JSON.stringify(e.data) })
+    .values({
+      ...e,
+      data: JSON.stringify(e.data),
+      field_salts: e.field_salts === null ? null : JSON.stringify(e.field_salts),
+      erased: e.erased === null ? null : JSON.stringify(e.erased),
+    })
     .execute();
   return { ...e, data: e.data as EventRow['data'], leaf_index: -1 };
 }
+
+/** The columns an event row has besides its leaf index (pending and integrated alike). */
+export const EVENT_COLUMNS = [
+  'id', 'kind', 'actor_id', 'occurred_at', 'tz_offset', 'recorded_at', 'location', 'counterparty_id', 'data', 'body', 'content_hash', 'signature',
+  'item_count', 'format', 'field_salts', 'erased', 'pad_key',
+] as const;
 
 /** Events by id, integrated or still pending (pending ones with leaf_index -1). */
 export async function findEventsOrPending(db: DbOrTrx, ids: readonly string[]): Promise<EventRow[]> {
@@ -21,7 +35,7 @@ export async function findEventsOrPending(db: DbOrTrx, ids: readonly string[]): 
   if (integrated.length === ids.length) return integrated;
   const pending = await db
     .selectFrom('pending_events')
-    .select(['id', 'kind', 'actor_id', 'occurred_at', 'tz_offset', 'recorded_at', 'location', 'counterparty_id', 'data', 'body', 'content_hash', 'signature', 'item_count'])
+    .select([...EVENT_COLUMNS])
     .where(sql<boolean>`id = ANY(${ids}::uuid[])`)
     .execute();
   return [...integrated, ...pending.map((p) => ({ ...p, leaf_index: -1 }))];
@@ -53,8 +67,10 @@ export async function movePendingToLog(trx: Trx, ids: readonly string[], firstLe
   const leaves = ids.map((_, i) => firstLeaf + i);
   const res = await sql`
     WITH moved AS (DELETE FROM pending_events WHERE id = ANY(${ids}::uuid[]) RETURNING *)
-    INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count)
-    SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count
+    INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                        format, field_salts, erased, pad_key)
+    SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count,
+           m.format, m.field_salts, m.erased, m.pad_key
     FROM moved m JOIN unnest(${ids}::uuid[], ${leaves}::int8[]) AS u(id, leaf) ON u.id = m.id`.execute(trx);
   if (Number(res.numAffectedRows ?? ids.length) !== ids.length) throw new Error(`integration moved ${res.numAffectedRows} of ${ids.length} pending events`);
 }

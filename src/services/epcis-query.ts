@@ -18,12 +18,11 @@
  */
 import { sql } from 'kysely';
 import { encodeBase64 } from '../core/checkpoint.ts';
-import type { EventBody } from '../core/chain.ts';
 import { type EpcFormat, toEpcisEvent } from '../core/epcis-export.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, epcisDb, findEpcisEventRows, findQueryCheckpoint } from '../db/epcis-events.ts';
+import { EXPORT_COLUMNS, type EpcisEventRow, type EpcisOrder, countEpcisEvents, epcisDb, findEpcisEventRows, findQueryCheckpoint, readableBodies } from '../db/epcis-events.ts';
 import { hex } from '../db/ledger.ts';
 
 // Kept here for existing importers (capture); they live in core and db now.
@@ -152,7 +151,7 @@ async function scan(
 function exportEvent(r: EpcisEventRow, epcFormat: EpcFormat, companyPrefixes: readonly string[]): Record<string, unknown> {
   const exported = toEpcisEvent(
     {
-      body: JSON.parse(r.body) as EventBody,
+      body: r.readable,
       contentHash: hex(r.content_hash),
       leafIndex: r.leaf_index,
       actorGln: r.actor_gln,
@@ -194,12 +193,13 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
       .leftJoin('actors as a', 'a.id', 'e.actor_id')
       .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
       .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
-      .select(['e.id', 'e.leaf_index', 'e.body', 'e.content_hash', 'e.actor_id', 'e.counterparty_id', 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
+      .select([...EXPORT_COLUMNS, 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
       .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
       .execute();
+    const readable = await readableBodies(db, rows);
     for (const r of rows) {
       const exportable = {
-        body: JSON.parse(r.body) as EventBody,
+        body: readable.get(r.id)!,
         contentHash: hex(r.content_hash),
         leafIndex: Number(r.leaf_index),
         actorGln: r.actor_gln ?? null,

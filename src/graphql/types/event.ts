@@ -37,8 +37,8 @@ builder.node(EventRef, {
       resolve: async (e, _a, ctx) => (e.counterparty_id ? ((await ctx.loaders.actor.load(e.counterparty_id)) ?? null) : null),
     }),
     data: t.field({ type: 'JSON', description: 'Kind-specific fields (price, materials, reason, …).', resolve: (e) => e.data }),
-    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v1\\n" || canonical body.', resolve: (e) => toHex(e.content_hash) }),
-    canonicalBody: t.exposeString('body', { description: 'The exact RFC 8785 JSON that was hashed.' }),
+    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v2\\n" || canonical body (v1 events: "provenant:event:v1\\n"; docs/ledger-format.md).', resolve: (e) => toHex(e.content_hash) }),
+    canonicalBody: t.exposeString('body', { description: 'The exact RFC 8785 JSON that was hashed (v2: field commitments and the items root, no values or serials).' }),
     leafIndex: t.int({ description: 'Position of this event in the Merkle log.', resolve: (e) => Number(e.leaf_index) }),
     itemCount: t.exposeInt('item_count'),
     items: t.connection({
