@@ -11,6 +11,8 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
+import { opensField } from '../../src/core/v2/fields.ts';
+import { sql } from 'kysely';
 import { schema } from '../../src/graphql/schema.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { verifyItem } from '../../src/services/verify-item.ts';
@@ -280,7 +282,11 @@ describe('hostile input never corrupts the ledger', () => {
     const { body } = await srv.gql(`query($id: ID!) { node(id: $id) { ... on Event { location data canonicalBody } } }`, { id: exotic.event.id }, owner.key);
     expect(body.data.node.location).toBe(HOSTILE.rtlOverride);
     expect(body.data.node.data.note).toBe(HOSTILE.emoji + HOSTILE.bom);
-    expect(JSON.parse(body.data.node.canonicalBody).location).toBe(HOSTILE.rtlOverride);
+    // v2: the hashed body commits to each value; the stored value and salt must open the commitment exactly.
+    const stored = await sql<{ body: string; field_salts: Record<string, string> }>`SELECT body, field_salts FROM events WHERE body = ${body.data.node.canonicalBody}`.execute(db.db);
+    const committed = JSON.parse(stored.rows[0]!.body).fields;
+    expect(opensField('location', HOSTILE.rtlOverride, stored.rows[0]!.field_salts['location'], committed.location)).toBe(true);
+    expect(opensField('note', HOSTILE.emoji + HOSTILE.bom, stored.rows[0]!.field_salts['note'], committed.note)).toBe(true);
     // Read arguments: a typed VALIDATION_ERROR naming the argument, never an internal error.
     for (const [query, vars, field] of [
       ['query($l: String!) { batch(gtin: "' + GTIN + '", lot: $l) { id } }', { l: 'L\u00001' }, 'lot'],

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../../src/core/chain.ts';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
+import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
+import { fieldValuesOf, readableOf } from '../../src/core/v2/event-fields.ts';
+import { readerTier } from '../../src/core/v2/disclosure.ts';
+import { findItemsBySgtins, insertBatch, insertItems, insertLinks } from '../../src/db/ledger.ts';
+import { insertPendingEvent } from '../../src/db/pending.ts';
+import { auditLedger } from '../../src/services/audit.ts';
+import { integrateAll } from '../../src/services/integrate.ts';
+import { itemProofBundle } from '../../src/services/log-proofs.ts';
+import { verifyItem } from '../../src/services/verify-item.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+let db: TestDatabase;
+let srv: TestServer;
+let brandA: TestActor, brandB: TestActor, logistics: TestActor, shop: TestActor, buyer: TestActor;
+const GTIN_A = '04012345111118';
+const GTIN_B = '09506000134352';
+const a = (s: string) => `urn:epc:id:sgtin:4012345.011111.${s}`;
+const b = (s: string) => `urn:epc:id:sgtin:9506000.013435.${s}`;
+const A_SERIALS = Array.from({ length: 40 }, (_, i) => `LEAKA-${String(i).padStart(4, '0')}`);
+const B_SERIALS = ['LEAKB-0001', 'LEAKB-0002', 'LEAKB-0003'];
+const ok = (r: { __typename: string }) => expect(r.__typename, JSON.stringify(r)).toBe('RecordEventSuccess');
+
+async function gqlBundle(sgtin: string, key: string): Promise<ProofBundleV2> {
+  const { body } = await srv.gql(`query($s: String!) { itemProofBundle(sgtin: $s) }`, { s: sgtin }, key);
+  expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+  return body.data.itemProofBundle;
+}
+
+beforeAll(async () => {
+  db = await openTestDatabase();
+  srv = await startTestServer(db);
+  brandA = await createTestActor(srv, 'Brand A', ['MANUFACTURER'], ['4012345']);
+  brandB = await createTestActor(srv, 'Brand B', ['MANUFACTURER'], ['9506000']);
+  logistics = await createTestActor(srv, 'Logistics', ['DISTRIBUTOR']);
+  shop = await createTestActor(srv, 'Shop', ['RETAILER']);
+  buyer = await createTestActor(srv, 'Buyer', []);
+  expect((await registerProductAndBatch(srv, brandA, { gtin: GTIN_A, lot: 'LA', serials: A_SERIALS })).__typename).toBe('RegisterBatchSuccess');
+  expect((await registerProductAndBatch(srv, brandB, { gtin: GTIN_B, lot: 'LB', serials: B_SERIALS })).__typename).toBe('RegisterBatchSuccess');
+  // Both brands hand items to one logistics provider, which moves them on to the shop in ONE SHIP.
+  ok(await lifecycle(srv, brandA, 'shipItems', { items: A_SERIALS.slice(0, 5).map(a), to: logistics.id, occurredAt: minutesAgo(30) }));
+  ok(await lifecycle(srv, brandB, 'shipItems', { items: B_SERIALS.map(b), to: logistics.id, occurredAt: minutesAgo(30) }));
+  ok(await lifecycle(srv, logistics, 'receiveItems', { items: [...A_SERIALS.slice(0, 5).map(a), ...B_SERIALS.map(b)], occurredAt: minutesAgo(29) }));
+  ok(await lifecycle(srv, logistics, 'shipItems', { items: [...A_SERIALS.slice(0, 5).map(a), ...B_SERIALS.map(b)], to: shop.id, occurredAt: minutesAgo(28) }));
+  ok(await lifecycle(srv, shop, 'receiveItems', { items: [...A_SERIALS.slice(0, 5).map(a), ...B_SERIALS.map(b)], occurredAt: minutesAgo(27) }));
+  ok(await lifecycle(srv, shop, 'sellItems', { items: [a(A_SERIALS[0]!), a(A_SERIALS[1]!)], buyer: buyer.id, price: 129.9, currency: 'EUR', occurredAt: minutesAgo(26) }));
+});
+afterAll(async () => {
+  await srv?.close();
+  await db?.dispose();
+});
+
+describe('format v2 on the server', () => {
+  it('every event is written as v2: a body with commitments and an items root, no serial and no count', async () => {
+    const rows = await sql<{ body: string; format: number; item_count: number; kind: string }>`SELECT body, format, item_count, kind FROM events ORDER BY leaf_index`.execute(db.db);
+    expect(rows.rows.length).toBe(8);
+    for (const r of rows.rows) {
+      expect(r.format).toBe(2);
+      const body = JSON.parse(r.body);
+      expect(body).toMatchObject({ format: 'provenant/event/v2', kind: r.kind, items: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(r.body).not.toMatch(/LEAK[AB]-/);
+      // Exactly the v2 keys: nothing says how many items the event covers.
+      expect(Object.keys(body).sort()).toEqual(['fields', 'format', 'items', 'kind', 'occurredAt', 'recordedAt', 'timezoneOffset']);
+    }
+    // The readable columns still hold the values (read paths read them); the salts sit beside them.
+    const sell = await sql<{ data: Record<string, unknown>; field_salts: Record<string, string>; counterparty_id: string }>`SELECT data, field_salts, counterparty_id FROM events WHERE kind = 'SELL'`.execute(db.db);
+    expect(sell.rows[0]!.data).toEqual({ price: 129.9, currency: 'EUR' });
+    expect(Object.keys(sell.rows[0]!.field_salts).sort()).toEqual(['actor', 'buyer', 'currency', 'price']);
+  });
+
+  it('a bundle of one item of a 40-item COMMISSION and a two-brand SHIP holds no other serial anywhere, and verifies complete', async () => {
+    const bundle = await gqlBundle(a(A_SERIALS[0]!), brandA.key);
+    const text = JSON.stringify(bundle);
+    for (const s of [...A_SERIALS.slice(1), ...B_SERIALS]) expect(text, s).not.toContain(s);
+    expect(text).toContain(A_SERIALS[0]);
+    expect(bundle.events.map((e) => JSON.parse(e.body).kind)).toEqual(['COMMISSION', 'SHIP', 'RECEIVE', 'SHIP', 'RECEIVE', 'SELL']);
+    const v = verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok && v.summary, JSON.stringify(v)).toMatch(/^complete as of checkpoint \d+ \(tree size \d+\) of test\.provenant\/log: 6 events, head seq 5, stage SOLD, not recalled$/);
+    // Brand B's bundle of its item from the same SHIP: none of brand A's serials either.
+    const other = JSON.stringify(await gqlBundle(b(B_SERIALS[0]!), brandB.key));
+    for (const s of [...A_SERIALS, ...B_SERIALS.slice(1)]) expect(other, s).not.toContain(s);
+  });
+
+  it('participant fields (buyer, price, currency) are withheld from a public reader and still proven; the brand sees them', async () => {
+    const [item] = await findItemsBySgtins(db.db, [a(A_SERIALS[0]!)]);
+    const pub = await itemProofBundle(db.db, srv.signer, item!, null, undefined, { tier: 'public' });
+    expect(pub.kind).toBe('ok');
+    const bundle = (pub as { bundle: ProofBundleV2 }).bundle;
+    const sell = bundle.events[5] as BundleEventV2;
+    expect(sell.fields).toMatchObject({ buyer: { withheld: true }, price: { withheld: true }, currency: { withheld: true }, actor: { value: expect.any(String) } });
+    expect(JSON.stringify(bundle)).not.toContain('129.9');
+    const v = verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok && v.summary).toMatch(/complete as of checkpoint .*; withheld seq 5: buyer, currency, price$/);
+    // An altered withheld commitment is no longer the logged body.
+    const forged = structuredClone(bundle);
+    forged.events[5]!.body = forged.events[5]!.body.replace(/"price":"[0-9a-f]/, (m) => m.slice(0, -1) + (m.endsWith('0') ? '1' : '0'));
+    expect(verifyAnyBundle(forged, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: false, failure: { seq: 5, check: 'inclusion' } });
+
+    const brand = await gqlBundle(a(A_SERIALS[0]!), brandA.key);
+    expect((brand.events[5] as BundleEventV2).fields).toMatchObject({ price: { value: 129.9 }, currency: { value: 'EUR' } });
+  });
+
+  it('readerTier: auditor/operator → authorities; brand, holder, grantee → participants; else public; an override wins', () => {
+    const none = { isOperator: false, allProducts: false, isBrandOwner: false, heldItem: false, isGrantee: false };
+    expect(readerTier(none)).toBe('public');
+    expect(readerTier({ ...none, isOperator: true })).toBe('authorities');
+    expect(readerTier({ ...none, allProducts: true })).toBe('authorities');
+    expect(readerTier({ ...none, isBrandOwner: true })).toBe('participants');
+    expect(readerTier({ ...none, heldItem: true })).toBe('participants');
+    expect(readerTier({ ...none, isGrantee: true })).toBe('participants');
+    expect(readerTier({ ...none, isBrandOwner: true }, 'public')).toBe('public');
+  });
+
+  it('fieldValuesOf and readableOf are inverse, extension keys and reserved names included', () => {
+    const content = { actorId: 'x', location: 'Dock 4', counterpartyId: 'y', data: { price: 3, 'ex:temp': 4, location: 'data key', extensions: { z: 1 }, Note: 'n' } };
+    const values = fieldValuesOf('SELL', content);
+    expect(values).toEqual({ actor: 'x', location: 'Dock 4', buyer: 'y', price: 3, extensions: { 'ex:temp': 4, location: 'data key', extensions: { z: 1 }, Note: 'n' } });
+    expect(readableOf('SELL', values)).toEqual(content);
+    expect(fieldValuesOf('SHIP', { actorId: 'x', location: null, counterpartyId: 'y', data: {} })).toEqual({ actor: 'x', counterparty: 'y' });
+  });
+
+  it('audit and item verification are clean; a changed value or salt in SQL is caught by both, naming the field', async () => {
+    const clean = await auditLedger(db.db, srv.signer.verifierKey);
+    expect(clean.discrepancies).toEqual([]);
+    const [item] = await findItemsBySgtins(db.db, [a(A_SERIALS[1]!)]);
+    expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true, length: 6 });
+
+    const sell = await sql<{ id: string; field_salts: Record<string, string> }>`SELECT id, field_salts FROM events WHERE kind = 'SELL'`.execute(db.db);
+    const salts = { ...sell.rows[0]!.field_salts, price: '0'.repeat(32) };
+    // The trigger refuses an update that does not erase a field.
+    await expect(sql`UPDATE events SET field_salts = ${JSON.stringify(salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db)).rejects.toThrow(/append-only/);
+    await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.db);
+    try {
+      await sql`UPDATE events SET field_salts = ${JSON.stringify(salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
+      const report = await auditLedger(db.db, srv.signer.verifierKey);
+      expect(report.discrepancies.join('\n')).toMatch(/SELL\): stored columns or chain links differ from the hashed body \(field price\)/);
+      const v = await verifyItem(db.db, item!);
+      expect(v).toMatchObject({ valid: false, firstInvalidSeq: 5 });
+      expect(v.reason).toMatch(/field price/);
+    } finally {
+      await sql`UPDATE events SET field_salts = ${JSON.stringify(sell.rows[0]!.field_salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
+      await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db.db);
+    }
+    // A changed entry salt breaks the items root of its event and the item's link.
+    const original = (await sql<{ entry_salt: Uint8Array }>`SELECT entry_salt FROM chain_links WHERE item_id = ${item!.id} AND seq = 2`.execute(db.db)).rows[0]!.entry_salt;
+    await sql`ALTER TABLE chain_links DISABLE TRIGGER chain_links_append_only`.execute(db.db);
+    try {
+      await sql`UPDATE chain_links SET entry_salt = decode(repeat('00', 16), 'hex') WHERE item_id = ${item!.id} AND seq = 2`.execute(db.db);
+      const report = (await auditLedger(db.db, srv.signer.verifierKey)).discrepancies.join('\n');
+      expect(report).toMatch(/RECEIVE\): stored columns or chain links differ from the hashed body \(field items\)/);
+      expect(report).toMatch(new RegExp(`item ${a(A_SERIALS[1]!).replace(/\./g, '\\.')} seq 2: link hash does not match its event's content hash and entry`));
+      expect(await verifyItem(db.db, item!)).toMatchObject({ valid: false, firstInvalidSeq: 2 });
+    } finally {
+      await sql`UPDATE chain_links SET entry_salt = ${original} WHERE item_id = ${item!.id} AND seq = 2`.execute(db.db);
+      await sql`ALTER TABLE chain_links ENABLE TRIGGER chain_links_append_only`.execute(db.db);
+    }
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+  });
+});
+
+describe('an item whose chain began in v1 continues in v2', () => {
+  it('the v1 COMMISSION is the prefix; audit, verifyItem and the v2 bundle accept the mixed chain', async () => {
+    const GTIN_C = '04012345333336';
+    const sgtin = 'urn:epc:id:sgtin:4012345.033333.OLD-1';
+    const made = await srv.gql('mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename } }', { i: { gtin: GTIN_C, name: 'Old product' } }, brandA.key);
+    expect(made.body.data.registerProduct.__typename).toBe('RegisterProductSuccess');
+    const actorId = (await sql<{ id: string }>`SELECT id FROM actors WHERE name = 'Brand A'`.execute(db.db)).rows[0]!.id;
+    // Written as the server wrote events before format v2 (a v1 body listing its items, the v1 link rule).
+    await db.db.transaction().execute(async (trx) => {
+      const batch = await insertBatch(trx, { gtin: GTIN_C, lot: 'OLD', producedAt: new Date('2026-01-01T00:00:00Z'), site: 'Plant 0' });
+      const at = new Date('2026-01-01T00:00:00Z');
+      const body = canonicalEventBody({
+        kind: 'COMMISSION', actor: actorId, occurredAt: at.toISOString(), timezoneOffset: '+00:00', recordedAt: at.toISOString(),
+        location: 'Plant 0', counterparty: null, data: { gtin: GTIN_C, lot: 'OLD' }, items: [sgtin],
+      });
+      const contentHash = contentHashOf(body);
+      const link = linkHash(ZERO_HASH, contentHash, sgtin, 0);
+      const itemId = randomUUID();
+      const event = await insertPendingEvent(trx, {
+        id: randomUUID(), kind: 'COMMISSION', actor_id: actorId, occurred_at: at, tz_offset: '+00:00', recorded_at: at, location: 'Plant 0', counterparty_id: null,
+        data: { gtin: GTIN_C, lot: 'OLD' }, body, content_hash: contentHash, signature: null, item_count: 1, format: 1, field_salts: null, erased: null, pad_key: null,
+      });
+      await insertItems(trx, [{ id: itemId, batchId: batch.id, gtin: GTIN_C, serial: 'OLD-1', sgtin, stage: 'MANUFACTURED', custodianId: actorId, headHash: link }]);
+      await insertLinks(trx, event.id, [{ itemId, seq: 0, prevHash: ZERO_HASH, hash: link, stage: 'MANUFACTURED', recalled: false }]);
+    });
+    await integrateAll(db.db, srv.signer);
+    ok(await lifecycle(srv, brandA, 'shipItems', { items: [sgtin], to: shop.id, occurredAt: minutesAgo(5) }));
+    ok(await lifecycle(srv, shop, 'receiveItems', { items: [sgtin], occurredAt: minutesAgo(4) }));
+
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+    const [item] = await findItemsBySgtins(db.db, [sgtin]);
+    expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true, length: 3 });
+    const bundle = await gqlBundle(sgtin, brandA.key);
+    expect(bundle.format).toBe('provenant-proof-bundle/v2');
+    expect(bundle.events[0]).toHaveProperty('prevHash');
+    expect(bundle.events[1]).toHaveProperty('entry');
+    const v = verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok && v.summary, JSON.stringify(v)).toMatch(/^complete as of checkpoint \d+ .*: 3 events, head seq 2, stage IN_STOCK, not recalled$/);
+    expect(v.ok && v.v2?.ok && v.v2.events.map((e) => e.version)).toEqual([1, 2, 2]);
+  });
+});
