@@ -197,6 +197,8 @@ function base(db: DbOrTrx, scope: ReadScope, filter: EpcisEventFilter, treeSize:
     .leftJoin('actors as a', 'a.id', 'e.actor_id')
     .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
     .where(eventVisibleSql(scope, 'e'))
+    // ERASE events (erasure of a field) cover no items and are no business step: not exported.
+    .where('e.kind', '<>', 'ERASE')
     // Only events of the checkpoint the query reads at: all committed with it, so every page sees the same log.
     .where('e.leaf_index', '<', treeSize);
   for (const w of epcisFilterConditions(filter)) q = q.where(w);

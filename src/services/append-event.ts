@@ -16,7 +16,8 @@ import { HeadMovedError, writeAttemptOf } from './transaction.ts';
 const PIPELINE_CHUNK = 10_000;
 
 export interface EventDraft {
-  kind: LedgerKind;
+  /** ERASE events (erasure of a field) cover no items. */
+  kind: LedgerKind | 'ERASE';
   actorId: string;
   occurredAt: Date;
   offset: string;

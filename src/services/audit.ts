@@ -49,6 +49,9 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
 
   // Phase 1: every event in leaf order — its body, its columns, its item list, and the tree over all of them.
   const contentHashes = new Map<string, { hash: Uint8Array; format: 1 | 2 }>();
+  // Erased fields and the ERASE events that must account for them (checked after the pass over the log).
+  const erasedMarks: { where: string; field: string; by: string; target: string; leaf: number }[] = [];
+  const erasures = new Map<string, { target: string; field: string; leaf: number }>();
   let size = 0;
   let frontierNodes = new Map<string, Uint8Array>();
   let root: Uint8Array = new Uint8Array(0);
@@ -80,6 +83,11 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       const covered = format === 1 ? v1ItemsOf(e.body).length : entries.length;
       if (e.item_count !== covered) report(`${where}: item_count ${e.item_count} but the ${format === 1 ? 'body lists' : 'chain links hold'} ${covered} items`);
       contentHashes.set(e.id, { hash: e.content_hash, format });
+      for (const [field, by] of Object.entries(e.erased ?? {})) erasedMarks.push({ where, field, by, target: toHex(e.content_hash), leaf });
+      if (e.kind === 'ERASE') {
+        const d = e.data as { target?: unknown; field?: unknown };
+        erasures.set(toHex(e.content_hash), { target: String(d.target), field: String(d.field), leaf });
+      }
       leaves.push(leafHash(e.content_hash));
     }
     const appended = appendLeaves(size, frontierNodes, leaves);
@@ -90,6 +98,14 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     frontierNodes = new Map(frontier(size).map((id: NodeId) => [nodeKey(id), all.get(nodeKey(id))!]));
     after = Number(rows[rows.length - 1]!.leaf_index);
     progress('events', Math.min(size, totalEvents), totalEvents);
+  }
+  // An erasure commits its ERASE event as pending: until integrated (milliseconds) it is not in the log yet.
+  const pendingHashes = new Set((await db.selectFrom('pending_events').select('content_hash').where('kind', '=', 'ERASE').execute()).map((r) => toHex(r.content_hash)));
+  for (const m of erasedMarks) {
+    const x = erasures.get(m.by);
+    if (!x && pendingHashes.has(m.by)) continue;
+    if (!x) report(`${m.where}: field ${m.field} is marked erased by ${m.by}, which is no logged ERASE event`);
+    else if (x.target !== m.target || x.field !== m.field || x.leaf <= m.leaf) report(`${m.where}: field ${m.field} is marked erased by ${m.by}, an ERASE event of field ${x.field} of ${x.target}`);
   }
   if (size !== head.size) report(`log: ${size} events are stored but the log head says ${head.size}`);
   if (size > 0 && !bytesEqual(root, head.rootHash)) report(`log: recomputed root ${toHex(root)} differs from the stored head root ${toHex(head.rootHash)}`);

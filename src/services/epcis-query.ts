@@ -195,6 +195,7 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
       .leftJoin('epcis_captures as x', 'x.event_id', 'e.id')
       .select([...EXPORT_COLUMNS, 'a.gln as actor_gln', 'c.gln as counterparty_gln', 'x.epcis_event_id as captured_event_id'])
       .where('e.content_hash', 'in', wanted.slice(i, i + 1000).map((h) => Buffer.from(h, 'hex')))
+      .where('e.kind', '<>', 'ERASE')
       .execute();
     const readable = await readableBodies(db, rows);
     for (const r of rows) {

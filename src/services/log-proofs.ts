@@ -182,6 +182,8 @@ async function bundleV2(
     ...(reader.overrides ? { overrides: reader.overrides } : {}),
     nodes,
     ...(sinceTreeSize ? { consistencyFromSize: sinceTreeSize } : {}),
+    // An erasure committed but not integrated yet (milliseconds) cannot be proven against this checkpoint.
+    unprovenErasures: 'withhold',
     sha256: nativeSha256,
   });
   return { kind: 'ok', bundle };

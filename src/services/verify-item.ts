@@ -1,6 +1,10 @@
 import type { ChainVerification } from '../core/chain.ts';
 import { itemsRootOf, verifyStoredChain } from '../core/v2/stored-chain.ts';
-import type { DbOrTrx } from '../db/connection.ts';
+import { toHex } from '../core/bytes.ts';
+import type { Stage } from '../core/lifecycle.ts';
+import { HEADS_EXTENSION_PREFIX, headKey, headValue, proveHead } from '../core/v2/head-map.ts';
+import type { Db, DbOrTrx } from '../db/connection.ts';
+import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
 import { entriesOfEvents, findChainWithEvents } from '../db/ledger.ts';
 import { pendingLinkSeqs } from '../db/pending.ts';
 import type { ItemRow } from '../db/types.ts';
@@ -15,6 +19,12 @@ import { expectedBodyOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
  * every entry of the event (≈ 1 s for a 100,000-item COMMISSION).
  */
 export async function verifyItem(db: DbOrTrx, item: ItemRow): Promise<ChainVerification> {
+  // One snapshot: the chain, the latest checkpoint and the head map it binds must agree.
+  if (db.isTransaction) return verifyIn(db, item);
+  return (db as Db).transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => verifyIn(trx, item));
+}
+
+async function verifyIn(db: DbOrTrx, item: ItemRow): Promise<ChainVerification> {
   const rows = await findChainWithEvents(db, item.id);
   const v2Events = rows.filter((r) => formatOf(r) === 2).map((r) => r.event_id);
   const entries = await entriesOfEvents(db, v2Events);
@@ -46,6 +56,16 @@ export async function verifyItem(db: DbOrTrx, item: ItemRow): Promise<ChainVerif
   const last = links[links.length - 1]!;
   if (Buffer.compare(Buffer.from(last.hash), Buffer.from(item.head_hash)) !== 0) {
     return { ...result, valid: false, headHash: null, firstInvalidSeq: last.seq, reason: 'item head hash differs from its last link' };
+  }
+  // The head map bound to the latest checkpoint must hold the item's latest logged link, stage and recall flag.
+  const checkpoint = await db.selectFrom('checkpoints').select(['tree_size', 'note']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+  if (checkpoint && checkpoint.note.includes(`\n${HEADS_EXTENSION_PREFIX}`)) {
+    const logged = await loggedHeadOf(db, item.id, Number(checkpoint.tree_size));
+    const proof = await proveHead(sqlHeadMapStore(db), headKey(item.sgtin, nativeSha256));
+    const want = logged && headValue({ seq: logged.seq, link: toHex(logged.link), stage: logged.stage as Stage, recalled: logged.recalled }, nativeSha256);
+    if (logged && (!proof || !want || toHex(proof.value) !== toHex(want))) {
+      return { ...result, valid: false, headHash: null, firstInvalidSeq: logged.seq, reason: `the head map of checkpoint ${checkpoint.tree_size} does not hold the item's logged head (seq ${logged.seq})` };
+    }
   }
   return result;
 }

@@ -6,6 +6,7 @@ import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { fieldValuesOf, readableOf } from '../../src/core/v2/event-fields.ts';
 import { readerTier } from '../../src/core/v2/disclosure.ts';
+import { headKey } from '../../src/core/v2/head-map.ts';
 import { findItemsBySgtins, insertBatch, insertItems, insertLinks } from '../../src/db/ledger.ts';
 import { insertPendingEvent } from '../../src/db/pending.ts';
 import { auditLedger } from '../../src/services/audit.ts';
@@ -161,6 +162,85 @@ describe('format v2 on the server', () => {
       await sql`ALTER TABLE chain_links ENABLE TRIGGER chain_links_append_only`.execute(db.db);
     }
     expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+
+    // The head map bound to the checkpoint must hold the item's head: a stale leaf value is caught.
+    const key = headKey(item!.sgtin);
+    const leaf = (await sql<{ leaf_value: Uint8Array }>`SELECT leaf_value FROM head_map_nodes WHERE leaf_key = ${key}`.execute(db.db)).rows[0]!;
+    await sql`UPDATE head_map_nodes SET leaf_value = decode(repeat('11', 32), 'hex') WHERE leaf_key = ${key}`.execute(db.db);
+    try {
+      const v = await verifyItem(db.db, item!);
+      expect(v).toMatchObject({ valid: false, firstInvalidSeq: 5 });
+      expect(v.reason).toMatch(/head map of checkpoint \d+ does not hold the item's logged head \(seq 5\)/);
+    } finally {
+      await sql`UPDATE head_map_nodes SET leaf_value = ${leaf.leaf_value} WHERE leaf_key = ${key}`.execute(db.db);
+    }
+    expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true });
+  });
+});
+
+describe('eraseEventField', () => {
+  const ERASE = `mutation($i: EraseEventFieldInput!) { eraseEventField(input: $i) { __typename
+    ... on EraseEventFieldSuccess { target { kind data erasedFields { field erasedBy } canonicalBody contentHash } erasure { kind itemCount contentHash } }
+    ... on Error { message } ... on ValidationError { field } ... on PermissionDeniedError { rule } } }`;
+  const hashOf = async (kind: string) =>
+    (await sql<{ h: string }>`SELECT encode(content_hash, 'hex') AS h FROM events WHERE kind = ${kind} ORDER BY leaf_index DESC LIMIT 1`.execute(db.db)).rows[0]!.h;
+
+  it('the brand erases the price of a sale: an ERASE event is logged, the value and salt are gone, the bundle shows it erased and verifies, audit stays clean', async () => {
+    const sellHash = await hashOf('SELL');
+    const before = await sql<{ body: string }>`SELECT body FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db);
+    const { body } = await srv.gql(ERASE, { i: { contentHash: sellHash, field: 'price', reason: 'customer asked (GDPR art. 17)', idempotencyKey: 'erase-1' } }, brandA.key);
+    const r = body.data.eraseEventField;
+    expect(r.__typename, JSON.stringify(body)).toBe('EraseEventFieldSuccess');
+    expect(r.erasure).toMatchObject({ kind: 'ERASE', itemCount: 0 });
+    expect(r.target.data).toEqual({ currency: 'EUR' });
+    expect(r.target.erasedFields).toEqual([{ field: 'price', erasedBy: r.erasure.contentHash }]);
+    // The hashed body and its content hash are untouched.
+    expect(r.target.canonicalBody).toBe(before.rows[0]!.body);
+    expect(r.target.contentHash).toBe(sellHash);
+    const row = await sql<{ field_salts: Record<string, string>; erased: Record<string, string> }>`SELECT field_salts, erased FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db);
+    expect(row.rows[0]!.field_salts).not.toHaveProperty('price');
+    expect(row.rows[0]!.erased).toEqual({ price: r.erasure.contentHash });
+    // A repeat with the same key replays; nothing more is written.
+    const size = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(db.db)).rows[0]!.n;
+    const again = await srv.gql(ERASE, { i: { contentHash: sellHash, field: 'price', reason: 'customer asked (GDPR art. 17)', idempotencyKey: 'erase-1' } }, brandA.key);
+    expect(again.body.data.eraseEventField.erasure.contentHash).toBe(r.erasure.contentHash);
+    expect((await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(db.db)).rows[0]!.n).toBe(size);
+
+    const bundle = await gqlBundle(a(A_SERIALS[0]!), brandA.key);
+    expect((bundle.events[5] as BundleEventV2).fields['price']).toEqual({ erased: r.erasure.contentHash });
+    expect(bundle.erasures).toHaveLength(1);
+    expect(bundle.erasures[0]!.fields).toMatchObject({ target: { value: sellHash }, field: { value: 'price' }, reason: { value: 'customer asked (GDPR art. 17)' } });
+    const v = verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok && v.summary, JSON.stringify(v)).toMatch(/complete as of checkpoint .*: 6 events, head seq 5, stage SOLD, not recalled; erased seq 5: price$/);
+    // The erased commitment cannot be swapped for another: the body is the logged one.
+    const forged = structuredClone(bundle);
+    forged.erasures[0]!.fields['field'] = { value: 'currency', salt: (forged.erasures[0]!.fields['field'] as { salt: string }).salt };
+    expect(verifyAnyBundle(forged, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: false, failure: { check: 'fields' } });
+
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+    const [item] = await findItemsBySgtins(db.db, [a(A_SERIALS[0]!)]);
+    expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true, length: 6 });
+  });
+
+  it('refuses a second erasure of the field, the actor, a stranger and a brand that does not own every item of the event', async () => {
+    const sellHash = await hashOf('SELL');
+    const second = await srv.gql(ERASE, { i: { contentHash: sellHash, field: 'price', reason: 'again' } }, brandA.key);
+    expect(second.body.data.eraseEventField).toMatchObject({ __typename: 'ConflictError', message: 'field price of this event is already erased' });
+    const actor = await srv.gql(ERASE, { i: { contentHash: sellHash, field: 'actor', reason: 'x' } }, brandA.key);
+    expect(actor.body.data.eraseEventField).toMatchObject({ __typename: 'ValidationError', field: 'field' });
+    const stranger = await srv.gql(ERASE, { i: { contentHash: sellHash, field: 'currency', reason: 'x' } }, brandB.key);
+    expect(stranger.body.data.eraseEventField.__typename).toBe('NotFoundError');
+    // The logistics SHIP covers both brands' items: neither brand alone may erase its fields; the operator may.
+    const shipHash = (await sql<{ h: string }>`SELECT encode(content_hash, 'hex') AS h FROM events WHERE kind = 'SHIP' AND item_count = 8`.execute(db.db)).rows[0]!.h;
+    const shared = await srv.gql(ERASE, { i: { contentHash: shipHash, field: 'counterparty', reason: 'x' } }, brandA.key);
+    expect(shared.body.data.eraseEventField).toMatchObject({ __typename: 'PermissionDeniedError', rule: 'NOT_BRAND_OWNER' });
+    const byOperator = await srv.gql(ERASE, { i: { contentHash: shipHash, field: 'counterparty', reason: 'court order' } });
+    expect(byOperator.body.data.eraseEventField.__typename, JSON.stringify(byOperator.body)).toBe('EraseEventFieldSuccess');
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+    // Brand B's bundle now shows the SHIP's counterparty erased and still verifies complete.
+    const bBundle = await gqlBundle(b(B_SERIALS[0]!), brandB.key);
+    expect((bBundle.events[3] as BundleEventV2).fields['counterparty']).toEqual({ erased: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(verifyAnyBundle(bBundle, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true });
   });
 });
 

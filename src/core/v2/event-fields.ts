@@ -9,7 +9,7 @@
  * below is its own field; any other data keys (EPCIS extension keys such as `ex:temp`, or a data key that collides
  * with a reserved name) travel together in one field `extensions`, an object of exactly those keys.
  */
-import type { LedgerKind } from '../lifecycle.ts';
+import type { KindV2 } from './event-v2.ts';
 import { FIELD_NAME, type JsonValue } from './fields.ts';
 
 /** The readable content of an event (the queryable columns). */
@@ -24,10 +24,10 @@ const RESERVED = new Set(['actor', 'location', 'counterparty', 'buyer', 'extensi
 const EXTENSIONS = 'extensions';
 
 /** The field carrying an event's counterparty: SELL's is its buyer. */
-export const counterpartyField = (kind: LedgerKind): 'buyer' | 'counterparty' => (kind === 'SELL' ? 'buyer' : 'counterparty');
+export const counterpartyField = (kind: KindV2): 'buyer' | 'counterparty' => (kind === 'SELL' ? 'buyer' : 'counterparty');
 
 /** Field name → value of an event's readable content (absent values omitted). Pure; never throws. */
-export function fieldValuesOf(kind: LedgerKind, c: ReadableContent): Record<string, JsonValue> {
+export function fieldValuesOf(kind: KindV2, c: ReadableContent): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = { actor: c.actorId };
   if (c.location !== null) out['location'] = c.location;
   if (c.counterpartyId !== null) out[counterpartyField(kind)] = c.counterpartyId;
@@ -48,7 +48,7 @@ export function fieldValuesOf(kind: LedgerKind, c: ReadableContent): Record<stri
  * The inverse of `fieldValuesOf`: readable content from field values. A field missing from `values` (erased) reads
  * as absent: location/counterparty null, the data key left out; `actorId` is '' when the actor field is missing.
  */
-export function readableOf(kind: LedgerKind, values: Readonly<Record<string, JsonValue>>): ReadableContent {
+export function readableOf(kind: KindV2, values: Readonly<Record<string, JsonValue>>): ReadableContent {
   const cp = counterpartyField(kind);
   const data: { [key: string]: JsonValue } = {};
   for (const [k, v] of Object.entries(values)) {
@@ -65,7 +65,7 @@ export function readableOf(kind: LedgerKind, values: Readonly<Record<string, Jso
  */
 export type FieldColumn = { column: 'actor' } | { column: 'location' } | { column: 'counterparty' } | { column: 'data'; keys: string[] };
 
-export function columnOfField(kind: LedgerKind, field: string, values: Readonly<Record<string, JsonValue>>): FieldColumn | undefined {
+export function columnOfField(kind: KindV2, field: string, values: Readonly<Record<string, JsonValue>>): FieldColumn | undefined {
   if (!(field in values)) return undefined;
   if (field === 'actor') return { column: 'actor' };
   if (field === 'location') return { column: 'location' };
