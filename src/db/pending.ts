@@ -25,7 +25,7 @@ export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<
 /** The columns an event row has besides its leaf index (pending and integrated alike). */
 export const EVENT_COLUMNS = [
   'id', 'kind', 'actor_id', 'occurred_at', 'tz_offset', 'recorded_at', 'location', 'counterparty_id', 'data', 'body', 'content_hash', 'signature',
-  'item_count', 'format', 'field_salts', 'erased', 'pad_key',
+  'item_count', 'format', 'field_salts', 'erased', 'pad_key', 'item_tree_top',
 ] as const;
 
 /** Events by id, integrated or still pending (pending ones with leaf_index -1). */
@@ -68,9 +68,9 @@ export async function movePendingToLog(trx: Trx, ids: readonly string[], firstLe
   const res = await sql`
     WITH moved AS (DELETE FROM pending_events WHERE id = ANY(${ids}::uuid[]) RETURNING *)
     INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
-                        format, field_salts, erased, pad_key)
+                        format, field_salts, erased, pad_key, item_tree_top)
     SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count,
-           m.format, m.field_salts, m.erased, m.pad_key
+           m.format, m.field_salts, m.erased, m.pad_key, m.item_tree_top
     FROM moved m JOIN unnest(${ids}::uuid[], ${leaves}::int8[]) AS u(id, leaf) ON u.id = m.id`.execute(trx);
   if (Number(res.numAffectedRows ?? ids.length) !== ids.length) throw new Error(`integration moved ${res.numAffectedRows} of ${ids.length} pending events`);
 }

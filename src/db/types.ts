@@ -81,6 +81,8 @@ export interface EventsTable {
   erased: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
   /** v2: the event's secret items-tree pad key (32 bytes; never disclosed). */
   pad_key: Uint8Array | null;
+  /** v2: the real items-tree nodes at levels ≥ 8 (core/v2/stored-chain.ts `encodeTreeTop`). */
+  item_tree_top: Uint8Array | null;
 }
 
 /** An event committed by its writer but not yet integrated into the log (no leaf index yet). */
@@ -100,6 +102,8 @@ export interface ChainLinksTable {
   recalled: boolean | null;
   /** v2: the salt of the item's entry in its event's items tree (16 bytes); null on v1 links. */
   entry_salt: Uint8Array | null;
+  /** v2: the leaf position of the item's entry in its event's items tree. */
+  entry_position: number | null;
 }
 
 /** A node of the head map (see core/v2/head-map.ts); leaf nodes keep their key and value. */

@@ -7,6 +7,7 @@ import { bodyV2Error } from '../core/v2/event-v2.ts';
 import { fieldValuesOf } from '../core/v2/event-fields.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2/prepare.ts';
+import { encodeTreeTop } from '../core/v2/stored-chain.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertLinks, type ItemAdvance, type NewLink } from '../db/ledger.ts';
 import { insertPendingEvent, type NewPendingEvent } from '../db/pending.ts';
@@ -112,7 +113,10 @@ export function sealEvent(draft: EventDraft, steps: readonly ItemStep[], random:
     field_salts: fieldSalts,
     erased: {},
     pad_key: fromHex(prepared.padKey)!,
+    // The tree's top levels, so one item's proof needs only its subtree's entries (core stored-chain.ts).
+    item_tree_top: prepared.tree ? encodeTreeTop(prepared.tree.nodes()) : null,
   };
+  const tree = prepared.tree;
   const linkHashes = new Map<string, Uint8Array>();
   const links: NewLink[] = steps.map((s, i) => {
     const p = prepared.items[i]!;
@@ -120,7 +124,7 @@ export function sealEvent(draft: EventDraft, steps: readonly ItemStep[], random:
     linkHashes.set(s.id, hash);
     return {
       itemId: s.id, seq: p.seq, prevHash: s.head ? s.head.hash : ZERO, hash, stage: s.next.stage, recalled: s.next.recalled,
-      entrySalt: p.entry.salt,
+      entrySalt: p.entry.salt, entryPosition: tree!.position(i),
     };
   });
   return { row, links, linkHashes, prepared };

@@ -1,6 +1,6 @@
 import { ZERO_HASH } from '../core/chain.ts';
 import { bytesEqual, toHex } from '../core/bytes.ts';
-import { itemsRootOf, storedEventProblem, storedLinkHash } from '../core/v2/stored-chain.ts';
+import { checkStoredTree, storedEventProblem, storedLinkHash } from '../core/v2/stored-chain.ts';
 import { nativeSha256 } from './append-event.ts';
 import { expectedBodyOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
 import { decodeBase64, verifyCheckpoint } from '../core/checkpoint.ts';
@@ -70,7 +70,12 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       let rebuiltItemsRoot: string | undefined;
       if (format === 2 && entries.length > 0) {
         try {
-          rebuiltItemsRoot = e.pad_key ? itemsRootOf(entries, e.pad_key, nativeSha256) : '(no pad key stored)';
+          if (!e.pad_key) rebuiltItemsRoot = '(no pad key stored)';
+          else {
+            const checked = checkStoredTree(entries, e.pad_key, e.item_tree_top, nativeSha256);
+            rebuiltItemsRoot = checked.root;
+            if (checked.problem) report(`${where}: ${checked.problem}`);
+          }
         } catch (x) {
           rebuiltItemsRoot = `(entries do not form a tree: ${(x as Error).message})`;
         }

@@ -7,15 +7,15 @@ import { HEADS_EXTENSION_PREFIX, type Head, headKey, headValue, proveHead } from
 import { type ItemStatement, buildItemStatement } from '../core/v2/statement.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
 import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
-import { entriesOfEvents, findChainWithEvents } from '../db/ledger.ts';
+import { type StoredEntryRow, entriesInRange, entriesOfEvents, findChainWithEvents } from '../db/ledger.ts';
 import { formatOf, fullEventOf } from '../db/event-content.ts';
 import { type BuildEventInput, type ProofBundleV2, buildBundleV2 } from '../core/v2/bundle-v2.ts';
 import { type Tier, type TierOverrides, readerTier } from '../core/v2/disclosure.ts';
 import type { ReadScope } from '../core/rights.ts';
 import { heldItemIds } from '../db/visibility.ts';
 import type { FullEventV2 } from '../core/v2/event-v2.ts';
-import { buildItemTree, itemEntry } from '../core/v2/item-tree.ts';
-import { entryPrev } from '../core/v2/stored-chain.ts';
+import { type ItemProof, buildItemTree, itemEntry } from '../core/v2/item-tree.ts';
+import { decodeTreeTop, entryPrev, itemProofFromStored, subtreeRange } from '../core/v2/stored-chain.ts';
 import { nativeSha256 } from './append-event.ts';
 import { readLogHead, readNodes, type LogSigner } from '../db/log.ts';
 import type { ItemRow } from '../db/types.ts';
@@ -94,8 +94,8 @@ export interface BundleReader {
  * proofs, fields disclosed for `reader`'s tier — public when not given —, the ERASE events of erased fields and the
  * head proven in the head map, so completeness up to the checkpoint is provable); an item with only v1 events keeps
  * its v1 bundle. Read in one snapshot so checkpoint, chain and head map agree. `digitalLinkBase` is the resolver
- * origin of `item.digitalLink` (default https://id.gs1.org). A v2 event's items-tree proof is rebuilt from its stored
- * entries (≈ 1 s for a 100,000-item event).
+ * origin of `item.digitalLink` (default https://id.gs1.org). A v2 event's items-tree proof comes from its stored top
+ * levels and the entries of the item's 256-wide subtree (`storedItemProof`).
  */
 export async function itemProofBundle(
   db: DbOrTrx,
@@ -149,22 +149,21 @@ async function bundleV2(
   const proof = await proveHead(sqlHeadMapStore(db), headKey(item.sgtin, nativeSha256));
   // The map and the links are written by the same integration: a mismatch is corruption, not an expected failure.
   if (!proof || toHex(proof.value) !== toHex(headValue(head, nativeSha256))) throw new Error(`head map disagrees with the logged head of ${item.sgtin}`);
-  const v2Rows = chain.filter((l) => formatOf(l) === 2);
-  const entries = await entriesOfEvents(db, v2Rows.map((l) => l.event_id));
   const erasedRefs = new Set<string>();
-  const events: BuildEventInput[] = chain.map((l) => {
+  const events: BuildEventInput[] = [];
+  for (const l of chain) {
     const leafIndex = Number(l.leaf_index);
-    if (formatOf(l) === 1) return { version: 1, seq: l.seq, leafIndex, body: l.body, prevHash: l.prev_hash, linkHash: l.hash };
+    if (formatOf(l) === 1) {
+      events.push({ version: 1, seq: l.seq, leafIndex, body: l.body, prevHash: l.prev_hash, linkHash: l.hash });
+      continue;
+    }
     const full = fullEventOf(l);
     if ('problem' in full) throw new Error(`event ${l.event_id}: ${full.problem}`);
     for (const f of Object.values(full.event.fields)) if ('erased' in f) erasedRefs.add(f.erased);
-    const all = entries.get(l.event_id) ?? [];
-    const index = all.findIndex((e) => e.itemId === item.id);
-    if (index < 0 || !l.pad_key || !l.entry_salt) throw new Error(`event ${l.event_id}: the stored items tree lacks ${item.sgtin}`);
-    const hashes = all.map((e) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, nativeSha256));
-    const itemProof = buildItemTree(hashes, l.pad_key, nativeSha256).proof(index);
-    return { version: 2, seq: l.seq, leafIndex, event: full.event, entry: { prev: entryPrev(l.seq, l.prev_hash), salt: toHex(l.entry_salt) }, itemProof };
-  });
+    if (!l.pad_key || !l.entry_salt) throw new Error(`event ${l.event_id}: the stored items tree lacks ${item.sgtin}`);
+    const itemProof = await storedItemProof(db, l.event_id, item.id, l.entry_position, l.item_tree_top, l.pad_key);
+    events.push({ version: 2, seq: l.seq, leafIndex, event: full.event, entry: { prev: entryPrev(l.seq, l.prev_hash), salt: toHex(l.entry_salt) }, itemProof });
+  }
   const erasures = (await findErasures(db, [...erasedRefs])).filter((x) => x.leafIndex < size);
   const ids: NodeId[] = [...chain.map((l) => Number(l.leaf_index)), ...erasures.map((x) => x.leafIndex)].flatMap((leaf) => inclusionProofNodes(leaf, size).ids);
   if (sinceTreeSize && sinceTreeSize < size) ids.push(...consistencyProofNodes(sinceTreeSize, size).ids);
@@ -204,6 +203,27 @@ export async function bundleReaderFor(db: DbOrTrx, scope: ReadScope, item: ItemR
     isGrantee: scope.gtins.includes(item.gtin) || scope.batchIds.includes(item.batch_id),
   });
   return overrides ? { tier, overrides } : { tier };
+}
+
+/**
+ * One item's proof in its event's items tree from what is stored: its position, the event's stored top levels and the
+ * entries of its 256-wide subtree (≈ n/512 rows; core `itemProofFromStored`). Events stored without them are rebuilt
+ * from all their entries. Throws when the item is not among the event's entries (corruption).
+ */
+export async function storedItemProof(
+  db: DbOrTrx, eventId: string, itemId: string, position: number | null, top: Uint8Array | null, padKey: Uint8Array,
+): Promise<ItemProof> {
+  const entryOf = (e: StoredEntryRow) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, nativeSha256);
+  if (position !== null && top !== null) {
+    const { lo, hi } = subtreeRange(position);
+    const subtree = await entriesInRange(db, eventId, lo, hi);
+    if (!subtree.some((e) => e.itemId === itemId)) throw new Error(`event ${eventId}: no stored entry of the item at position ${position}`);
+    return itemProofFromStored(position, subtree.map((e) => ({ position: e.position!, entry: entryOf(e) })), decodeTreeTop(top), padKey, nativeSha256);
+  }
+  const all = (await entriesOfEvents(db, [eventId])).get(eventId) ?? [];
+  const index = all.findIndex((e) => e.itemId === itemId);
+  if (index < 0) throw new Error(`event ${eventId}: the stored items tree lacks item ${itemId}`);
+  return buildItemTree(all.map(entryOf), padKey, nativeSha256).proof(index);
 }
 
 /** The logged ERASE events with these hex content hashes, as full events. */

@@ -264,12 +264,16 @@ describe('an item whose chain began in v1 continues in v2', () => {
       const itemId = randomUUID();
       const event = await insertPendingEvent(trx, {
         id: randomUUID(), kind: 'COMMISSION', actor_id: actorId, occurred_at: at, tz_offset: '+00:00', recorded_at: at, location: 'Plant 0', counterparty_id: null,
-        data: { gtin: GTIN_C, lot: 'OLD' }, body, content_hash: contentHash, signature: null, item_count: 1, format: 1, field_salts: null, erased: null, pad_key: null,
+        data: { gtin: GTIN_C, lot: 'OLD' }, body, content_hash: contentHash, signature: null, item_count: 1, format: 1, field_salts: null, erased: null, pad_key: null, item_tree_top: null,
       });
       await insertItems(trx, [{ id: itemId, batchId: batch.id, gtin: GTIN_C, serial: 'OLD-1', sgtin, stage: 'MANUFACTURED', custodianId: actorId, headHash: link }]);
       await insertLinks(trx, event.id, [{ itemId, seq: 0, prevHash: ZERO_HASH, hash: link, stage: 'MANUFACTURED', recalled: false }]);
     });
     await integrateAll(db.db, srv.signer);
+    // While the item has only v1 events, its bundle stays v1 (the v1 verifier path).
+    const v1 = await gqlBundle(sgtin, brandA.key);
+    expect(v1.format).toBe('provenant-proof-bundle/v1');
+    expect(verifyAnyBundle(v1, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true, kind: 'bundle-v1' });
     ok(await lifecycle(srv, brandA, 'shipItems', { items: [sgtin], to: shop.id, occurredAt: minutesAgo(5) }));
     ok(await lifecycle(srv, shop, 'receiveItems', { items: [sgtin], occurredAt: minutesAgo(4) }));
 

@@ -6,8 +6,8 @@
 import { bytesEqual, toHex } from '../bytes.ts';
 import { type ChainVerification, ZERO_HASH, contentHashOf, linkHash } from '../chain.ts';
 import { bodyV2Error, contentHashV2, linkHashV2 } from './event-v2.ts';
-import { type Sha256, defaultSha256 } from './hash.ts';
-import { buildItemTree, itemEntry } from './item-tree.ts';
+import { type Sha256, cat, defaultSha256 } from './hash.ts';
+import { type ItemProof, buildItemTree, itemEntry, itemProofFromNodes, padHash } from './item-tree.ts';
 
 /** One stored entry of a v2 event's items tree. `prevHash` is the stored prev_hash (zero bytes at seq 0). */
 export interface StoredEntry {
@@ -144,4 +144,93 @@ export function verifyStoredChain(sgtin: string, stored: readonly StoredChainLin
     prev = l.hash;
   }
   return { valid: true, length: links.length, headHash: prev, firstInvalidSeq: null, reason: null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stored items-tree nodes: a server keeps, per event, the real nodes at levels ≥ TREE_TOP_LEVEL (at most 1,022 for
+// any n: 512 + 256 + … + 2) and, per item, its position. An item's proof is then its 256-wide subtree rebuilt from the
+// ≈ n/512 entries stored at positions in it, plus 9 stored top nodes (or pads): constant work whatever the batch size.
+
+/** Lowest level of the stored top of an items tree. */
+export const TREE_TOP_LEVEL = 8;
+const RECORD = 1 + 4 + 32;
+
+/** The top of a built tree as bytes: records of u8 level, u32be index, 32-byte hash, for every real node at levels ≥ TREE_TOP_LEVEL. */
+export function encodeTreeTop(nodes: Iterable<{ level: number; index: number; hash: Uint8Array }>): Uint8Array {
+  const top = [...nodes].filter((n) => n.level >= TREE_TOP_LEVEL);
+  const out = new Uint8Array(top.length * RECORD);
+  const view = new DataView(out.buffer);
+  top.forEach((n, k) => {
+    out[k * RECORD] = n.level;
+    view.setUint32(k * RECORD + 1, n.index, false);
+    out.set(n.hash, k * RECORD + 5);
+  });
+  return out;
+}
+
+/** Parses `encodeTreeTop` output into `level:index` → hash. Throws RangeError on a length that is not whole records. */
+export function decodeTreeTop(bytes: Uint8Array): Map<string, Uint8Array> {
+  if (bytes.length % RECORD !== 0) throw new RangeError(`stored items-tree top has ${bytes.length} bytes, not a multiple of ${RECORD}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Map<string, Uint8Array>();
+  for (let o = 0; o < bytes.length; o += RECORD) out.set(`${bytes[o]}:${view.getUint32(o + 1, false)}`, bytes.slice(o + 5, o + RECORD));
+  return out;
+}
+
+/** The position range [lo, hi] of the stored subtree that holds `position`. */
+export function subtreeRange(position: number): { lo: number; hi: number } {
+  const lo = (position >> TREE_TOP_LEVEL) << TREE_TOP_LEVEL;
+  return { lo, hi: lo + (1 << TREE_TOP_LEVEL) - 1 };
+}
+
+/**
+ * An item's proof from stored data: the entries stored at positions of its subtree (its own included), the stored top
+ * and the event's pad key. Throws RangeError on malformed input (a position outside the subtree, a bad pad key).
+ */
+export function itemProofFromStored(
+  position: number,
+  subtree: readonly { position: number; entry: Uint8Array }[],
+  top: ReadonlyMap<string, Uint8Array>,
+  padKey: Uint8Array,
+  sha256: Sha256 = defaultSha256,
+): ItemProof {
+  const { lo, hi } = subtreeRange(position);
+  let level = new Map<number, Uint8Array>();
+  for (const e of subtree) {
+    if (e.position < lo || e.position > hi) throw new RangeError(`entry at position ${e.position} is outside the subtree ${lo}..${hi}`);
+    level.set(e.position, sha256(cat(new Uint8Array([0x00]), e.entry)));
+  }
+  const local = new Map<string, Uint8Array>();
+  for (let l = 0; l < TREE_TOP_LEVEL; l++) {
+    const next = new Map<number, Uint8Array>();
+    for (const [i, h] of level) {
+      local.set(`${l}:${i}`, h);
+      const parent = i >> 1;
+      if (next.has(parent)) continue;
+      const left = level.get(parent * 2) ?? padHash(padKey, l, parent * 2, sha256);
+      const right = level.get(parent * 2 + 1) ?? padHash(padKey, l, parent * 2 + 1, sha256);
+      next.set(parent, sha256(cat(new Uint8Array([0x01]), left, right)));
+    }
+    level = next;
+  }
+  return itemProofFromNodes(position, (l, i) => (l < TREE_TOP_LEVEL ? local.get(`${l}:${i}`) : top.get(`${l}:${i}`)), padKey, sha256);
+}
+
+/**
+ * Rebuilds an event's items tree from its stored entries and compares what a server stores beside it: every entry's
+ * position and the encoded top levels. Returns the hex root, and the first mismatch when there is one. Throws
+ * RangeError on entries that do not form a tree.
+ */
+export function checkStoredTree(
+  entries: readonly (StoredEntry & { position: number | null })[],
+  padKey: Uint8Array,
+  top: Uint8Array | null,
+  sha256: Sha256 = defaultSha256,
+): { root: string; problem?: string } {
+  const tree = buildItemTree(entries.map((e) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, sha256)), padKey, sha256);
+  const root = toHex(tree.root);
+  const moved = entries.findIndex((e, i) => e.position !== tree.position(i));
+  if (moved >= 0) return { root, problem: `the stored position of ${entries[moved]!.sgtin} is ${entries[moved]!.position}, the tree puts it at ${tree.position(moved)}` };
+  if (top === null || !bytesEqual(top, encodeTreeTop(tree.nodes()))) return { root, problem: 'the stored top levels of the items tree differ from the rebuilt tree' };
+  return { root };
 }
