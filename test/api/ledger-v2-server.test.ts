@@ -242,6 +242,26 @@ describe('eraseEventField', () => {
     expect((bBundle.events[3] as BundleEventV2).fields['counterparty']).toEqual({ erased: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(verifyAnyBundle(bBundle, { verifierKeys: [srv.signer.verifierKey] })).toMatchObject({ ok: true });
   });
+
+  it('audit reports a field erased in SQL without a logged ERASE event (a value silently deleted)', async () => {
+    const sellHash = await hashOf('SELL');
+    const row = (await sql<{ id: string; data: Record<string, unknown>; field_salts: Record<string, string>; erased: Record<string, string> }>`
+      SELECT id, data, field_salts, erased FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db)).rows[0]!;
+    const { currency: _c, ...data } = row.data;
+    const { currency: _s, ...salts } = row.field_salts;
+    const bogus = 'ab'.repeat(32);
+    await sql`UPDATE events SET data = ${JSON.stringify(data)}::jsonb, field_salts = ${JSON.stringify(salts)}::jsonb,
+      erased = ${JSON.stringify({ ...row.erased, currency: bogus })}::jsonb WHERE id = ${row.id}`.execute(db.db);
+    try {
+      const report = (await auditLedger(db.db, srv.signer.verifierKey)).discrepancies.join('\n');
+      expect(report).toMatch(new RegExp(`SELL\\): field currency is marked erased by ${bogus}, which is no logged ERASE event`));
+    } finally {
+      await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.db);
+      await sql`UPDATE events SET data = ${JSON.stringify(row.data)}::jsonb, field_salts = ${JSON.stringify(row.field_salts)}::jsonb, erased = ${JSON.stringify(row.erased)}::jsonb WHERE id = ${row.id}`.execute(db.db);
+      await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db.db);
+    }
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+  });
 });
 
 describe('an item whose chain began in v1 continues in v2', () => {
