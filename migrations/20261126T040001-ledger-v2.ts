@@ -9,7 +9,8 @@ import { type Kysely, sql } from 'kysely';
 // - pad_key: the event's secret 32-byte pad key (items-tree pads and rotation; never disclosed);
 // - chain_links.entry_salt: the 16-byte salt of the item's entry in the event's items tree, entry_position its leaf;
 // - item_tree_top: the real items-tree nodes at levels ≥ 8 (≤ 1,022 records of level, index, hash; core
-//   stored-chain.ts), so one item's proof needs only the ≈ n/512 entries of its 256-wide subtree, not a rebuild.
+//   stored-chain.ts) of an event of more than 256 items, so one item's proof needs only the ≈ n/512 entries of its
+//   256-wide subtree, not a rebuild (smaller events are rebuilt from their entries).
 // An ERASE event covers no items, so item_count may be 0 for it. Erasure rewrites exactly the readable value, its
 // salt and `erased` of a v2 event: the append-only trigger of `events` now allows an update of a v2 event that marks
 // at least one more field erased and keeps every hashed or identifying column, and nothing else.

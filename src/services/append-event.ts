@@ -7,7 +7,7 @@ import { bodyV2Error } from '../core/v2/event-v2.ts';
 import { fieldValuesOf } from '../core/v2/event-fields.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2/prepare.ts';
-import { encodeTreeTop } from '../core/v2/stored-chain.ts';
+import { TREE_TOP_MIN_ITEMS, encodeTreeTop } from '../core/v2/stored-chain.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertLinks, type ItemAdvance, type NewLink } from '../db/ledger.ts';
 import { insertPendingEvent, type NewPendingEvent } from '../db/pending.ts';
@@ -114,7 +114,7 @@ export function sealEvent(draft: EventDraft, steps: readonly ItemStep[], random:
     erased: {},
     pad_key: fromHex(prepared.padKey)!,
     // The tree's top levels, so one item's proof needs only its subtree's entries (core stored-chain.ts).
-    item_tree_top: prepared.tree ? encodeTreeTop(prepared.tree.nodes()) : null,
+    item_tree_top: prepared.tree && steps.length >= TREE_TOP_MIN_ITEMS ? encodeTreeTop(prepared.tree.nodes()) : null,
   };
   const tree = prepared.tree;
   const linkHashes = new Map<string, Uint8Array>();
