@@ -51,6 +51,8 @@ const serial = (n: number) => `S${String(n).padStart(4, '0')}`;
 const DIST_GLN = `401234500001${gs1CheckDigit('401234500001')}`;
 let grantId = '';
 let keyId = '';
+/** Hex content hash of the maker's first COMMISSION (the erasure target). */
+let eraseTarget = '';
 
 /** Fresh values, so that an accepted hostile value lands on an item that allows the step. */
 function pool(from: number, to: number) {
@@ -117,6 +119,10 @@ const CASES: Record<string, MutationCase[]> = {
       paths: ['gtin', 'serial', 'idempotencyKey', 'links[0].linkType', 'links[0].href', 'links[0].title', 'links[0].language', 'links[0].context', 'links[0].mediaType'],
     },
     { actor: () => maker, base: () => ({ gtin: GTIN, lot: 'L1', links: [] }), paths: ['lot'] },
+  ],
+  eraseEventField: [
+    { actor: () => maker, base: () => ({ contentHash: eraseTarget, field: 'location', reason: 'hostile test', idempotencyKey: `er-${Math.random()}` }), paths: ['contentHash', 'field', 'reason', 'idempotencyKey'] },
+    { actor: () => maker, base: () => ({ eventId: 'RXZlbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw', field: 'location', reason: 'hostile test' }), paths: ['eventId'] },
   ],
   recallBatch: [{ actor: () => maker, base: () => ({ gtin: GTIN, lot: 'RECALL', reason: 'faulty valve', occurredAt: minutesAgo(5), idempotencyKey: `rc-${Math.random()}` }), paths: ['gtin', 'lot', 'reason', 'occurredAt', 'idempotencyKey'] }],
   issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id, idempotencyKey: `ik-${Math.random()}` }), paths: ['actor', 'idempotencyKey'] }],
@@ -228,6 +234,7 @@ beforeAll(async () => {
   grantId = g.body.data.grantRights.grant.id;
   const k = await srv.gql(`{ viewer { apiKeys { id } } }`, {}, recycler.key);
   keyId = k.body.data.viewer.apiKeys[0].id;
+  eraseTarget = (await sql<{ h: string }>`SELECT encode(content_hash, 'hex') AS h FROM events WHERE kind = 'COMMISSION' ORDER BY leaf_index LIMIT 1`.execute(db.db)).rows[0]!.h;
 }, 60_000);
 afterAll(async () => {
   await srv?.close();
