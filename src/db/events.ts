@@ -20,6 +20,8 @@ import { epcisDb } from './epcis-events.ts';
 import { type KeysetPage, keysetPage } from './paging.ts';
 import type { EventRow, ItemRow } from './types.ts';
 import { eventVisibleSql, itemEventVisibleSql, itemVisibleSql } from './visibility.ts';
+import type { EventBody } from '../core/chain.ts';
+import { type StoredEventColumns, formatOf, readableBodyOf, v1ItemsOf } from './event-content.ts';
 
 export type { EventRow } from './types.ts';
 
@@ -419,8 +421,12 @@ const toEpcisRow = <R extends EventRow & { actor_gln: string | null; counterpart
   ...toEventRow(r), actor_gln: r.actor_gln ?? null, counterparty_gln: r.counterparty_gln ?? null, captured_event_id: r.captured_event_id ?? null,
 });
 
-/** Only events of the checkpoint the query reads at: all committed with it, so every page sees the same log. */
-const epcisQuery = (db: DbOrTrx, scope: ReadScope, filter: EventFilter, treeSize: number) => eventsQuery(db, scope, filter).where('e.leaf_index', '<', treeSize);
+/**
+ * Only events of the checkpoint the query reads at: all committed with it, so every page sees the same log. ERASE
+ * events (erasure of a field) cover no items and are no business step: EPCIS never exports them.
+ */
+const epcisQuery = (db: DbOrTrx, scope: ReadScope, filter: EventFilter, treeSize: number) =>
+  eventsQuery(db, scope, filter).where('e.leaf_index', '<', treeSize).where('e.kind', '<>', 'ERASE');
 
 /**
  * Up to `limit` events `scope` may read that match `filter` (`eventIds` aside), below `treeSize`, in `order`,
@@ -463,6 +469,26 @@ export async function findEpcisRowsByContentHash(db: DbOrTrx, contentHashes: rea
     .selectFrom('events as e')
     .leftJoin('actors as a', 'a.id', 'e.actor_id')
     .leftJoin('actors as c', 'c.id', 'e.counterparty_id')
-    .where('e.content_hash', 'in', contentHashes.map((h) => Buffer.from(h, 'hex')));
+    .where('e.content_hash', 'in', contentHashes.map((h) => Buffer.from(h, 'hex')))
+    .where('e.kind', '<>', 'ERASE');
   return (await withExportColumns(q).execute()).map(toEpcisRow);
+}
+
+/**
+ * Each row's readable, v1-shaped body (db/event-content.ts): a v1 event's items from its body, a v2 event's (whose
+ * body names no item) from its chain links, sorted like a v1 body's. Every item: callers judge visibility.
+ */
+export async function readableBodies(db: DbOrTrx, rows: readonly (StoredEventColumns & { id: string })[]): Promise<Map<string, EventBody>> {
+  const v2 = rows.filter((r) => formatOf(r) === 2).map((r) => r.id);
+  const items = new Map<string, string[]>();
+  for (let i = 0; i < v2.length; i += 1000) {
+    const links = await sql<{ event_id: string; sgtin: string }>`
+      SELECT l.event_id, i.sgtin FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id = ANY(${v2.slice(i, i + 1000)}::uuid[])`.execute(db);
+    for (const l of links.rows) {
+      const list = items.get(l.event_id);
+      if (list) list.push(l.sgtin);
+      else items.set(l.event_id, [l.sgtin]);
+    }
+  }
+  return new Map(rows.map((r) => [r.id, readableBodyOf(r, formatOf(r) === 2 ? (items.get(r.id) ?? []).sort() : v1ItemsOf(r.body))]));
 }

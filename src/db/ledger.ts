@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { parseSgtinUrn } from '../core/identifiers.ts';
+import type { StoredEntry } from '../core/v2/stored-chain.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { BatchRow, EventRow, ItemRow, ProductRow } from './types.ts';
 
@@ -91,6 +92,9 @@ export interface NewLink {
   /** The item's stage and recall flag after the event (what the head map will commit to). */
   stage: string;
   recalled: boolean;
+  /** v2: hex salt (16 bytes) of the item's entry in the event's items tree, and its leaf position; absent on v1 links. */
+  entrySalt?: string;
+  entryPosition?: number;
 }
 
 /** Appends chain links for one event. The (item_id, seq) primary key refuses a second link at the same seq. */
@@ -98,12 +102,13 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled)
-      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
                   ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
-                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[])
-        AS t(item_id, seq, prev_hash, hash, stage, recalled)`.execute(trx);
+                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
+                  ${part.map((l) => l.entryPosition ?? null)}::int[])
+        AS t(item_id, seq, prev_hash, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
   }
 }
 
@@ -112,12 +117,13 @@ export async function insertEventLinks(trx: Trx, links: readonly (NewLink & { ev
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled)
-      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => l.eventId)}::uuid[],
                   ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
-                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[])
-        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled)`.execute(trx);
+                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
+                  ${part.map((l) => l.entryPosition ?? null)}::int[])
+        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
   }
 }
 
@@ -225,8 +231,9 @@ export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
   return db
     .selectFrom('chain_links as l')
     .innerJoin('events as e', 'e.id', 'l.event_id')
-    .select(['l.seq', 'l.prev_hash', 'l.hash', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
-      'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count'])
+    .select(['l.seq', 'l.prev_hash', 'l.hash', 'l.entry_salt', 'l.entry_position', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
+      'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count', 'e.format', 'e.field_salts', 'e.erased',
+      'e.pad_key', 'e.signature', 'e.item_tree_top'])
     .where('l.item_id', '=', itemId)
     .orderBy('l.seq')
     .execute();
@@ -245,4 +252,46 @@ export async function insertCustodyStarts(trx: Trx, starts: readonly { itemId: s
 /** Marks batch `batchId` recalled at `at` for `reason` (the RECALL event is written by the caller, in the same transaction). */
 export async function markBatchRecalled(trx: Trx, batchId: string, at: Date, reason: string): Promise<void> {
   await trx.updateTable('batches').set({ recalled_at: at, recall_reason: reason }).where('id', '=', batchId).execute();
+
+}
+
+/** A stored entry with its link's item and leaf position (null on v1 links). */
+export type StoredEntryRow = StoredEntry & { itemId: string; position: number | null };
+
+/**
+ * The stored entries of one event whose positions lie in [lo, hi] (an item's 256-wide subtree): index range scan.
+ */
+export async function entriesInRange(db: DbOrTrx, eventId: string, lo: number, hi: number): Promise<StoredEntryRow[]> {
+  const rows = await db
+    .selectFrom('chain_links as l')
+    .innerJoin('items as i', 'i.id', 'l.item_id')
+    .select(['l.item_id', 'l.seq', 'l.prev_hash', 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
+    .where('l.event_id', '=', eventId)
+    .where('l.entry_position', '>=', lo)
+    .where('l.entry_position', '<=', hi)
+    .execute();
+  return rows.map((r) => ({ itemId: r.item_id, sgtin: r.sgtin, seq: r.seq, prevHash: r.prev_hash, salt: r.entry_salt ? hex(r.entry_salt) : '', position: r.entry_position }));
+}
+
+/**
+ * The stored items-tree entries of each of `eventIds` (one per chain link: the item's SGTIN, seq, previous link and
+ * entry salt; salt '' on v1 links), in item order of the links. Audit and proofs rebuild v2 items trees from them.
+ */
+export async function entriesOfEvents(db: DbOrTrx, eventIds: readonly string[]): Promise<Map<string, StoredEntryRow[]>> {
+  const out = new Map<string, StoredEntryRow[]>();
+  if (eventIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('chain_links as l')
+    .innerJoin('items as i', 'i.id', 'l.item_id')
+    .select(['l.event_id', 'l.item_id', 'l.seq', 'l.prev_hash', 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
+    .where(sql<boolean>`l.event_id = ANY(${eventIds}::uuid[])`)
+    .execute();
+  // Append in place: copying the list per link made a 100k-item event quadratic.
+  for (const r of rows) {
+    const e = { itemId: r.item_id, sgtin: r.sgtin, seq: r.seq, prevHash: r.prev_hash, salt: r.entry_salt ? hex(r.entry_salt) : '', position: r.entry_position };
+    const list = out.get(r.event_id);
+    if (list) list.push(e);
+    else out.set(r.event_id, [e]);
+  }
+  return out;
 }

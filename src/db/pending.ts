@@ -1,20 +1,33 @@
 import { sql } from 'kysely';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
-
 import { hex } from './ledger.ts';
+
+/** Every column of a new event but its leaf index. */
+export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
 
 /**
  * Records a written event as pending; the integrator gives it its leaf index later. Returns the event as its writer
  * sees it: every column, with leaf_index -1 until integrated.
  */
-export async function insertPendingEvent(trx: Trx, e: Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown }): Promise<EventRow> {
+export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<EventRow> {
   await trx
     .insertInto('pending_events')
-    .values({ ...e, data: JSON.stringify(e.data) })
+    .values({
+      ...e,
+      data: JSON.stringify(e.data),
+      field_salts: e.field_salts === null ? null : JSON.stringify(e.field_salts),
+      erased: e.erased === null ? null : JSON.stringify(e.erased),
+    })
     .execute();
   return { ...e, data: e.data as EventRow['data'], leaf_index: -1 };
 }
+
+/** The columns an event row has besides its leaf index (pending and integrated alike). */
+export const EVENT_COLUMNS = [
+  'id', 'kind', 'actor_id', 'occurred_at', 'tz_offset', 'recorded_at', 'location', 'counterparty_id', 'data', 'body', 'content_hash', 'signature',
+  'item_count', 'format', 'field_salts', 'erased', 'pad_key', 'item_tree_top',
+] as const;
 
 /** Events by id, integrated or still pending (pending ones with leaf_index -1). */
 export async function findEventsOrPending(db: DbOrTrx, ids: readonly string[]): Promise<EventRow[]> {
@@ -23,7 +36,7 @@ export async function findEventsOrPending(db: DbOrTrx, ids: readonly string[]): 
   if (integrated.length === ids.length) return integrated;
   const pending = await db
     .selectFrom('pending_events')
-    .select(['id', 'kind', 'actor_id', 'occurred_at', 'tz_offset', 'recorded_at', 'location', 'counterparty_id', 'data', 'body', 'content_hash', 'signature', 'item_count'])
+    .select([...EVENT_COLUMNS])
     .where(sql<boolean>`id = ANY(${ids}::uuid[])`)
     .execute();
   return [...integrated, ...pending.map((p) => ({ ...p, leaf_index: -1 }))];
@@ -55,8 +68,10 @@ export async function movePendingToLog(trx: Trx, ids: readonly string[], firstLe
   const leaves = ids.map((_, i) => firstLeaf + i);
   const res = await sql`
     WITH moved AS (DELETE FROM pending_events WHERE id = ANY(${ids}::uuid[]) RETURNING *)
-    INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count)
-    SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count
+    INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                        format, field_salts, erased, pad_key, item_tree_top)
+    SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count,
+           m.format, m.field_salts, m.erased, m.pad_key, m.item_tree_top
     FROM moved m JOIN unnest(${ids}::uuid[], ${leaves}::int8[]) AS u(id, leaf) ON u.id = m.id`.execute(trx);
   if (Number(res.numAffectedRows ?? ids.length) !== ids.length) throw new Error(`integration moved ${res.numAffectedRows} of ${ids.length} pending events`);
 }
@@ -79,30 +94,32 @@ export async function lockCaptures(trx: Trx): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext('provenant:epcis-capture'))`.execute(trx);
 }
 
-/** Columns of a pending event as written (leaf index and pending_seq come later). */
-export type PendingEventInsert = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
-
 /**
  * Records many written events as pending with multi-row inserts, in the given order (their `pending_seq`, hence their
  * leaf order, follows it). Returns the events as their writer sees them (leaf_index -1).
  */
-export async function insertPendingEvents(trx: Trx, events: readonly PendingEventInsert[]): Promise<EventRow[]> {
+export async function insertPendingEvents(trx: Trx, events: readonly NewPendingEvent[]): Promise<EventRow[]> {
   // Column arrays through unnest: a handful of parameters per statement whatever the row count (a VALUES list binds
-  // 13 per row, which costs more than the insert itself on the embedded database).
+  // 18 per row, which costs more than the insert itself on the embedded database).
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const hexOrNull = (b: Uint8Array | null) => (b ? hex(b) : null);
   for (let i = 0; i < events.length; i += 5_000) {
     const part = events.slice(i, i + 5_000);
-    const col = <T>(f: (e: PendingEventInsert) => T) => part.map(f);
+    const col = <T>(f: (e: NewPendingEvent) => T) => part.map(f);
     await sql`
-      INSERT INTO pending_events (id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count)
+      INSERT INTO pending_events (id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                                  format, field_salts, erased, pad_key, item_tree_top)
       SELECT id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data::jsonb, body, decode(content_hash, 'hex'),
-             decode(signature, 'hex'), item_count
+             decode(signature, 'hex'), item_count, format, field_salts::jsonb, erased::jsonb, decode(pad_key, 'hex'), decode(item_tree_top, 'hex')
       FROM unnest(${col((e) => e.id)}::uuid[], ${col((e) => e.kind)}::text[], ${col((e) => e.actor_id)}::uuid[],
                   ${col((e) => e.occurred_at.toISOString())}::timestamptz[], ${col((e) => e.tz_offset)}::text[],
                   ${col((e) => e.recorded_at.toISOString())}::timestamptz[], ${col((e) => e.location)}::text[],
                   ${col((e) => e.counterparty_id)}::uuid[], ${col((e) => JSON.stringify(e.data))}::text[], ${col((e) => e.body)}::text[],
-                  ${col((e) => hex(e.content_hash))}::text[], ${col((e) => (e.signature ? hex(e.signature) : null))}::text[],
-                  ${col((e) => e.item_count)}::int[])
-        WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count, n)
+                  ${col((e) => hex(e.content_hash))}::text[], ${col((e) => hexOrNull(e.signature))}::text[],
+                  ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => json(e.field_salts))}::text[],
+                  ${col((e) => json(e.erased))}::text[], ${col((e) => hexOrNull(e.pad_key))}::text[], ${col((e) => hexOrNull(e.item_tree_top))}::text[])
+        WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                             format, field_salts, erased, pad_key, item_tree_top, n)
       ORDER BY n`.execute(trx);
   }
   return events.map((e) => ({ ...e, data: e.data as EventRow['data'], leaf_index: -1 }));

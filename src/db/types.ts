@@ -73,6 +73,16 @@ export interface EventsTable {
   content_hash: Uint8Array;
   signature: Uint8Array | null;
   item_count: number;
+  /** 1: a v1 body (values and item list hashed in); 2: a v2 body (docs/ledger-format.md). */
+  format: ColumnType<number, number | undefined, number>;
+  /** v2: field name → hex salt of every committed field whose value is held (erased ones have none). */
+  field_salts: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /** v2: field name → hex content hash of the ERASE event that erased it. */
+  erased: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /** v2: the event's secret items-tree pad key (32 bytes; never disclosed). */
+  pad_key: Uint8Array | null;
+  /** v2: the real items-tree nodes at levels ≥ 8 (core/v2/stored-chain.ts `encodeTreeTop`). */
+  item_tree_top: Uint8Array | null;
 }
 
 /** An event committed by its writer but not yet integrated into the log (no leaf index yet). */
@@ -90,6 +100,10 @@ export interface ChainLinksTable {
   /** The item's stage and recall flag after this event (null on links written before the head map). */
   stage: string | null;
   recalled: boolean | null;
+  /** v2: the salt of the item's entry in its event's items tree (16 bytes); null on v1 links. */
+  entry_salt: Uint8Array | null;
+  /** v2: the leaf position of the item's entry in its event's items tree. */
+  entry_position: number | null;
 }
 
 /** A node of the head map (see core/v2/head-map.ts); leaf nodes keep their key and value. */

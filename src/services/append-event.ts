@@ -1,17 +1,24 @@
-import { type EventBody, type JsonValue, ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../core/chain.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import { fromHex } from '../core/bytes.ts';
+import type { JsonValue } from '../core/chain.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
-import { randomUUID } from 'node:crypto';
+import { bodyV2Error } from '../core/v2/event-v2.ts';
+import { fieldValuesOf } from '../core/v2/event-fields.ts';
+import type { Sha256 } from '../core/v2/hash.ts';
+import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2/prepare.ts';
+import { TREE_TOP_MIN_ITEMS, encodeTreeTop } from '../core/v2/stored-chain.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
-import { insertPendingEvent, insertPendingEvents, type PendingEventInsert } from '../db/pending.ts';
+import { insertPendingEvent, insertPendingEvents, type NewPendingEvent } from '../db/pending.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError, writeAttemptOf } from './transaction.ts';
 
 const PIPELINE_CHUNK = 10_000;
 
 export interface EventDraft {
-  kind: LedgerKind;
+  /** ERASE events (erasure of a field) cover no items. */
+  kind: LedgerKind | 'ERASE';
   actorId: string;
   occurredAt: Date;
   offset: string;
@@ -31,9 +38,104 @@ export interface ItemStep {
   custodyChanged?: boolean;
 }
 
+/** Node's native SHA-256 (same bytes as core's default, several times faster on 100,000-item events). */
+export const nativeSha256: Sha256 = (b) => new Uint8Array(createHash('sha256').update(b).digest());
+
 /**
- * Records one event over many items inside the caller's transaction (a `inLedgerTransaction`): hashes the canonical
- * body, writes the event as pending (the integrator gives it its leaf index after the commit), appends one chain link
+ * Cryptographically secure random bytes (crypto.getRandomValues), drawn from a pool refilled 64 KiB at a time: a
+ * 100,000-item event needs 1.6 MB of salts, and one call per salt would dominate its preparation.
+ */
+export const secureRandom: RandomBytes = (() => {
+  const POOL = 65_536;
+  let pool = new Uint8Array(0);
+  let at = 0;
+  return (n: number): Uint8Array => {
+    if (n > POOL) return crypto.getRandomValues(new Uint8Array(n));
+    if (at + n > pool.length) {
+      pool = crypto.getRandomValues(new Uint8Array(POOL));
+      at = 0;
+    }
+    const out = pool.slice(at, at + n);
+    // Wipe what was handed out, so a later reader of the pool never sees a salt or pad key.
+    pool.fill(0, at, at + n);
+    at += n;
+    return out;
+  };
+})();
+
+/** The rows one event writes: its pending event row and one chain link per item, plus the prepared v2 event. */
+export interface SealedEvent {
+  row: NewPendingEvent;
+  links: NewLink[];
+  /** Each item's new link hash, by item id. */
+  linkHashes: Map<string, Uint8Array>;
+  prepared: PreparedEvent;
+}
+
+/**
+ * Seals one event in ledger format v2 (docs/ledger-format.md): maps the draft's readable content to field values
+ * (core `fieldValuesOf`), draws fresh salts and pad key, builds the items entries (each item's `prev` is its current
+ * head link, v1 or v2, or null at COMMISSION) and items tree once, and returns the rows to insert. No I/O. Throws
+ * RangeError on more than 2^17 items or a body the v2 verifier would refuse (a SHIP/RETURN without counterparty).
+ */
+export function sealEvent(draft: EventDraft, steps: readonly ItemStep[], random: RandomBytes = secureRandom, sha256: Sha256 = nativeSha256): SealedEvent {
+  const prepared = prepareEventV2(
+    {
+      kind: draft.kind,
+      occurredAt: formatInstant(draft.occurredAt),
+      timezoneOffset: draft.offset,
+      recordedAt: formatInstant(draft.recordedAt),
+      values: fieldValuesOf(draft.kind, { actorId: draft.actorId, location: draft.location, counterpartyId: draft.counterpartyId, data: draft.data }),
+      items: steps.map((s) => ({ sgtin: s.sgtin, seq: s.head ? s.head.seq + 1 : 0, prev: s.head ? toHexFast(s.head.hash) : null })),
+    },
+    random,
+    sha256,
+  );
+  const problem = bodyV2Error(prepared.body);
+  if (problem) throw new RangeError(`cannot seal ${draft.kind} event: ${problem}`);
+  const fieldSalts: Record<string, string> = {};
+  for (const [name, f] of Object.entries(prepared.event.fields)) if ('salt' in f) fieldSalts[name] = f.salt;
+  const row: NewPendingEvent = {
+    id: randomUUID(),
+    kind: draft.kind,
+    actor_id: draft.actorId,
+    occurred_at: draft.occurredAt,
+    tz_offset: draft.offset,
+    recorded_at: draft.recordedAt,
+    location: draft.location,
+    counterparty_id: draft.counterpartyId,
+    data: draft.data,
+    body: prepared.canonical,
+    content_hash: fromHex(prepared.contentHash)!,
+    signature: null,
+    item_count: steps.length,
+    format: 2,
+    field_salts: fieldSalts,
+    erased: {},
+    pad_key: fromHex(prepared.padKey)!,
+    // The tree's top levels, so one item's proof needs only its subtree's entries (core stored-chain.ts).
+    item_tree_top: prepared.tree && steps.length >= TREE_TOP_MIN_ITEMS ? encodeTreeTop(prepared.tree.nodes()) : null,
+  };
+  const tree = prepared.tree;
+  const linkHashes = new Map<string, Uint8Array>();
+  const links: NewLink[] = steps.map((s, i) => {
+    const p = prepared.items[i]!;
+    const hash = Buffer.from(p.link, 'hex') as Uint8Array;
+    linkHashes.set(s.id, hash);
+    return {
+      itemId: s.id, seq: p.seq, prevHash: s.head ? s.head.hash : ZERO, hash, stage: s.next.stage, recalled: s.next.recalled,
+      entrySalt: p.entry.salt, entryPosition: tree!.position(i),
+    };
+  });
+  return { row, links, linkHashes, prepared };
+}
+
+const ZERO = new Uint8Array(32);
+const toHexFast = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/**
+ * Records one event over many items inside the caller's transaction (a `inLedgerTransaction`): seals it in format v2
+ * (`sealEvent`), writes the event as pending (the integrator gives it its leaf index after the commit), appends one chain link
  * per item and moves each item head with an expected-seq check (a concurrent writer that moved a head first makes this
  * attempt fail with `HeadMovedError`; the retry then holds those items' row locks from its start). Returns the event
  * (leaf_index -1 until integrated; `inLedgerTransaction` fills it in) and each item's new link hash (by item id).
@@ -47,56 +149,14 @@ export async function appendEvent(
 ): Promise<{ event: EventRow; linkHashes: Map<string, Uint8Array> }> {
   const attempt = writeAttemptOf(trx);
   for (const s of steps) if (s.head) attempt.touched.add(s.id);
-  const body: EventBody = {
-    kind: draft.kind,
-    actor: draft.actorId,
-    occurredAt: formatInstant(draft.occurredAt),
-    timezoneOffset: draft.offset,
-    recordedAt: formatInstant(draft.recordedAt),
-    location: draft.location,
-    counterparty: draft.counterpartyId,
-    data: draft.data,
-    items: steps.map((s) => s.sgtin),
-  };
-  const canonical = canonicalEventBody(body);
-  const contentHash = contentHashOf(canonical);
-  const event = await insertPendingEvent(trx, {
-    id: randomUUID(),
-    kind: draft.kind,
-    actor_id: draft.actorId,
-    occurred_at: draft.occurredAt,
-    tz_offset: draft.offset,
-    recorded_at: draft.recordedAt,
-    location: draft.location,
-    counterparty_id: draft.counterpartyId,
-    data: draft.data,
-    body: canonical,
-    content_hash: contentHash,
-    signature: null,
-    item_count: steps.length,
-  });
+  // The items tree commits to every entry at once, so the whole event is sealed before anything is written.
+  const { row, links, linkHashes } = sealEvent(draft, steps);
+  const event = await insertPendingEvent(trx, row);
   attempt.pending.push(event);
-  const linkHashes = new Map<string, Uint8Array>();
-  // Hash a chunk while the previous chunk's inserts run on the server: on PostgreSQL the two overlap.
-  let inFlight: Promise<void> = Promise.resolve();
   for (let i = 0; i < steps.length; i += PIPELINE_CHUNK) {
-    const chunk = steps.slice(i, i + PIPELINE_CHUNK);
-    const links = chunk.map((s) => {
-      const seq = s.head ? s.head.seq + 1 : 0;
-      const prevHash = s.head ? s.head.hash : ZERO_HASH;
-      const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
-      linkHashes.set(s.id, hash);
-      return { itemId: s.id, seq, prevHash, hash, stage: s.next.stage, recalled: s.next.recalled };
-    });
-    await inFlight;
-    inFlight = (async () => {
-      if (insertNewItems) await insertNewItems(chunk, linkHashes);
-      await insertLinks(trx, event.id, links);
-    })();
-    // Let the queries reach the socket before the next chunk's hashing occupies the thread.
-    await new Promise((r) => setImmediate(r));
+    if (insertNewItems) await insertNewItems(steps.slice(i, i + PIPELINE_CHUNK), linkHashes);
+    await insertLinks(trx, event.id, links.slice(i, i + PIPELINE_CHUNK));
   }
-  await inFlight;
   const starts = steps.filter((s) => s.custodyChanged && s.head).map((s) => ({ itemId: s.id, seq: s.head!.seq + 1, actorId: s.next.custodianId }));
   await insertCustodyStarts(trx, starts);
   const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
@@ -107,52 +167,11 @@ export async function appendEvent(
   return { event, linkHashes };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Many events at once (EPCIS bulk capture)
+/** One event sealed for a batched write ({@link appendEvents}), with the steps it moves. */
+export type PreparedWrite = SealedEvent & { steps: readonly ItemStep[] };
 
-/** One event hashed and ready to insert: its row, its chain links, and each item's new link hash (by item id). */
-export interface PreparedEvent {
-  row: PendingEventInsert;
-  links: NewLink[];
-  linkHashes: Map<string, Uint8Array>;
-  steps: readonly ItemStep[];
-}
-
-/**
- * The per-event preparation (pure CPU, no I/O): the canonical body, its content hash and one chain link per item from
- * the item's head in `steps`. `appendEvents` calls it for every event, in order, so a ledger format change plugs in
- * here once. Each step's `head` must be the item's head before THIS event (for an item several events of a batch touch,
- * the previous event's link: see {@link appendEvents}).
- */
-export function prepareEvent(draft: EventDraft, steps: readonly ItemStep[]): PreparedEvent {
-  const body: EventBody = {
-    kind: draft.kind,
-    actor: draft.actorId,
-    occurredAt: formatInstant(draft.occurredAt),
-    timezoneOffset: draft.offset,
-    recordedAt: formatInstant(draft.recordedAt),
-    location: draft.location,
-    counterparty: draft.counterpartyId,
-    data: draft.data,
-    items: steps.map((s) => s.sgtin),
-  };
-  const canonical = canonicalEventBody(body);
-  const contentHash = contentHashOf(canonical);
-  const linkHashes = new Map<string, Uint8Array>();
-  const links = steps.map((s) => {
-    const seq = s.head ? s.head.seq + 1 : 0;
-    const prevHash = s.head ? s.head.hash : ZERO_HASH;
-    const hash = linkHash(prevHash, contentHash, s.sgtin, seq);
-    linkHashes.set(s.id, hash);
-    return { itemId: s.id, seq, prevHash, hash, stage: s.next.stage, recalled: s.next.recalled };
-  });
-  const row: PendingEventInsert = {
-    id: randomUUID(), kind: draft.kind, actor_id: draft.actorId, occurred_at: draft.occurredAt, tz_offset: draft.offset,
-    recorded_at: draft.recordedAt, location: draft.location, counterparty_id: draft.counterpartyId, data: draft.data,
-    body: canonical, content_hash: contentHash, signature: null, item_count: steps.length,
-  };
-  return { row, links, linkHashes, steps };
-}
+/** Seals one event of a batch ({@link sealEvent}); the batch's events are then written together by {@link appendEvents}. */
+export const prepareEvent = (draft: EventDraft, steps: readonly ItemStep[]): PreparedWrite => ({ ...sealEvent(draft, steps), steps });
 
 /**
  * Writes events prepared in order by {@link prepareEvent} inside the caller's transaction, with multi-row inserts: the
@@ -161,7 +180,7 @@ export function prepareEvent(draft: EventDraft, steps: readonly ItemStep[]): Pre
  * concurrent writer makes the attempt fail with `HeadMovedError` and retry). Existing items only (no COMMISSION).
  * Precondition: each event's steps start from the head the previous event of the batch left (seq and prev chain).
  */
-export async function appendEvents(trx: Trx, prepared: readonly PreparedEvent[]): Promise<EventRow[]> {
+export async function appendEvents(trx: Trx, prepared: readonly PreparedWrite[]): Promise<EventRow[]> {
   const attempt = writeAttemptOf(trx);
   const events = await insertPendingEvents(trx, prepared.map((p) => p.row));
   attempt.pending.push(...events);

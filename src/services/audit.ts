@@ -1,11 +1,14 @@
-import { type EventBody, canonicalEventBody, contentHashOf, diffFields, linkHash, ZERO_HASH } from '../core/chain.ts';
+import { ZERO_HASH } from '../core/chain.ts';
 import { bytesEqual, toHex } from '../core/bytes.ts';
+import { checkStoredTree, storedEventProblem, storedLinkHash } from '../core/v2/stored-chain.ts';
+import { nativeSha256 } from './append-event.ts';
+import { expectedBodyOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
 import { decodeBase64, verifyCheckpoint } from '../core/checkpoint.ts';
 import { HEADS_EXTENSION_PREFIX, buildHeadMap } from '../core/v2/head-map.ts';
 import { allLoggedHeads, headMapEntry } from '../db/head-map.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, rootFromNodes, rootNodes, type NodeId } from '../core/merkle.ts';
-import { formatInstant } from '../core/time.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
+import { entriesOfEvents } from '../db/ledger.ts';
 import { readLogHead, readNodes } from '../db/log.ts';
 
 export interface AuditReport {
@@ -45,7 +48,10 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
   const totalEvents = Number((await db.selectFrom('events').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
 
   // Phase 1: every event in leaf order — its body, its columns, its item list, and the tree over all of them.
-  const contentHashes = new Map<string, Uint8Array>();
+  const contentHashes = new Map<string, { hash: Uint8Array; format: 1 | 2 }>();
+  // Erased fields and the ERASE events that must account for them (checked after the pass over the log).
+  const erasedMarks: { where: string; field: string; by: string; target: string; leaf: number }[] = [];
+  const erasures = new Map<string, { target: string; field: string; leaf: number }>();
   let size = 0;
   let frontierNodes = new Map<string, Uint8Array>();
   let root: Uint8Array = new Uint8Array(0);
@@ -53,43 +59,40 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
   for (;;) {
     const rows = await db.selectFrom('events').selectAll().where('leaf_index', '>', after).orderBy('leaf_index').limit(EVENT_CHUNK).execute();
     if (rows.length === 0) break;
-    const sgtinsByEvent = new Map<string, string[]>();
-    const linkRows = await db
-      .selectFrom('chain_links as l')
-      .innerJoin('items as i', 'i.id', 'l.item_id')
-      .select(['l.event_id', 'i.sgtin'])
-      .where('l.event_id', 'in', rows.map((r) => r.id))
-      .execute();
-    // Append in place: copying the list per link made a 100k-item event quadratic.
-    for (const l of linkRows) {
-      const list = sgtinsByEvent.get(l.event_id);
-      if (list) list.push(l.sgtin);
-      else sgtinsByEvent.set(l.event_id, [l.sgtin]);
-    }
+    const entriesByEvent = await entriesOfEvents(db, rows.map((r) => r.id));
     const leaves: Uint8Array[] = [];
     for (const e of rows) {
       const leaf = Number(e.leaf_index);
       if (leaf !== size + leaves.length) report(`leaf ${size + leaves.length}: missing; next stored event is at leaf ${leaf} (event ${e.id})`);
       const where = `event ${e.id} (leaf ${leaf}, ${e.kind})`;
-      if (!bytesEqual(contentHashOf(e.body), e.content_hash)) report(`${where}: body hashes to ${toHex(contentHashOf(e.body))}, stored contentHash ${toHex(e.content_hash)}`);
-      let body: EventBody | undefined;
-      try {
-        body = JSON.parse(e.body) as EventBody;
-      } catch {
-        report(`${where}: stored body is not JSON`);
-      }
-      if (body) {
-        const fields: EventBody = {
-          kind: e.kind as EventBody['kind'], actor: e.actor_id, occurredAt: formatInstant(e.occurred_at), timezoneOffset: e.tz_offset,
-          recordedAt: formatInstant(e.recorded_at), location: e.location, counterparty: e.counterparty_id, data: e.data as EventBody['data'],
-          items: sgtinsByEvent.get(e.id) ?? [],
-        };
-        if (canonicalEventBody(fields) !== e.body) {
-          report(`${where}: stored columns or chain links differ from the hashed body (${diffFields({ ...fields, items: [...fields.items].sort() }, body)})`);
+      const format = formatOf(e);
+      const entries = entriesByEvent.get(e.id) ?? [];
+      let rebuiltItemsRoot: string | undefined;
+      if (format === 2 && entries.length > 0) {
+        try {
+          if (!e.pad_key) rebuiltItemsRoot = '(no pad key stored)';
+          else {
+            const checked = checkStoredTree(entries, e.pad_key, e.item_tree_top, nativeSha256);
+            rebuiltItemsRoot = checked.root;
+            if (checked.problem) report(`${where}: ${checked.problem}`);
+          }
+        } catch (x) {
+          rebuiltItemsRoot = `(entries do not form a tree: ${(x as Error).message})`;
         }
-        if (e.item_count !== (body.items?.length ?? -1)) report(`${where}: item_count ${e.item_count} but the body lists ${body.items?.length} items`);
       }
-      contentHashes.set(e.id, e.content_hash);
+      const expectedBody = expectedBodyOf(e, entries.map((x) => x.sgtin));
+      const problem = storedEventProblem({ format, body: e.body, contentHash: e.content_hash, expectedBody, rebuiltItemsRoot }, nativeSha256);
+      if (problem) {
+        report(`${where}: ${problem.kind === 'columns' || problem.kind === 'items' ? `stored columns or chain links differ from the hashed body (${problem.message})` : problem.message}${problem.detail ? `: ${problem.detail}` : ''}`);
+      }
+      const covered = format === 1 ? v1ItemsOf(e.body).length : entries.length;
+      if (e.item_count !== covered) report(`${where}: item_count ${e.item_count} but the ${format === 1 ? 'body lists' : 'chain links hold'} ${covered} items`);
+      contentHashes.set(e.id, { hash: e.content_hash, format });
+      for (const [field, by] of Object.entries(e.erased ?? {})) erasedMarks.push({ where, field, by, target: toHex(e.content_hash), leaf });
+      if (e.kind === 'ERASE') {
+        const d = e.data as { target?: unknown; field?: unknown };
+        erasures.set(toHex(e.content_hash), { target: String(d.target), field: String(d.field), leaf });
+      }
       leaves.push(leafHash(e.content_hash));
     }
     const appended = appendLeaves(size, frontierNodes, leaves);
@@ -100,6 +103,14 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     frontierNodes = new Map(frontier(size).map((id: NodeId) => [nodeKey(id), all.get(nodeKey(id))!]));
     after = Number(rows[rows.length - 1]!.leaf_index);
     progress('events', Math.min(size, totalEvents), totalEvents);
+  }
+  // An erasure commits its ERASE event as pending: until integrated (milliseconds) it is not in the log yet.
+  const pendingHashes = new Set((await db.selectFrom('pending_events').select('content_hash').where('kind', '=', 'ERASE').execute()).map((r) => toHex(r.content_hash)));
+  for (const m of erasedMarks) {
+    const x = erasures.get(m.by);
+    if (!x && pendingHashes.has(m.by)) continue;
+    if (!x) report(`${m.where}: field ${m.field} is marked erased by ${m.by}, which is no logged ERASE event`);
+    else if (x.target !== m.target || x.field !== m.field || x.leaf <= m.leaf) report(`${m.where}: field ${m.field} is marked erased by ${m.by}, an ERASE event of field ${x.field} of ${x.target}`);
   }
   if (size !== head.size) report(`log: ${size} events are stored but the log head says ${head.size}`);
   if (size > 0 && !bytesEqual(root, head.rootHash)) report(`log: recomputed root ${toHex(root)} differs from the stored head root ${toHex(head.rootHash)}`);
@@ -156,6 +167,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       links += chain.length;
       let prev: Uint8Array = ZERO_HASH;
       let pendingTail = false;
+      let seenV2 = false;
       for (let i = 0; i < chain.length; i++) {
         const l = chain[i]!;
         const where = `item ${item.sgtin} seq ${l.seq}`;
@@ -172,8 +184,12 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
           report(`${where}: links to event ${l.event_id}, which is not in the log`);
           break;
         }
+        if (ch.format === 1 && seenV2) report(`${where}: a v1 event after a v2 event`);
+        if (ch.format === 2) seenV2 = true;
         if (!bytesEqual(l.prev_hash, prev)) report(`${where}: prevHash does not equal the previous link hash`);
-        if (!bytesEqual(linkHash(prev, ch, item.sgtin, l.seq), l.hash)) report(`${where}: link hash does not match its event's content hash`);
+        const expected = storedLinkHash(item.sgtin, { seq: l.seq, format: ch.format, contentHash: ch.hash, entrySalt: l.entry_salt ? toHex(l.entry_salt) : null }, prev, nativeSha256);
+        if (typeof expected === 'string') report(`${where}: ${expected}`);
+        else if (!bytesEqual(expected, l.hash)) report(`${where}: link hash does not match its event's content hash${ch.format === 2 ? ' and entry' : ''}`);
         prev = l.hash;
       }
       if (pendingTail) continue;

@@ -16,7 +16,7 @@ import type { Trx } from '../db/connection.ts';
 import { findItemsByGtinSerial } from '../db/ledger.ts';
 import type { ActorRow, ItemRow } from '../db/types.ts';
 import { grantsOf, heldItemIds } from '../db/visibility.ts';
-import { appendEvents, type PreparedEvent, prepareEvent } from './append-event.ts';
+import { appendEvents, type PreparedWrite, prepareEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type RecordEventInput, checkCounterparty, checkRecordInput, dataWithGrants, decideSteps, itemsNotFound } from './record-event.ts';
 import { type Failure, invalid } from './results.ts';
@@ -60,7 +60,7 @@ export async function recordEventsBulk(
   // Each item as the earlier events of the document leave it (copies: the loaded rows stay as read).
   const state = new Map<string, ItemRow>(rows.map((r) => [keyOf(r.gtin, r.serial), { ...r }]));
 
-  const prepared: PreparedEvent[] = [];
+  const prepared: PreparedWrite[] = [];
   for (const { planned, counterpartyId } of events) {
     const refuse = (failure: Failure): BulkResult => ({ kind: 'refused', planned, failure });
     const input: RecordEventInput = {

@@ -17,7 +17,6 @@
  * Containers are SSCC URNs in the URN format when their company prefix is registered with the ledger.
  */
 import { encodeBase64 } from '../core/checkpoint.ts';
-import type { EventBody } from '../core/chain.ts';
 import { type EpcFormat, type ExportableEvent, projectExportable, toEpcisEvent } from '../core/epcis-export.ts';
 import { bodyFormatOf, filterSelectedFields, matchesDespiteWithheld } from '../core/event-disclosure.ts';
 import { visibleEventItems } from '../db/disclosure.ts';
@@ -29,6 +28,7 @@ import { findQueryCheckpoint } from '../db/epcis-events.ts';
 import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findEpcisRowsByContentHash, findEventSgtins } from '../db/events.ts';
 import { knownCompanyPrefixes } from '../db/actors.ts';
 import { hex } from '../db/ledger.ts';
+import { readableBodyOf, v1ItemsOf } from '../db/event-content.ts';
 
 // Kept here for existing importers (capture); they live in core and db now.
 export { bizStepName, dispositionName, sourceDestTypeName, kindsOfBizStep, EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE } from '../core/epcis-query-params.ts';
@@ -194,13 +194,9 @@ async function allEventItems(db: DbOrTrx, eventId: string): Promise<string[]> {
   return (await findEventSgtins(db, eventId)).sort();
 }
 
-/** A stored row as core's exportable event: a v1 body as hashed; a v2 body (no values, no items) from the columns. */
+/** A stored row as core's exportable event: its readable body from the columns (db/event-content.ts); items are added by the caller. */
 function exportableOf(r: EpcisEventRow): ExportableEvent {
-  const parsed = JSON.parse(r.body) as EventBody & { format?: string };
-  const body: EventBody = bodyFormatOf(r.body) === 'v1' ? parsed : {
-    kind: r.kind as EventBody['kind'], actor: r.actor_id, occurredAt: parsed.occurredAt, timezoneOffset: parsed.timezoneOffset, recordedAt: parsed.recordedAt,
-    location: r.location, counterparty: r.counterparty_id, data: (r.data ?? {}) as EventBody['data'], items: [],
-  };
+  const body = readableBodyOf(r, bodyFormatOf(r.body) === 'v1' ? v1ItemsOf(r.body) : []);
   return {
     body, contentHash: hex(r.content_hash), leafIndex: r.leaf_index, actorGln: r.actor_gln, counterpartyGln: r.counterparty_gln,
     actorId: r.actor_id, counterpartyId: r.counterparty_id, capturedEventId: r.captured_event_id ?? null,

@@ -7,7 +7,16 @@ import { HEADS_EXTENSION_PREFIX, type Head, headKey, headValue, proveHead } from
 import { type ItemStatement, buildItemStatement } from '../core/v2/statement.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
 import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
-import { findChainWithEvents } from '../db/ledger.ts';
+import { type StoredEntryRow, entriesInRange, entriesOfEvents, findChainWithEvents } from '../db/ledger.ts';
+import { formatOf, fullEventOf } from '../db/event-content.ts';
+import { type BuildEventInput, type ProofBundleV2, buildBundleV2 } from '../core/v2/bundle-v2.ts';
+import { type Tier, type TierOverrides, readerTier } from '../core/v2/disclosure.ts';
+import type { ReadScope } from '../core/rights.ts';
+import { heldItemIds } from '../db/visibility.ts';
+import type { FullEventV2 } from '../core/v2/event-v2.ts';
+import { type ItemProof, buildItemTree, itemEntry } from '../core/v2/item-tree.ts';
+import { decodeTreeTop, entryPrev, itemProofFromStored, subtreeRange } from '../core/v2/stored-chain.ts';
+import { nativeSha256 } from './append-event.ts';
 import { readLogHead, readNodes, type LogSigner } from '../db/log.ts';
 import type { ItemRow } from '../db/types.ts';
 import { type Failure, invalid, notFound } from './results.ts';
@@ -70,15 +79,38 @@ export async function consistencyProofFor(db: DbOrTrx, fromSize: number, toSize?
   return { kind: 'ok', fromSize, toSize: s.size, proof: buildProof(plan, nodes), fromRoot: rootFromNodes(fromSize, nodes), toRoot: rootFromNodes(s.size, nodes) };
 }
 
-export type BundleResult = { kind: 'ok'; bundle: ProofBundle } | Failure;
+export type BundleResult = { kind: 'ok'; bundle: ProofBundle | ProofBundleV2 } | Failure;
+
+/** Who reads a bundle: the tier that decides which fields are opened, and a product's tier overrides if any. */
+export interface BundleReader {
+  tier: Tier;
+  overrides?: TierOverrides;
+}
 
 /**
- * Everything needed to verify one item offline: its events and links, each event's inclusion proof against the
- * latest signed checkpoint, that checkpoint, the verifier key, and optionally a consistency proof from an earlier
- * tree size the auditor already trusts. `digitalLinkBase` is the resolver origin of `item.digitalLink` (default
- * https://id.gs1.org).
+ * Everything needed to verify one item offline: its events, each event's inclusion proof against the latest signed
+ * checkpoint, that checkpoint, the verifier key, and optionally a consistency proof from an earlier tree size the
+ * auditor already trusts. An item with v2 events gets a v2 bundle (docs/ledger-format.md §11: entries, items-tree
+ * proofs, fields disclosed for `reader`'s tier — public when not given —, the ERASE events of erased fields and the
+ * head proven in the head map, so completeness up to the checkpoint is provable); an item with only v1 events keeps
+ * its v1 bundle. Read in one snapshot so checkpoint, chain and head map agree. `digitalLinkBase` is the resolver
+ * origin of `item.digitalLink` (default https://id.gs1.org). A v2 event's items-tree proof comes from its stored top
+ * levels and the entries of the item's 256-wide subtree (`storedItemProof`).
  */
-export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: ItemRow, sinceTreeSize?: number | null, digitalLinkBase?: string): Promise<BundleResult> {
+export async function itemProofBundle(
+  db: DbOrTrx,
+  signer: LogSigner,
+  item: ItemRow,
+  sinceTreeSize?: number | null,
+  digitalLinkBase?: string,
+  reader: BundleReader = { tier: 'public' },
+): Promise<BundleResult> {
+  if (db.isTransaction) return bundleIn(db, signer, item, sinceTreeSize, digitalLinkBase, reader);
+  return (db as Db).transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+    .execute((trx) => bundleIn(trx, signer, item, sinceTreeSize, digitalLinkBase, reader));
+}
+
+async function bundleIn(db: DbOrTrx, signer: LogSigner, item: ItemRow, sinceTreeSize: number | null | undefined, digitalLinkBase: string | undefined, reader: BundleReader): Promise<BundleResult> {
   const checkpoint = await findCheckpoint(db, signer.origin);
   if (!checkpoint) return notFound('the log has no checkpoint yet');
   const size = checkpoint.treeSize;
@@ -87,12 +119,14 @@ export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: Item
   }
   // Links newer than the checkpoint cannot be proven against it; a concurrent write may have added some.
   const chain = (await findChainWithEvents(db, item.id)).filter((l) => Number(l.leaf_index) < size);
+  const dl = digitalLink(item.gtin, item.serial, digitalLinkBase);
+  if (chain.some((l) => formatOf(l) === 2)) return bundleV2(db, signer, item, checkpoint, chain, sinceTreeSize ?? undefined, dl, reader);
   const ids: NodeId[] = chain.flatMap((l) => inclusionProofNodes(Number(l.leaf_index), size).ids);
   if (sinceTreeSize && sinceTreeSize < size) ids.push(...consistencyProofNodes(sinceTreeSize, size).ids);
   const nodes = await readNodes(db, ids);
   const bundle = buildBundle({
     sgtin: item.sgtin,
-    digitalLink: digitalLink(item.gtin, item.serial, digitalLinkBase),
+    digitalLink: dl,
     verifierKey: signer.verifierKey,
     checkpoint: checkpoint.note,
     events: chain.map((l) => ({ seq: l.seq, leafIndex: Number(l.leaf_index), body: l.body, contentHash: l.content_hash, prevHash: l.prev_hash, linkHash: l.hash })),
@@ -101,6 +135,107 @@ export async function itemProofBundle(db: DbOrTrx, signer: LogSigner, item: Item
     ...(sinceTreeSize ? { consistencyFromSize: sinceTreeSize } : {}),
   });
   return { kind: 'ok', bundle };
+}
+
+type ChainRow = Awaited<ReturnType<typeof findChainWithEvents>>[number];
+
+async function bundleV2(
+  db: DbOrTrx, signer: LogSigner, item: ItemRow, checkpoint: CheckpointView, chain: readonly ChainRow[], sinceTreeSize: number | undefined, dl: string, reader: BundleReader,
+): Promise<BundleResult> {
+  const size = checkpoint.treeSize;
+  const logged = await loggedHeadOf(db, item.id, size);
+  if (!logged) return notFound('item not found');
+  const head: Head = { seq: logged.seq, link: toHex(logged.link), stage: logged.stage as Stage, recalled: logged.recalled };
+  const proof = await proveHead(sqlHeadMapStore(db), headKey(item.sgtin, nativeSha256));
+  // The map and the links are written by the same integration: a mismatch is corruption, not an expected failure.
+  if (!proof || toHex(proof.value) !== toHex(headValue(head, nativeSha256))) throw new Error(`head map disagrees with the logged head of ${item.sgtin}`);
+  const erasedRefs = new Set<string>();
+  const events: BuildEventInput[] = [];
+  for (const l of chain) {
+    const leafIndex = Number(l.leaf_index);
+    if (formatOf(l) === 1) {
+      events.push({ version: 1, seq: l.seq, leafIndex, body: l.body, prevHash: l.prev_hash, linkHash: l.hash });
+      continue;
+    }
+    const full = fullEventOf(l);
+    if ('problem' in full) throw new Error(`event ${l.event_id}: ${full.problem}`);
+    for (const f of Object.values(full.event.fields)) if ('erased' in f) erasedRefs.add(f.erased);
+    if (!l.pad_key || !l.entry_salt) throw new Error(`event ${l.event_id}: the stored items tree lacks ${item.sgtin}`);
+    const itemProof = await storedItemProof(db, l.event_id, item.id, l.entry_position, l.item_tree_top, l.pad_key);
+    events.push({ version: 2, seq: l.seq, leafIndex, event: full.event, entry: { prev: entryPrev(l.seq, l.prev_hash), salt: toHex(l.entry_salt) }, itemProof });
+  }
+  const erasures = (await findErasures(db, [...erasedRefs])).filter((x) => x.leafIndex < size);
+  const ids: NodeId[] = [...chain.map((l) => Number(l.leaf_index)), ...erasures.map((x) => x.leafIndex)].flatMap((leaf) => inclusionProofNodes(leaf, size).ids);
+  if (sinceTreeSize && sinceTreeSize < size) ids.push(...consistencyProofNodes(sinceTreeSize, size).ids);
+  const nodes = await readNodes(db, ids);
+  const bundle = buildBundleV2({
+    sgtin: item.sgtin,
+    digitalLink: dl,
+    verifierKey: signer.verifierKey,
+    checkpoint: checkpoint.note,
+    head,
+    mapProof: proof.siblings,
+    events,
+    erasures,
+    viewer: reader.tier,
+    ...(reader.overrides ? { overrides: reader.overrides } : {}),
+    nodes,
+    ...(sinceTreeSize ? { consistencyFromSize: sinceTreeSize } : {}),
+    // An erasure committed but not integrated yet (milliseconds) cannot be proven against this checkpoint.
+    unprovenErasures: 'withhold',
+    sha256: nativeSha256,
+  });
+  return { kind: 'ok', bundle };
+}
+
+/**
+ * The reader of an item's bundle as core `readerTier` judges it: auditor/operator → authorities; the brand owner, a
+ * holder of the item in any custody window, or a grantee of its product or batch → participants; else public.
+ * `overrides` (a product's tier overrides, decided elsewhere) are passed through to the disclosure.
+ */
+export async function bundleReaderFor(db: DbOrTrx, scope: ReadScope, item: ItemRow, brandOwnerId: string, overrides?: TierOverrides): Promise<BundleReader> {
+  const held = item.custodian_id === scope.actorId || item.pending_receiver_id === scope.actorId || (await heldItemIds(db, scope.actorId, [item.id])).has(item.id);
+  const tier = readerTier({
+    isOperator: scope.isOperator,
+    allProducts: scope.allProducts,
+    isBrandOwner: brandOwnerId === scope.actorId,
+    heldItem: held,
+    isGrantee: scope.gtins.includes(item.gtin) || scope.batchIds.includes(item.batch_id),
+  });
+  return overrides ? { tier, overrides } : { tier };
+}
+
+/**
+ * One item's proof in its event's items tree from what is stored: its position, the event's stored top levels and the
+ * entries of its 256-wide subtree (≈ n/512 rows; core `itemProofFromStored`). Events stored without them are rebuilt
+ * from all their entries. Throws when the item is not among the event's entries (corruption).
+ */
+export async function storedItemProof(
+  db: DbOrTrx, eventId: string, itemId: string, position: number | null, top: Uint8Array | null, padKey: Uint8Array,
+): Promise<ItemProof> {
+  const entryOf = (e: StoredEntryRow) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, nativeSha256);
+  if (position !== null && top !== null) {
+    const { lo, hi } = subtreeRange(position);
+    const subtree = await entriesInRange(db, eventId, lo, hi);
+    if (!subtree.some((e) => e.itemId === itemId)) throw new Error(`event ${eventId}: no stored entry of the item at position ${position}`);
+    return itemProofFromStored(position, subtree.map((e) => ({ position: e.position!, entry: entryOf(e) })), decodeTreeTop(top), padKey, nativeSha256);
+  }
+  const all = (await entriesOfEvents(db, [eventId])).get(eventId) ?? [];
+  const index = all.findIndex((e) => e.itemId === itemId);
+  if (index < 0) throw new Error(`event ${eventId}: the stored items tree lacks item ${itemId}`);
+  return buildItemTree(all.map(entryOf), padKey, nativeSha256).proof(index);
+}
+
+/** The logged ERASE events with these hex content hashes, as full events. */
+async function findErasures(db: DbOrTrx, contentHashes: readonly string[]): Promise<{ leafIndex: number; event: FullEventV2 }[]> {
+  if (contentHashes.length === 0) return [];
+  const rows = await db.selectFrom('events').selectAll().where('kind', '=', 'ERASE')
+    .where('content_hash', 'in', contentHashes.map((h) => Buffer.from(h, 'hex') as Uint8Array)).execute();
+  return rows.map((r) => {
+    const full = fullEventOf(r);
+    if ('problem' in full) throw new Error(`ERASE event ${r.id}: ${full.problem}`);
+    return { leafIndex: Number(r.leaf_index), event: full.event };
+  });
 }
 
 export type ItemStatementResult = { kind: 'ok'; statement: ItemStatement } | Failure;

@@ -74,7 +74,8 @@ describe('default tiers', () => {
       expect(sell.withheldFields).toEqual([]);
       expect(sell.data).toEqual({ price: 25, currency: 'EUR' });
       expect(sell.counterparty.id).toBe(ann.id);
-      expect(JSON.parse(sell.canonicalBody).data).toEqual({ price: 25, currency: 'EUR' });
+      // The v2 body commits to each field (the buyer is SELL's counterparty); the values are in data above.
+      expect(Object.keys(JSON.parse(sell.canonicalBody).fields).sort()).toEqual(['actor', 'buyer', 'currency', 'price']);
     }
     const activate = await eventAs(maker.key, ev.activate!.id);
     expect(activate.actor.id).toBe(ann.id);
@@ -84,8 +85,10 @@ describe('default tiers', () => {
   it('a later holder reading the public history (public tier) gets buyer, price, currency, note and the consumer actor withheld', async () => {
     const sell = await eventAs(shop2.key, ev.sell!.id);
     expect(sell.withheldFields).toEqual(['buyer', 'currency', 'price']);
-    // A v1 body holds the values themselves: not shown when a field is withheld.
-    expect(sell.canonicalBody).toBeNull();
+    // A v2 body holds commitments only: shown, with the withheld fields still committed and no value in it.
+    const committed = JSON.parse(sell.canonicalBody).fields;
+    for (const f of ['buyer', 'currency', 'price']) expect(committed[f]).toMatch(/^[0-9a-f]{64}$/);
+    expect(sell.canonicalBody).not.toContain('EUR');
     expect(JSON.stringify(sell)).not.toContain(await internalId('Ann'));
     expect(sell.data).toEqual({});
     expect(sell.counterparty).toBeNull();

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
 import { ensureOperator } from '../../src/db/actors.ts';
 import type { ActorRow } from '../../src/db/types.ts';
+import type { EventRow } from '../../src/db/types.ts';
+import { readableBodies } from '../../src/db/events.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { createActor } from '../../src/services/create-actor.ts';
 import type { LedgerDeps } from '../../src/services/deps.ts';
@@ -70,10 +72,11 @@ const documentOf = (events: unknown[]) => ({
 /** The ledger's events, chains and items with actor ids replaced by names and the recording time left out. */
 async function snapshot(l: Ledger) {
   const name = (id: string | null) => (id === null ? null : l.names.get(id) ?? id);
-  const events = await sql<{ id: string; kind: string; body: string; leaf_index: number }>`
-    SELECT id, kind, body, leaf_index FROM events ORDER BY leaf_index`.execute(l.db.db);
+  // Readable bodies (v2 bodies carry random salts, so two recordings of one event never hash alike).
+  const events = await sql<EventRow>`SELECT * FROM events ORDER BY leaf_index`.execute(l.db.db);
+  const readable = await readableBodies(l.db.db, events.rows);
   const bodies = events.rows.map((e) => {
-    const b = JSON.parse(e.body);
+    const b = readable.get(e.id)!;
     return { ...b, actor: name(b.actor), counterparty: name(b.counterparty), recordedAt: undefined };
   });
   const links = await sql<{ sgtin: string; seq: number; kind: string; stage: string; prev_ok: boolean }>`

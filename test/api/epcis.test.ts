@@ -13,6 +13,8 @@ import { type EpcisHttpOptions, handleEpcisRequest } from '../../src/server/epci
 import { createLogger } from '../../src/server/logger.ts';
 import { createApp } from '../../src/server/yoga.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
+import { readableBodies } from '../../src/db/events.ts';
+import type { EventRow } from '../../src/db/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { type CaptureOutcome, captureAndWait, parse } from '../helpers/epcis-capture.ts';
 import { lifecycle, type TestActor } from '../helpers/ledger.ts';
@@ -817,11 +819,15 @@ describe('packing and a sale with a buyer, exported and re-captured into a fresh
   const at = (day: number, hour = 10) => `2026-04-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00.000+02:00`;
 
   /** Kind, items (sorted), data, place and time of every event of a ledger, in log order. */
-  const ledgerEvents = async (db: TestDatabase) =>
-    (await sql<{ kind: string; body: string }>`SELECT kind, body FROM events ORDER BY leaf_index`.execute(db.db)).rows.map((r) => {
-      const b = JSON.parse(r.body) as Json;
+  const ledgerEvents = async (db: TestDatabase) => {
+    // Readable bodies (db/event-content.ts): v2 bodies hold commitments; values come from the columns, items from the links.
+    const rows = (await sql<EventRow>`SELECT * FROM events ORDER BY leaf_index`.execute(db.db)).rows;
+    const readable = await readableBodies(db.db, rows);
+    return rows.map((r) => {
+      const b = readable.get(r.id)!;
       return { kind: r.kind, items: [...b.items].sort(), data: b.data, location: b.location, occurredAt: b.occurredAt, timezoneOffset: b.timezoneOffset };
     });
+  };
   /** What is packed where: `parent > item SGTIN` or `parent > child SSCC`. */
   const membership = async (db: TestDatabase) =>
     (await sql<{ m: string }>`SELECT m.parent_sscc || ' > ' || coalesce(i.sgtin, m.child_sscc) AS m FROM container_members m LEFT JOIN items i ON i.id = m.item_id`.execute(db.db)).rows

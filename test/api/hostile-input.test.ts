@@ -11,6 +11,8 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
+import { opensField } from '../../src/core/v2/fields.ts';
+import { sql } from 'kysely';
 import { schema } from '../../src/graphql/schema.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { verifyItem } from '../../src/services/verify-item.ts';
@@ -49,6 +51,8 @@ const serial = (n: number) => `S${String(n).padStart(4, '0')}`;
 const DIST_GLN = `401234500001${gs1CheckDigit('401234500001')}`;
 let grantId = '';
 let keyId = '';
+/** Hex content hash of the maker's first COMMISSION (the erasure target). */
+let eraseTarget = '';
 
 /** Fresh values, so that an accepted hostile value lands on an item that allows the step. */
 function pool(from: number, to: number) {
@@ -123,6 +127,10 @@ const CASES: Record<string, MutationCase[]> = {
   }],
   registerActorKey: [{ actor: () => dist, base: () => ({ publicKey: 'ab'.repeat(32), idempotencyKey: `ak-${Math.random()}` }), paths: ['publicKey', 'idempotencyKey'] }],
   revokeActorKey: [{ actor: () => dist, base: () => ({ publicKey: 'ab'.repeat(32), idempotencyKey: `rak-${Math.random()}` }), paths: ['publicKey', 'idempotencyKey'] }],
+  eraseEventField: [
+    { actor: () => maker, base: () => ({ contentHash: eraseTarget, field: 'location', reason: 'hostile test', idempotencyKey: `er-${Math.random()}` }), paths: ['contentHash', 'field', 'reason', 'idempotencyKey'] },
+    { actor: () => maker, base: () => ({ eventId: 'RXZlbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw', field: 'location', reason: 'hostile test' }), paths: ['eventId'] },
+  ],
   recallBatch: [{ actor: () => maker, base: () => ({ gtin: GTIN, lot: 'RECALL', reason: 'faulty valve', occurredAt: minutesAgo(5), idempotencyKey: `rc-${Math.random()}` }), paths: ['gtin', 'lot', 'reason', 'occurredAt', 'idempotencyKey'] }],
   issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id, idempotencyKey: `ik-${Math.random()}` }), paths: ['actor', 'idempotencyKey'] }],
   revokeApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ keyId, idempotencyKey: `rk-${Math.random()}` }), paths: ['keyId', 'idempotencyKey'] }],
@@ -233,6 +241,7 @@ beforeAll(async () => {
   grantId = g.body.data.grantRights.grant.id;
   const k = await srv.gql(`{ viewer { apiKeys { id } } }`, {}, recycler.key);
   keyId = k.body.data.viewer.apiKeys[0].id;
+  eraseTarget = (await sql<{ h: string }>`SELECT encode(content_hash, 'hex') AS h FROM events WHERE kind = 'COMMISSION' ORDER BY leaf_index LIMIT 1`.execute(db.db)).rows[0]!.h;
 }, 60_000);
 afterAll(async () => {
   await srv?.close();
@@ -287,7 +296,11 @@ describe('hostile input never corrupts the ledger', () => {
     const { body } = await srv.gql(`query($id: ID!) { node(id: $id) { ... on Event { location data canonicalBody } } }`, { id: exotic.event.id }, owner.key);
     expect(body.data.node.location).toBe(HOSTILE.rtlOverride);
     expect(body.data.node.data.note).toBe(HOSTILE.emoji + HOSTILE.bom);
-    expect(JSON.parse(body.data.node.canonicalBody).location).toBe(HOSTILE.rtlOverride);
+    // v2: the hashed body commits to each value; the stored value and salt must open the commitment exactly.
+    const stored = await sql<{ body: string; field_salts: Record<string, string> }>`SELECT body, field_salts FROM events WHERE body = ${body.data.node.canonicalBody}`.execute(db.db);
+    const committed = JSON.parse(stored.rows[0]!.body).fields;
+    expect(opensField('location', HOSTILE.rtlOverride, stored.rows[0]!.field_salts['location'], committed.location)).toBe(true);
+    expect(opensField('note', HOSTILE.emoji + HOSTILE.bom, stored.rows[0]!.field_salts['note'], committed.note)).toBe(true);
     // Read arguments: a typed VALIDATION_ERROR naming the argument, never an internal error.
     for (const [query, vars, field] of [
       ['query($l: String!) { batch(gtin: "' + GTIN + '", lot: $l) { id } }', { l: 'L\u00001' }, 'lot'],

@@ -258,9 +258,11 @@ describe('tamper detection', () => {
     // Rewriting the hashed body too is caught by the content hash.
     await lifecycle(srv, maker, 'shipItems', { items: [sgtin('S0031')], to: dist.id, occurredAt: minutesAgo(9) });
     const t2 = await sql<{ event_id: string; body: string }>`SELECT l.event_id, e.body FROM chain_links l JOIN items i ON i.id = l.item_id JOIN events e ON e.id = l.event_id WHERE i.serial = 'S0031' AND l.seq = 1`.execute(db.db);
-    const forged = t2.rows[0]!.body.replace('"SHIP"', '"SHIP" ').replace('"SHIP" ', '"SHIP"').replace(/"location":null/, '"location":"x"');
+    // A v2 body: the forger moves the occurrence a year back in the body and in the column alike.
+    const forged = t2.rows[0]!.body.replace(/"occurredAt":"(\d{4})/, (_m, y: string) => `"occurredAt":"${Number(y) - 1}`);
+    expect(forged).not.toBe(t2.rows[0]!.body);
     await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.db);
-    await sql`UPDATE events SET body = ${forged}, location = 'x' WHERE id = ${t2.rows[0]!.event_id}`.execute(db.db);
+    await sql`UPDATE events SET body = ${forged}, occurred_at = occurred_at - interval '1 year' WHERE id = ${t2.rows[0]!.event_id}`.execute(db.db);
     await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db.db);
     const v2 = (await itemState('S0031')).verification;
     expect(v2).toMatchObject({ valid: false, firstInvalidSeq: 1 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyBundle, type ProofBundle } from '../../src/core/bundle.ts';
+import { type ProofBundleV2, verifyBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { fromHex } from '../../src/core/bytes.ts';
 import { signNote, verifyCheckpoint } from '../../src/core/checkpoint.ts';
 import { verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
@@ -20,7 +20,7 @@ const GTIN = '04012345111118';
 const sgtin = (s: string) => `urn:epc:id:sgtin:4012345.011111.${s}`;
 const dir = mkdtempSync(join(tmpdir(), 'pvn-log-'));
 
-async function bundleOf(serial: string, since?: number): Promise<ProofBundle> {
+async function bundleOf(serial: string, since?: number): Promise<ProofBundleV2> {
   const { body } = await srv.gql(`query($s: String!, $since: Int) { itemProofBundle(sgtin: $s, sinceTreeSize: $since) }`, { s: sgtin(serial), since }, maker.key);
   expect(body.errors).toBeUndefined();
   return body.data.itemProofBundle;
@@ -88,26 +88,29 @@ describe('log info, checkpoints and proofs', () => {
 describe('offline verification of a real item bundle', () => {
   it('verifies with the pinned key (core and CLI, exit 0)', async () => {
     const bundle = await bundleOf('S01');
+    // Every event is written in format v2: the bundle proves the history complete as of its checkpoint.
+    expect(bundle.format).toBe('provenant-proof-bundle/v2');
     expect(bundle.events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5]);
-    const v = verifyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
-    expect(v).toMatchObject({ ok: true, length: 6 });
+    const v = verifyBundleV2(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v).toMatchObject({ ok: true, head: { seq: 5, stage: 'SOLD', recalled: false } });
     const r = await cli(bundle);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.011111\.S01: 6 events/);
+    expect(r.out).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.011111\.S01: complete as of checkpoint \d+ \(tree size \d+\) of test\.provenant\/log: 6 events, head seq 5, stage SOLD/);
   });
 
   it('each single corruption fails with exit 1 and a precise message', async () => {
     const good = await bundleOf('S01');
-    const clone = (): ProofBundle => structuredClone(good);
-    const cases: [string, (b: ProofBundle) => void, RegExp][] = [
-      ['flipped byte in an event body', (b) => { b.events[2]!.body = b.events[2]!.body.replace('"occurredAt":"2', '"occurredAt":"3'); }, /seq 2: content: body hashes to/],
-      ['dropped event', (b) => { b.events.splice(3, 1); }, /seq 3: completeness: event seq 3 is missing/],
-      ['two events swapped', (b) => { const [x, y] = [b.events[1]!, b.events[2]!]; [x.seq, y.seq] = [y.seq, x.seq]; }, /seq 1: chain: /],
+    const clone = (): ProofBundleV2 => structuredClone(good);
+    const cases: [string, (b: ProofBundleV2) => void, RegExp][] = [
+      ['flipped byte in an event body', (b) => { b.events[2]!.body = b.events[2]!.body.replace('"occurredAt":"2', '"occurredAt":"3'); }, /seq 2: inclusion: event is not proven/],
+      ['dropped event', (b) => { b.events.splice(3, 1); }, /seq 4: item-entry: entry.prev is [0-9a-f]{64}, but the previous link/],
+      ['dropped latest event (truncation)', (b) => { b.events.splice(5, 1); }, /seq 5: head: the head map says the item's latest event is seq 5, the bundle ends at seq 4: the history is truncated/],
+      ['two events swapped', (b) => { const [x, y] = [b.events[1]!, b.events[2]!]; [x.seq, y.seq] = [y.seq, x.seq]; }, /seq 2: item-tree: the item's entry \(seq 2, /],
       ['proof hash changed', (b) => { const p = b.events[4]!.inclusionProof; p[0] = (p[0]!.startsWith('0') ? '1' : '0') + p[0]!.slice(1); }, /seq 4: inclusion: /],
       ['checkpoint signed by another key', (b) => {
         const text = b.checkpoint.slice(0, b.checkpoint.indexOf('\n\n') + 1);
         b.checkpoint = signNote(text, 'test.provenant/log', new Uint8Array(32).fill(7));
-      }, /signature: .*not signed by any trusted key/],
+      }, /seq -: signature: bundle checkpoint: note has no verifiable signatures/],
     ];
     for (const [what, corrupt, message] of cases) {
       const b = clone();
@@ -135,7 +138,7 @@ describe('offline verification of a real item bundle', () => {
       await registerProductAndBatch(srv2, m2, { gtin: GTIN, lot: 'L1', range: { count: 10, firstSerial: 'S01' } });
       for (let i = 0; i < 6; i++) await lifecycle(srv2, m2, 'destroyItems', { items: [sgtin(`S0${i + 2}`)], occurredAt: minutesAgo(1) });
       const rewritten = (await srv2.gql(`query($s: String!) { itemProofBundle(sgtin: $s, sinceTreeSize: 4) }`, { s: sgtin('S01') }, m2.key)).body.data.itemProofBundle;
-      expect(verifyBundle(rewritten, { verifierKeys: [srv.signer.verifierKey] }).ok).toBe(true);
+      expect(verifyBundleV2(rewritten, { verifierKeys: [srv.signer.verifierKey] }).ok).toBe(true);
       const r = await cli(rewritten, ['--previous', kept]);
       expect(r.code).toBe(1);
       expect(r.out).toMatch(/consistency: the log was rewritten/);

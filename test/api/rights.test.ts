@@ -193,7 +193,10 @@ describe('grants', () => {
     expect(g.body.data.grantRights.__typename).toBe('GrantSuccess');
     const all = await srv.gql(`{ events(first: 100) { edges { node { id } } } logInfo { treeSize } }`, {}, auditor.key);
     expect(all.body.data.events.edges).toHaveLength(all.body.data.logInfo.treeSize);
-    expect((await srv.gql(`{ itemProofBundle(sgtin: "${urnB('S01')}") }`, {}, auditor.key)).body.data.itemProofBundle.format).toBe('provenant-proof-bundle/v1');
+    const auditorBundle = (await srv.gql(`{ itemProofBundle(sgtin: "${urnB('S01')}") }`, {}, auditor.key)).body.data.itemProofBundle;
+    expect(auditorBundle.format).toBe('provenant-proof-bundle/v2');
+    // The auditor reads at the authorities tier: nothing is withheld from it.
+    expect(JSON.stringify(auditorBundle)).not.toContain('"withheld"');
   });
 });
 

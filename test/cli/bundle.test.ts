@@ -53,10 +53,14 @@ describe('provenant checkpoint, bundle and verify --previous, end to end', () =>
     const fetched = await run(runBundle, [SGTIN, '--server', srv.url, '--key', maker.key, '--since', path('prev.checkpoint'), '-o', path('item.json')]);
     expect(fetched).toEqual({ code: 0, out: '', err: `wrote the proof bundle of ${SGTIN} to ${path('item.json')}` });
     const bundle = JSON.parse(readFileSync(path('item.json'), 'utf8'));
-    expect(bundle).toMatchObject({ format: 'provenant-proof-bundle/v1', item: { sgtin: SGTIN }, consistency: { fromSize: 1 } });
+    expect(bundle).toMatchObject({ format: 'provenant-proof-bundle/v2', item: { sgtin: SGTIN }, consistency: { fromSize: 1 } });
 
     const v = await verify([path('item.json'), '--key', srv.signer.verifierKey, '--previous', path('prev.checkpoint')]);
-    expect(v).toEqual({ code: 0, out: expect.stringMatching(/^VALID: item urn:epc:id:sgtin:4012345\.011111\.B1: 1 event, complete and included in tree size 2, root [0-9a-f]{64} \(consistent with the previous checkpoint\)$/), err: '' });
+    expect(v).toEqual({
+      code: 0,
+      out: expect.stringMatching(/^VALID: item urn:epc:id:sgtin:4012345\.011111\.B1: complete as of checkpoint 2 \(tree size 2\) of .+: 1 event, head seq 0, stage MANUFACTURED, not recalled; the log extends the previous checkpoint \(tree size 1\)$/),
+      err: '',
+    });
   });
 
   it('names the item by Digital Link, takes the key from PROVENANT_API_KEY and a numeric --since, writes to stdout what the query returns', async () => {
@@ -97,7 +101,10 @@ describe('provenant checkpoint, bundle and verify --previous, end to end', () =>
     const r = await run(runBundle, [kettle, '--server', srv.url, '--key', jane.key, '-o', path('kettle.json')]);
     expect(r.code, r.err).toBe(0);
     const v = await verify([path('kettle.json'), '--key', srv.signer.verifierKey]);
-    expect(v.out).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.022222\.K1: 5 events, complete/);
+    expect(v.out).toMatch(/^VALID: item urn:epc:id:sgtin:4012345\.022222\.K1: complete as of checkpoint \d+ \(tree size \d+\) of .+: 5 events, head seq 4, stage IN_USE, not recalled$/);
+    // Jane bought it: a participant, so the sale's buyer and price are opened to her, not withheld.
+    const kettleBundle = JSON.parse(readFileSync(path('kettle.json'), 'utf8'));
+    expect(kettleBundle.events[3].fields).toMatchObject({ buyer: { value: expect.any(String) }, price: { value: 19.99 }, currency: { value: 'EUR' } });
   });
 
   it('unknown or invisible item: exit 1 "not found", nothing written', async () => {

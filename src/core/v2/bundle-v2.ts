@@ -516,6 +516,8 @@ export function buildBundleV2(input: {
   overrides?: TierOverrides;
   nodes: NodeSource;
   consistencyFromSize?: number;
+  /** 'withhold': an erased field whose ERASE event is not in `erasures` is shown withheld instead of throwing. */
+  unprovenErasures?: 'throw' | 'withhold';
   sha256?: Sha256;
 }): ProofBundleV2 {
   const sha256 = input.sha256 ?? defaultSha256;
@@ -532,9 +534,16 @@ export function buildBundleV2(input: {
     }
     const { canonical } = hashEventV2(e.event, sha256);
     const fields = discloseEvent(e.event, input.viewer, input.overrides);
-    for (const d of Object.values(fields)) {
+    for (const [name, d] of Object.entries(fields)) {
       if ('erased' in d) {
-        if (!erasureByHash.has(d.erased)) throw new RangeError(`buildBundleV2: erasure ${d.erased} not supplied`);
+        if (!erasureByHash.has(d.erased)) {
+          // An erasure not yet in the checkpoint's log cannot be proven: the field is shown withheld (§1 allows it).
+          if (input.unprovenErasures === 'withhold') {
+            fields[name] = { withheld: true };
+            continue;
+          }
+          throw new RangeError(`buildBundleV2: erasure ${d.erased} not supplied`);
+        }
         used.add(d.erased);
       }
     }

@@ -48,3 +48,27 @@ export function discloseEvent(event: Pick<FullEventV2, 'kind' | 'fields'>, viewe
   }
   return out;
 }
+
+/** What decides a reader's tier for one item (docs/ledger-format.md §15). */
+export interface ReaderFacts {
+  /** The operator, or an all-products reader (auditors hold all-products grants). */
+  isOperator: boolean;
+  allProducts: boolean;
+  isBrandOwner: boolean;
+  /** Held the item in some custody window (current custodian, pending receiver or an earlier one). */
+  heldItem: boolean;
+  /** A grant in force covers the item's product or batch. */
+  isGrantee: boolean;
+}
+
+/**
+ * A reader's tier for one item: auditor/operator → authorities; the brand owner, a holder of the item (any custody
+ * window) or a grantee → participants; anyone else → public. `override` (a per-product policy decided elsewhere)
+ * replaces the result when given.
+ */
+export function readerTier(f: ReaderFacts, override?: Tier): Tier {
+  if (override !== undefined) return override;
+  if (f.isOperator || f.allProducts) return 'authorities';
+  if (f.isBrandOwner || f.heldItem || f.isGrantee) return 'participants';
+  return 'public';
+}

@@ -10,6 +10,7 @@ import { findVisibleBatch } from '../../db/visibility.ts';
 import { type EventFilter, countEvents, findEventPage } from '../../db/events.ts';
 import type { EventRow } from '../../db/types.ts';
 import { RECORD_EVENT_FAILURES, type RecordEventInput, recordEvent } from '../../services/record-event.ts';
+import { ERASE_EVENT_FIELD_FAILURES, eraseEventField } from '../../services/erase-event-field.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
@@ -24,7 +25,16 @@ import type { Context } from '../context.ts';
 /** Whether the caller's tier shows field `name` of event `e` (core/event-disclosure.ts, loaded in bulk). */
 const shown = async (ctx: Context, e: EventRow, name: string): Promise<boolean> => !(await ctx.loaders.eventView.load(e)).withheld.includes(name);
 
-export const EventKindEnum = builder.enumType('EventKind', { values: LEDGER_KINDS });
+// ERASE: the erasure of one field of an earlier event (eraseEventField); it covers no items.
+export const EventKindEnum = builder.enumType('EventKind', { values: [...LEDGER_KINDS, 'ERASE'] as const });
+
+const ErasedFieldRef = builder.objectRef<{ field: string; erasedBy: string }>('ErasedField').implement({
+  description: 'One erased field of an event (docs/ledger-format.md §10).',
+  fields: (t) => ({
+    field: t.exposeString('field', { description: 'The field name (e.g. price, buyer, location).' }),
+    erasedBy: t.exposeString('erasedBy', { description: 'Hex content hash of the ERASE event that erased it.' }),
+  }),
+});
 
 builder.node(EventRef, {
   description: 'One business step applied to one or many items; hashed, chained per item and logged.',
@@ -62,7 +72,7 @@ builder.node(EventRef, {
         'default to participants (the brand, holders in their custody windows, grantees, the event\'s own parties); brands set per-product overrides.',
       resolve: async (e, _a, ctx) => (await ctx.loaders.eventView.load(e)).withheld,
     }),
-    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v1\\n" || canonical body (v2: "provenant:event:v2\\n").', resolve: (e) => toHex(e.content_hash) }),
+    contentHash: t.string({ description: 'Hex SHA-256 of "provenant:event:v2\\n" || canonical body (v1 events: "provenant:event:v1\\n"; docs/ledger-format.md).', resolve: (e) => toHex(e.content_hash) }),
     canonicalBody: t.string({
       nullable: true,
       description:
@@ -75,6 +85,11 @@ builder.node(EventRef, {
     itemCount: t.int({
       description: 'How many of the items this event covers you may see (never a count of the others).',
       resolve: async (e, _a, ctx) => (await ctx.loaders.eventView.load(e)).visibleItems,
+    }),
+    erasedFields: t.field({
+      type: [ErasedFieldRef],
+      description: 'Fields whose value was erased (eraseEventField): absent from location/counterparty/data, still committed in the body.',
+      resolve: (e) => Object.entries(e.erased ?? {}).sort(([x], [y]) => (x < y ? -1 : 1)).map(([field, by]) => ({ field, erasedBy: by })),
     }),
     items: t.connection({
       type: ItemRef,
@@ -371,6 +386,54 @@ builder.mutationField('unpackItems', (t) =>
     resolve: async (_r, { input }, ctx) => {
       const r = await unpackItems(ledgerDeps(ctx), viewerOf(ctx), input);
       return r.kind === 'ok' ? success('RecordEventSuccess', r) : failureToGraphQL(r);
+    },
+  }),
+);
+
+const EraseEventFieldSuccess = builder.objectRef<{ target: EventRow; erasure: EventRow }>('EraseEventFieldSuccess').implement({
+  description: 'The event whose field was erased (its value and salt deleted, its body unchanged) and the ERASE event recorded.',
+  fields: (t) => ({
+    target: t.field({ type: EventRef, resolve: (s) => s.target }),
+    erasure: t.field({ type: EventRef, resolve: (s) => s.erasure }),
+  }),
+});
+
+builder.mutationField('eraseEventField', (t) =>
+  t.field({
+    type: resultUnion('EraseEventField', EraseEventFieldSuccess, ERASE_EVENT_FIELD_FAILURES),
+    description:
+      'The brand owner of every item an event covers (or the operator) erases one field of a v2 event: an ERASE event is logged with the reason, ' +
+      'then the value and its salt are deleted. Histories, proofs and audits stay valid; bundles show the field as erased. ' +
+      '`actor` cannot be erased; erasing an erased field is a ConflictError.',
+    authScopes: { authenticated: true },
+    args: {
+      input: t.arg({
+        type: builder.inputType('EraseEventFieldInput', {
+          fields: (f) => ({
+            eventId: f.id({ description: 'The event (exactly one of eventId and contentHash).' }),
+            contentHash: f.string({ description: 'Hex content hash of the event.' }),
+            field: f.string({ required: true }),
+            reason: f.string({ required: true }),
+            idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+          }),
+        }),
+        required: true,
+      }),
+    },
+    resolve: async (_r, { input }, ctx) => {
+      let eventId: string | null = null;
+      if (input.eventId !== null && input.eventId !== undefined) {
+        try {
+          const d = decodeGlobalID(String(input.eventId));
+          eventId = d.typename === 'Event' && isUuid(d.id) ? d.id : '';
+        } catch {
+          eventId = '';
+        }
+      }
+      const r = await eraseEventField(ledgerDeps(ctx), viewerOf(ctx), {
+        eventId, contentHash: input.contentHash ?? null, field: input.field, reason: input.reason, idempotencyKey: input.idempotencyKey ?? null,
+      });
+      return r.kind === 'ok' ? success('EraseEventFieldSuccess', r) : failureToGraphQL(r);
     },
   }),
 );

@@ -1,6 +1,6 @@
 import { toHex } from '../../core/bytes.ts';
 import { encodeBase64 } from '../../core/checkpoint.ts';
-import { consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, itemStatementOf, type CheckpointView } from '../../services/log-proofs.ts';
+import { bundleReaderFor, consistencyProofFor, findCheckpoint, inclusionProofFor, itemProofBundle, itemStatementOf, type CheckpointView } from '../../services/log-proofs.ts';
 import { parseDigitalLink } from '../../core/identifiers.ts';
 import { findItemsByGtinSerial, findItemsBySgtins } from '../../db/ledger.ts';
 import { readLogHead } from '../../db/log.ts';
@@ -105,7 +105,7 @@ builder.queryField('itemProofBundle', (t) =>
   t.field({
     type: 'JSON',
     nullable: true,
-    description: 'One JSON document to verify an item offline with `provenant verify` (null if the item is not found).',
+    description: 'One JSON document to verify an item offline with `provenant verify` (null if the item is not found): a v2 bundle (docs/ledger-format.md §11, complete as of the checkpoint, fields disclosed for your tier) once the item has v2 events, else a v1 bundle.',
     authScopes: { authenticated: true },
     args: {
       id: t.arg.id(),
@@ -122,7 +122,8 @@ builder.queryField('itemProofBundle', (t) =>
         pendingReceiverId: item.pending_receiver_id, publicHistory: product.public_history,
       });
       if (!full) throw new GraphQLError('A proof bundle holds the whole history; you may see only part of this item’s history', { extensions: { code: 'FORBIDDEN', rule: 'FULL_HISTORY_REQUIRED' } });
-      const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize, ctx.config.publicBaseUrl);
+      const reader = await bundleReaderFor(ctx.db, ctx.scope, item, product.owner_id);
+      const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize, ctx.config.publicBaseUrl, reader);
       if (r.kind === 'ok') return r.bundle;
       if (r.kind === 'NotFoundError') return null;
       throw inputError(r.kind === 'ValidationError' ? r.field : 'sinceTreeSize', r.message);
