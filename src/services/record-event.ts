@@ -3,17 +3,17 @@ import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '.
 import { containersWithVisibleItems, itemIdsInContainers } from '../db/containers.ts';
 import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, decideTransition, ruleFor } from '../core/lifecycle.ts';
-import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
+import { canSeeItem, type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
-import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
-import { findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
+import { findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
-import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
+import { findVisibleBatch } from '../db/visibility.ts';
+import { type ItemWithFacts, loadWriteFacts } from '../db/write-facts.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type Failure, type ItemProblem, conflict, denied, invalid, notFound } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
@@ -54,39 +54,53 @@ export function itemsNotFound(refs: readonly string[]): Failure {
 
 type Resolved = { items: ItemRow[]; owners: Map<string, string> };
 
-/**
- * Resolves references to items the caller may see now (grants in force, holdings, brand). A reference that does not
- * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
- * reveals an item; a batch or container is judged visible before any of its items are loaded.
- */
-async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Promise<Resolved | Failure> {
-  const notFoundRefs: string[] = [];
-  const missing = (ref: string) => notFoundRefs.push(ref);
-  const found = new Map<string, { row: ItemRow; ref: string }>();
-  const ids: string[] = [];
-  const keys: { gtin: string; serial: string; ref: string }[] = [];
+/** References as the facts statement takes them: UUIDs, (gtin, serial) keys, and ids that cannot name anything. */
+interface ParsedRefs {
+  ids: string[];
+  keys: { gtin: string; serial: string; ref: string }[];
+  malformedIds: string[];
+}
+
+/** Splits references into ids and SGTIN keys; a reference that is not a valid SGTIN or Digital Link is a ValidationError. */
+function parseRefs(sel: ItemSelection): ParsedRefs | Failure {
+  const out: ParsedRefs = { ids: [], keys: [], malformedIds: [] };
   for (const ref of sel.refs ?? []) {
     if (ref.kind === 'id') {
-      if (isUuid(ref.value)) ids.push(ref.value);
-      else missing(ref.value);
+      if (isUuid(ref.value)) out.ids.push(ref.value);
+      else out.malformedIds.push(ref.value);
       continue;
     }
     const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : parseDigitalLink(ref.value);
     if (!p.ok) return invalid('items', `${ref.value} is not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}`);
-    else keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
+    out.keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
   }
-  const byId = await findItemsByIds(trx, ids);
-  for (const r of byId) found.set(r.id, { row: r, ref: r.id });
-  const idSet = new Set(byId.map((r) => r.id));
-  for (const id of ids) if (!idSet.has(id)) missing(id);
-  const byKey = await findItemsByGtinSerial(trx, keys);
-  const keyed = new Map(byKey.map((r) => [`${r.gtin}/${r.serial}`, r]));
-  for (const k of keys) {
-    const row = keyed.get(`${k.gtin}/${k.serial}`);
+  return out;
+}
+
+/**
+ * Resolves references to items the caller may see now (grants in force, holdings, brand). A reference that does not
+ * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
+ * reveals an item. Referenced items come from the write's facts (one statement whether they exist, are hidden or are
+ * missing); a batch or container is judged visible before any of its items are loaded.
+ */
+async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection, refs: ParsedRefs, referencedRows: readonly ItemWithFacts[]): Promise<Resolved | Failure> {
+  const notFoundRefs: string[] = [...refs.malformedIds];
+  const missing = (ref: string) => notFoundRefs.push(ref);
+  const owners = new Map<string, string>();
+  const found = new Map<string, { row: ItemWithFacts; ref: string }>();
+  const byId = new Map(referencedRows.map((r) => [r.id, r]));
+  const byKey = new Map(referencedRows.map((r) => [`${r.gtin}/${r.serial}`, r]));
+  for (const id of refs.ids) {
+    const row = byId.get(id);
+    if (row) found.set(row.id, { row, ref: row.id });
+    else missing(id);
+  }
+  for (const k of refs.keys) {
+    const row = byKey.get(`${k.gtin}/${k.serial}`);
     if (row) found.set(row.id, { row, ref: k.ref });
     else missing(k.ref);
   }
-  // Every candidate is judged in one visibility pass, with the owners the transition decisions need as well.
+  for (const r of referencedRows) owners.set(r.gtin, r.brand_owner_id);
   let batchRows: ItemRow[] = [];
   let batchName = '';
   if (sel.batch) {
@@ -115,9 +129,16 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
-  const candidates = [...referenced.map((f) => f.row), ...batchRows, ...containerRows];
-  const owners = await ownersOf(trx, candidates);
-  const visible = new Set((await filterVisibleItems(trx, scope, candidates, owners)).map((r) => r.id));
+  // Referenced items are judged by core from their facts; batch and container contents in one more visibility pass.
+  const visible = new Set(referenced.filter((f) => canSeeItem(scope, {
+    gtin: f.row.gtin, batchId: f.row.batch_id, brandOwnerId: f.row.brand_owner_id, custodianId: f.row.custodian_id,
+    pendingReceiverId: f.row.pending_receiver_id, held: f.row.held,
+  })).map((f) => f.row.id));
+  const contents = [...batchRows, ...containerRows];
+  if (contents.length > 0) {
+    for (const [gtin, owner] of await ownersOf(trx, contents)) owners.set(gtin, owner);
+    for (const r of await filterVisibleItems(trx, scope, contents, owners)) visible.add(r.id);
+  }
   const batchItems = batchRows.filter((r) => visible.has(r.id));
   if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
   const containerItems = containerRows.filter((r) => visible.has(r.id));
@@ -164,32 +185,41 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
   if (textProblem) return invalid(textProblem.field, textProblem.message);
   const counterpartyId = input.counterpartyId ?? null;
-  let counterpartyRoles: readonly string[] = [];
-  if (counterpartyId) {
-    if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
-    const [other] = await findActorsByIds(deps.trx ?? deps.db, [counterpartyId]);
-    if (!other || other.is_operator) return notFound('the named receiving actor was not found');
-    counterpartyRoles = other.roles;
-  }
+  if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
+  const parsed = parseRefs(input.items);
 
   return inLedgerTransaction(deps, async (trx) => {
     // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
     // those items locked from its start (transaction.ts).
     const now = deps.now();
     const key = input.idempotencyKey ?? null;
+    // One statement reads what the decisions below need: grants, counterparty, idempotency row, referenced items.
+    const facts = await loadWriteFacts(trx, {
+      actorId: caller.id,
+      counterpartyId: counterpartyId && isUuid(counterpartyId) ? counterpartyId : null,
+      idempotencyKey: key,
+      ids: 'kind' in parsed ? [] : parsed.ids,
+      keys: 'kind' in parsed ? [] : parsed.keys,
+    });
+    let counterpartyRoles: readonly string[] = [];
+    if (counterpartyId) {
+      if (!facts.counterparty || facts.counterparty.isOperator) return notFound('the named receiving actor was not found');
+      counterpartyRoles = facts.counterparty.roles;
+    }
     let requestHash: Uint8Array | null = null;
     if (key) {
-      const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
+      const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, input);
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
         return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
       }
       requestHash = check.requestHash;
     }
+    if ('kind' in parsed) return parsed;
     // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
-    const grants: GrantFact[] = await grantsOf(trx, caller.id);
+    const grants: GrantFact[] = facts.grants;
     const scope = readScope(caller.id, caller.is_operator, grants, now);
-    const resolved = await resolveItems(trx, scope, input.items);
+    const resolved = await resolveItems(trx, scope, input.items, parsed, facts.items);
     if ('kind' in resolved) return resolved;
     const { items, owners: ownerOf } = resolved;
     if (items.length === 0) return invalid('items', 'the selection contains no items');
