@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { GrantFact } from '../core/rights.ts';
 import type { Trx } from './connection.ts';
+import { grantFactsFromJson, grantsJsonOf, type GrantJson } from './grants.ts';
 import type { ItemRow } from './types.ts';
 
 /** A referenced item with what the visibility and transition rules need beside the row. */
@@ -21,11 +22,6 @@ export interface WriteFacts {
   idempotency: { operation: string; requestHash: Uint8Array; response: unknown } | null;
   /** Items matching the references (by id or by (gtin, serial)); a reference that matches nothing has no row. */
   items: ItemWithFacts[];
-}
-
-interface GrantJson {
-  id: string; grantee_id: string; kinds: string[]; product_gtin: string | null; batch_id: string | null; all_products: boolean;
-  created_at: string; expires_at: string | null; revoked_at: string | null;
 }
 
 type FactsRow = ItemWithFacts & {
@@ -58,10 +54,7 @@ export const writeFactsSql = (q: {
     SELECT i.* FROM items i WHERE i.id = ANY(${q.ids}::uuid[])
   ), f AS (
     SELECT
-      (SELECT coalesce(json_agg(json_build_object(
-          'id', g.id, 'grantee_id', g.grantee_id, 'kinds', g.kinds, 'product_gtin', g.product_gtin, 'batch_id', g.batch_id,
-          'all_products', g.all_products, 'created_at', g.created_at, 'expires_at', g.expires_at, 'revoked_at', r.revoked_at)), '[]'::json)
-        FROM grants g LEFT JOIN grant_revocations r ON r.grant_id = g.id WHERE g.grantee_id = ${q.actorId}) AS grants,
+      ${grantsJsonOf(sql`${q.actorId}::uuid`)} AS grants,
       (SELECT json_build_object('roles', a.roles, 'isOperator', a.is_operator) FROM actors a WHERE a.id = ${q.counterpartyId}::uuid) AS counterparty,
       ik.operation AS idem_operation, ik.request_hash AS idem_request_hash, ik.response AS idem_response
     FROM (SELECT 1) one
@@ -73,8 +66,6 @@ export const writeFactsSql = (q: {
     EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = k.id AND cs.actor_id = ${q.actorId}) AS held
   FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`;
 
-const toDate = (s: string | null): Date | null => (s === null ? null : new Date(s));
-
 /**
  * Loads, in one statement, what a write decides on before writing: the writer's grants (all of them: core judges
  * which are in force), the counterparty (`counterpartyId` must be a UUID or null), the stored request under
@@ -84,10 +75,7 @@ const toDate = (s: string | null): Date | null => (s === null ? null : new Date(
 export async function loadWriteFacts(trx: Trx, q: Parameters<typeof writeFactsSql>[0]): Promise<WriteFacts> {
   const { rows } = await writeFactsSql(q).execute(trx);
   const first = rows[0]!;
-  const grants = (first.grants ?? []).map((g): GrantFact => ({
-    id: g.id, granteeId: g.grantee_id, kinds: g.kinds, productGtin: g.product_gtin, batchId: g.batch_id, allProducts: g.all_products,
-    createdAt: new Date(g.created_at), expiresAt: toDate(g.expires_at), revokedAt: toDate(g.revoked_at),
-  }));
+  const grants = grantFactsFromJson(first.grants);
   const items: ItemWithFacts[] = [];
   for (const r of rows) {
     if (r.id === null) continue;

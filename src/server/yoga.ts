@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
+import { AuthCache, DEFAULT_AUTH_CACHE_MS } from './auth-cache.ts';
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
 import { GRAPHIQL_OPTIONS, renderOfflineGraphiQL } from './graphiql.ts';
@@ -25,8 +26,9 @@ export const CSRF_HEADERS = ['authorization', 'x-graphql-yoga-csrf', 'apollo-req
  * Prometheus `/metrics`. Limits (body size, depth, aliases, tokens, cost, directives) and introspection come from
  * `deps.config`. Unexpected errors are masked in responses and logged. Every request gets an id and one access log line.
  */
-export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{}, Context> {
-  const { config } = deps;
+export function createApp(appDeps: AppDeps, logger: Logger): YogaServerInstance<{}, Context> {
+  const { config } = appDeps;
+  const deps: AppDeps = { ...appDeps, authCache: appDeps.authCache ?? new AuthCache(config.authCacheMs ?? DEFAULT_AUTH_CACHE_MS) };
   const metrics = createMetrics(deps.db, logger);
   return createYoga<{}, Context>({
     schema,
