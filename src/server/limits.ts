@@ -117,16 +117,50 @@ export function usePageAwareCostLimit(maxCost: number): Plugin {
     ]);
     return refused;
   };
+  // The verdict depends on the document, the operation and the values of variables given as `first`/`last`, so it
+  // is kept per document (yoga's parser cache hands out one DocumentNode per query text) under those values.
+  const verdicts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, GraphQLError | null>>>();
+  const cached = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined) => {
+    let bySchema = verdicts.get(schema);
+    if (!bySchema) verdicts.set(schema, (bySchema = new WeakMap()));
+    let byDoc = bySchema.get(document);
+    if (!byDoc) bySchema.set(document, (byDoc = new Map()));
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(pageSizeVariables(document).map((v) => variables?.[v] ?? null))}`;
+    const hit = byDoc.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const refused = check(schema, document, variables, operationName);
+    if (byDoc.size < MAX_VERDICTS_PER_DOCUMENT) byDoc.set(key, refused ?? null);
+    return refused;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const refused = check(args.schema, args.document, args.variableValues, args.operationName);
+      const refused = cached(args.schema, args.document, args.variableValues, args.operationName);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = check(args.schema, args.document, args.variableValues, args.operationName);
+      const refused = cached(args.schema, args.document, args.variableValues, args.operationName);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
   };
+}
+
+/** Distinct page sizes remembered per document (a client paging with ever new sizes gets no more entries). */
+const MAX_VERDICTS_PER_DOCUMENT = 64;
+const pageVariables = new WeakMap<DocumentNode, string[]>();
+
+/** Names of the variables a document passes as any `first` or `last` argument: all a cost verdict may depend on. */
+function pageSizeVariables(document: DocumentNode): string[] {
+  let names = pageVariables.get(document);
+  if (!names) {
+    const found = new Set<string>();
+    visit(document, {
+      Argument(node) {
+        if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) found.add(node.value.name.value);
+      },
+    });
+    pageVariables.set(document, (names = [...found].sort()));
+  }
+  return names;
 }
 
 /**

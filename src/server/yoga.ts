@@ -3,6 +3,7 @@ import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'gra
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
 import { AuthCache, DEFAULT_AUTH_CACHE_MS } from './auth-cache.ts';
+import { useBodyLimit } from './body-limit.ts';
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
 import { GRAPHIQL_OPTIONS, renderOfflineGraphiQL } from './graphiql.ts';
@@ -37,9 +38,9 @@ export function createApp(appDeps: AppDeps, logger: Logger): YogaServerInstance<
     graphiql: config.introspection ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL: renderOfflineGraphiQL,
     landingPage: false,
-    // Yoga refuses a declared Content-Length above this before reading the body, and stops reading a chunked body at
-    // it; both with 413 (message made explicit in `useClearBodyLimitError`).
-    maxRequestBodySize: config.maxBodyBytes,
+    // The body limit is `useBodyLimit` (below): a declared Content-Length above it is refused before the body is read,
+    // a chunked body stopped at it; both 413 (message made explicit in `useClearBodyLimitError`).
+    maxRequestBodySize: false,
     plugins: [
       useRequestLog(logger),
       useHealthEndpoints(deps.db, logger, deps.draining),
@@ -50,6 +51,7 @@ export function createApp(appDeps: AppDeps, logger: Logger): YogaServerInstance<
       useContentTypeCheck('/graphql'),
       useClearBodyLimitError(config.maxBodyBytes),
       ...useEdgeLimits(config),
+      useBodyLimit(config.maxBodyBytes),
     ],
     context: (initial) => createContext(deps, initial),
     maskedErrors: {
