@@ -33,8 +33,10 @@ export interface RecordEventInput {
   items: ItemSelection;
   occurredAt: string;
   location?: string | null;
-  /** SHIP/RETURN: the receiving actor; SELL: optional buyer. */
+  /** SHIP/RETURN: the receiving actor; SELL: optional buyer. Need not exist: a missing one is a NotFoundError. */
   counterpartyId?: string | null;
+  /** The input field that named the counterparty (`to`, `buyer`), for the NotFoundError's message. */
+  counterpartyField?: string | null;
   /** Kind-specific fields, already shaped by the caller (price, materials, reason, …). */
   data?: { [key: string]: JsonValue };
   idempotencyKey?: string | null;
@@ -203,12 +205,16 @@ export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: Rec
     });
     let counterpartyRoles: readonly string[] = [];
     if (counterpartyId) {
-      if (!facts.counterparty || facts.counterparty.isOperator) return notFound('the named receiving actor was not found');
+      if (!facts.counterparty || facts.counterparty.isOperator) {
+        return notFound(input.counterpartyField ? `${input.counterpartyField}: the named actor was not found` : 'the named receiving actor was not found');
+      }
       counterpartyRoles = facts.counterparty.roles;
     }
     let requestHash: Uint8Array | null = null;
     if (key) {
-      const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, input);
+      // The request is what was asked; which field named the counterparty only shapes a message.
+      const { counterpartyField: _field, ...asked } = input;
+      const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, asked);
       if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
       if (check.kind === 'replay') {
         return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };

@@ -117,4 +117,23 @@ describe('the writer transaction of a single-item write', () => {
     expect(text).toMatch(/Index Scan using items_pkey on items/);
     expect(text).not.toMatch(/Seq Scan on items/);
   });
+
+  it('shipItems over HTTP: the receiver named by id is checked in that statement, with no lookup of its own', async () => {
+    const log = logging(db.db);
+    const logged = await startTestServer({ ...db, db: log.db });
+    try {
+      const ship = (to: string, n: number) => logged.gql(
+        `mutation($i: ShipItemsInput!) { shipItems(input: $i) { __typename ... on Error { message } } }`,
+        { i: { items: [sgtin(n)], to, occurredAt: minutesAgo(1) } }, maker.key,
+      );
+      const ok = await ship(dist.id, 30);
+      expect(ok.body.data.shipItems.__typename).toBe('RecordEventSuccess');
+      expect(log.statements.filter((s) => /from "actors"/i.test(s)), log.statements.join('\n')).toEqual([]);
+      const nobody = Buffer.from('Actor:00000000-0000-4000-8000-000000000003').toString('base64');
+      const missing = await ship(nobody, 31);
+      expect(missing.body.data.shipItems).toEqual({ __typename: 'NotFoundError', message: 'to: the named actor was not found' });
+    } finally {
+      await logged.close();
+    }
+  });
 });
