@@ -7,6 +7,7 @@
  * BENCH_EVENTS (default 2000) events per level.
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { sql } from 'kysely';
 import { ensureOperator } from '../src/db/actors.ts';
 import type { DatabaseHandle } from '../src/db/connection.ts';
@@ -69,5 +70,5 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined,
   }
 }
 
-console.log(`concurrent appends, ${EVENTS} events per level, node ${process.version}`);
+console.log(`concurrent appends, ${EVENTS} events per level, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 await onEachDatabase((engine, h, schema) => run(engine, h, schema, engine === 'PGlite' ? [1, 8] : [1, 8, 32]), 32);
