@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
-import { apiKeyHash, isWellFormedApiKey } from '../core/api-key.ts';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isWellFormedApiKey } from '../core/api-key.ts';
 import type { DbOrTrx } from '../db/connection.ts';
 import type { GrantFact } from '../core/rights.ts';
 import type { ActorRow } from '../db/types.ts';
@@ -40,7 +40,8 @@ export function parseAuthorization(header: string | null): { kind: 'key'; hash: 
   if (!m) return { kind: 'anonymous', message: 'Malformed Authorization header: expected "Bearer pvn_…"' };
   const key = m[1]!;
   if (!isWellFormedApiKey(key)) return { kind: 'anonymous', message: 'Malformed API key: expected pvn_ followed by base64url characters' };
-  return { kind: 'key', hash: apiKeyHash(key) };
+  // core's apiKeyHash (SHA-256 of the UTF-8 key), computed natively: this runs on every request.
+  return { kind: 'key', hash: new Uint8Array(createHash('sha256').update(key, 'utf8').digest()) };
 }
 
 /**

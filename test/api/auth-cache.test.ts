@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyHash } from '../../src/core/api-key.ts';
 import { AuthCache } from '../../src/server/auth-cache.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
+import { parseAuthorization } from '../../src/services/authenticate.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -66,6 +67,10 @@ describe('verified API keys', () => {
 });
 
 describe('AuthCache', () => {
+  it('hashes the bearer key exactly as core stores keys', () => {
+    for (const key of [maker.key, auditor.key, generateApiKey()]) expect(parseAuthorization(`Bearer ${key}`)).toEqual({ kind: 'key', hash: apiKeyHash(key) });
+  });
+
   it('a revocation made elsewhere (another process, the CLI) applies once the entry expires', async () => {
     let t = 0;
     const cache = new AuthCache(1000, () => t);
