@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import type { GrantFact } from '../core/rights.ts';
 import type { DbOrTrx } from './connection.ts';
+import { grantFactsFromJson, grantsJsonOf } from './grants.ts';
 import type { ActorRow, ApiKeyRow } from './types.ts';
 
 export async function findOperator(db: DbOrTrx): Promise<ActorRow | undefined> {
@@ -28,6 +30,25 @@ export async function findActiveKeyByHash(db: DbOrTrx, hash: Uint8Array): Promis
   if (!row) return undefined;
   const { key_id, ...actor } = row;
   return { actor, keyId: key_id };
+}
+
+/**
+ * The actor of an unrevoked key and every grant given to that actor (core judges which are in force), in one
+ * statement: what a request needs to know who calls and what it may read. Undefined for an unknown or revoked key.
+ */
+export async function findActiveKeyWithGrants(db: DbOrTrx, hash: Uint8Array): Promise<{ actor: ActorRow; keyId: string; grants: GrantFact[] } | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('actors', 'actors.id', 'api_keys.actor_id')
+    .selectAll('actors')
+    .select('api_keys.id as key_id')
+    .select(grantsJsonOf(sql`actors.id`).as('grants'))
+    .where('api_keys.key_hash', '=', hash)
+    .where('api_keys.revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { key_id, grants, ...actor } = row;
+  return { actor, keyId: key_id, grants: grantFactsFromJson(grants) };
 }
 
 export async function insertActor(

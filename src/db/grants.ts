@@ -1,6 +1,33 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { GrantFact } from '../core/rights.ts';
 import type { DbOrTrx } from './connection.ts';
 import { type KeysetPage, keysetPage } from './paging.ts';
 import type { GrantRow } from './types.ts';
+
+/** A grant as `grantsJsonOf` returns it (timestamps as ISO strings). */
+export interface GrantJson {
+  id: string; grantee_id: string; kinds: string[]; product_gtin: string | null; batch_id: string | null; all_products: boolean;
+  created_at: string; expires_at: string | null; revoked_at: string | null;
+}
+
+/**
+ * A scalar subquery: every grant given to `granteeId` (an SQL expression), with its revocation if any, as a JSON
+ * array, so one statement can carry an actor's grants beside other rows. Decode with `grantFactsFromJson`.
+ */
+export const grantsJsonOf = (granteeId: RawBuilder<unknown>) => sql<GrantJson[]>`(
+  SELECT coalesce(json_agg(json_build_object(
+      'id', g.id, 'grantee_id', g.grantee_id, 'kinds', g.kinds, 'product_gtin', g.product_gtin, 'batch_id', g.batch_id,
+      'all_products', g.all_products, 'created_at', g.created_at, 'expires_at', g.expires_at, 'revoked_at', r.revoked_at)), '[]'::json)
+  FROM grants g LEFT JOIN grant_revocations r ON r.grant_id = g.id WHERE g.grantee_id = ${granteeId})`;
+
+const toDate = (s: string | null): Date | null => (s === null ? null : new Date(s));
+
+/** The facts core judges grants by, from `grantsJsonOf` output (null: none). */
+export const grantFactsFromJson = (rows: readonly GrantJson[] | null): GrantFact[] =>
+  (rows ?? []).map((g) => ({
+    id: g.id, granteeId: g.grantee_id, kinds: g.kinds, productGtin: g.product_gtin, batchId: g.batch_id, allProducts: g.all_products,
+    createdAt: new Date(g.created_at), expiresAt: toDate(g.expires_at), revokedAt: toDate(g.revoked_at),
+  }));
 
 const withRevocation = (db: DbOrTrx) =>
   db

@@ -3,10 +3,10 @@ import type { Config } from '../server/config.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LogSigner } from '../db/log.ts';
-import { authenticate, type AuthState } from '../services/authenticate.ts';
+import type { AuthState } from '../services/authenticate.ts';
+import { AuthCache } from '../server/auth-cache.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import { readScope, type ReadScope } from '../core/rights.ts';
-import { grantsOf } from '../db/visibility.ts';
 
 const NOBODY = '00000000-0000-0000-0000-000000000000';
 
@@ -20,6 +20,11 @@ export interface AppDeps {
   draining?: () => boolean;
   /** Reads the wall clock; injectable so tests can pin time. */
   now: () => Date;
+  /**
+   * Verified keys with their grants, kept briefly (`createApp` makes one from `config.authCacheMs` when absent).
+   * Mutations that revoke a key or change grants clear it.
+   */
+  authCache?: AuthCache;
 }
 
 export interface Context extends AppDeps {
@@ -32,15 +37,17 @@ export interface Context extends AppDeps {
 
 export type { ActorRow };
 
-/** Builds the per-request context: authenticates the bearer key and creates fresh loaders. */
+const UNCACHED = new AuthCache(0);
+
+/**
+ * Builds the per-request context: authenticates the bearer key (with the caller's grants: one statement, or none
+ * while the key is in `deps.authCache`), judges the read scope as of now, and creates fresh loaders.
+ */
 export async function createContext(deps: AppDeps, initial: YogaInitialContext & { requestId?: string }): Promise<Context> {
   const header = initial.request.headers.get('authorization');
-  const auth = await authenticate(deps.db, header, deps.operatorKeyHash);
+  const { auth, grants } = await (deps.authCache ?? UNCACHED).authenticate(deps.db, header, deps.operatorKeyHash);
   const now = deps.now();
-  const scope =
-    auth.kind === 'actor'
-      ? readScope(auth.actor.id, auth.actor.is_operator, await grantsOf(deps.db, auth.actor.id), now)
-      : readScope(NOBODY, false, [], now);
+  const scope = auth.kind === 'actor' ? readScope(auth.actor.id, auth.actor.is_operator, grants, now) : readScope(NOBODY, false, [], now);
   return { ...deps, auth, scope, loaders: createLoaders(deps.db, scope), requestId: initial.requestId ?? crypto.randomUUID() };
 }
 

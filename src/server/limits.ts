@@ -117,16 +117,50 @@ export function usePageAwareCostLimit(maxCost: number): Plugin {
     ]);
     return refused;
   };
+  // The verdict depends on the document, the operation and the values of variables given as `first`/`last`, so it
+  // is kept per document (yoga's parser cache hands out one DocumentNode per query text) under those values.
+  const verdicts = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, GraphQLError | null>>>();
+  const cached = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName: string | null | undefined) => {
+    let bySchema = verdicts.get(schema);
+    if (!bySchema) verdicts.set(schema, (bySchema = new WeakMap()));
+    let byDoc = bySchema.get(document);
+    if (!byDoc) bySchema.set(document, (byDoc = new Map()));
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(pageSizeVariables(document).map((v) => variables?.[v] ?? null))}`;
+    const hit = byDoc.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const refused = check(schema, document, variables, operationName);
+    if (byDoc.size < MAX_VERDICTS_PER_DOCUMENT) byDoc.set(key, refused ?? null);
+    return refused;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const refused = check(args.schema, args.document, args.variableValues, args.operationName);
+      const refused = cached(args.schema, args.document, args.variableValues, args.operationName);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = check(args.schema, args.document, args.variableValues, args.operationName);
+      const refused = cached(args.schema, args.document, args.variableValues, args.operationName);
       if (refused) setResultAndStopExecution({ errors: [refused] });
     },
   };
+}
+
+/** Distinct page sizes remembered per document (a client paging with ever new sizes gets no more entries). */
+const MAX_VERDICTS_PER_DOCUMENT = 64;
+const pageVariables = new WeakMap<DocumentNode, string[]>();
+
+/** Names of the variables a document passes as any `first` or `last` argument: all a cost verdict may depend on. */
+function pageSizeVariables(document: DocumentNode): string[] {
+  let names = pageVariables.get(document);
+  if (!names) {
+    const found = new Set<string>();
+    visit(document, {
+      Argument(node) {
+        if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) found.add(node.value.name.value);
+      },
+    });
+    pageVariables.set(document, (names = [...found].sort()));
+  }
+  return names;
 }
 
 /**
@@ -231,25 +265,10 @@ export function withEffectivePageSizes(schema: GraphQLSchema, document: Document
  * input itself and answers with its own typed ValidationError.
  */
 export function findBadArgument(document: DocumentNode, variables: Record<string, unknown> | null | undefined, operationName?: string | null): GraphQLError | undefined {
-  const operation = getOperationAST(document, operationName ?? undefined);
-  if (!operation || operation.operation === 'mutation') return undefined;
-  const argumentOf = new Map<string, string>();
+  const literals = literalCheckOf(document, operationName);
+  if (!literals) return undefined;
+  if (literals.found) return literals.found;
   let found: GraphQLError | undefined;
-  const literal = (node: ValueNode, path: string): void => {
-    if (found) return;
-    if (node.kind === Kind.STRING) {
-      const problem = unicodeProblem(node.value);
-      if (problem) found = inputError(path, `${path} ${problem}`);
-    } else if (node.kind === Kind.LIST) node.values.forEach((v, i) => literal(v, `${path}[${i}]`));
-    else if (node.kind === Kind.OBJECT) for (const f of node.fields) literal(f.value, `${path}.${f.name.value}`);
-    else if (node.kind === Kind.VARIABLE && !argumentOf.has(node.name.value)) argumentOf.set(node.name.value, path);
-  };
-  visit(operation, {
-    Argument(node) {
-      literal(node.value, node.name.value);
-    },
-  });
-  if (found) return found;
   const walk = (v: unknown, path: string): void => {
     if (found) return;
     if (typeof v === 'string') {
@@ -267,8 +286,44 @@ export function findBadArgument(document: DocumentNode, variables: Record<string
       }
     }
   };
-  for (const [name, value] of Object.entries(variables ?? {})) walk(value, argumentOf.get(name) ?? `$${name}`);
+  for (const [name, value] of Object.entries(variables ?? {})) walk(value, literals.argumentOf.get(name) ?? `$${name}`);
   return found;
+}
+
+type LiteralCheck = { found: GraphQLError | undefined; argumentOf: Map<string, string> } | null;
+// The literal part of the check depends on the document and operation only: kept per document (yoga's parser cache
+// hands out one DocumentNode per query text), so a repeated query costs a walk of its variables alone.
+const literalChecks = new WeakMap<DocumentNode, Map<string, LiteralCheck>>();
+
+/** The first bad string literal of the operation and where each variable is used; null for a mutation (not checked). */
+function literalCheckOf(document: DocumentNode, operationName?: string | null): LiteralCheck {
+  let byOperation = literalChecks.get(document);
+  if (!byOperation) literalChecks.set(document, (byOperation = new Map()));
+  const cacheKey = operationName ?? '';
+  if (byOperation.has(cacheKey)) return byOperation.get(cacheKey)!;
+  const operation = getOperationAST(document, operationName ?? undefined);
+  let result: LiteralCheck = null;
+  if (operation && operation.operation !== 'mutation') {
+    const argumentOf = new Map<string, string>();
+    let found: GraphQLError | undefined;
+    const literal = (node: ValueNode, path: string): void => {
+      if (found) return;
+      if (node.kind === Kind.STRING) {
+        const problem = unicodeProblem(node.value);
+        if (problem) found = inputError(path, `${path} ${problem}`);
+      } else if (node.kind === Kind.LIST) node.values.forEach((v, i) => literal(v, `${path}[${i}]`));
+      else if (node.kind === Kind.OBJECT) for (const f of node.fields) literal(f.value, `${path}.${f.name.value}`);
+      else if (node.kind === Kind.VARIABLE && !argumentOf.has(node.name.value)) argumentOf.set(node.name.value, path);
+    };
+    visit(operation, {
+      Argument(node) {
+        literal(node.value, node.name.value);
+      },
+    });
+    result = { found, argumentOf };
+  }
+  if (byOperation.size < 16) byOperation.set(cacheKey, result);
+  return result;
 }
 
 /** Refuses read operations whose string arguments contain NUL or lone surrogates (see {@link findBadArgument}). */

@@ -2,6 +2,8 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createContext, type AppDeps, type Context } from '../graphql/context.ts';
+import { AuthCache, DEFAULT_AUTH_CACHE_MS } from './auth-cache.ts';
+import { useBodyLimit } from './body-limit.ts';
 import { schema } from '../graphql/schema.ts';
 import { handleEpcisRequest } from './epcis-http.ts';
 import { GRAPHIQL_OPTIONS, renderOfflineGraphiQL } from './graphiql.ts';
@@ -25,8 +27,9 @@ export const CSRF_HEADERS = ['authorization', 'x-graphql-yoga-csrf', 'apollo-req
  * Prometheus `/metrics`. Limits (body size, depth, aliases, tokens, cost, directives) and introspection come from
  * `deps.config`. Unexpected errors are masked in responses and logged. Every request gets an id and one access log line.
  */
-export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{}, Context> {
-  const { config } = deps;
+export function createApp(appDeps: AppDeps, logger: Logger): YogaServerInstance<{}, Context> {
+  const { config } = appDeps;
+  const deps: AppDeps = { ...appDeps, authCache: appDeps.authCache ?? new AuthCache(config.authCacheMs ?? DEFAULT_AUTH_CACHE_MS) };
   const metrics = createMetrics(deps.db, logger);
   return createYoga<{}, Context>({
     schema,
@@ -35,9 +38,9 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
     graphiql: config.introspection ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL: renderOfflineGraphiQL,
     landingPage: false,
-    // Yoga refuses a declared Content-Length above this before reading the body, and stops reading a chunked body at
-    // it; both with 413 (message made explicit in `useClearBodyLimitError`).
-    maxRequestBodySize: config.maxBodyBytes,
+    // The body limit is `useBodyLimit` (below): a declared Content-Length above it is refused before the body is read,
+    // a chunked body stopped at it; both 413 (message made explicit in `useClearBodyLimitError`).
+    maxRequestBodySize: false,
     plugins: [
       useRequestLog(logger),
       useHealthEndpoints(deps.db, logger, deps.draining),
@@ -48,6 +51,7 @@ export function createApp(deps: AppDeps, logger: Logger): YogaServerInstance<{},
       useContentTypeCheck('/graphql'),
       useClearBodyLimitError(config.maxBodyBytes),
       ...useEdgeLimits(config),
+      useBodyLimit(config.maxBodyBytes),
     ],
     context: (initial) => createContext(deps, initial),
     maskedErrors: {

@@ -17,11 +17,16 @@ export const requestHash = (operation: string, input: unknown): Uint8Array =>
  * with a different request (or another operation) it is a conflict. Call after taking the log lock.
  */
 export async function checkIdempotency<R>(trx: Trx, actorId: string, key: string, operation: string, input: unknown): Promise<IdempotencyCheck<R>> {
-  const hash = requestHash(operation, input);
   const row = await findIdempotencyKey(trx, actorId, key);
-  if (!row) return { kind: 'new', requestHash: hash };
-  if (row.operation !== operation || !bytesEqual(row.request_hash, hash)) return { kind: 'conflict' };
-  return { kind: 'replay', response: row.response as R };
+  return idempotencyVerdict<R>(row ? { operation: row.operation, requestHash: row.request_hash, response: row.response } : null, operation, input);
+}
+
+/** The verdict on a request given the row already stored under its key (null: none), for callers that loaded it. */
+export function idempotencyVerdict<R>(stored: { operation: string; requestHash: Uint8Array; response: unknown } | null, operation: string, input: unknown): IdempotencyCheck<R> {
+  const hash = requestHash(operation, input);
+  if (!stored) return { kind: 'new', requestHash: hash };
+  if (stored.operation !== operation || !bytesEqual(stored.requestHash, hash)) return { kind: 'conflict' };
+  return { kind: 'replay', response: stored.response as R };
 }
 
 export async function storeIdempotency(trx: Trx, actorId: string, key: string, operation: string, hash: Uint8Array, response: unknown): Promise<void> {

@@ -3,19 +3,19 @@ import { normalizeGtin, normalizeSscc, parseDigitalLink, parseSgtinUrn } from '.
 import { containersWithVisibleItems, itemIdsInContainers } from '../db/containers.ts';
 import { isUuid } from '../db/ids.ts';
 import { type ItemState, type LedgerKind, type Stage, TRANSITION_RULES, type TransitionRule, authorizingGrant, decideTransition } from '../core/lifecycle.ts';
-import { type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
+import { canSeeItem, type GrantFact, grantStatus, readScope, type ReadScope } from '../core/rights.ts';
 import { isParty } from '../core/party.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
 import { kindData } from '../core/event-data.ts';
-import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
-import { findItemsByGtinSerial, findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
+import { findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
-import { findVisibleBatch, grantsOf } from '../db/visibility.ts';
+import { findVisibleBatch } from '../db/visibility.ts';
+import { type ItemWithFacts, loadWriteFacts } from '../db/write-facts.ts';
 import { appendEvent, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type FailureOf, type ItemProblem, conflict, denied, failureSpec, invalid, notFound } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
@@ -37,6 +37,8 @@ export interface RecordEventInput {
   location?: string | null;
   /** SHIP/RETURN: the receiving actor; SELL: optional buyer. */
   counterpartyId?: string | null;
+  /** The input field that named the counterparty (`to`, `buyer`), for the NotFoundError's message. */
+  counterpartyField?: string | null;
   /** Kind-specific fields, already shaped by the caller (price, materials, reason, …). */
   data?: { [key: string]: JsonValue };
   idempotencyKey?: string | null;
@@ -59,39 +61,53 @@ export function itemsNotFound(refs: readonly string[]): RecordEventFailure {
 
 type Resolved = { items: ItemRow[]; owners: Map<string, string> };
 
-/**
- * Resolves references to items the caller may see now (grants in force, holdings, brand). A reference that does not
- * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
- * reveals an item; a batch or container is judged visible before any of its items are loaded.
- */
-async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Promise<Resolved | RecordEventFailure> {
-  const notFoundRefs: string[] = [];
-  const missing = (ref: string) => notFoundRefs.push(ref);
-  const found = new Map<string, { row: ItemRow; ref: string }>();
-  const ids: string[] = [];
-  const keys: { gtin: string; serial: string; ref: string }[] = [];
+/** References as the facts statement takes them: UUIDs, (gtin, serial) keys, and ids that cannot name anything. */
+interface ParsedRefs {
+  ids: string[];
+  keys: { gtin: string; serial: string; ref: string }[];
+  malformedIds: string[];
+}
+
+/** Splits references into ids and SGTIN keys; a reference that is not a valid SGTIN or Digital Link is a ValidationError. */
+function parseRefs(sel: ItemSelection): ParsedRefs | RecordEventFailure {
+  const out: ParsedRefs = { ids: [], keys: [], malformedIds: [] };
   for (const ref of sel.refs ?? []) {
     if (ref.kind === 'id') {
-      if (isUuid(ref.value)) ids.push(ref.value);
-      else missing(ref.value);
+      if (isUuid(ref.value)) out.ids.push(ref.value);
+      else out.malformedIds.push(ref.value);
       continue;
     }
     const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : parseDigitalLink(ref.value);
     if (!p.ok) return invalid('items', `${ref.value} is not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}`);
-    else keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
+    out.keys.push({ gtin: p.value.gtin14, serial: p.value.serial, ref: ref.value });
   }
-  const byId = await findItemsByIds(trx, ids);
-  for (const r of byId) found.set(r.id, { row: r, ref: r.id });
-  const idSet = new Set(byId.map((r) => r.id));
-  for (const id of ids) if (!idSet.has(id)) missing(id);
-  const byKey = await findItemsByGtinSerial(trx, keys);
-  const keyed = new Map(byKey.map((r) => [`${r.gtin}/${r.serial}`, r]));
-  for (const k of keys) {
-    const row = keyed.get(`${k.gtin}/${k.serial}`);
+  return out;
+}
+
+/**
+ * Resolves references to items the caller may see now (grants in force, holdings, brand). A reference that does not
+ * resolve and one the caller may not see are both "not found" under the reference as submitted, so a write never
+ * reveals an item. Referenced items come from the write's facts (one statement whether they exist, are hidden or are
+ * missing); a batch or container is judged visible before any of its items are loaded.
+ */
+async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection, refs: ParsedRefs, referencedRows: readonly ItemWithFacts[]): Promise<Resolved | RecordEventFailure> {
+  const notFoundRefs: string[] = [...refs.malformedIds];
+  const missing = (ref: string) => notFoundRefs.push(ref);
+  const owners = new Map<string, string>();
+  const found = new Map<string, { row: ItemWithFacts; ref: string }>();
+  const byId = new Map(referencedRows.map((r) => [r.id, r]));
+  const byKey = new Map(referencedRows.map((r) => [`${r.gtin}/${r.serial}`, r]));
+  for (const id of refs.ids) {
+    const row = byId.get(id);
+    if (row) found.set(row.id, { row, ref: row.id });
+    else missing(id);
+  }
+  for (const k of refs.keys) {
+    const row = byKey.get(`${k.gtin}/${k.serial}`);
     if (row) found.set(row.id, { row, ref: k.ref });
     else missing(k.ref);
   }
-  // Every candidate is judged in one visibility pass, with the owners the transition decisions need as well.
+  for (const r of referencedRows) owners.set(r.gtin, r.brand_owner_id);
   let batchRows: ItemRow[] = [];
   let batchName = '';
   if (sel.batch) {
@@ -109,25 +125,32 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   if (sel.containers?.length) {
     for (const c of sel.containers) {
       const n = normalizeSscc(c);
-      if (!n.ok) return invalid('containers', `${c}: ${n.error}`, { type: 'container', sscc: c });
+      if (!n.ok) return invalid('containers', `${c}: ${n.error}`);
       ssccs.push(n.value);
     }
     // Visibility first: a container with nothing the caller may see is as unknown as one that does not exist, and is
     // answered before any of its items are loaded.
     const known = await containersWithVisibleItems(trx, scope, ssccs);
     unknownContainers = ssccs.filter((c) => !known.has(c));
-    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0]! });
+    if (unknownContainers.length > 0) return notFound(`container ${unknownContainers[0]} not found or empty`);
     containerRows = await findItemsByIds(trx, await itemIdsInContainers(trx, [...known]));
   }
   const referenced = [...found.values()];
-  const candidates = [...referenced.map((f) => f.row), ...batchRows, ...containerRows];
-  const owners = await ownersOf(trx, candidates);
-  const visible = new Set((await filterVisibleItems(trx, scope, candidates, owners)).map((r) => r.id));
+  // Referenced items are judged by core from their facts; batch and container contents in one more visibility pass.
+  const visible = new Set(referenced.filter((f) => canSeeItem(scope, {
+    gtin: f.row.gtin, batchId: f.row.batch_id, brandOwnerId: f.row.brand_owner_id, custodianId: f.row.custodian_id,
+    pendingReceiverId: f.row.pending_receiver_id, held: f.row.held,
+  })).map((f) => f.row.id));
+  const contents = [...batchRows, ...containerRows];
+  if (contents.length > 0) {
+    for (const [gtin, owner] of await ownersOf(trx, contents)) owners.set(gtin, owner);
+    for (const r of await filterVisibleItems(trx, scope, contents, owners)) visible.add(r.id);
+  }
   const batchItems = batchRows.filter((r) => visible.has(r.id));
   if (sel.batch && batchItems.length === 0) return notFound(`${batchName} not found`);
   const containerItems = containerRows.filter((r) => visible.has(r.id));
   // A container with nothing the caller may see is as unknown as one that does not exist.
-  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`, { type: 'container', sscc: unknownContainers[0] ?? ssccs[0]! });
+  if (ssccs.length > 0 && (unknownContainers.length > 0 || containerItems.length === 0)) return notFound(`container ${unknownContainers[0] ?? ssccs[0]} not found or empty`);
   // Only what the caller may see now resolves: a lapsed grant (revoked or expired) opens nothing. A lapsed grantee
   // who still sees the item another way (as a holder) is refused with the real rule code by the decision below.
   const items = new Map<string, ItemRow>();
@@ -144,6 +167,7 @@ async function resolveItems(trx: Trx, scope: ReadScope, sel: ItemSelection): Pro
   }
   return { items: [...items.values()], owners };
 }
+
 
 export interface CheckedInput {
   occurred: { instant: Date; offset: string };
@@ -258,30 +282,43 @@ export const dataWithGrants = (data: { [key: string]: JsonValue }, grantsUsed: R
 
 async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<RecordEventResult> {
   const counterpartyId = input.counterpartyId ?? null;
-  let counterpartyRoles: readonly string[] = [];
-  if (counterpartyId) {
-    const [other] = await findActorsByIds(trx, [counterpartyId]);
-    const roles = checkCounterparty(input.kind, caller, other, counterpartyId);
-    if ('kind' in roles) return roles as RecordEventFailure;
-    counterpartyRoles = roles;
-  }
+  if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
+  const parsed = parseRefs(input.items);
   // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
   // those items locked from its start (transaction.ts).
   const now = deps.now();
   const key = input.idempotencyKey ?? null;
+  // One statement reads what the decisions below need: grants, counterparty, idempotency row, referenced items.
+  const facts = await loadWriteFacts(trx, {
+    actorId: caller.id,
+    counterpartyId: counterpartyId && isUuid(counterpartyId) ? counterpartyId : null,
+    idempotencyKey: key,
+    ids: 'kind' in parsed ? [] : parsed.ids,
+    keys: 'kind' in parsed ? [] : parsed.keys,
+  });
+  let counterpartyRoles: readonly string[] = [];
+  if (counterpartyId) {
+    if (!facts.counterparty || !isParty({ isOperator: facts.counterparty.isOperator })) {
+      return notFound(input.counterpartyField ? `${input.counterpartyField}: the named actor was not found` : 'the named receiving actor was not found', { type: 'counterparty' });
+    }
+    counterpartyRoles = facts.counterparty.roles;
+  }
   let requestHash: Uint8Array | null = null;
   if (key) {
-    const check = await checkIdempotency<{ eventId: string }>(trx, caller.id, key, input.kind, input);
+    // The request is what was asked; which field named the counterparty only shapes a message.
+    const { counterpartyField: _field, ...asked } = input;
+    const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, asked);
     if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
     if (check.kind === 'replay') {
       return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
     }
     requestHash = check.requestHash;
   }
+  if ('kind' in parsed) return parsed;
   // Rights are judged as of now: a grant revoked or expired a moment ago no longer counts.
-  const grants: GrantFact[] = await grantsOf(trx, caller.id);
+  const grants: GrantFact[] = facts.grants;
   const scope = readScope(caller.id, caller.is_operator, grants, now);
-  const resolved = await resolveItems(trx, scope, input.items);
+  const resolved = await resolveItems(trx, scope, input.items, parsed, facts.items);
   if ('kind' in resolved) return resolved;
   const { items, owners: ownerOf } = resolved;
   if (items.length === 0) return invalid('items', 'the selection contains no items');

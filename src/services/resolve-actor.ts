@@ -9,6 +9,19 @@ import { type NotFoundFailure, type ValidationFailure, invalid, notFound } from 
 export const ACTOR_NAME_FORMS = 'an Actor id, a 13-digit GLN or urn:provenant:actor:{uuid}';
 
 /**
+ * Which form an actor name in input `field` takes, without reading the database: an id (of an actor that may not
+ * exist) or a GLN (to be looked up). A ValidationError for a value in none of the forms.
+ */
+export function parseActorNameIn(value: string, field: string, decodeId: (value: string) => string | null): ActorName | ValidationFailure {
+  const parsed = parseActorName(value);
+  if (parsed && !parsed.ok) return invalid(field, `${field}: ${parsed.error}`);
+  if (parsed) return parsed.value;
+  const id = decodeId(value.trim());
+  if (id === null) return invalid(field, `${field} must be ${ACTOR_NAME_FORMS}`);
+  return { kind: 'id', id };
+}
+
+/**
  * Resolves an actor named in input `field`: `decodeId` turns an API global id into an internal id (null when the
  * value is not one). Never resolves the operator. Fails with a ValidationError for a value in none of the forms (or
  * a GLN shared by several actors) and a NotFoundError when the form is right but no actor has it.
@@ -19,15 +32,8 @@ export async function resolveActorName(
   field: string,
   decodeId: (value: string) => string | null,
 ): Promise<{ kind: 'ok'; actor: ActorRow } | ValidationFailure | NotFoundFailure> {
-  let name: ActorName;
-  const parsed = parseActorName(value);
-  if (parsed && !parsed.ok) return invalid(field, `${field}: ${parsed.error}`);
-  if (parsed) name = parsed.value;
-  else {
-    const id = decodeId(value.trim());
-    if (id === null) return invalid(field, `${field} must be ${ACTOR_NAME_FORMS}`);
-    name = { kind: 'id', id };
-  }
+  const name = parseActorNameIn(value, field, decodeId);
+  if ('field' in name) return name;
   if (name.kind === 'gln') {
     const found = await findActorsByGln(db, name.gln);
     if (found.length === 0) return notFound(`no actor with GLN ${name.gln} was found`);

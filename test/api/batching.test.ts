@@ -18,8 +18,8 @@ const counter: KyselyPlugin = {
 
 beforeAll(async () => {
   db = await openTestDatabase();
-  // The server runs on a Kysely that counts every statement it sends.
-  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter) });
+  // The server runs on a Kysely that counts every statement it sends; no key cache, so every request authenticates.
+  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter) }, { authCacheMs: 0 });
   maker = await createTestActor(srv, 'Maker', ['MANUFACTURER'], ['4012345']);
   const dist = await createTestActor(srv, 'Dist', ['DISTRIBUTOR']);
   await registerProductAndBatch(srv, maker, { gtin: '04012345111118', lot: 'L1', range: { count: 150, firstSerial: 'S001' } });
@@ -51,7 +51,7 @@ describe('DataLoader batching', () => {
     expect(hundred.items.every((e: any) => e.node.events.edges.length === 3 && e.node.custodian.name === 'Dist')).toBe(true);
     expect(hundred.statements).toBe(one.statements);
     console.log(`statements for 1 item: ${one.statements}; for 100 items: ${hundred.statements}`);
-    // Auth (2) + grants (1) + batch (2) + items (1) + products, actors, batches, events (1 each) — a small constant.
+    // Auth with grants (1) + batch (2) + items (1) + products, actors, batches, events (1 each) — a small constant.
     expect(hundred.statements).toBeLessThanOrEqual(12);
   });
 });

@@ -23,9 +23,15 @@ describe('config', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ PROVENANT_MAX_CLOCK_SKEW_MS: '1.5' }, /PROVENANT_MAX_CLOCK_SKEW_MS/],
     [{ PROVENANT_SEED_DEMO: 'maybe' }, /PROVENANT_SEED_DEMO/],
+    [{ PROVENANT_AUTH_CACHE_MS: '60001' }, /PROVENANT_AUTH_CACHE_MS must be an integer between 0 and 60000/],
   ])('rejects %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig({ PROVENANT_DATA_DIR: dir(), ...env })).toThrow(message);
     expect(() => loadConfig({ PROVENANT_DATA_DIR: dir(), ...env })).toThrow(ConfigError);
+  });
+
+  it('key cache: 1000 ms by default, 0 turns it off', () => {
+    expect(loadConfig({ PROVENANT_DATA_DIR: dir() }).authCacheMs).toBe(1000);
+    expect(loadConfig({ PROVENANT_DATA_DIR: dir(), PROVENANT_AUTH_CACHE_MS: '0' }).authCacheMs).toBe(0);
   });
 
   it('rejects a data folder that is a file', () => {

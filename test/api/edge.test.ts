@@ -155,6 +155,10 @@ describe('the page-aware cost limit with the default limits', () => {
     expect(big.body.errors).toHaveLength(1);
     expect(big.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'maxCost', max: 50_000 });
     expect(big.body.errors[0].extensions.found).toBeGreaterThan(1_000_000);
+    // Verdicts are cached per document and page-size variables: each value keeps its own.
+    expect((await post(srv, { query: nested, variables: { n: 2 } })).body.errors).toBeUndefined();
+    expect((await post(srv, { query: nested, variables: { n: 100 } })).status).toBe(400);
+    expect((await post(srv, { query: nested, variables: { n: 3 } })).body.errors).toBeUndefined();
   });
 
   it('counts an omitted `first` as the default page size (20): 20 × 20 × 20 events with two fields cost 66520', async () => {

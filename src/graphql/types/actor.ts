@@ -129,6 +129,8 @@ builder.mutationField('revokeApiKey', (t) =>
     args: { input: t.arg({ type: builder.inputType('RevokeApiKeyInput', { fields: (f) => ({ keyId: f.globalID({ required: true, for: ApiKeyRef }), idempotencyKey: f.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }), }) }), required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const result = await revokeApiKey(ctx.db, viewerOf(ctx), input.keyId.id, ctx.now(), { idempotencyKey: input.idempotencyKey ?? null });
+      // The revoked key fails from the next request on, not when its cache entry would have expired.
+      ctx.authCache?.clear();
       if (result.kind === 'ok') return success('RevokeApiKeySuccess', result);
       return failureToGraphQL(result);
     },

@@ -11,7 +11,7 @@ import { type EventFilter, countEvents, findEventPage } from '../../db/events.ts
 import type { EventRow } from '../../db/types.ts';
 import { RECORD_EVENT_FAILURES, type RecordEventInput, recordEvent } from '../../services/record-event.ts';
 import { ERASE_EVENT_FIELD_FAILURES, eraseEventField } from '../../services/erase-event-field.ts';
-import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
+import { ACTOR_NAME_FORMS, parseActorNameIn, resolveActorName } from '../../services/resolve-actor.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
 import { PAGING_NOTE, connectionFrom, isCount, isUuid, inputError, pageParams, withTotalCount } from '../pagination.ts';
@@ -240,13 +240,20 @@ function defineLifecycleMutation<Extra extends Record<string, unknown>>(
         const { party, ...rest } = specific;
         let counterpartyId: string | null = null;
         if (party) {
-          const named = await resolveActorName(ctx.db, party.name, party.field, actorIdOfGlobalId);
-          if (named.kind !== 'ok') return failureToGraphQL(named);
-          counterpartyId = named.actor.id;
+          // An id is checked by recordEvent in the statement that reads its other facts; a GLN is looked up here.
+          const name = parseActorNameIn(party.name, party.field, actorIdOfGlobalId);
+          if ('field' in name) return failureToGraphQL(name);
+          if (name.kind === 'id') counterpartyId = name.id;
+          else {
+            const named = await resolveActorName(ctx.db, party.name, party.field, actorIdOfGlobalId);
+            if (named.kind !== 'ok') return failureToGraphQL(named);
+            counterpartyId = named.actor.id;
+          }
         }
         const result = await recordEvent(ledgerDeps(ctx), viewerOf(ctx), {
           ...rest,
           counterpartyId,
+          counterpartyField: party?.field ?? null,
           items: { refs: parseItemRefs(common.items ?? []), batch: common.batch ?? null, containers: common.containers ?? null },
           occurredAt: common.occurredAt,
           location: common.location ?? null,

@@ -80,6 +80,8 @@ builder.mutationField('grantRights', (t) =>
       const grantee = await resolveActorName(ctx.db, input.grantee, 'grantee', actorIdOfGlobalId);
       if (grantee.kind !== 'ok') return failureToGraphQL(grantee.kind === 'NotFoundError' ? { ...grantee, message: 'grantee not found' } : grantee);
       const r = await grantRights(ctx.db, viewerOf(ctx), { ...input, granteeId: grantee.actor.id, kinds: input.kinds }, ctx.now());
+      // Cached keys carry their actors' grants: the grantee's next request must see this one.
+      ctx.authCache?.clear();
       return r.kind === 'ok' ? success('GrantSuccess', r) : failureToGraphQL(r);
     },
   }),
@@ -93,6 +95,8 @@ builder.mutationField('revokeRights', (t) =>
     resolve: async (_r, { input }, ctx) => {
       if (!isUuid(input.grant.id)) return failureToGraphQL({ kind: 'NotFoundError', message: 'grant not found' });
       const r = await revokeRights(ctx.db, viewerOf(ctx), input.grant.id, ctx.now(), { idempotencyKey: input.idempotencyKey ?? null });
+      // Revoked at once: no cached key may still carry the grant.
+      ctx.authCache?.clear();
       return r.kind === 'ok' ? success('GrantSuccess', r) : failureToGraphQL(r);
     },
   }),

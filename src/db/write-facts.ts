@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import type { GrantFact } from '../core/rights.ts';
+import type { Trx } from './connection.ts';
+import { grantFactsFromJson, grantsJsonOf, type GrantJson } from './grants.ts';
+import type { ItemRow } from './types.ts';
+
+/** A referenced item with what the visibility and transition rules need beside the row. */
+export interface ItemWithFacts extends ItemRow {
+  /** Owner of the item's product (the brand). */
+  brand_owner_id: string;
+  /** The writer has held the item (a custody start after commissioning). */
+  held: boolean;
+}
+
+/** Everything a write's decisions read before it writes, loaded by {@link loadWriteFacts}. */
+export interface WriteFacts {
+  /** Every grant ever given to the writer, with its revocation if any (core decides which are in force). */
+  grants: GrantFact[];
+  /** The named counterparty, when one was named and exists. */
+  counterparty: { roles: string[]; isOperator: boolean } | null;
+  /** The writer's stored request under the idempotency key, when a key was given and has been used. */
+  idempotency: { operation: string; requestHash: Uint8Array; response: unknown } | null;
+  /** Items matching the references (by id or by (gtin, serial)); a reference that matches nothing has no row. */
+  items: ItemWithFacts[];
+}
+
+type FactsRow = ItemWithFacts & {
+  grants: GrantJson[] | null;
+  counterparty: { roles: string[]; isOperator: boolean } | null;
+  idem_operation: string | null;
+  idem_request_hash: Uint8Array | null;
+  idem_response: unknown;
+  /** Null when no reference matched: the row then only carries the writer's facts. */
+  id: string | null;
+};
+
+/**
+ * The statement behind {@link loadWriteFacts}, exported so a test can EXPLAIN it: the writer's grants, the counterparty
+ * and the idempotency row on the first row, then one row per matched item (product owner and the writer's custody
+ * history joined in). Items are found through their primary key or the (gtin, serial) index (keys as char(14), the
+ * column's type), so each reference is a point query whatever the ledger size.
+ */
+export const writeFactsSql = (q: {
+  actorId: string;
+  counterpartyId: string | null;
+  idempotencyKey: string | null;
+  ids: readonly string[];
+  keys: readonly { gtin: string; serial: string }[];
+}) => sql<FactsRow>`
+  WITH k AS (
+    SELECT i.* FROM unnest(${q.keys.map((k) => k.gtin)}::char(14)[], ${q.keys.map((k) => k.serial)}::text[]) AS k(gtin, serial)
+      JOIN items i ON i.gtin = k.gtin AND i.serial = k.serial
+    UNION ALL
+    SELECT i.* FROM items i WHERE i.id = ANY(${q.ids}::uuid[])
+  ), f AS (
+    SELECT
+      ${grantsJsonOf(sql`${q.actorId}::uuid`)} AS grants,
+      (SELECT json_build_object('roles', a.roles, 'isOperator', a.is_operator) FROM actors a WHERE a.id = ${q.counterpartyId}::uuid) AS counterparty,
+      ik.operation AS idem_operation, ik.request_hash AS idem_request_hash, ik.response AS idem_response
+    FROM (SELECT 1) one
+      LEFT JOIN idempotency_keys ik ON ik.actor_id = ${q.actorId} AND ik.key = ${q.idempotencyKey}::text
+  )
+  SELECT CASE WHEN row_number() OVER () = 1 THEN f.grants END AS grants,
+    f.counterparty, f.idem_operation, f.idem_request_hash, f.idem_response,
+    k.*, p.owner_id AS brand_owner_id,
+    EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = k.id AND cs.actor_id = ${q.actorId}) AS held
+  FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`;
+
+/**
+ * Loads, in one statement, what a write decides on before writing: the writer's grants (all of them: core judges
+ * which are in force), the counterparty (`counterpartyId` must be a UUID or null), the stored request under
+ * `idempotencyKey`, and the items referenced by id (`ids` must be UUIDs) or by (gtin, serial). A missing and an
+ * invisible item cost the same: the caller judges visibility from these facts without another query.
+ */
+export async function loadWriteFacts(trx: Trx, q: Parameters<typeof writeFactsSql>[0]): Promise<WriteFacts> {
+  const { rows } = await writeFactsSql(q).execute(trx);
+  const first = rows[0]!;
+  const grants = grantFactsFromJson(first.grants);
+  const items: ItemWithFacts[] = [];
+  for (const r of rows) {
+    if (r.id === null) continue;
+    const { grants: _g, counterparty: _c, idem_operation: _o, idem_request_hash: _h, idem_response: _r, ...item } = r;
+    items.push(item as ItemWithFacts);
+  }
+  return {
+    grants,
+    counterparty: first.counterparty,
+    idempotency: first.idem_operation !== null ? { operation: first.idem_operation, requestHash: first.idem_request_hash!, response: first.idem_response } : null,
+    items,
+  };
+}
