@@ -10,9 +10,9 @@ import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
 import { type StoredEntryRow, entriesInRange, entriesOfEvents, findChainWithEvents } from '../db/ledger.ts';
 import { formatOf, fullEventOf } from '../db/event-content.ts';
 import { type BuildEventInput, type ProofBundleV2, buildBundleV2 } from '../core/v2/bundle-v2.ts';
-import { type Tier, type TierOverrides, readerTier } from '../core/v2/disclosure.ts';
+import type { Tier, TierOverrides } from '../core/v2/disclosure.ts';
 import type { ReadScope } from '../core/rights.ts';
-import { heldItemIds } from '../db/visibility.ts';
+import { eventReadViews } from './event-disclosure.ts';
 import type { FullEventV2 } from '../core/v2/event-v2.ts';
 import { type ItemProof, buildItemTree, itemEntry } from '../core/v2/item-tree.ts';
 import { decodeTreeTop, entryPrev, itemProofFromStored, subtreeRange } from '../core/v2/stored-chain.ts';
@@ -83,8 +83,15 @@ export type BundleResult = { kind: 'ok'; bundle: ProofBundle | ProofBundleV2 } |
 
 /** Who reads a bundle: the tier that decides which fields are opened, and a product's tier overrides if any. */
 export interface BundleReader {
+  /** The tier every event is disclosed at, unless `scope` decides per event. */
   tier: Tier;
   overrides?: TierOverrides;
+  /**
+   * The reader, when its tier is decided per event as on every other read path (core `tierOfReader` over the
+   * event's products and the reader's custody windows, with each product's disclosure overrides).
+   */
+  scope?: ReadScope;
+  auditor?: boolean;
 }
 
 /**
@@ -139,6 +146,13 @@ async function bundleIn(db: DbOrTrx, signer: LogSigner, item: ItemRow, sinceTree
 
 type ChainRow = Awaited<ReturnType<typeof findChainWithEvents>>[number];
 
+/** Each v2 event's withheld fields for `scope`, by seq (the same decision as every other read path). */
+async function withheldBySeq(db: DbOrTrx, scope: ReadScope, auditor: boolean, chain: readonly ChainRow[]): Promise<Map<number, string[]>> {
+  const v2 = chain.filter((l) => formatOf(l) === 2);
+  const views = await eventReadViews(db, scope, v2.map((l) => ({ ...l, id: l.event_id, item_count: Number(l.item_count) })), auditor);
+  return new Map(v2.map((l) => [l.seq, views.get(l.event_id)?.withheld ?? []]));
+}
+
 async function bundleV2(
   db: DbOrTrx, signer: LogSigner, item: ItemRow, checkpoint: CheckpointView, chain: readonly ChainRow[], sinceTreeSize: number | undefined, dl: string, reader: BundleReader,
 ): Promise<BundleResult> {
@@ -165,6 +179,7 @@ async function bundleV2(
     events.push({ version: 2, seq: l.seq, leafIndex, event: full.event, entry: { prev: entryPrev(l.seq, l.prev_hash), salt: toHex(l.entry_salt) }, itemProof });
   }
   const erasures = (await findErasures(db, [...erasedRefs])).filter((x) => x.leafIndex < size);
+  const withheld = reader.scope ? await withheldBySeq(db, reader.scope, reader.auditor ?? false, chain) : undefined;
   const ids: NodeId[] = [...chain.map((l) => Number(l.leaf_index)), ...erasures.map((x) => x.leafIndex)].flatMap((leaf) => inclusionProofNodes(leaf, size).ids);
   if (sinceTreeSize && sinceTreeSize < size) ids.push(...consistencyProofNodes(sinceTreeSize, size).ids);
   const nodes = await readNodes(db, ids);
@@ -179,6 +194,7 @@ async function bundleV2(
     erasures,
     viewer: reader.tier,
     ...(reader.overrides ? { overrides: reader.overrides } : {}),
+    ...(withheld ? { withheld: (seq: number) => withheld.get(seq) } : {}),
     nodes,
     ...(sinceTreeSize ? { consistencyFromSize: sinceTreeSize } : {}),
     // An erasure committed but not integrated yet (milliseconds) cannot be proven against this checkpoint.
@@ -189,20 +205,12 @@ async function bundleV2(
 }
 
 /**
- * The reader of an item's bundle as core `readerTier` judges it: auditor/operator → authorities; the brand owner, a
- * holder of the item in any custody window, or a grantee of its product or batch → participants; else public.
- * `overrides` (a product's tier overrides, decided elsewhere) are passed through to the disclosure.
+ * The reader of an item's bundle: its fields are disclosed per event exactly as GraphQL `Event.withheldFields`
+ * discloses them (services/event-disclosure.ts: core `tierOfReader`, custody windows, products' overrides), so a
+ * later holder reads the earlier owners' events at the public tier in a bundle as everywhere else.
  */
-export async function bundleReaderFor(db: DbOrTrx, scope: ReadScope, item: ItemRow, brandOwnerId: string, overrides?: TierOverrides): Promise<BundleReader> {
-  const held = item.custodian_id === scope.actorId || item.pending_receiver_id === scope.actorId || (await heldItemIds(db, scope.actorId, [item.id])).has(item.id);
-  const tier = readerTier({
-    isOperator: scope.isOperator,
-    allProducts: scope.allProducts,
-    isBrandOwner: brandOwnerId === scope.actorId,
-    heldItem: held,
-    isGrantee: scope.gtins.includes(item.gtin) || scope.batchIds.includes(item.batch_id),
-  });
-  return overrides ? { tier, overrides } : { tier };
+export function bundleReaderFor(scope: ReadScope, auditor: boolean): BundleReader {
+  return { tier: scope.allProducts ? 'authorities' : 'public', scope, auditor };
 }
 
 /**

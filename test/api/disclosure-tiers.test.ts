@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -102,6 +103,29 @@ describe('default tiers', () => {
     expect(ret.withheldFields).toEqual([]);
     expect(ret.actor.id).toBe(ann.id);
     expect(ret.data).toEqual({ reason: 'lid broken' });
+  });
+
+  it('a proof bundle discloses each event exactly as GraphQL does for the same reader, and still verifies', async () => {
+    const q = `query($s: String!) { itemProofBundle(sgtin: $s) }`;
+    for (const reader of [maker, shop2, auditor]) {
+      const { body } = await srv.gql(q, { s: urn('S1') }, reader.key);
+      expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+      const bundle = body.data.itemProofBundle;
+      expect(verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] }).ok).toBe(true);
+      const ids = await db.db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').select(['l.seq', 'l.event_id'])
+        .where('i.sgtin', '=', urn('S1')).orderBy('l.seq').execute();
+      for (const e of bundle.events) {
+        const withheld = Object.entries(e.fields as Record<string, object>).filter(([, f]) => 'withheld' in f).map(([n]) => n).sort();
+        const gid = Buffer.from(`Event:${ids[e.seq]!.event_id}`).toString('base64');
+        const shown = await eventAs(reader.key, gid);
+        expect(withheld, `${reader.name} seq ${e.seq}`).toEqual(shown.withheldFields);
+      }
+      // A later holder reads the earlier owner's sale at the public tier: no buyer or price opened in its bundle (it
+      // is the RETURN's receiver, so that event, with Ann as its actor, is open to it as on GraphQL).
+      const sale = bundle.events.find((e: any) => ids[e.seq]!.event_id === ev.sell!.id.replace(/^.*$/, (g: string) => Buffer.from(g, 'base64').toString().split(':')[1]!));
+      const expected = reader === shop2 ? { buyer: { withheld: true }, price: { withheld: true }, currency: { withheld: true } } : { price: { value: 25 }, currency: { value: 'EUR' } };
+      expect(sale.fields).toMatchObject(expected);
+    }
   });
 
   it('the EPCIS export leaves the withheld fields out for the public tier and labels the projection', async () => {

@@ -5,7 +5,6 @@ import { ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../../sr
 import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { fieldValuesOf, readableOf } from '../../src/core/v2/event-fields.ts';
-import { readerTier } from '../../src/core/v2/disclosure.ts';
 import { headKey } from '../../src/core/v2/head-map.ts';
 import { findItemsBySgtins, insertBatch, insertItems, insertLinks } from '../../src/db/ledger.ts';
 import { insertPendingEvent } from '../../src/db/pending.ts';
@@ -141,17 +140,6 @@ describe('format v2 on the server', () => {
 
     const brand = await gqlBundle(a(A_SERIALS[0]!), brandA.key);
     expect((brand.events[5] as BundleEventV2).fields).toMatchObject({ price: { value: 129.9 }, currency: { value: 'EUR' } });
-  });
-
-  it('readerTier: auditor/operator → authorities; brand, holder, grantee → participants; else public; an override wins', () => {
-    const none = { isOperator: false, allProducts: false, isBrandOwner: false, heldItem: false, isGrantee: false };
-    expect(readerTier(none)).toBe('public');
-    expect(readerTier({ ...none, isOperator: true })).toBe('authorities');
-    expect(readerTier({ ...none, allProducts: true })).toBe('authorities');
-    expect(readerTier({ ...none, isBrandOwner: true })).toBe('participants');
-    expect(readerTier({ ...none, heldItem: true })).toBe('participants');
-    expect(readerTier({ ...none, isGrantee: true })).toBe('participants');
-    expect(readerTier({ ...none, isBrandOwner: true }, 'public')).toBe('public');
   });
 
   it('fieldValuesOf and readableOf are inverse, extension keys and reserved names included', () => {

@@ -10,7 +10,7 @@ import { parseDigitalLink, parseSgtinUrn } from '../identifiers.ts';
 import { canonicalize } from '../jcs.ts';
 import { LEDGER_KINDS, type LedgerKind, STAGES, type Stage, ruleFor } from '../lifecycle.ts';
 import { type NodeSource, buildProof, consistencyProofNodes, inclusionProofNodes, leafHash, verifyConsistency, verifyInclusion } from '../merkle.ts';
-import { type Tier, type TierOverrides, discloseEvent } from './disclosure.ts';
+import { type Tier, type TierOverrides, discloseEvent, discloseExcept } from './disclosure.ts';
 import { EVENT_FORMAT_V2, type EventBodyV2, type FullEventV2, bodyV2Error, contentHashV2, hashEventV2, linkHashV2, verifyActorSignature } from './event-v2.ts';
 import { type FieldDisclosure, type JsonValue, opensField } from './fields.ts';
 import { HEX16, HEX32, type Sha256, defaultSha256 } from './hash.ts';
@@ -514,6 +514,8 @@ export function buildBundleV2(input: {
   erasures?: readonly { leafIndex: number; event: FullEventV2 }[];
   viewer: Tier;
   overrides?: TierOverrides;
+  /** Per event (by seq): the fields the server decided to withhold from this reader; replaces `viewer`/`overrides` for that event. */
+  withheld?: (seq: number) => readonly string[] | undefined;
   nodes: NodeSource;
   consistencyFromSize?: number;
   /** 'withhold': an erased field whose ERASE event is not in `erasures` is shown withheld instead of throwing. */
@@ -533,7 +535,8 @@ export function buildBundleV2(input: {
       return { seq: e.seq, leafIndex: e.leafIndex, body: e.body, prevHash: toHex(e.prevHash), linkHash: toHex(e.linkHash), inclusionProof: incl(e.leafIndex) };
     }
     const { canonical } = hashEventV2(e.event, sha256);
-    const fields = discloseEvent(e.event, input.viewer, input.overrides);
+    const decided = input.withheld?.(e.seq);
+    const fields = decided ? discloseExcept(e.event, decided) : discloseEvent(e.event, input.viewer, input.overrides);
     for (const [name, d] of Object.entries(fields)) {
       if ('erased' in d) {
         if (!erasureByHash.has(d.erased)) {

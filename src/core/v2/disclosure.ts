@@ -49,26 +49,19 @@ export function discloseEvent(event: Pick<FullEventV2, 'kind' | 'fields'>, viewe
   return out;
 }
 
-/** What decides a reader's tier for one item (docs/ledger-format.md §15). */
-export interface ReaderFacts {
-  /** The operator, or an all-products reader (auditors hold all-products grants). */
-  isOperator: boolean;
-  allProducts: boolean;
-  isBrandOwner: boolean;
-  /** Held the item in some custody window (current custodian, pending receiver or an earlier one). */
-  heldItem: boolean;
-  /** A grant in force covers the item's product or batch. */
-  isGrantee: boolean;
-}
-
 /**
- * A reader's tier for one item: auditor/operator → authorities; the brand owner, a holder of the item (any custody
- * window) or a grantee → participants; anyone else → public. `override` (a per-product policy decided elsewhere)
- * replaces the result when given.
+ * The `fields` object of a bundle event when the server already decided which fields the reader may not see
+ * (`withheld`, from the per-event policy of core `tierOfReader` and the products' overrides): every other field
+ * opened, erased ones `{erased}` whatever the list says.
  */
-export function readerTier(f: ReaderFacts, override?: Tier): Tier {
-  if (override !== undefined) return override;
-  if (f.isOperator || f.allProducts) return 'authorities';
-  if (f.isBrandOwner || f.heldItem || f.isGrantee) return 'participants';
-  return 'public';
+export function discloseExcept(event: Pick<FullEventV2, 'fields'>, withheld: readonly string[]): Record<string, FieldDisclosure> {
+  const hidden = new Set(withheld);
+  const out: Record<string, FieldDisclosure> = {};
+  for (const name of Object.keys(event.fields).sort()) {
+    const f = event.fields[name]!;
+    if ('erased' in f) out[name] = { erased: f.erased };
+    else if (hidden.has(name)) out[name] = { withheld: true };
+    else out[name] = { value: f.value as JsonValue, salt: f.salt };
+  }
+  return out;
 }

@@ -122,7 +122,7 @@ builder.queryField('itemProofBundle', (t) =>
         pendingReceiverId: item.pending_receiver_id, publicHistory: product.public_history,
       });
       if (!full) throw new GraphQLError('A proof bundle holds the whole history; you may see only part of this item’s history', { extensions: { code: 'FORBIDDEN', rule: 'FULL_HISTORY_REQUIRED' } });
-      const reader = await bundleReaderFor(ctx.db, ctx.scope, item, product.owner_id);
+      const reader = bundleReaderFor(ctx.scope, ctx.auth.kind === 'actor' && ctx.auth.actor.roles.includes('AUDITOR'));
       const r = await itemProofBundle(ctx.db, ctx.signer, item, args.sinceTreeSize, ctx.config.publicBaseUrl, reader);
       if (r.kind === 'ok') return r.bundle;
       if (r.kind === 'NotFoundError') return null;
