@@ -31,8 +31,17 @@ export interface Head {
 const KEY_DOMAIN = 'provenant:key:v2\n';
 const HEAD_DOMAIN = 'provenant:head:v2\n';
 
+// Text to hash is encoded into one scratch buffer (a view of it is hashed): the integrator hashes two texts per item
+// of a batch, and a fresh array for each is garbage the collector must chase. Safe for the same reason as below.
+const textScratch = new Uint8Array(1024);
+const encoder = new TextEncoder();
+function hashText(text: string, sha256: Sha256): Uint8Array {
+  const { read, written } = encoder.encodeInto(text, textScratch);
+  return read === text.length ? sha256(textScratch.subarray(0, written)) : sha256(utf8(text));
+}
+
 /** k = SHA-256("provenant:key:v2\n" || utf8(sgtin)). */
-export const headKey = (sgtin: string, sha256: Sha256 = defaultSha256): Uint8Array => sha256(utf8(KEY_DOMAIN + sgtin));
+export const headKey = (sgtin: string, sha256: Sha256 = defaultSha256): Uint8Array => hashText(KEY_DOMAIN + sgtin, sha256);
 
 /** v = SHA-256("provenant:head:v2\n" || utf8(JCS({link, recalled, seq, stage}))). Throws TypeError on non-JSON input. */
 export function headValue(h: Head, sha256: Sha256 = defaultSha256): Uint8Array {
@@ -42,7 +51,7 @@ export function headValue(h: Head, sha256: Sha256 = defaultSha256): Uint8Array {
     typeof h.link === 'string' && typeof h.stage === 'string' && typeof h.recalled === 'boolean' && typeof h.seq === 'number' && Number.isFinite(h.seq)
       ? `{"link":${JSON.stringify(h.link)},"recalled":${h.recalled ? 'true' : 'false'},"seq":${String(h.seq)},"stage":${JSON.stringify(h.stage)}}`
       : canonicalize({ link: h.link, recalled: h.recalled, seq: h.seq, stage: h.stage } as const);
-  return sha256(utf8(HEAD_DOMAIN + json));
+  return hashText(HEAD_DOMAIN + json, sha256);
 }
 
 // One scratch buffer for node-hash inputs: a batch hashes ≈ 2 nodes per key, and a fresh array for each is most of
