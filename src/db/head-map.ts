@@ -4,9 +4,12 @@ import type { Stage } from '../core/lifecycle.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { type HeadMapNode, type HeadMapStore, type NodeWrite, headKey, headValue } from '../core/v2/head-map.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
-import { hex } from './ledger.ts';
 
 const CHUNK = 10_000;
+
+const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+// A plain Uint8Array with its own memory: Buffer.from(string) may hand out a view into a shared pool.
+const fromBase64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'));
 
 /**
  * The head map's node store on `db` (core/v2/head-map.ts calls `get` once per depth and `put` once per update).
@@ -17,12 +20,13 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
     async get(depth, prefixes) {
       const out = new Map<string, HeadMapNode>();
       for (let i = 0; i < prefixes.length; i += CHUNK) {
-        const rows = await sql<{ prefix: string; hash: Uint8Array; entries: Uint8Array | null }>`
-          SELECT encode(prefix, 'hex') AS prefix, hash, entries FROM head_map_nodes
+        // Bytes as base64 text (the driver's bytea parsing goes through a JavaScript string per byte).
+        const rows = await sql<{ prefix: string; hash: string; entries: string | null }>`
+          SELECT encode(prefix, 'hex') AS prefix, encode(hash, 'base64') AS hash, translate(encode(entries, 'base64'), E'\n', '') AS entries FROM head_map_nodes
           WHERE depth = ${depth} AND prefix IN (SELECT decode(p, 'hex') FROM unnest(${prefixes.slice(i, i + CHUNK)}::text[]) AS p)`.execute(db);
         for (const r of rows.rows) {
-          // Plain Uint8Array copies: the driver may hand out Buffers that are views into shared memory.
-          out.set(r.prefix, r.entries ? { kind: 'bucket', entries: Uint8Array.from(r.entries), hash: Uint8Array.from(r.hash) } : { kind: 'inner', hash: Uint8Array.from(r.hash) });
+          const hash = fromBase64(r.hash);
+          out.set(r.prefix, r.entries ? { kind: 'bucket', entries: fromBase64(r.entries), hash } : { kind: 'inner', hash });
         }
       }
       return out;
@@ -34,16 +38,16 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
       const all = [...last.values()];
       for (let i = 0; i < all.length; i += CHUNK) {
         const part = all.slice(i, i + CHUNK);
-        // Each column as one text, every element after a comma (hex has none; an element may be empty: the root's
-        // prefix, an inner node's entries): one string per column to hand over, not an array literal the driver builds
-        // and escapes element by element.
+        // Each column as one text, every element after a comma (hex and base64 have none; an element may be empty: the
+        // root's prefix, an inner node's entries): one string per column, not an array literal the driver builds and
+        // escapes element by element. Bytes as base64: the driver walks every character of a parameter in JavaScript.
         const column = (values: string[]) => `,${values.join(',')}`;
         await sql`
           INSERT INTO head_map_nodes (depth, prefix, hash, entries)
-          SELECT depth::smallint, decode(prefix, 'hex'), decode(hash, 'hex'), decode(nullif(entries, ''), 'hex')
+          SELECT depth::smallint, decode(prefix, 'hex'), decode(hash, 'base64'), decode(nullif(entries, ''), 'base64')
           FROM unnest((string_to_array(${column(part.map((w) => String(w.depth)))}, ','))[2:]::int[], (string_to_array(${column(part.map((w) => w.prefix))}, ','))[2:],
-                      (string_to_array(${column(part.map((w) => hex(w.node.hash)))}, ','))[2:],
-                      (string_to_array(${column(part.map((w) => (w.node.kind === 'bucket' ? hex(w.node.entries) : '')))}, ','))[2:]) AS t(depth, prefix, hash, entries)
+                      (string_to_array(${column(part.map((w) => base64(w.node.hash)))}, ','))[2:],
+                      (string_to_array(${column(part.map((w) => (w.node.kind === 'bucket' ? base64(w.node.entries) : '')))}, ','))[2:]) AS t(depth, prefix, hash, entries)
           ON CONFLICT (depth, prefix) DO UPDATE SET hash = excluded.hash, entries = excluded.entries`.execute(db);
       }
     },
