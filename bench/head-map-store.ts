@@ -59,6 +59,11 @@ async function run(engine: string, h: DatabaseHandle, schema: string | undefined
           reads += prefixes.length;
           return inner.get(depth, prefixes);
         },
+        getMany: (refs) => {
+          queries++;
+          reads += refs.length;
+          return inner.getMany!(refs);
+        },
         put: (w) => inner.put(w),
       };
       writes = (await updateHeadMap(counting, updates, sha)).writes.length;

@@ -12,7 +12,8 @@ const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
 const fromBase64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'));
 
 /**
- * The head map's node store on `db` (core/v2/head-map.ts calls `get` once per depth and `put` once per update).
+ * The head map's node store on `db` (core/v2/head-map.ts calls `get` once per depth, or `getMany` once for the whole
+ * paths of a few keys, and `put` once per update).
  * Prefixes are hex in core and bytes in the table.
  */
 export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
@@ -23,10 +24,25 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
         // Bytes as base64 text (the driver's bytea parsing goes through a JavaScript string per byte).
         const rows = await sql<{ prefix: string; hash: string; entries: string | null }>`
           SELECT encode(prefix, 'hex') AS prefix, encode(hash, 'base64') AS hash, translate(encode(entries, 'base64'), E'\n', '') AS entries FROM head_map_nodes
-          WHERE depth = ${depth} AND prefix IN (SELECT decode(p, 'hex') FROM unnest(${prefixes.slice(i, i + CHUNK)}::text[]) AS p)`.execute(db);
+          WHERE depth = ${depth} AND prefix = ANY(ARRAY(SELECT decode(p, 'hex') FROM unnest(${prefixes.slice(i, i + CHUNK)}::text[]) AS p))`.execute(db);
         for (const r of rows.rows) {
           const hash = fromBase64(r.hash);
           out.set(r.prefix, r.entries ? { kind: 'bucket', entries: fromBase64(r.entries), hash } : { kind: 'inner', hash });
+        }
+      }
+      return out;
+    },
+    async getMany(refs) {
+      const out = new Map<string, HeadMapNode>();
+      for (let i = 0; i < refs.length; i += CHUNK) {
+        const part = refs.slice(i, i + CHUNK);
+        const rows = await sql<{ depth: number; prefix: string; hash: string; entries: string | null }>`
+          SELECT n.depth, encode(n.prefix, 'hex') AS prefix, encode(n.hash, 'base64') AS hash, encode(n.entries, 'base64') AS entries
+          FROM unnest(${part.map((r) => r.depth)}::int[], ${part.map((r) => r.prefix)}::text[]) AS t(depth, prefix)
+          JOIN head_map_nodes n ON n.depth = t.depth AND n.prefix = decode(t.prefix, 'hex')`.execute(db);
+        for (const r of rows.rows) {
+          const hash = fromBase64(r.hash);
+          out.set(`${r.depth}:${r.prefix}`, r.entries ? { kind: 'bucket', entries: fromBase64(r.entries), hash } : { kind: 'inner', hash });
         }
       }
       return out;

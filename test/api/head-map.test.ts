@@ -156,6 +156,16 @@ describe('head map and item statements', () => {
       expect(toHex(foldHeadProof(e.key, p.value, p.siblings)!)).toBe(toHex(root));
     }
     expect(await proveHead(sqlHeadMapStore(db.db), new Uint8Array(randomBytes(32)))).toBeUndefined();
+    // A write of one item reads its whole path in one round trip (not one query per depth).
+    let calls = 0;
+    const one = [{ key: [...all.values()][3]!.key, value: new Uint8Array(randomBytes(32)) }];
+    all.set(toHex(one[0]!.key), one[0]!);
+    const stored = await db.db.transaction().execute((trx) => {
+      const inner = sqlHeadMapStore(trx);
+      return updateHeadMap({ get: (d, p) => (calls++, inner.get(d, p)), getMany: (r) => (calls++, inner.getMany!(r)), put: (w) => inner.put(w) }, one);
+    });
+    expect(calls).toBe(1);
+    expect(toHex(stored.root)).toBe(toHex(buildHeadMap([...all.values()]).root));
   });
 
   it('the head value is SHA-256 over the JCS text of the head, whatever the values', () => {

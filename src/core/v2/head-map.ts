@@ -117,6 +117,38 @@ export interface NodeWrite extends NodeRef {
 export interface HeadMapStore {
   get(depth: number, prefixes: readonly string[]): Promise<ReadonlyMap<string, HeadMapNode>> | ReadonlyMap<string, HeadMapNode>;
   put(writes: readonly NodeWrite[]): Promise<void> | void;
+  /**
+   * Optional: nodes at any depths in one call, keyed `${depth}:${prefix}` (absent: empty). With it, an update of a few
+   * keys and a proof read their whole paths in one round trip instead of one per depth.
+   */
+  getMany?(refs: readonly NodeRef[]): Promise<ReadonlyMap<string, HeadMapNode>> | ReadonlyMap<string, HeadMapNode>;
+}
+
+/** Most keys an update prefetches whole paths for (getMany), and how many depths it prefetches. */
+const PREFETCH_KEYS = 64;
+const PREFETCH_DEPTHS = 40;
+
+/** The nodes on the paths of `keys` and their siblings, depths 0..PREFETCH_DEPTHS, as refs for `getMany`. */
+function pathRefs(keys: readonly Uint8Array[]): NodeRef[] {
+  const seen = new Set<string>();
+  const out: NodeRef[] = [];
+  const add = (depth: number, prefix: string) => {
+    const k = `${depth}:${prefix}`;
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push({ depth, prefix });
+  };
+  for (const key of keys) {
+    add(0, '');
+    for (let d = 1; d <= PREFETCH_DEPTHS; d++) {
+      add(d, prefixOf(key, d));
+      // The sibling: the same prefix with bit d-1 flipped.
+      const b = fromHex(prefixOf(key, d))!;
+      b[(d - 1) >> 3]! ^= 1 << (7 - ((d - 1) & 7));
+      add(d, toHex(b));
+    }
+  }
+  return out;
 }
 
 /** An in-memory store (tests, generators, the bench). */
@@ -243,10 +275,17 @@ export async function updateHeadMap(
   const kvs = sortUnique(updates);
   const cache = new Map<string, HeadMapNode | undefined>();
   const id = (d: number, p: string): string => `${d}:${p}`;
-  // Phase 1: read top-down, one query per depth, while the nodes on the paths are inner.
+  // Phase 1: read top-down, one query per depth, while the nodes on the paths are inner (a few keys: their whole
+  // paths first, in one getMany, and then only what lies deeper).
   type Task = { lo: number; hi: number; prefix: string };
-  const root = await store.get(0, ['']);
-  cache.set(id(0, ''), root.get(''));
+  if (store.getMany && kvs.length > 0 && kvs.length <= PREFETCH_KEYS) {
+    const refs = pathRefs(kvs.map((kv) => kv.key));
+    const got = await store.getMany(refs);
+    for (const r of refs) cache.set(id(r.depth, r.prefix), got.get(id(r.depth, r.prefix)));
+  } else {
+    const root = await store.get(0, ['']);
+    cache.set(id(0, ''), root.get(''));
+  }
   let tasks: Task[] = kvs.length ? [{ lo: 0, hi: kvs.length, prefix: '' }] : [];
   for (let depth = 0; tasks.length > 0; depth++) {
     const next: Task[] = [];
@@ -257,7 +296,8 @@ export async function updateHeadMap(
       const mid = splitAt(kvs, t.lo, t.hi, depth);
       const lp = childPrefix(t.prefix, depth, 0);
       const rp = childPrefix(t.prefix, depth, 1);
-      reads.push(lp, rp);
+      if (!cache.has(id(depth + 1, lp))) reads.push(lp);
+      if (!cache.has(id(depth + 1, rp))) reads.push(rp);
       if (mid > t.lo) next.push({ lo: t.lo, hi: mid, prefix: lp });
       if (t.hi > mid) next.push({ lo: mid, hi: t.hi, prefix: rp });
     }
@@ -300,7 +340,13 @@ export async function headMapRoot(store: HeadMapStore): Promise<Uint8Array> {
  * hashed in memory. Rethrows store errors; throws RangeError on a malformed stored bucket.
  */
 export async function proveHead(store: HeadMapStore, key: Uint8Array): Promise<{ siblings: string[]; value: Uint8Array } | undefined> {
-  let node = (await store.get(0, [''])).get('');
+  // With getMany the whole path is read at once; deeper nodes (a map far beyond a billion keys) one depth at a time.
+  const known = store.getMany && key.length === 32 ? await store.getMany(pathRefs([key])) : undefined;
+  const read = async (depth: number, prefixes: string[]): Promise<ReadonlyMap<string, HeadMapNode>> => {
+    if (known && depth <= PREFETCH_DEPTHS) return new Map(prefixes.flatMap((p) => { const n = known.get(`${depth}:${p}`); return n ? [[p, n] as const] : []; }));
+    return store.get(depth, prefixes);
+  };
+  let node = (await read(0, [''])).get('');
   const siblings: string[] = [];
   let prefix = '';
   let depth = 0;
@@ -308,7 +354,7 @@ export async function proveHead(store: HeadMapStore, key: Uint8Array): Promise<{
     const bit = keyBit(key, depth);
     const mine = childPrefix(prefix, depth, bit);
     const other = childPrefix(prefix, depth, 1 - bit);
-    const got = await store.get(depth + 1, [mine, other]);
+    const got = await read(depth + 1, [mine, other]);
     siblings.push(toHex(got.get(other)?.hash ?? EMPTY_NODE));
     node = got.get(mine);
     prefix = mine;
