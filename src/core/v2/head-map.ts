@@ -88,7 +88,7 @@ function childPrefix(prefix: string, depth: number, bit: number): string {
 /**
  * Most keys one stored bucket holds. The tree's hashes do not depend on it; it only decides how the tree is cut into
  * stored rows: a subtree holding at most this many keys is stored whole as one bucket (its keys and values, and its
- * hash), so a batch of n new keys writes about n/8 rows instead of 2n, and a one-key update rewrites one bucket of
+ * hash), so a batch of n new keys writes about n/6 rows instead of 2.4 n, and a one-key update rewrites one bucket of
  * ≤ 1 KiB plus the inner nodes above it.
  */
 export const BUCKET_SIZE = 16;
@@ -248,7 +248,7 @@ function place(kvs: readonly KV[], lo: number, hi: number, depth: number, out: N
 }
 
 /**
- * Builds a map from scratch (≈ 2 n hashes for n random keys). Returns the root and every stored node (about n/8
+ * Builds a map from scratch (≈ 2 n hashes for n random keys). Returns the root and every stored node (about n/11
  * buckets and as many inner nodes), as writes for a store. Throws RangeError on keys or values that are not 32 bytes.
  */
 export function buildHeadMap(entries: readonly { key: Uint8Array; value: Uint8Array }[], sha256: Sha256 = defaultSha256): { root: Uint8Array; writes: NodeWrite[] } {
@@ -260,10 +260,11 @@ export function buildHeadMap(entries: readonly { key: Uint8Array; value: Uint8Ar
 
 /**
  * Inserts or updates a batch of keys in a stored map: reads, per depth, the inner nodes on the updated paths and
- * their children (one `get` per depth) down to the buckets, recomputes the path hashes, and `put`s every changed
+ * their children (one `get` per depth; for at most 64 keys, one `getMany` of their whole paths when the store has it)
+ * down to the buckets, recomputes the path hashes, and `put`s every changed
  * node in one batch (a bucket that outgrows BUCKET_SIZE becomes an inner node over new buckets). New keys under an
  * empty or small subtree are built in memory in one pass, with no read below it.
- * Cost for b keys in a map of n: ≈ b·log2(n/8) node reads and hashes, minus shared upper paths, plus ≈ 2·16 hashes
+ * Cost for b keys in a map of n: ≈ 2·b·log2(n/11) node reads and hashes, minus shared upper paths, plus ≈ 2·16 hashes
  * per touched bucket. Returns the new root. Throws RangeError on malformed keys/values; rethrows store errors
  * (nothing is put then).
  */
