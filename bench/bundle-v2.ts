@@ -66,17 +66,21 @@ for (const tier of ['public', 'participants'] as const) {
 const kvs = Array.from({ length: mapItems }, (_, i) => ({ key: nativeSha256(u32be(i)), value: nativeSha256(u32be(i + 0x40000000)) }));
 let built!: ReturnType<typeof buildHeadMap>;
 const tBuild = time(() => { built = buildHeadMap(kvs, nativeSha256); });
-let leaves = 0;
+let buckets = 0;
+let entryBytes = 0;
 let prefixBytes = 0;
 for (const w of built.writes) {
-  if (w.node.kind === 'leaf') leaves++;
+  if (w.node.kind === 'bucket') {
+    buckets++;
+    entryBytes += w.node.entries.length;
+  }
   prefixBytes += w.prefix.length / 2;
 }
-const inner = built.writes.length - leaves;
-// Row as the server would store it: depth (2) + prefix (avg) + hash (32) [+ key 32 + value 32 for leaves].
-const rowBytes = built.writes.length * (2 + 32) + prefixBytes + leaves * 64;
+const inner = built.writes.length - buckets;
+// Row as the server would store it: depth (2) + prefix (avg) + hash (32) [+ 64 bytes per key for buckets].
+const rowBytes = built.writes.length * (2 + 32) + prefixBytes + entryBytes;
 console.log(
-  `head map of ${mapItems} items: built in ${tBuild.toFixed(0)} ms; ${built.writes.length} nodes (${leaves} leaves, ${inner} inner, ${(built.writes.length / mapItems).toFixed(2)} per item); ` +
+  `head map of ${mapItems} items: built in ${tBuild.toFixed(0)} ms; ${built.writes.length} stored nodes (${buckets} buckets, ${inner} inner, ${(built.writes.length / mapItems).toFixed(2)} per item); ` +
     `~${(rowBytes / 1e6).toFixed(0)} MB of row payload (${(rowBytes / mapItems).toFixed(0)} B/item, before index/row overhead)`,
 );
 const store = new MemoryHeadMapStore();

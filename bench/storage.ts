@@ -2,11 +2,13 @@
  * Benchmark: storage per event. Commissions BENCH_STORAGE_EVENTS items, then records one single-item SHIP per item
  * through the service layer (in transactions of 500, integrated after each as the sequencer does), and reports the
  * database's size per table against the bytes of the hashed event bodies: total ÷ body bytes (target ≤ 3) and the
- * size extrapolated to one million events. On PGlite it vacuums first, as the server's maintenance does.
+ * size extrapolated to one million events, with each table's heap, TOAST and indexes. On PGlite it runs the server's
+ * maintenance (VACUUM of the tables that outgrew their statistics) after each transaction, and VACUUMs at the end.
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/storage.ts   (PGlite only when unset)
  */
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/connection.ts';
+import { maintainOutgrown } from '../src/db/statistics.ts';
 import { integrateAll } from '../src/services/integrate.ts';
 import { recordEventIn } from '../src/services/record-event.ts';
 import { withRetries } from '../src/services/transaction.ts';
@@ -34,6 +36,9 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
       }
     });
     await integrateAll(h.db, deps.signer);
+    // The server's maintenance on PGlite (keepStatistics, every 5 s): VACUUM (ANALYZE) the tables that outgrew their
+    // statistics, so dead row versions are reused rather than piling up.
+    if (label === 'PGlite') await maintainOutgrown(h.db);
   }
   const secs = (performance.now() - t0) / 1000;
   if (label === 'PGlite') await sql`VACUUM`.execute(h.db);
@@ -46,6 +51,16 @@ async function run(label: string, h: DatabaseHandle, schema: string | undefined)
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   console.log(`${label}: ${EVENTS} single-item SHIP events written in ${secs.toFixed(1)} s (${Math.round(EVENTS / secs)} events/s, ${PER_TRANSACTION} per transaction)`);
   console.log(`${label}: ${sizes.rows.map((r) => `${r.t} ${mb(Number(r.bytes))}`).join(', ')}`);
+  // Where each table's bytes are: the heap (rows, dead versions included), TOAST, and each index.
+  const parts = await sql<{ t: string; heap: number; toast: number; rows: number; indexes: string }>`
+    SELECT c.relname AS t, pg_relation_size(c.oid)::int8 AS heap, coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)::int8 AS toast,
+           c.reltuples::int8 AS rows,
+           coalesce((SELECT string_agg(i.relname || ' ' || round(pg_relation_size(i.oid) / 1e3) || ' kB', ', ' ORDER BY i.relname)
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), '') AS indexes
+    FROM pg_class c WHERE c.relname = ANY(${TABLES}::text[]) AND c.relnamespace = current_schema()::regnamespace ORDER BY pg_total_relation_size(c.oid) DESC`.execute(h.db);
+  for (const r of parts.rows) {
+    console.log(`${label}:   ${r.t}: heap ${(Number(r.heap) / 1e3).toFixed(0)} kB (${Number(r.rows)} rows), toast ${(Number(r.toast) / 1e3).toFixed(0)} kB; ${r.indexes}`);
+  }
   console.log(
     `${label}: total ${mb(total)} for ${mb(bodies)} of SHIP bodies (+ ${mb(commission)} for the COMMISSION of ${EVENTS} items): ` +
       `${(total / (bodies + commission)).toFixed(2)}× the body bytes (target ≤ 3); ${(total / EVENTS).toFixed(0)} bytes per event, ` +

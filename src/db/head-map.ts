@@ -4,28 +4,45 @@ import type { Stage } from '../core/lifecycle.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { type HeadMapNode, type HeadMapStore, type NodeWrite, headKey, headValue } from '../core/v2/head-map.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
-import { hex } from './ledger.ts';
 
 const CHUNK = 10_000;
 
-/** The head map's node store on `db` (core/v2/head-map.ts calls `get` once per depth and `put` once per update). */
+const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+// A plain Uint8Array with its own memory: Buffer.from(string) may hand out a view into a shared pool.
+const fromBase64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'));
+
+/**
+ * The head map's node store on `db` (core/v2/head-map.ts calls `get` once per depth, or `getMany` once for the whole
+ * paths of a few keys, and `put` once per update).
+ * Prefixes are hex in core and bytes in the table.
+ */
 export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
   return {
     async get(depth, prefixes) {
       const out = new Map<string, HeadMapNode>();
       for (let i = 0; i < prefixes.length; i += CHUNK) {
-        const rows = await db
-          .selectFrom('head_map_nodes')
-          .select(['prefix', 'leaf_key', 'leaf_value', 'hash'])
-          .where('depth', '=', depth)
-          .where(sql<boolean>`prefix = ANY(${prefixes.slice(i, i + CHUNK)}::text[])`)
-          .execute();
-        for (const r of rows) {
-          // Plain Uint8Array copies: the driver hands out Buffers, whose slice() is a view into shared memory.
-          const node: HeadMapNode = r.leaf_key && r.leaf_value
-            ? { kind: 'leaf', key: Uint8Array.from(r.leaf_key), value: Uint8Array.from(r.leaf_value), hash: Uint8Array.from(r.hash) }
-            : { kind: 'inner', hash: Uint8Array.from(r.hash) };
-          out.set(r.prefix, node);
+        // Bytes as base64 text (the driver's bytea parsing goes through a JavaScript string per byte).
+        const rows = await sql<{ prefix: string; hash: string; entries: string | null }>`
+          SELECT encode(prefix, 'hex') AS prefix, encode(hash, 'base64') AS hash, translate(encode(entries, 'base64'), E'\n', '') AS entries FROM head_map_nodes
+          WHERE depth = ${depth} AND prefix = ANY(ARRAY(SELECT decode(p, 'hex') FROM unnest(${prefixes.slice(i, i + CHUNK)}::text[]) AS p))`.execute(db);
+        for (const r of rows.rows) {
+          const hash = fromBase64(r.hash);
+          out.set(r.prefix, r.entries ? { kind: 'bucket', entries: fromBase64(r.entries), hash } : { kind: 'inner', hash });
+        }
+      }
+      return out;
+    },
+    async getMany(refs) {
+      const out = new Map<string, HeadMapNode>();
+      for (let i = 0; i < refs.length; i += CHUNK) {
+        const part = refs.slice(i, i + CHUNK);
+        const rows = await sql<{ depth: number; prefix: string; hash: string; entries: string | null }>`
+          SELECT n.depth, encode(n.prefix, 'hex') AS prefix, encode(n.hash, 'base64') AS hash, encode(n.entries, 'base64') AS entries
+          FROM unnest(${part.map((r) => r.depth)}::int[], ${part.map((r) => r.prefix)}::text[]) AS t(depth, prefix)
+          JOIN head_map_nodes n ON n.depth = t.depth AND n.prefix = decode(t.prefix, 'hex')`.execute(db);
+        for (const r of rows.rows) {
+          const hash = fromBase64(r.hash);
+          out.set(`${r.depth}:${r.prefix}`, r.entries ? { kind: 'bucket', entries: fromBase64(r.entries), hash } : { kind: 'inner', hash });
         }
       }
       return out;
@@ -37,14 +54,17 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
       const all = [...last.values()];
       for (let i = 0; i < all.length; i += CHUNK) {
         const part = all.slice(i, i + CHUNK);
+        // Each column as one text, every element after a comma (hex and base64 have none; an element may be empty: the
+        // root's prefix, an inner node's entries): one string per column, not an array literal the driver builds and
+        // escapes element by element. Bytes as base64: the driver walks every character of a parameter in JavaScript.
+        const column = (values: string[]) => `,${values.join(',')}`;
         await sql`
-          INSERT INTO head_map_nodes (depth, prefix, leaf_key, leaf_value, hash)
-          SELECT depth, prefix, decode(leaf_key, 'hex'), decode(leaf_value, 'hex'), decode(hash, 'hex')
-          FROM unnest(${part.map((w) => w.depth)}::int[], ${part.map((w) => w.prefix)}::text[],
-                      ${part.map((w) => (w.node.kind === 'leaf' ? hex(w.node.key) : null))}::text[],
-                      ${part.map((w) => (w.node.kind === 'leaf' ? hex(w.node.value) : null))}::text[],
-                      ${part.map((w) => hex(w.node.hash))}::text[]) AS t(depth, prefix, leaf_key, leaf_value, hash)
-          ON CONFLICT (depth, prefix) DO UPDATE SET leaf_key = excluded.leaf_key, leaf_value = excluded.leaf_value, hash = excluded.hash`.execute(db);
+          INSERT INTO head_map_nodes (depth, prefix, hash, entries)
+          SELECT depth::smallint, decode(prefix, 'hex'), decode(hash, 'base64'), decode(nullif(entries, ''), 'base64')
+          FROM unnest((string_to_array(${column(part.map((w) => String(w.depth)))}, ','))[2:]::int[], (string_to_array(${column(part.map((w) => w.prefix))}, ','))[2:],
+                      (string_to_array(${column(part.map((w) => base64(w.node.hash)))}, ','))[2:],
+                      (string_to_array(${column(part.map((w) => (w.node.kind === 'bucket' ? base64(w.node.entries) : '')))}, ','))[2:]) AS t(depth, prefix, hash, entries)
+          ON CONFLICT (depth, prefix) DO UPDATE SET hash = excluded.hash, entries = excluded.entries`.execute(db);
       }
     },
   };
@@ -69,18 +89,42 @@ export const headMapEntry = (h: LoggedHead, sha256?: Sha256) => ({
 // head map carry none: then the item's).
 const HEAD_COLUMNS = sql.raw('i.sgtin, l.seq, l.hash AS link, coalesce(l.stage, i.stage) AS stage, coalesce(l.recalled, i.recalled) AS recalled');
 
-/** The latest link of each item touched by the events `eventIds` (the integrator's batch), with the state after it. */
-export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): Promise<LoggedHead[]> {
-  const out: LoggedHead[] = [];
+/** A logged head with its link as hex (what the head value hashes): the integrator's batch form. */
+export interface HeadInBatch {
+  sgtin: string;
+  seq: number;
+  /** Hex link hash. */
+  link: string;
+  stage: string;
+  recalled: boolean;
+}
+
+/** A batch head as a head-map entry. */
+export const headInBatchEntry = (h: HeadInBatch, sha256?: Sha256) => ({
+  key: headKey(h.sgtin, sha256),
+  value: headValue({ seq: h.seq, link: h.link, stage: h.stage as Stage, recalled: h.recalled }, sha256),
+});
+
+/**
+ * The latest link of each item touched by the events `eventIds` (the integrator's batch), with the state after it.
+ * No sort in SQL (a 100,000-item event would spill one to disk): the latest link per item is picked here.
+ */
+export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): Promise<HeadInBatch[]> {
+  const latest = new Map<string, HeadInBatch>();
   for (let i = 0; i < eventIds.length; i += CHUNK) {
-    const rows = await sql<LoggedHead>`
-      SELECT DISTINCT ON (l.item_id) ${HEAD_COLUMNS}
+    // One JSON text for the whole chunk: a 100,000-item event is one row to transfer and one JSON.parse, not 100,000
+    // rows of five fields each through the driver's per-field parsing (most of the query's cost on PGlite).
+    const r = await sql<{ heads: string | null }>`
+      SELECT json_agg(json_build_array(i.sgtin, l.seq, encode(l.hash, 'hex'), coalesce(l.stage, i.stage), coalesce(l.recalled, i.recalled)))::text AS heads
       FROM chain_links l JOIN items i ON i.id = l.item_id
-      WHERE l.event_id = ANY(${eventIds.slice(i, i + CHUNK)}::uuid[])
-      ORDER BY l.item_id, l.seq DESC`.execute(trx);
-    out.push(...rows.rows);
+      WHERE l.event_id = ANY(${eventIds.slice(i, i + CHUNK)}::uuid[])`.execute(trx);
+    const rows = JSON.parse(r.rows[0]?.heads ?? '[]') as [string, number, string, string, boolean][];
+    for (const [sgtin, seq, link, stage, recalled] of rows) {
+      const seen = latest.get(sgtin);
+      if (!seen || seen.seq < seq) latest.set(sgtin, { sgtin, seq, link, stage, recalled });
+    }
   }
-  return out;
+  return [...latest.values()];
 }
 
 /** Every item's latest logged head (building the map for a ledger that had none; audit). */

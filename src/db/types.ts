@@ -106,13 +106,13 @@ export interface ChainLinksTable {
   entry_position: number | null;
 }
 
-/** A node of the head map (see core/v2/head-map.ts); leaf nodes keep their key and value. */
+/** A stored node of the head map (see core/v2/head-map.ts): a bucket (entries: its keys and values) or an inner node. */
 export interface HeadMapNodesTable {
   depth: number;
-  prefix: string;
-  leaf_key: Uint8Array | null;
-  leaf_value: Uint8Array | null;
+  /** The path's first ceil(depth/8) bytes, bits from `depth` on zeroed. */
+  prefix: Uint8Array;
   hash: Uint8Array;
+  entries: Uint8Array | null;
 }
 
 export interface IdempotencyKeysTable {

@@ -4,7 +4,10 @@ import { toHex } from '../../src/core/bytes.ts';
 import { decodeBase64, parseCheckpoint } from '../../src/core/checkpoint.ts';
 import type { Stage } from '../../src/core/lifecycle.ts';
 import { randomBytes } from 'node:crypto';
-import { HEADS_EXTENSION_PREFIX, MemoryHeadMapStore, buildHeadMap, headKey, headValue, prefixOf, updateHeadMap } from '../../src/core/v2/head-map.ts';
+import { BUCKET_SIZE, HEADS_EXTENSION_PREFIX, MemoryHeadMapStore, buildHeadMap, foldHeadProof, headKey, headValue, prefixOf, proveHead, updateHeadMap } from '../../src/core/v2/head-map.ts';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { canonicalize } from '../../src/core/jcs.ts';
+import { utf8 } from '../../src/core/bytes.ts';
 import { verifyItemStatement } from '../../src/core/v2/statement.ts';
 import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import { allLoggedHeads, sqlHeadMapStore } from '../../src/db/head-map.ts';
@@ -125,5 +128,57 @@ describe('head map and item statements', () => {
     const before = Buffer.from(key);
     prefixOf(key, 5);
     expect(key.equals(before)).toBe(true);
+  });
+
+  it('stored in buckets: big batches of new keys split buckets, and the proof of a key from the SQL store folds to the rebuilt root', async () => {
+    await sql`DELETE FROM head_map_nodes`.execute(db.db);
+    const all = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+    const fresh = (n: number) => Array.from({ length: n }, () => ({ key: new Uint8Array(randomBytes(32)), value: new Uint8Array(randomBytes(32)) }));
+    // One key, a lot far bigger than a bucket, updates of existing keys mixed with new ones, then one more key.
+    const first = fresh(1);
+    const lot = fresh(BUCKET_SIZE * 40);
+    const mixed = [...[...lot.slice(0, 30), ...first].map((e) => ({ key: e.key, value: new Uint8Array(randomBytes(32)) })), ...fresh(BUCKET_SIZE * 3)];
+    for (const updates of [first, lot, mixed, fresh(1)]) {
+      for (const e of updates) all.set(toHex(e.key), e);
+      const stored = await db.db.transaction().execute((trx) => updateHeadMap(sqlHeadMapStore(trx), updates));
+      expect(toHex(stored.root)).toBe(toHex(buildHeadMap([...all.values()]).root));
+    }
+    const rows = await sql<{ buckets: number; inner: number; most: number }>`
+      SELECT count(*) FILTER (WHERE entries IS NOT NULL)::int AS buckets, count(*) FILTER (WHERE entries IS NULL)::int AS inner,
+             max(length(entries))::int / 64 AS most FROM head_map_nodes`.execute(db.db);
+    const { buckets, inner, most } = rows.rows[0]!;
+    expect(most).toBeLessThanOrEqual(BUCKET_SIZE);
+    expect(buckets + inner).toBeLessThan(all.size / 2); // one row per node would be ≈ 2 per key
+    const root = buildHeadMap([...all.values()]).root;
+    for (const e of [...all.values()].filter((_, i) => i % 7 === 0)) {
+      const p = (await proveHead(sqlHeadMapStore(db.db), e.key))!;
+      expect(toHex(p.value)).toBe(toHex(e.value));
+      expect(toHex(foldHeadProof(e.key, p.value, p.siblings)!)).toBe(toHex(root));
+    }
+    expect(await proveHead(sqlHeadMapStore(db.db), new Uint8Array(randomBytes(32)))).toBeUndefined();
+    // A write of one item reads its whole path in one round trip (not one query per depth).
+    let calls = 0;
+    const one = [{ key: [...all.values()][3]!.key, value: new Uint8Array(randomBytes(32)) }];
+    all.set(toHex(one[0]!.key), one[0]!);
+    const stored = await db.db.transaction().execute((trx) => {
+      const inner = sqlHeadMapStore(trx);
+      return updateHeadMap({ get: (d, p) => (calls++, inner.get(d, p)), getMany: (r) => (calls++, inner.getMany!(r)), put: (w) => inner.put(w) }, one);
+    });
+    expect(calls).toBe(1);
+    expect(toHex(stored.root)).toBe(toHex(buildHeadMap([...all.values()]).root));
+  });
+
+  it('the head value is SHA-256 over the JCS text of the head, whatever the values', () => {
+    const reference = (h: { link: unknown; recalled: unknown; seq: unknown; stage: unknown }) =>
+      toHex(nobleSha256(utf8(`provenant:head:v2\n${canonicalize({ link: h.link, recalled: h.recalled, seq: h.seq, stage: h.stage })}`)));
+    const heads = [
+      { link: 'ab'.repeat(32), recalled: false, seq: 0, stage: 'MANUFACTURED' },
+      { link: 'cd'.repeat(32), recalled: true, seq: 123456789, stage: 'IN_TRANSIT' },
+      { link: 'x"\\\u2028\u0001é', recalled: false, seq: 1e21, stage: 'ü"' },
+      { link: 'ab', recalled: false, seq: -0, stage: 'SOLD' },
+      { link: 'ab', recalled: null, seq: 1.5, stage: 'SOLD' },
+    ];
+    for (const h of heads) expect(toHex(headValue(h as never))).toBe(reference(h));
+    expect(() => headValue({ link: 'ab', recalled: false, seq: Number.NaN, stage: 'SOLD' })).toThrow(TypeError);
   });
 });
