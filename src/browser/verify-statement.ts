@@ -4,7 +4,7 @@
  * fetches the item's statement (GraphQL `itemStatement`), verifies it against the log key printed in the page with
  * core's `verifyItemStatement`, and says what it proved, or exactly what failed. Nothing is taken from the server's
  * word: the stage and recall flag the page printed are compared with what the signed log says.
- * Then the item's public history: fetches its public proof bundle (`…/bundle.json`), verifies it with core's
+ * Then the item's public history: fetches its public proof bundle (this page's path + `/bundle.json`), verifies it with core's
  * `verifyAnyBundle` against the same pinned key, and renders the history only from what that verification proved
  * (an unverified history is never shown).
  */
@@ -91,8 +91,8 @@ async function history(box: HTMLElement, sgtin: string, logKey: string, shownSta
     box.dataset['state'] = state;
     box.querySelector('.result')!.textContent = text;
   };
-  const url = box.dataset['bundle'];
-  if (!url) return say('failed', 'History verification could not start: the page names no bundle.');
+  // This page's own path names the item (`/item/01/{gtin}[/10/{lot}]/21/{serial}`); the bundle lives beneath it.
+  const url = `${location.pathname.replace(/\/$/, '')}/bundle.json`;
   let doc: unknown;
   try {
     const res = await fetch(url, { headers: { accept: 'application/json' } });

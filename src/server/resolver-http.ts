@@ -378,7 +378,7 @@ function itemPage(facts: ResolverFacts, key: ResolverKey, logKey: string): strin
  data-graphql="/graphql" data-stage="${esc(item.stage)}" data-recalled="${item.recalled}"><h2>Verification</h2>
 <p class="result">Checking this item's history against the signed log…</p>
 <noscript><p>Verification needs JavaScript.</p></noscript></section>
-<section id="history" class="verification history" aria-live="polite" data-state="pending" data-bundle="/item${esc(resolverPath({ gtin14: product.gtin, lot: null, serial: item.serial }))}/bundle.json"><h2>History</h2>
+<section id="history" class="verification history" aria-live="polite" data-state="pending"><h2>History</h2>
 <p class="result">Checking this item's public history against the signed log…</p></section>
 <script type="module" src="/assets/verify-statement.js"></script>`);
   }
