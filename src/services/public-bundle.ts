@@ -1,7 +1,7 @@
-import { toTierOverrides } from '../core/event-disclosure.ts';
+import { overridesAcrossProducts } from '../core/event-disclosure.ts';
 import { BUNDLE_FORMAT_V2, type ProofBundleV2 } from '../core/v2/bundle-v2.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { currentPolicies } from '../db/disclosure.ts';
+import { chainProductPolicies } from '../db/disclosure.ts';
 import { findItemsByGtinSerial } from '../db/ledger.ts';
 import type { LogSigner } from '../db/log.ts';
 import { itemProofBundle } from './log-proofs.ts';
@@ -19,16 +19,17 @@ export type PublicBundleResult =
 
 /**
  * The proof bundle anyone may read for the item `gtin`/`serial` (the consumer scan page): format v2, fields
- * disclosed for the `public` tier under the product's current disclosure policy, no consistency proof. Only for an
+ * disclosed for the `public` tier under the current disclosure policies of every product whose items share an event
+ * with it (the strictest wins, `overridesAcrossProducts`), no consistency proof. Only for an
  * item whose whole chain up to the checkpoint is format v2 (`NotPublicFormat` otherwise, including a v1 prefix).
  * Failures are results, never throws, except on corruption (as `itemProofBundle`).
  */
 export async function publicItemBundle(db: DbOrTrx, signer: LogSigner, gtin: string, serial: string, digitalLinkBase: string): Promise<PublicBundleResult> {
   const [item] = await findItemsByGtinSerial(db, [{ gtin, serial }]);
   if (!item) return { kind: 'NoSuchItem' };
-  const policy = (await currentPolicies(db, [item.gtin])).get(item.gtin);
-  const overrides = policy ? toTierOverrides(policy.overrides) : undefined;
-  const r = await itemProofBundle(db, signer, item, null, digitalLinkBase, overrides ? { tier: 'public', overrides } : { tier: 'public' });
+  // Every product in the item's events has its say: one brand's lowered tier must not open another brand's event.
+  const overrides = overridesAcrossProducts(await chainProductPolicies(db, item.id));
+  const r = await itemProofBundle(db, signer, item, null, digitalLinkBase, { tier: 'public', overrides });
   if (r.kind === 'NotFoundError') return { kind: 'NotYetLogged', message: r.message };
   if (r.kind !== 'ok') throw new Error(`public bundle of ${item.sgtin}: ${r.kind}: ${r.message}`);
   const b = r.bundle;

@@ -109,7 +109,7 @@ describe('the item page of a scan (headless Chromium, network off)', () => {
     const res = await fetch(`${page('SOLD-A')}/bundle.json`);
     expect(res.status).toBe(200);
     const raw = await res.text();
-    for (const secret of [buyer.id, 'Scan Buyer Person', '4711.42', 'EUR', 'SOLD-B']) expect(raw).not.toContain(secret);
+    for (const secret of [buyer.id, 'Scan Buyer Person', '4711.42', '"EUR"', 'SOLD-B']) expect(raw).not.toContain(secret);
 
     await browser.page.goto(page('SOLD-A'), { waitUntil: 'load' });
     const h = await history();
