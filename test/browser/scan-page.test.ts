@@ -101,6 +101,9 @@ describe('the item page of a scan (headless Chromium, network off)', () => {
     const v = await verification();
     expect(v).toMatchObject({ state: 'ok' });
     expect(v.text).toMatch(/Manufactured, recalled/);
+    const h = await history();
+    expect(h, JSON.stringify(h)).toMatchObject({ state: 'ok' });
+    expect(h.events.at(-1)).toMatch(/^Recalled · \d{4}-\d\d-\d\d · reason: overheating$/);
     await screenshot(browser.page, 'scan-page-recalled');
   });
 
