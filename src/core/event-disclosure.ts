@@ -7,7 +7,7 @@ import type { JsonValue } from './chain.ts';
 import { LEDGER_KINDS } from './lifecycle.ts';
 import { type Result, err, ok } from './result.ts';
 import { TIERS, type Tier, type TierOverrides, fieldTier, tierRank } from './v2/disclosure.ts';
-import type { KindV2 } from './v2/event-v2.ts';
+import { KINDS_V2, type KindV2 } from './v2/event-v2.ts';
 
 /**
  * Field names an override may name (docs/ledger-format.md §3): the parties, the location and every data field the
@@ -83,6 +83,21 @@ export function combinedFieldTier(kind: KindV2, field: string, policies: readonl
     if (tierRank(t) > tierRank(tier)) tier = t;
   }
   return tier;
+}
+
+/**
+ * One `TierOverrides` map for every event of a chain whose events carry items of products with these `policies`
+ * (one list per product; [] for a product without a policy): each field any policy names gets, for every kind, the
+ * highest tier any product asks (as {@link combinedFieldTier}); other fields keep their defaults. Stricter than
+ * deciding event by event (a product counts for all of the chain's events), never looser: no brand's lowered tier
+ * opens a field of an event that also carries another brand's items.
+ */
+export function overridesAcrossProducts(policies: readonly (readonly PolicyOverride[])[]): TierOverrides {
+  const maps = policies.map(toTierOverrides);
+  const fields = new Set(policies.flatMap((p) => p.map((o) => o.field)));
+  const out: Record<string, Tier> = {};
+  for (const kind of KINDS_V2) for (const field of fields) out[`${kind}.${field}`] = combinedFieldTier(kind, field, maps);
+  return out;
 }
 
 /**

@@ -57,6 +57,18 @@ export async function currentPolicies(db: DbOrTrx, gtins: readonly string[]): Pr
   return new Map(rows.rows.map((r) => [r.gtin, toVersion(r)]));
 }
 
+/**
+ * The current overrides of every product whose items share an event with item `itemId` (its own product included;
+ * [] for a product without a policy). One statement; it reads every chain link of the item's events.
+ */
+export async function chainProductPolicies(db: DbOrTrx, itemId: string): Promise<PolicyOverride[][]> {
+  const rows = await sql<{ gtin: string; overrides: PolicyOverride[] | null }>`
+    SELECT g.gtin, (SELECT dp.overrides FROM disclosure_policies dp WHERE dp.gtin = g.gtin ORDER BY dp.id DESC LIMIT 1) AS overrides
+    FROM (SELECT DISTINCT i.gtin FROM chain_links mine JOIN chain_links l ON l.event_id = mine.event_id JOIN items i ON i.id = l.item_id
+          WHERE mine.item_id = ${itemId}) g`.execute(db);
+  return rows.rows.map((r) => r.overrides ?? []);
+}
+
 /** Every policy recorded for `gtin`, newest first, at most `limit`. */
 export async function policyHistory(db: DbOrTrx, gtin: string, limit: number): Promise<PolicyVersion[]> {
   const rows = await ddb(db).selectFrom('disclosure_policies').selectAll().where('gtin', '=', gtin).orderBy('id', 'desc').limit(limit).execute();

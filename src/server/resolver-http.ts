@@ -7,7 +7,11 @@
  *   nothing tells apart → 300 with the list. Redirects pass the query string on (without `linkType`) and carry a
  *   `Link: <…?linkType=linkset>; rel="linkset"` header. Unknown serial or lot → the lot's / product's links;
  *   unknown GTIN → 404; bad syntax or check digit → 400 (`application/problem+json`).
- * - `GET|HEAD /item/01/…`: the resolver's own item page (server-rendered HTML, no scripts).
+ * - `GET|HEAD /item/01/…`: the resolver's own item page (server-rendered HTML; its one script, served from
+ *   `/assets/`, verifies the item in the browser).
+ * - `GET|HEAD /item/01/{gtin}[/10/{lot}]/21/{serial}/bundle.json`: the item's proof bundle v2 for the `public` tier
+ *   (participant fields withheld, no other serial): 200 `application/json`; 404 problem JSON for an unknown item, an
+ *   item not yet in a signed checkpoint, or an item with format-v1 events (v1 bodies cannot be disclosed by tier).
  * - `GET|HEAD /.well-known/gs1resolver`: the resolver description file.
  * - `GET|HEAD /explorer`: the auditor explorer (src/server/explorer-page.ts), not rate-limited, no scan counted.
  * Every answer carries `Access-Control-Allow-Origin: *`; OPTIONS answers the CORS preflight. Resolver and item page
@@ -25,6 +29,7 @@ import { type ResolverKey, type TokenBucket, bucketIsFull, parseResolverPath, re
 import type { AppDeps } from '../graphql/context.ts';
 import { type ResolverFacts, resolverFacts } from '../services/resolver-facts.ts';
 import { scanCounterFor } from '../services/scan-counter.ts';
+import { publicItemBundle } from '../services/public-bundle.ts';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from './logger.ts';
 
@@ -41,6 +46,8 @@ const PREFLIGHT = {
   'access-control-max-age': '86400',
   allow: 'GET, HEAD, OPTIONS',
 } as const;
+/** `/item/01/{gtin}[…]/21/{serial}` + this: the item's public proof bundle. */
+const BUNDLE_SUFFIX = '/bundle.json';
 /** Forget refilled buckets once this many clients are tracked (bounds memory; a full bucket carries no state). */
 const BUCKET_SWEEP_AT = 10_000;
 
@@ -77,6 +84,27 @@ export function createResolverHandler(deps: AppDeps, logger: Logger): ResolverHa
     return problem(429, 'Too many requests', `at most ${config.resolverRatePerMinute} requests per minute per client`, { 'retry-after': String(taken.retryAfterSeconds) });
   };
 
+  // The public tier of an item's verifiable history (the scan page verifies it in the browser): rate-limited like the
+  // page, no scan counted (the page's own request counts nothing either).
+  const publicBundle = async (url: URL, head: boolean): Promise<Response> => {
+    const key = parseResolverPath(url.pathname.slice('/item'.length, -BUNDLE_SUFFIX.length));
+    if (!key.ok) return problem(400, 'Invalid GS1 Digital Link', key.error);
+    if (key.value.serial === null) return problem(404, 'Not found', 'a public history exists only for a serialised item (/21/{serial})');
+    const what = `item ${key.value.gtin14} serial ${key.value.serial}`;
+    // The Digital Link as printed on the item (the configured domain), as in the GraphQL bundle.
+    const r = await publicItemBundle(deps.db, deps.signer, key.value.gtin14, key.value.serial, config.publicBaseUrl);
+    switch (r.kind) {
+      case 'ok':
+        return json(200, r.bundle, 'application/json', {}, head);
+      case 'NoSuchItem':
+        return problem(404, 'Not found', `${what} is not registered with this resolver`);
+      case 'NotYetLogged':
+        return problem(404, 'History not yet logged', `${what} has no history in a signed checkpoint yet (${r.message}); try again shortly`);
+      case 'NotPublicFormat':
+        return problem(404, 'No public history', `${what} has events in ledger format v1, whose bodies list every item of the event and all of its data; its history cannot be disclosed publicly (ask the brand for an audit bundle)`);
+    }
+  };
+
   return async (request, clientIp) => {
     const url = new URL(request.url);
     const route = routeOf(url.pathname);
@@ -102,6 +130,7 @@ export function createResolverHandler(deps: AppDeps, logger: Logger): ResolverHa
       if (route === 'explorer') return html(200, explorerPage(deps.signer.verifierKey, deps.signer.origin), head);
       const tooMany = limited(clientIp);
       if (tooMany) return tooMany;
+      if (route === 'item' && url.pathname.endsWith(BUNDLE_SUFFIX)) return await publicBundle(url, head);
       const key = parseResolverPath(route === 'item' ? url.pathname.slice('/item'.length) : url.pathname);
       if (!key.ok) return route === 'item' ? html(400, page('Not a product code', `<p>${esc(key.error)}</p>`), head) : problem(400, 'Invalid GS1 Digital Link', key.error);
       const facts = await resolverFacts(deps.db, key.value);
@@ -280,6 +309,11 @@ const STYLE = `
 .verification{border:2px solid #767676;border-radius:.5rem;padding:.25rem 1rem;margin:1rem 0;background:#fff}
 .verification[data-state=ok]{border-color:#1b6e20;background:#eef8ee}
 .verification[data-state=failed]{border-color:#b00020;background:#fdecee}
+.verification .result{overflow-wrap:anywhere}
+.history ol{list-style:none;padding:0;margin:.5rem 0}
+.history li{border-top:1px solid #d0d4da;padding:.5rem 0}
+.history .kind{font-weight:600}
+.history .withheld{color:#555;font-style:italic}
 :root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}
 body{margin:0;background:#f6f7f9;color:#1a1a1a}
 main{max-width:40rem;margin:0 auto;padding:1rem}
@@ -344,6 +378,8 @@ function itemPage(facts: ResolverFacts, key: ResolverKey, logKey: string): strin
  data-graphql="/graphql" data-stage="${esc(item.stage)}" data-recalled="${item.recalled}"><h2>Verification</h2>
 <p class="result">Checking this item's history against the signed log…</p>
 <noscript><p>Verification needs JavaScript.</p></noscript></section>
+<section id="history" class="verification history" aria-live="polite" data-state="pending"><h2>History</h2>
+<p class="result">Checking this item's public history against the signed log…</p></section>
 <script type="module" src="/assets/verify-statement.js"></script>`);
   }
   const links = effectiveLinks(facts.levels, null);

@@ -2,16 +2,27 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { ZERO_HASH, canonicalEventBody, contentHashOf, linkHash } from '../../src/core/chain.ts';
 import { gs1CheckDigit } from '../../src/core/identifiers.ts';
+import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
+import { verifyAnyBundle } from '../../src/core/verify-any.ts';
+import { insertBatch, insertItems, insertLinks } from '../../src/db/ledger.ts';
+import { insertPendingEvent } from '../../src/db/pending.ts';
+import { integrateAll } from '../../src/services/integrate.ts';
 import { ConfigError, loadConfig } from '../../src/server/config.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
+import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const gtin = (body13: string) => body13 + String(gs1CheckDigit(body13));
 const G = gtin('0401234511111'); // 04012345111118
 const G2 = gtin('0401234522222'); // scan counts
 const G3 = gtin('0401234533333'); // rate limit
+const G4 = gtin('0401234544444'); // public history bundle
+const G5 = gtin('0401234566666'); // an item logged in format v1
+const G6 = gtin('0401234577777'); // shares a SHIP with G4
 const UNKNOWN = gtin('0401234599999');
 const OTHER = gtin('0409876500001');
 
@@ -255,6 +266,106 @@ describe('resolution', () => {
   });
 });
 
+describe('the public history bundle (/item/01/…/21/{serial}/bundle.json)', () => {
+  const sgtinOf = (gtin14: string, serial: string) => `urn:epc:id:sgtin:4012345.${gtin14[0]}${gtin14.slice(8, 13)}.${serial}`;
+  const bundleOf = async (path: string) => {
+    const res = await get(path);
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as ProofBundleV2;
+  };
+
+  it('serves the v2 bundle for the public tier: verifiable, participant fields withheld, no other serial, the policies of every product in its events applied, no scan counted', async () => {
+    await registerProductAndBatch(srv, maker, { gtin: G4, lot: 'L1', serials: ['B1', 'B2'] });
+    await registerProductAndBatch(srv, maker, { gtin: G6, lot: 'L1', serials: ['C1'] });
+    const both = [sgtinOf(G4, 'B1'), sgtinOf(G4, 'B2')];
+    for (const [actor, mutation, input] of [
+      [maker, 'shipItems', { items: [...both, sgtinOf(G6, 'C1')], to: partner.id, occurredAt: minutesAgo(3), location: 'Dock 7' }],
+      [partner, 'receiveItems', { items: both, occurredAt: minutesAgo(2) }],
+      [partner, 'sellItems', { items: [both[0]], buyer: rival.id, price: 99.5, currency: 'EUR', occurredAt: minutesAgo(1) }],
+    ] as const) {
+      expect((await lifecycle(srv, actor, mutation, input)).__typename).toBe('RecordEventSuccess');
+    }
+    const res = await get(`/item/01/${G4}/21/B1/bundle.json`, { origin: 'https://app.example' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    const raw = await res.text();
+    // Quoted or with their URN/Digital Link prefix: a bare two-letter serial may occur by chance in base64 text.
+    for (const secret of [`"${rival.id}"`, '99.5', '"EUR"', sgtinOf(G4, 'B2'), '/21/B2', sgtinOf(G6, 'C1'), '/21/C1']) expect(raw).not.toContain(secret);
+    const bundle = JSON.parse(raw) as ProofBundleV2;
+    expect(bundle.item).toEqual({ sgtin: both[0], digitalLink: `https://id.gs1.org/01/${G4}/21/B1` });
+    const v = verifyAnyBundle(bundle, { verifierKeys: [srv.signer.verifierKey] });
+    expect(v.ok && v.kind, JSON.stringify(v)).toBe('bundle-v2');
+    const events = bundle.events as BundleEventV2[];
+    expect(events.map((e) => JSON.parse(e.body).kind)).toEqual(['COMMISSION', 'SHIP', 'RECEIVE', 'SELL']);
+    expect(events[1]!.fields['location']).toMatchObject({ value: 'Dock 7' });
+    for (const f of ['buyer', 'price', 'currency']) expect(events[3]!.fields[f], f).toEqual({ withheld: true });
+    // The same path with the lot, and HEAD.
+    expect((await bundleOf(`/item/01/${G4}/10/L1/21/B1/bundle.json`)).item.sgtin).toBe(both[0]);
+    const head = await get(`/item/01/${G4}/21/B1/bundle.json`, {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+
+    // The policy of the other product in the shared SHIP withholds places: the public bundle of B1 follows it too.
+    const policy = await srv.gql(`mutation($i: SetDisclosurePolicyInput!) { setDisclosurePolicy(input: $i) { __typename } }`,
+      { i: { gtin: G6, overrides: [{ field: 'location', tier: 'PARTICIPANTS' }] } }, maker.key);
+    expect(policy.body.data?.setDisclosurePolicy.__typename, JSON.stringify(policy.body)).toBe('SetDisclosurePolicySuccess');
+    const strict = await bundleOf(`/item/01/${G4}/21/B1/bundle.json`);
+    expect((strict.events[1] as BundleEventV2).fields['location']).toEqual({ withheld: true });
+    expect(JSON.stringify(strict)).not.toContain('Dock 7');
+
+    // Reading the bundle is not a scan (the page's own request is not counted either).
+    const today = new Date().toISOString().slice(0, 10);
+    const { body } = await srv.gql(`{ product(gtin: "${G4}") { scanCounts(from: "${today}", to: "${today}") { count } } }`, {}, maker.key);
+    expect(body.data?.product.scanCounts, JSON.stringify(body)).toEqual([]);
+  });
+
+  it('answers 404 problem JSON for an unknown item, a path without serial and an item with v1 events (also once v2 events follow); 400 for bad syntax', async () => {
+    const problemOf = async (path: string, status: number) => {
+      const res = await get(path);
+      expect(res.status, path).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      return (await res.json()) as { title: string; detail: string };
+    };
+    expect((await problemOf(`/item/01/${G}/21/NOPE/bundle.json`, 404)).detail).toBe(`item ${G} serial NOPE is not registered with this resolver`);
+    expect((await problemOf(`/item/01/${UNKNOWN}/21/S1/bundle.json`, 404)).detail).toMatch(/not registered/);
+    expect((await problemOf(`/item/01/${G}/bundle.json`, 404)).detail).toMatch(/only for a serialised item/);
+    expect((await problemOf(`/item/01/04012345111119/21/S1/bundle.json`, 400)).detail).toBe('GTIN check digit is 9, expected 8');
+
+    // An item commissioned as the server wrote events before format v2: its v1 body lists every serial of the event.
+    const made = await srv.gql('mutation($i: RegisterProductInput!) { registerProduct(input: $i) { __typename } }', { i: { gtin: G5, name: 'Old product' } }, maker.key);
+    expect(made.body.data.registerProduct.__typename).toBe('RegisterProductSuccess');
+    const actorId = (await sql<{ id: string }>`SELECT id FROM actors WHERE name = 'Bolt Bikes'`.execute(db.db)).rows[0]!.id;
+    const sgtins = ['OLD-1', 'OLD-2'].map((s) => sgtinOf(G5, s));
+    await db.db.transaction().execute(async (trx) => {
+      const at = new Date('2026-01-01T00:00:00Z');
+      const batch = await insertBatch(trx, { gtin: G5, lot: 'OLD', producedAt: at, site: 'Plant 0' });
+      const body = canonicalEventBody({
+        kind: 'COMMISSION', actor: actorId, occurredAt: at.toISOString(), timezoneOffset: '+00:00', recordedAt: at.toISOString(),
+        location: 'Plant 0', counterparty: null, data: { gtin: G5, lot: 'OLD' }, items: sgtins,
+      });
+      const contentHash = contentHashOf(body);
+      const event = await insertPendingEvent(trx, {
+        id: randomUUID(), kind: 'COMMISSION', actor_id: actorId, occurred_at: at, tz_offset: '+00:00', recorded_at: at, location: 'Plant 0', counterparty_id: null,
+        data: { gtin: G5, lot: 'OLD' }, body, content_hash: contentHash, signature: null, item_count: 2, format: 1, field_salts: null, erased: null, pad_key: null, item_tree_top: null,
+      });
+      const items = sgtins.map((sgtin, i) => ({ id: randomUUID(), sgtin, serial: `OLD-${i + 1}`, link: linkHash(ZERO_HASH, contentHash, sgtin, 0) }));
+      await insertItems(trx, items.map((it) => ({ id: it.id, batchId: batch.id, gtin: G5, serial: it.serial, sgtin: it.sgtin, stage: 'MANUFACTURED', custodianId: actorId, headHash: it.link })));
+      await insertLinks(trx, event.id, items.map((it) => ({ itemId: it.id, seq: 0, prevHash: ZERO_HASH, hash: it.link, stage: 'MANUFACTURED', recalled: false })));
+    });
+    await integrateAll(db.db, srv.signer);
+    const v1 = await problemOf(`/item/01/${G5}/21/OLD-1/bundle.json`, 404);
+    expect(v1.title).toBe('No public history');
+    expect(v1.detail).toMatch(/format v1/);
+    expect(JSON.stringify(v1)).not.toContain('OLD-2');
+    // Later v2 events do not make the v1 prefix disclosable.
+    expect((await lifecycle(srv, maker, 'shipItems', { items: [sgtins[0]], to: partner.id, occurredAt: minutesAgo(1) })).__typename).toBe('RecordEventSuccess');
+    expect((await problemOf(`/item/01/${G5}/21/OLD-1/bundle.json`, 404)).title).toBe('No public history');
+  });
+});
+
 describe('scan counts', () => {
   const counts = async (key: string, from = '2026-03-01', to = '2026-03-31') =>
     (await srv.gql(`{ product(gtin: "${G2}") { scanCounts(from: "${from}", to: "${to}") { day country count } } }`, {}, key)).body;
@@ -293,6 +404,8 @@ describe('scan counts', () => {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await fetch(`${limited.origin}/01/${G3}`, { redirect: 'manual' })).status);
       expect(statuses).toEqual([307, 307, 307, 429, 429]);
+      // The public history bundle shares the bucket.
+      expect((await fetch(`${limited.origin}/item/01/${G3}/21/A/bundle.json`)).status).toBe(429);
       const res = await fetch(`${limited.origin}/01/${G3}`, { redirect: 'manual' });
       expect(res.headers.get('retry-after')).toBe('20');
       expect(res.headers.get('access-control-allow-origin')).toBe('*');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { epcisEventHashId } from '../../src/core/epcis-hash.ts';
 import { DOCUMENT_CONTEXT, type ExportableEvent, projectExportable, toEpcisEvent } from '../../src/core/epcis-export.ts';
 import {
-  bodyFormatOf, bodyShown, combinedFieldTier, eventFieldNames, mergedOverrides, projectContent, toTierOverrides, validatePolicy, withheldFields,
+  bodyFormatOf, bodyShown, combinedFieldTier, eventFieldNames, mergedOverrides, overridesAcrossProducts, projectContent, toTierOverrides, validatePolicy, withheldFields,
 } from '../../src/core/event-disclosure.ts';
 import { type ReaderFacts, tierOfReader } from '../../src/core/reader-tier.ts';
 import { discloseEvent } from '../../src/core/v2/disclosure.ts';
@@ -77,6 +77,23 @@ describe('withheld fields', () => {
     expect(bodyFormatOf('{"actor":"x","counterparty":null}')).toBe('v1');
     expect(bodyFormatOf(`{"fields":{"actor":"${'a'.repeat(64)}"},"format":"provenant/event/v2","items":"${'b'.repeat(64)}"}`)).toBe('v2');
     expect(bodyFormatOf('{"actor":"x","data":{"note":"{\\"fields\\":{},\\"format\\":\\"provenant/event/v2\\""}}')).toBe('v1');
+  });
+});
+
+describe('overridesAcrossProducts (public bundles of chains shared by several products)', () => {
+  const sell = { kind: 'SELL' as const, fields: {
+    buyer: { value: 'b', salt: '0'.repeat(32) }, price: { value: 1, salt: '1'.repeat(32) }, location: { value: 'Shop', salt: '2'.repeat(32) },
+  } };
+  const opened = (o: Parameters<typeof discloseEvent>[2]) => Object.entries(discloseEvent(sell, 'public', o)).filter(([, d]) => 'value' in d).map(([f]) => f);
+
+  it('one brand lowering a field does not open it while another product in the chain keeps the default; raising by either wins', () => {
+    const lowers = [{ field: 'buyer', kind: 'SELL' as const, tier: 'public' as const }];
+    const raises = [{ field: 'location', kind: null, tier: 'participants' as const }];
+    expect(opened(overridesAcrossProducts([lowers]))).toEqual(['buyer', 'location']);
+    expect(opened(overridesAcrossProducts([lowers, []]))).toEqual(['location']);
+    expect(opened(overridesAcrossProducts([lowers, raises]))).toEqual([]);
+    expect(opened(overridesAcrossProducts([[], []]))).toEqual(['location']);
+    expect(overridesAcrossProducts([])).toEqual({});
   });
 });
 
