@@ -99,3 +99,8 @@ async function insertNodes(trx: Trx, part: readonly { id: NodeId; hash: Uint8Arr
     FROM unnest(${part.map((n) => n.id.level)}::int[], ${part.map((n) => n.id.index)}::int8[], ${part.map((n) => hex(n.hash))}::text[])
       AS t(level, index, hash)`.execute(trx);
 }
+
+/** The latest signed checkpoint (tree size and note), or undefined before the first. */
+export async function latestCheckpoint(db: DbOrTrx): Promise<{ tree_size: number | string; note: string } | undefined> {
+  return db.selectFrom('checkpoints').select(['tree_size', 'note']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+}

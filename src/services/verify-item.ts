@@ -8,6 +8,7 @@ import type { Db, DbOrTrx } from '../db/connection.ts';
 import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
 import { findChainWithEvents } from '../db/ledger.ts';
 import { pendingLinkSeqs } from '../db/pending.ts';
+import { latestCheckpoint } from '../db/log.ts';
 import type { ItemRow } from '../db/types.ts';
 import { nativeSha256 } from './append-event.ts';
 import { expectedBodyOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
@@ -65,7 +66,7 @@ async function verifyIn(db: DbOrTrx, item: ItemRow): Promise<ChainVerification> 
     return { ...result, valid: false, headHash: null, firstInvalidSeq: last.seq, reason: 'item head hash differs from its last link' };
   }
   // The head map bound to the latest checkpoint must hold the item's latest logged link, stage and recall flag.
-  const checkpoint = await db.selectFrom('checkpoints').select(['tree_size', 'note']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+  const checkpoint = await latestCheckpoint(db);
   if (checkpoint && checkpoint.note.includes(`\n${HEADS_EXTENSION_PREFIX}`)) {
     const logged = await loggedHeadOf(db, item.id, Number(checkpoint.tree_size));
     const proof = await proveHead(sqlHeadMapStore(db), headKey(item.sgtin, nativeSha256));

@@ -189,14 +189,17 @@ describe('format v2 on the server', () => {
 
     // The head map bound to the checkpoint must hold the item's head: a stale leaf value is caught.
     const key = headKey(item!.sgtin);
-    const leaf = (await sql<{ leaf_value: Uint8Array }>`SELECT leaf_value FROM head_map_nodes WHERE leaf_key = ${key}`.execute(db.db)).rows[0]!;
-    await sql`UPDATE head_map_nodes SET leaf_value = decode(repeat('11', 32), 'hex') WHERE leaf_key = ${key}`.execute(db.db);
+    // Buckets store key‖value records of 64 bytes (src/db/head-map.ts): overwrite the value after the item's key.
+    const bucket = (await sql<{ depth: number; prefix: Uint8Array; entries: Uint8Array }>`
+      SELECT depth, prefix, entries FROM head_map_nodes WHERE entries IS NOT NULL AND position(${key} in entries) % 64 = 1`.execute(db.db)).rows[0]!;
+    await sql`UPDATE head_map_nodes SET entries = overlay(entries placing decode(repeat('11', 32), 'hex') from position(${key} in entries) + 32 for 32)
+      WHERE depth = ${bucket.depth} AND prefix = ${bucket.prefix}`.execute(db.db);
     try {
       const v = await verifyItem(db.db, item!);
       expect(v).toMatchObject({ valid: false, firstInvalidSeq: 5 });
       expect(v.reason).toMatch(/head map of checkpoint \d+ does not hold the item's logged head \(seq 5\)/);
     } finally {
-      await sql`UPDATE head_map_nodes SET leaf_value = ${leaf.leaf_value} WHERE leaf_key = ${key}`.execute(db.db);
+      await sql`UPDATE head_map_nodes SET entries = ${bucket.entries} WHERE depth = ${bucket.depth} AND prefix = ${bucket.prefix}`.execute(db.db);
     }
     expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true });
   });
