@@ -16,6 +16,7 @@ import './types/links.ts';
 import './types/container.ts';
 import './types/disclosure.ts';
 import './types/actor-keys.ts';
+import './types/signed-events.ts';
 
 builder.queryType({});
 builder.mutationType({});

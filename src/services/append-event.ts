@@ -26,6 +26,8 @@ export interface EventDraft {
   location: string | null;
   counterpartyId: string | null;
   data: { [key: string]: JsonValue };
+  /** Hex Ed25519 public key of the actor that will sign the content hash (two-phase signed submit); absent otherwise. */
+  signer?: string;
 }
 
 export interface ItemStep {
@@ -87,6 +89,7 @@ export function sealEvent(draft: EventDraft, steps: readonly ItemStep[], random:
       recordedAt: formatInstant(draft.recordedAt),
       values: fieldValuesOf(draft.kind, { actorId: draft.actorId, location: draft.location, counterpartyId: draft.counterpartyId, data: draft.data }),
       items: steps.map((s) => ({ sgtin: s.sgtin, seq: s.head ? s.head.seq + 1 : 0, prev: s.head ? toHexFast(s.head.hash) : null })),
+      ...(draft.signer !== undefined ? { signer: draft.signer } : {}),
     },
     random,
     sha256,
@@ -180,7 +183,7 @@ export const prepareEvent = (draft: EventDraft, steps: readonly ItemStep[]): Pre
  * concurrent writer makes the attempt fail with `HeadMovedError` and retry). Existing items only (no COMMISSION).
  * Precondition: each event's steps start from the head the previous event of the batch left (seq and prev chain).
  */
-export async function appendEvents(trx: Trx, prepared: readonly PreparedWrite[]): Promise<EventRow[]> {
+export async function appendEvents(trx: Trx, prepared: readonly Omit<PreparedWrite, 'prepared'>[]): Promise<EventRow[]> {
   const attempt = writeAttemptOf(trx);
   const events = await insertPendingEvents(trx, prepared.map((p) => p.row));
   attempt.pending.push(...events);

@@ -13,7 +13,7 @@ import { findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch } from '../db/visibility.ts';
 import { type ItemWithFacts, loadWriteFacts } from '../db/write-facts.ts';
-import { appendEvent, type ItemStep } from './append-event.ts';
+import { appendEvent, type EventDraft, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
@@ -280,7 +280,28 @@ export function decideSteps(
 export const dataWithGrants = (data: { [key: string]: JsonValue }, grantsUsed: ReadonlySet<string>): { [key: string]: JsonValue } =>
   ({ ...data, ...(grantsUsed.size ? { authorizedBy: [...grantsUsed].sort() } : {}) });
 
+/** A lifecycle event decided and ready to seal: its draft and each item's step (the write, or a signed preparation, seals it). */
+export interface DecidedEvent {
+  kind: 'decided';
+  draft: EventDraft;
+  steps: ItemStep[];
+  /** The idempotency key and request hash to store once written (null without a key). */
+  idempotency: { key: string; requestHash: Uint8Array } | null;
+}
+
 async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<RecordEventResult> {
+  const decided = await decideRecordEvent(trx, deps, caller, input, checked);
+  if (decided.kind !== 'decided') return decided;
+  const { event } = await appendEvent(trx, decided.draft, decided.steps);
+  if (decided.idempotency) await storeIdempotency(trx, caller.id, decided.idempotency.key, input.kind, decided.idempotency.requestHash, { eventId: event.id });
+  return { kind: 'ok' as const, event };
+}
+
+/**
+ * Every check of a lifecycle write, without writing: counterparty, idempotency (a replay returns the event recorded
+ * first), visibility of every item, and each item's transition decided in core. Reads only.
+ */
+export async function decideRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<DecidedEvent | RecordEventResult> {
   const counterpartyId = input.counterpartyId ?? null;
   if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
   const parsed = parseRefs(input.items);
@@ -325,16 +346,19 @@ async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, in
   if (items.length > MAX_ITEMS_PER_CALL) return invalid('items', `at most ${MAX_ITEMS_PER_CALL} items per call`);
   const decided = decideSteps(input.kind, caller, items, ownerOf, grants, { id: counterpartyId, roles: counterpartyRoles }, now);
   if ('kind' in decided) return decided;
-  const { event } = await appendEvent(trx, {
-    kind: input.kind,
-    actorId: caller.id,
-    occurredAt: checked.occurred.instant,
-    offset: checked.occurred.offset,
-    recordedAt: now,
-    location: checked.location,
-    counterpartyId,
-    data: dataWithGrants(checked.data, decided.grantsUsed),
-  }, decided.steps);
-  if (key && requestHash) await storeIdempotency(trx, caller.id, key, input.kind, requestHash, { eventId: event.id });
-  return { kind: 'ok' as const, event };
+  return {
+    kind: 'decided',
+    draft: {
+      kind: input.kind,
+      actorId: caller.id,
+      occurredAt: checked.occurred.instant,
+      offset: checked.occurred.offset,
+      recordedAt: now,
+      location: checked.location,
+      counterpartyId,
+      data: dataWithGrants(checked.data, decided.grantsUsed),
+    },
+    steps: decided.steps,
+    idempotency: key && requestHash ? { key, requestHash } : null,
+  };
 }

@@ -182,14 +182,14 @@ export const actorIdOfGlobalId = (value: string): string | null => {
   }
 };
 
-const RecordEventSuccess = builder.objectRef<{ event: EventRow }>('RecordEventSuccess').implement({
+export const RecordEventSuccess = builder.objectRef<{ event: EventRow }>('RecordEventSuccess').implement({
   description: 'The event that was recorded (or, for a repeated idempotency key, the one recorded first).',
   fields: (t) => ({ event: t.field({ type: EventRef, resolve: (s) => s.event }) }),
 });
 
 const ERRORS = RECORD_EVENT_FAILURES;
 
-const MaterialInput = builder.inputType('RecoveredMaterialInput', {
+export const MaterialInput = builder.inputType('RecoveredMaterialInput', {
   fields: (t) => ({
     material: t.string({ required: true, description: 'e.g. aluminium, copper, ABS plastic.' }),
     massKg: t.float({ required: true }),
