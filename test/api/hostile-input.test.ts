@@ -4,7 +4,9 @@
  * must be a success or a typed error — never INTERNAL_SERVER_ERROR, a masked error or non-JSON — and afterwards the
  * whole ledger must audit clean and every item chain must verify (what was stored re-hashes to what was hashed).
  */
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { toHex } from '../../src/core/bytes.ts';
 import {
   type GraphQLInputType, type GraphQLNamedType, getNamedType, isInputObjectType, isListType, isNonNullType, isObjectType,
   isAbstractType, isEnumType, isScalarType, type GraphQLField,
@@ -50,6 +52,8 @@ const item = (serial: string) => sgtinUrn(GTIN, PREFIX.length, serial);
 const serial = (n: number) => `S${String(n).padStart(4, '0')}`;
 const DIST_GLN = `401234500001${gs1CheckDigit('401234500001')}`;
 let grantId = '';
+/** A signing key registered to the maker (prepareSignedEvent needs one in force to reach its deeper checks). */
+const MAKER_SIGNING_KEY = toHex(ed25519.getPublicKey(new Uint8Array(32).fill(3)));
 let keyId = '';
 /** Hex content hash of the maker's first COMMISSION (the erasure target). */
 let eraseTarget = '';
@@ -131,6 +135,15 @@ const CASES: Record<string, MutationCase[]> = {
     { actor: () => maker, base: () => ({ contentHash: eraseTarget, field: 'location', reason: 'hostile test', idempotencyKey: `er-${Math.random()}` }), paths: ['contentHash', 'field', 'reason', 'idempotencyKey'] },
     { actor: () => maker, base: () => ({ eventId: 'RXZlbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw', field: 'location', reason: 'hostile test' }), paths: ['eventId'] },
   ],
+  prepareSignedEvent: [
+    { actor: () => maker, base: () => ({ kind: 'SHIP', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), location: 'Dock 2', counterparty: dist.id }), paths: ['publicKey', 'items[0]', 'occurredAt', 'location', 'counterparty'] },
+    { actor: () => maker, base: () => ({ kind: 'SHIP', publicKey: MAKER_SIGNING_KEY, batch: { gtin: GTIN, lot: 'L1' }, containers: [ssccOf(500)], occurredAt: minutesAgo(10), counterparty: dist.id }), paths: ['batch.gtin', 'batch.lot', 'containers[0]'] },
+    { actor: () => maker, base: () => ({ kind: 'SELL', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), price: 10, currency: 'EUR' }), paths: ['currency'] },
+    { actor: () => maker, base: () => ({ kind: 'USE_REPORT', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), note: 'ok' }), paths: ['note'], json: ['readings'] },
+    { actor: () => maker, base: () => ({ kind: 'RETURN', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), counterparty: shop.id, reason: 'broken' }), paths: ['reason'] },
+    { actor: () => maker, base: () => ({ kind: 'RECYCLE', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), materials: [{ material: 'steel', massKg: 1 }] }), paths: ['materials[0].material'] },
+  ],
+  submitSignedEvent: [{ actor: () => maker, base: () => ({ preparedId: '00000000-0000-4000-8000-000000000000', signature: 'ab'.repeat(64), idempotencyKey: `ss-${Math.random()}` }), paths: ['preparedId', 'signature', 'idempotencyKey'] }],
   recallBatch: [{ actor: () => maker, base: () => ({ gtin: GTIN, lot: 'RECALL', reason: 'faulty valve', occurredAt: minutesAgo(5), idempotencyKey: `rc-${Math.random()}` }), paths: ['gtin', 'lot', 'reason', 'occurredAt', 'idempotencyKey'] }],
   issueApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ actor: dist.id, idempotencyKey: `ik-${Math.random()}` }), paths: ['actor', 'idempotencyKey'] }],
   revokeApiKey: [{ actor: () => ({ key: srv.operatorKey } as TestActor), base: () => ({ keyId, idempotencyKey: `rk-${Math.random()}` }), paths: ['keyId', 'idempotencyKey'] }],
@@ -239,6 +252,8 @@ beforeAll(async () => {
   }
   const g = await srv.gql(`mutation($i: GrantRightsInput!) { grantRights(input: $i) { ... on GrantSuccess { grant { id } } } }`, { i: { grantee: shop.id, kinds: [], product: GTIN } }, maker.key);
   grantId = g.body.data.grantRights.grant.id;
+  const sk = await srv.gql(`mutation($i: RegisterActorKeyInput!) { registerActorKey(input: $i) { __typename } }`, { i: { publicKey: MAKER_SIGNING_KEY } }, maker.key);
+  expect(sk.body.data.registerActorKey.__typename).toBe('ActorKeySuccess');
   const k = await srv.gql(`{ viewer { apiKeys { id } } }`, {}, recycler.key);
   keyId = k.body.data.viewer.apiKeys[0].id;
   eraseTarget = (await sql<{ h: string }>`SELECT encode(content_hash, 'hex') AS h FROM events WHERE kind = 'COMMISSION' ORDER BY leaf_index LIMIT 1`.execute(db.db)).rows[0]!.h;
