@@ -7,6 +7,7 @@ import { fromHex } from './bytes.ts';
 import { decodeBase64 } from './checkpoint.ts';
 import { type ConflictFailure, type NotFoundFailure, type ValidationFailure, conflict, invalid, notFound } from './failures.ts';
 import { type Result, err, ok } from './result.ts';
+import { type GrantFact, grantInForce } from './rights.ts';
 import { verifyActorSignature } from './v2/event-v2.ts';
 import type { JsonValue } from './v2/fields.ts';
 
@@ -141,4 +142,16 @@ export function signableData(kind: SignableKind, f: SignableFields): Result<{ da
     default:
       return ok({ data: {}, counterparty });
   }
+}
+
+/**
+ * Whether every grant a prepared event relied on (`authorizedBy`) is still in force now: a grant revoked or expired
+ * between preparation and submission no longer authorises the write, so the actor prepares again (and is then judged
+ * on the rights it has).
+ */
+export function grantsStillInForce(usedIds: readonly string[], grants: readonly GrantFact[], now: Date): boolean {
+  return usedIds.every((id) => {
+    const g = grants.find((x) => x.id === id);
+    return !!g && grantInForce(g, now);
+  });
 }

@@ -7,7 +7,7 @@
 import { validateActorPublicKey } from '../core/actor-keys.ts';
 import { fromHex, toHex } from '../core/bytes.ts';
 import { TRANSITION_RULES } from '../core/lifecycle.ts';
-import { decodeActorSignature, headsUnmoved, judgeSignedSubmission, preparedExpiresAt, signerKeyInForce } from '../core/signed-submit.ts';
+import { decodeActorSignature, grantsStillInForce, headsUnmoved, judgeSignedSubmission, preparedExpiresAt, signerKeyInForce } from '../core/signed-submit.ts';
 import { checkText } from '../core/text.ts';
 import { findActorKeyByPublicKey } from '../db/actor-keys.ts';
 import { isUuid } from '../db/ids.ts';
@@ -15,6 +15,7 @@ import type { NewLink } from '../db/ledger.ts';
 import { lockItems, type NewPendingEvent } from '../db/pending.ts';
 import { currentHeads, deleteExpiredPreparedEvents, deletePreparedEvent, insertPreparedEvent, lockPreparedEvent } from '../db/prepared-events.ts';
 import type { ActorRow, EventRow } from '../db/types.ts';
+import { loadWriteFacts } from '../db/write-facts.ts';
 import { appendEvents, type ItemStep, type PreparedWrite, sealEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { idempotent } from './idempotency.ts';
@@ -66,8 +67,8 @@ export async function prepareSignedEvent(deps: LedgerDeps, caller: ActorRow, inp
 /**
  * Phase 2: accepts the caller's signature (hex or base64) over the prepared content hash and writes exactly the
  * prepared rows with it, then returns the integrated event. NotFoundError: no such preparation of the caller;
- * ConflictError: expired, signer key revoked since, an item's head moved since preparation (prepare again), or the
- * idempotency key used for another request; ValidationError `signature`: malformed or not valid for the content hash.
+ * ConflictError: expired, signer key revoked since, an item's head moved or a grant relied on lapsed since preparation
+ * (prepare again), or the idempotency key used for another request; ValidationError `signature`: malformed or not valid for the content hash.
  */
 export async function submitSignedEvent(deps: LedgerDeps, caller: ActorRow, input: { preparedId: string; signature: string; idempotencyKey?: string | null }): Promise<SubmitSignedEventResult> {
   const sig = decodeActorSignature(input.signature);
@@ -92,6 +93,11 @@ export async function submitSignedEvent(deps: LedgerDeps, caller: ActorRow, inpu
         if (!headsUnmoved(expected, await currentHeads(trx, ids))) {
           return conflict('an item of the prepared event has been recorded on since preparation; prepare again');
         }
+        const used = authorizedByOf(write.row.data);
+        if (used.length > 0) {
+          const { grants } = await loadWriteFacts(trx, { actorId: caller.id, counterpartyId: null, idempotencyKey: null, ids: [], keys: [] });
+          if (!grantsStillInForce(used, grants, now)) return conflict('a grant this event relied on is no longer in force; prepare again');
+        }
         write.row.signature = sig.value;
         const [event] = await appendEvents(trx, [write]);
         await deletePreparedEvent(trx, prepared!.id);
@@ -110,6 +116,12 @@ interface SealedRows {
   links: NewLink[];
   steps: readonly ItemStep[];
 }
+
+/** The grant ids the decided data recorded as `authorizedBy` (dataWithGrants), none when it relied on none. */
+const authorizedByOf = (data: unknown): string[] => {
+  const v = (data as { authorizedBy?: unknown } | null)?.authorizedBy;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+};
 
 const hexOf = (b: Uint8Array | null): string | null => (b ? toHex(b) : null);
 const bytesOf = (h: string | null): Uint8Array | null => (h === null ? null : fromHex(h)!);

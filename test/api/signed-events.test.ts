@@ -171,6 +171,26 @@ describe('signed events', () => {
     expect(v.ok && v.summary, JSON.stringify(v)).toMatch(/stage IN_STOCK/);
   });
 
+  it('a grant the prepared event relied on and that was revoked since is refused at submission', async () => {
+    const item = sg(SERIALS[5]!);
+    const servicer = await createTestActor(srv, 'Servicer', ['SERVICER']);
+    const seed = new Uint8Array(32).fill(11);
+    const pk = toHex(ed25519.getPublicKey(seed));
+    await registerKey(servicer, pk);
+    expect((await lifecycle(srv, maker, 'shipItems', { items: [item], to: shop.id, occurredAt: minutesAgo(20) })).__typename).toBe('RecordEventSuccess');
+    expect((await lifecycle(srv, shop, 'receiveItems', { items: [item], occurredAt: minutesAgo(19) })).__typename).toBe('RecordEventSuccess');
+    expect((await lifecycle(srv, shop, 'sellItems', { items: [item], occurredAt: minutesAgo(18) })).__typename).toBe('RecordEventSuccess');
+    const g = await srv.gql(`mutation($i: GrantRightsInput!) { grantRights(input: $i) { __typename ... on GrantSuccess { grant { id } } } }`, { i: { grantee: servicer.id, kinds: ['SERVICE'], product: GTIN } }, maker.key);
+    const grantId = g.body.data.grantRights.grant.id;
+    const p = await prepare(servicer, { kind: 'SERVICE', publicKey: pk, items: [item], occurredAt: minutesAgo(5), note: 'new seal' });
+    expect(p.__typename, JSON.stringify(p)).toBe('PrepareSignedEventSuccess');
+    const r = await srv.gql(`mutation($i: RevokeRightsInput!) { revokeRights(input: $i) { __typename } }`, { i: { grant: grantId } }, maker.key);
+    expect(r.body.data.revokeRights.__typename, JSON.stringify(r.body)).not.toMatch(/Error/);
+    const before = await counts();
+    expect(await submit(servicer, { preparedId: p.preparedId, signature: toHex(sign(p.contentHash, seed)) })).toMatchObject({ __typename: 'ConflictError', message: expect.stringMatching(/grant/) });
+    expect(await counts()).toEqual(before);
+  });
+
   it('audit stays clean', async () => {
     const report = await auditLedger(db.db, srv.signer.verifierKey);
     expect(report.discrepancies).toEqual([]);

@@ -2,7 +2,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/bytes.ts';
 import {
-  PREPARED_EVENT_TTL_MS, decodeActorSignature, headsUnmoved, judgeSignedSubmission, preparedExpiresAt, signableData, signerKeyInForce,
+  PREPARED_EVENT_TTL_MS, decodeActorSignature, grantsStillInForce, headsUnmoved, judgeSignedSubmission, preparedExpiresAt, signableData, signerKeyInForce,
 } from '../../src/core/signed-submit.ts';
 
 const seed = new Uint8Array(32).fill(1);
@@ -48,6 +48,15 @@ describe('signed submit decisions', () => {
     expect(headsUnmoved([{ id: 'i1', seq: 1, hash: 'aa' }], cur)).toBe(false);
     expect(headsUnmoved([{ id: 'i1', seq: 2, hash: 'bb' }], cur)).toBe(false);
     expect(headsUnmoved([{ id: 'i2', seq: 2, hash: 'aa' }], cur)).toBe(false);
+  });
+
+  it('a grant relied on must still be in force at submission', () => {
+    const g = { id: 'g1', granteeId: 'A', kinds: ['SERVICE'], productGtin: '04012345111118', batchId: null, allProducts: false, createdAt: new Date(0), expiresAt: null, revokedAt: null };
+    expect(grantsStillInForce([], [], now)).toBe(true);
+    expect(grantsStillInForce(['g1'], [g], now)).toBe(true);
+    expect(grantsStillInForce(['g1'], [{ ...g, revokedAt: now }], now)).toBe(false);
+    expect(grantsStillInForce(['g1'], [{ ...g, expiresAt: now }], now)).toBe(false);
+    expect(grantsStillInForce(['g2'], [g], now)).toBe(false);
   });
 
   it('shapes each kind\'s data like its lifecycle mutation and refuses fields of other kinds', () => {

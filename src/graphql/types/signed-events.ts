@@ -92,7 +92,7 @@ builder.mutationField('submitSignedEvent', (t) =>
     type: resultUnion('SubmitSignedEvent', RecordEventSuccess, SUBMIT_SIGNED_EVENT_FAILURES),
     description:
       'Phase 2: logs the prepared event with your signature (bundles carry it). ValidationError `signature`: malformed or not valid over the content hash; ' +
-      'NotFoundError: no such preparation of yours; ConflictError: expired, the key was revoked, or an item was recorded on since preparation (prepare again).',
+      'NotFoundError: no such preparation of yours; ConflictError: expired, the key was revoked, a grant relied on lapsed, or an item was recorded on since preparation (prepare again).',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SubmitInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
