@@ -1,4 +1,5 @@
 import { ZERO_HASH } from '../core/chain.ts';
+import type { Sha256 } from '../core/v2/hash.ts';
 import { bytesEqual, toHex } from '../core/bytes.ts';
 import { checkStoredTree, storedEventProblem, storedLinkHash } from '../core/v2/stored-chain.ts';
 import { nativeSha256 } from './append-event.ts';
@@ -34,12 +35,12 @@ const MAX_DISCREPANCIES = 1_000;
  * is reported (up to 1,000); the database is only read, in one repeatable-read snapshot so that writes going on
  * meanwhile are either wholly in it or not at all. Links to events still pending integration end their chain's check.
  */
-export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}): Promise<AuditReport> {
+export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}, sha256: Sha256 = nativeSha256): Promise<AuditReport> {
   // Read only: on embedded PGlite the transaction holds the one connection, so other requests wait until it ends.
-  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => auditSnapshot(trx, verifierKey, progress));
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => auditSnapshot(trx, verifierKey, progress, sha256));
 }
 
-async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditProgress): Promise<AuditReport> {
+async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditProgress, sha256: Sha256): Promise<AuditReport> {
   const found: string[] = [];
   const report = (s: string) => {
     if (found.length < MAX_DISCREPANCIES) found.push(s);
@@ -72,7 +73,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         try {
           if (!e.pad_key) rebuiltItemsRoot = '(no pad key stored)';
           else {
-            const checked = checkStoredTree(entries, e.pad_key, e.item_tree_top, nativeSha256);
+            const checked = checkStoredTree(entries, e.pad_key, e.item_tree_top, sha256);
             rebuiltItemsRoot = checked.root;
             if (checked.problem) report(`${where}: ${checked.problem}`);
           }
@@ -81,7 +82,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         }
       }
       const expectedBody = expectedBodyOf(e, entries.map((x) => x.sgtin));
-      const problem = storedEventProblem({ format, body: e.body, contentHash: e.content_hash, expectedBody, rebuiltItemsRoot }, nativeSha256);
+      const problem = storedEventProblem({ format, body: e.body, contentHash: e.content_hash, expectedBody, rebuiltItemsRoot }, sha256);
       if (problem) {
         report(`${where}: ${problem.kind === 'columns' || problem.kind === 'items' ? `stored columns or chain links differ from the hashed body (${problem.message})` : problem.message}${problem.detail ? `: ${problem.detail}` : ''}`);
       }
@@ -136,7 +137,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       const line = v.value.extensions.find((e) => e.startsWith(HEADS_EXTENSION_PREFIX));
       if (line) {
         const bound = decodeBase64(line.slice(HEADS_EXTENSION_PREFIX.length));
-        const rebuilt = buildHeadMap((await allLoggedHeads(db)).map((h) => headMapEntry(h))).root;
+        const rebuilt = buildHeadMap((await allLoggedHeads(db)).map((h) => headMapEntry(h, sha256)), sha256).root;
         if (!bound || !bytesEqual(bound, rebuilt)) {
           report(`checkpoint ${v.value.size}: head-map root ${bound ? toHex(bound) : '(malformed)'} differs from the map of every item's logged head ${toHex(rebuilt)}`);
         }
@@ -187,7 +188,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         if (ch.format === 1 && seenV2) report(`${where}: a v1 event after a v2 event`);
         if (ch.format === 2) seenV2 = true;
         if (!bytesEqual(l.prev_hash, prev)) report(`${where}: prevHash does not equal the previous link hash`);
-        const expected = storedLinkHash(item.sgtin, { seq: l.seq, format: ch.format, contentHash: ch.hash, entrySalt: l.entry_salt ? toHex(l.entry_salt) : null }, prev, nativeSha256);
+        const expected = storedLinkHash(item.sgtin, { seq: l.seq, format: ch.format, contentHash: ch.hash, entrySalt: l.entry_salt ? toHex(l.entry_salt) : null }, prev, sha256);
         if (typeof expected === 'string') report(`${where}: ${expected}`);
         else if (!bytesEqual(expected, l.hash)) report(`${where}: link hash does not match its event's content hash${ch.format === 2 ? ' and entry' : ''}`);
         prev = l.hash;
