@@ -2,7 +2,7 @@ import { ZERO_HASH } from '../core/chain.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { bytesEqual, toHex } from '../core/bytes.ts';
 import { checkStoredTree, storedEventProblem, storedLinkHash } from '../core/v2/stored-chain.ts';
-import { nativeSha256 } from './append-event.ts';
+import { hash } from 'node:crypto';
 import { expectedContentOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
 import { decodeBase64, verifyCheckpoint } from '../core/checkpoint.ts';
 import { HEADS_EXTENSION_PREFIX, buildHeadMap } from '../core/v2/head-map.ts';
@@ -24,6 +24,12 @@ export interface AuditReport {
 
 export type AuditProgress = (phase: 'events' | 'items', done: number, total: number) => void;
 
+/**
+ * SHA-256 for the audit's millions of small inputs (a single-item event alone rebuilds a 17-level items tree: ~37
+ * hashes): node's one-shot `crypto.hash`, about a third cheaper per call than `createHash`, result not copied.
+ */
+export const auditSha256: Sha256 = (b) => hash('sha256', b, 'buffer');
+
 const EVENT_CHUNK = 500;
 const ITEM_CHUNK = 2_000;
 /** Stop collecting after this many findings: a wholesale rewrite would otherwise print millions of lines. */
@@ -35,7 +41,7 @@ const MAX_DISCREPANCIES = 1_000;
  * is reported (up to 1,000); the database is only read, in one repeatable-read snapshot so that writes going on
  * meanwhile are either wholly in it or not at all. Links to events still pending integration end their chain's check.
  */
-export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}, sha256: Sha256 = nativeSha256): Promise<AuditReport> {
+export async function auditLedger(db: Db, verifierKey: string, progress: AuditProgress = () => {}, sha256: Sha256 = auditSha256): Promise<AuditReport> {
   // Read only: on embedded PGlite the transaction holds the one connection, so other requests wait until it ends.
   return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => auditSnapshot(trx, verifierKey, progress, sha256));
 }
