@@ -10,6 +10,7 @@ import { formatInstant } from '../core/time.ts';
 import { fieldValuesOf } from '../core/v2/event-fields.ts';
 import { type FullEventV2, type KindV2, hashEventV2 } from '../core/v2/event-v2.ts';
 import type { JsonValue } from '../core/v2/fields.ts';
+import type { Sha256 } from '../core/v2/hash.ts';
 import type { EventRow } from './types.ts';
 
 /** The columns of an event row the mapping reads. */
@@ -96,12 +97,22 @@ export function fullEventOf(r: StoredEventColumns): { event: FullEventV2 } | { p
  * chain links in an audit), or why they cannot. Comparing it with the stored body checks every value (and, in v2,
  * every salt) against the hash.
  */
-export function expectedBodyOf(r: StoredEventColumns, v1Items: readonly string[]): string | { problem: string } {
-  if (formatOf(r) === 1) return canonicalEventBody(readableBodyOf(r, v1Items));
+export function expectedBodyOf(r: StoredEventColumns, v1Items: readonly string[], sha256?: Sha256): string | { problem: string } {
+  const x = expectedContentOf(r, v1Items, sha256);
+  return 'problem' in x ? x : x.canonical;
+}
+
+/**
+ * As `expectedBodyOf`, with (v2) the content hash of that canonical body, computed on the way: when it equals the
+ * stored body, the caller need not hash the stored body again. `sha256` hashes field commitments and the body.
+ */
+export function expectedContentOf(r: StoredEventColumns, v1Items: readonly string[], sha256?: Sha256): { canonical: string; contentHash?: Uint8Array } | { problem: string } {
+  if (formatOf(r) === 1) return { canonical: canonicalEventBody(readableBodyOf(r, v1Items)) };
   const full = fullEventOf(r);
   if ('problem' in full) return full;
   try {
-    return hashEventV2(full.event).canonical;
+    const { canonical, contentHash } = hashEventV2(full.event, sha256);
+    return { canonical, contentHash };
   } catch (e) {
     return { problem: (e as Error).message };
   }

@@ -202,6 +202,19 @@ describe('format v2 on the server', () => {
       await sql`UPDATE head_map_nodes SET entries = ${bucket.entries} WHERE depth = ${bucket.depth} AND prefix = ${bucket.prefix}`.execute(db.db);
     }
     expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true });
+
+    // Audit rebuilds that map from the chain links it reads: a head's stage changed in SQL no longer gives the signed root.
+    await sql`ALTER TABLE chain_links DISABLE TRIGGER chain_links_append_only`.execute(db.db);
+    try {
+      await sql`UPDATE chain_links SET stage = 'IN_STOCK' WHERE item_id = ${item!.id} AND seq = 5`.execute(db.db);
+      const report = (await auditLedger(db.db, srv.signer.verifierKey)).discrepancies;
+      expect(report).toHaveLength(1);
+      expect(report[0]).toMatch(/^checkpoint \d+: head-map root [0-9a-f]{64} differs from the map of every item's logged head [0-9a-f]{64}$/);
+    } finally {
+      await sql`UPDATE chain_links SET stage = 'SOLD' WHERE item_id = ${item!.id} AND seq = 5`.execute(db.db);
+      await sql`ALTER TABLE chain_links ENABLE TRIGGER chain_links_append_only`.execute(db.db);
+    }
+    expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
   });
 });
 

@@ -51,13 +51,14 @@ export type StoredEventProblem = { kind: 'hash' | 'shape' | 'columns' | 'items';
  * The problem with one stored event, or undefined: `hash` (the body does not hash to the stored content hash),
  * `shape` (not JSON, or not a valid v2 body), `columns` (the stored columns — values, salts, times — do not reproduce
  * the body; the message names the differing fields), `items` (v2: the items root rebuilt from the stored entries
- * differs from the body's). Does not look at links.
+ * differs from the body's). Does not look at links. `bodyHash`, when given, must be the hash of `body` itself.
  */
 export function storedEventProblem(
-  e: { format: 1 | 2; body: string; contentHash: Uint8Array; expectedBody: string | { problem: string }; rebuiltItemsRoot?: string },
+  e: { format: 1 | 2; body: string; contentHash: Uint8Array; expectedBody: string | { problem: string }; rebuiltItemsRoot?: string; bodyHash?: Uint8Array },
   sha256: Sha256 = defaultSha256,
 ): StoredEventProblem | undefined {
-  const computed = storedContentHash(e.format, e.body, sha256);
+  // `bodyHash`: the caller's hash of exactly `body` under its format (an audit gets it while rebuilding the body).
+  const computed = e.bodyHash ?? storedContentHash(e.format, e.body, sha256);
   if (!bytesEqual(computed, e.contentHash)) return { kind: 'hash', message: `body hashes to ${toHex(computed)}, stored contentHash ${toHex(e.contentHash)}` };
   let parsed: unknown;
   try {
