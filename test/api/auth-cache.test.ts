@@ -1,11 +1,10 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
-import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyHash } from '../../src/core/api-key.ts';
 import { AuthCache } from '../../src/server/auth-cache.ts';
 import { generateApiKey } from '../../src/services/api-key-secret.ts';
 import { parseAuthorization } from '../../src/services/authenticate.ts';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { openTestDatabase, statementCounter, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -13,21 +12,14 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 let db: TestDatabase;
 let srv: TestServer;
 let maker: TestActor, auditor: TestActor;
-let statements = 0;
-const counter: KyselyPlugin = {
-  transformQuery: (args) => {
-    statements++;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
+const counter = statementCounter();
 const GTIN = '04012345444414';
 const viewer = (key: string) => srv.gql('{ viewer { id } }', {}, key);
 const product = (key: string) => srv.gql(`{ product(gtin: "${GTIN}") { gtin } }`, {}, key);
 
 beforeAll(async () => {
   db = await openTestDatabase();
-  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter) });
+  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter.plugin) });
   maker = await createTestActor(srv, 'Cache Maker', ['MANUFACTURER'], ['4012345']);
   auditor = await createTestActor(srv, 'Cache Auditor', ['DISTRIBUTOR']);
   const b = await registerProductAndBatch(srv, maker, { gtin: GTIN, lot: 'C1', range: { count: 2, firstSerial: 'C1' } });
@@ -41,9 +33,9 @@ afterAll(async () => {
 describe('verified API keys', () => {
   it('a burst of requests with one key costs one statement, the key lookup and grants together', async () => {
     const fresh = await createTestActor(srv, 'Cache Burst', ['RETAILER']);
-    const before = statements;
+    const before = counter.n;
     for (let i = 0; i < 20; i++) expect((await viewer(fresh.key)).body.data.viewer.id).toBe(fresh.id);
-    expect(statements - before).toBe(1);
+    expect(counter.n - before).toBe(1);
   });
 
   it('a key revoked through the server fails on the very next request', async () => {
@@ -91,15 +83,15 @@ describe('AuthCache', () => {
     const loading = cache.authenticate(db.db, `Bearer ${auditor.key}`, op);
     cache.clear();
     expect((await loading).auth.kind).toBe('actor');
-    const before = statements;
-    const counted = db.db.withPlugin(counter);
+    const before = counter.n;
+    const counted = db.db.withPlugin(counter.plugin);
     await cache.authenticate(counted, `Bearer ${auditor.key}`, op);
     await cache.authenticate(counted, `Bearer ${auditor.key}`, op);
-    expect(statements - before).toBe(1);
+    expect(counter.n - before).toBe(1);
     const unknown = `Bearer pvn_${'B'.repeat(32)}`;
     await cache.authenticate(counted, unknown, op);
     await cache.authenticate(counted, unknown, op);
-    expect(statements - before).toBe(3);
+    expect(counter.n - before).toBe(3);
     expect(decodeGlobalID(auditor.id).id).toBe(((await cache.authenticate(counted, `Bearer ${auditor.key}`, op)).auth as { actor: { id: string } }).actor.id);
   });
 });

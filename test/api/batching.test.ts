@@ -1,25 +1,17 @@
-import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { openTestDatabase, statementCounter, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let db: TestDatabase;
 let srv: TestServer;
 let maker: TestActor;
-let statements = 0;
-const counter: KyselyPlugin = {
-  transformQuery: (args) => {
-    statements++;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
+const counter = statementCounter();
 
 beforeAll(async () => {
   db = await openTestDatabase();
   // The server runs on a Kysely that counts every statement it sends; no key cache, so every request authenticates.
-  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter) }, { authCacheMs: 0 });
+  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter.plugin) }, { authCacheMs: 0 });
   maker = await createTestActor(srv, 'Maker', ['MANUFACTURER'], ['4012345']);
   const dist = await createTestActor(srv, 'Dist', ['DISTRIBUTOR']);
   await registerProductAndBatch(srv, maker, { gtin: '04012345111118', lot: 'L1', range: { count: 150, firstSerial: 'S001' } });
@@ -36,10 +28,10 @@ const query = (first: number) => `{ batch(gtin: "04012345111118", lot: "L1") { i
 } } } } }`;
 
 async function count(first: number) {
-  const before = statements;
+  const before = counter.n;
   const { body } = await srv.gql(query(first), {}, maker.key);
   expect(body.errors).toBeUndefined();
-  return { statements: statements - before, items: body.data.batch.items.edges };
+  return { statements: counter.n - before, items: body.data.batch.items.edges };
 }
 
 describe('DataLoader batching', () => {

@@ -1,6 +1,5 @@
-import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { openTestDatabase, statementCounter, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -12,21 +11,14 @@ let srv: TestServer;
 let maker: TestActor;
 let dist: TestActor;
 let recycler: TestActor;
-let statements = 0;
-const counter: KyselyPlugin = {
-  transformQuery: (args) => {
-    statements++;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
+const counter = statementCounter();
 
 const GTIN = '04012345111118';
 const LOTS = 30;
 
 beforeAll(async () => {
   db = await openTestDatabase();
-  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter) }, { authCacheMs: 0 }); // no key cache: counts must not depend on its timing
+  srv = await startTestServer({ ...db, db: db.db.withPlugin(counter.plugin) }, { authCacheMs: 0 }); // no key cache: counts must not depend on its timing
   maker = await createTestActor(srv, 'Maker', ['MANUFACTURER'], ['4012345']);
   dist = await createTestActor(srv, 'Dist', ['DISTRIBUTOR']);
   for (let n = 0; n < LOTS; n++) {
@@ -52,10 +44,10 @@ afterAll(async () => {
 });
 
 async function cost(actor: TestActor, query: string) {
-  const before = statements;
+  const before = counter.n;
   const { body } = await srv.gql(query, {}, actor.key);
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
-  return { statements: statements - before, data: body.data };
+  return { statements: counter.n - before, data: body.data };
 }
 
 const eventsQuery = (first: number) => `{ events(first: ${first}) { totalCount edges { node {

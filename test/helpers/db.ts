@@ -1,3 +1,4 @@
+import type { KyselyPlugin } from 'kysely';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { sql } from 'kysely';
@@ -50,6 +51,23 @@ export async function openTestDatabase(): Promise<TestDatabase> {
         await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(handle.db);
         await handle.close();
       }
+    },
+  };
+}
+
+/** A Kysely plugin that counts every statement sent through it (`counter.n`), for tests bounding queries per request. */
+export function statementCounter(): { plugin: KyselyPlugin; readonly n: number } {
+  let n = 0;
+  return {
+    plugin: {
+      transformQuery: (args) => {
+        n++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    },
+    get n() {
+      return n;
     },
   };
 }
