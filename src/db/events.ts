@@ -492,3 +492,15 @@ export async function readableBodies(db: DbOrTrx, rows: readonly (StoredEventCol
   }
   return new Map(rows.map((r) => [r.id, readableBodyOf(r, formatOf(r) === 2 ? (items.get(r.id) ?? []).sort() : v1ItemsOf(r.body))]));
 }
+
+/** A logged event's leaf index and content hash, by id. */
+export async function findEventLeaf(db: DbOrTrx, eventId: string): Promise<{ leaf_index: number | string; content_hash: Uint8Array } | undefined> {
+  return db.selectFrom('events').select(['leaf_index', 'content_hash']).where('id', '=', eventId).executeTakeFirst();
+}
+
+/** The logged ERASE events whose content hash (hex) is one of `contentHashes`, every column. */
+export async function findErasureRows(db: DbOrTrx, contentHashes: readonly string[]) {
+  if (contentHashes.length === 0) return [];
+  return db.selectFrom('events').selectAll().where('kind', '=', 'ERASE')
+    .where('content_hash', 'in', contentHashes.map((h) => Buffer.from(h, 'hex') as Uint8Array)).execute();
+}

@@ -104,3 +104,10 @@ async function insertNodes(trx: Trx, part: readonly { id: NodeId; hash: Uint8Arr
 export async function latestCheckpoint(db: DbOrTrx): Promise<{ tree_size: number | string; note: string } | undefined> {
   return db.selectFrom('checkpoints').select(['tree_size', 'note']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
 }
+
+/** The latest checkpoint row, or the one for exactly `treeSize`. */
+export async function findCheckpointRow(db: DbOrTrx, treeSize?: number | null) {
+  let q = db.selectFrom('checkpoints').selectAll();
+  q = treeSize === undefined || treeSize === null ? q.orderBy('tree_size', 'desc').limit(1) : q.where('tree_size', '=', treeSize);
+  return q.executeTakeFirst();
+}

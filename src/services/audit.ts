@@ -10,7 +10,8 @@ import { headMapEntry } from '../db/head-map.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, rootFromNodes, rootNodes, type NodeId } from '../core/merkle.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
 import { entriesOfEvents } from '../db/ledger.ts';
-import { readLogHead, readNodes } from '../db/log.ts';
+import { latestCheckpoint, readLogHead, readNodes } from '../db/log.ts';
+import { countRows, eventsAfterLeaf, itemHeadsAfter, linksOfItems, pendingErasureHashes, pendingEventIds } from '../db/audit-reads.ts';
 
 export interface AuditReport {
   treeSize: number;
@@ -52,7 +53,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     if (found.length < MAX_DISCREPANCIES) found.push(s);
   };
   const head = await readLogHead(db);
-  const totalEvents = Number((await db.selectFrom('events').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const totalEvents = await countRows(db, 'events');
 
   // Phase 1: every event in leaf order — its body, its columns, its item list, and the tree over all of them.
   const contentHashes = new Map<string, { hash: Uint8Array; format: 1 | 2 }>();
@@ -64,7 +65,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
   let root: Uint8Array = new Uint8Array(0);
   let after = -1;
   for (;;) {
-    const rows = await db.selectFrom('events').selectAll().where('leaf_index', '>', after).orderBy('leaf_index').limit(EVENT_CHUNK).execute();
+    const rows = await eventsAfterLeaf(db, after, EVENT_CHUNK);
     if (rows.length === 0) break;
     const entriesByEvent = await entriesOfEvents(db, rows.map((r) => r.id));
     const leaves: Uint8Array[] = [];
@@ -115,7 +116,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     progress('events', Math.min(size, totalEvents), totalEvents);
   }
   // An erasure commits its ERASE event as pending: until integrated (milliseconds) it is not in the log yet.
-  const pendingHashes = new Set((await db.selectFrom('pending_events').select('content_hash').where('kind', '=', 'ERASE').execute()).map((r) => toHex(r.content_hash)));
+  const pendingHashes = new Set((await pendingErasureHashes(db)).map(toHex));
   for (const m of erasedMarks) {
     const x = erasures.get(m.by);
     if (!x && pendingHashes.has(m.by)) continue;
@@ -134,7 +135,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     }
   }
   let boundHeads: { size: number; bound: Uint8Array | undefined } | undefined;
-  const cp = await db.selectFrom('checkpoints').selectAll().orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+  const cp = await latestCheckpoint(db);
   if (!cp) {
     if (size > 0) report('log: no signed checkpoint exists');
   } else {
@@ -150,24 +151,16 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
   }
 
   // Phase 2: every item chain, link by link, against the recomputed content hashes.
-  const pendingEvents = new Set((await db.selectFrom('pending_events').select('id').execute()).map((r) => r.id));
-  const totalItems = Number((await db.selectFrom('items').select(db.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const pendingEvents = new Set(await pendingEventIds(db));
+  const totalItems = await countRows(db, 'items');
   let items = 0;
   let links = 0;
   let lastId: string | null = null;
   const heads: { key: Uint8Array; value: Uint8Array }[] = [];
   for (;;) {
-    let q = db.selectFrom('items').select(['id', 'sgtin', 'head_seq', 'head_hash', 'stage', 'recalled']).orderBy('id').limit(ITEM_CHUNK);
-    if (lastId) q = q.where('id', '>', lastId);
-    const chunk = await q.execute();
+    const chunk = await itemHeadsAfter(db, lastId, ITEM_CHUNK);
     if (chunk.length === 0) break;
-    const rows = await db
-      .selectFrom('chain_links')
-      .select(['item_id', 'seq', 'event_id', 'prev_hash', 'hash', 'entry_salt', 'stage', 'recalled'])
-      .where('item_id', 'in', chunk.map((i) => i.id))
-      .orderBy('item_id')
-      .orderBy('seq')
-      .execute();
+    const rows = await linksOfItems(db, chunk.map((i) => i.id));
     const byItem = new Map<string, typeof rows>();
     for (const r of rows) {
       const list = byItem.get(r.item_id);

@@ -17,7 +17,8 @@ import type { FullEventV2 } from '../core/v2/event-v2.ts';
 import { type ItemProof, buildItemTree, itemEntry } from '../core/v2/item-tree.ts';
 import { decodeTreeTop, entryPrev, itemProofFromStored, subtreeRange } from '../core/v2/stored-chain.ts';
 import { nativeSha256 } from './append-event.ts';
-import { readLogHead, readNodes, type LogSigner } from '../db/log.ts';
+import { findCheckpointRow, readLogHead, readNodes, type LogSigner } from '../db/log.ts';
+import { findErasureRows, findEventLeaf } from '../db/events.ts';
 import type { ItemRow } from '../db/types.ts';
 import { type Failure, invalid, notFound } from './results.ts';
 
@@ -30,9 +31,7 @@ export interface CheckpointView {
 
 /** The latest signed checkpoint, or the one for exactly `treeSize`. */
 export async function findCheckpoint(db: DbOrTrx, origin: string, treeSize?: number | null): Promise<CheckpointView | undefined> {
-  let q = db.selectFrom('checkpoints').selectAll();
-  q = treeSize === undefined || treeSize === null ? q.orderBy('tree_size', 'desc').limit(1) : q.where('tree_size', '=', treeSize);
-  const row = await q.executeTakeFirst();
+  const row = await findCheckpointRow(db, treeSize);
   return row && { origin, treeSize: Number(row.tree_size), rootHash: row.root_hash, note: row.note };
 }
 
@@ -49,7 +48,7 @@ export type InclusionProofResult =
 
 /** Inclusion proof of an event's leaf in the tree of `treeSize` (latest when omitted); O(log n) node reads. */
 export async function inclusionProofFor(db: DbOrTrx, eventId: string, treeSize?: number | null): Promise<InclusionProofResult> {
-  const event = await db.selectFrom('events').select(['leaf_index', 'content_hash']).where('id', '=', eventId).executeTakeFirst();
+  const event = await findEventLeaf(db, eventId);
   if (!event) return notFound('event not found');
   const s = await sizeOrLatest(db, treeSize);
   if ('kind' in s) return s;
@@ -236,9 +235,7 @@ export async function storedItemProof(
 
 /** The logged ERASE events with these hex content hashes, as full events. */
 async function findErasures(db: DbOrTrx, contentHashes: readonly string[]): Promise<{ leafIndex: number; event: FullEventV2 }[]> {
-  if (contentHashes.length === 0) return [];
-  const rows = await db.selectFrom('events').selectAll().where('kind', '=', 'ERASE')
-    .where('content_hash', 'in', contentHashes.map((h) => Buffer.from(h, 'hex') as Uint8Array)).execute();
+  const rows = await findErasureRows(db, contentHashes);
   return rows.map((r) => {
     const full = fullEventOf(r);
     if ('problem' in full) throw new Error(`ERASE event ${r.id}: ${full.problem}`);

@@ -1,6 +1,7 @@
 import type { Link } from '../core/links.ts';
 import type { ResolverKey } from '../core/resolver.ts';
 import type { Db } from '../db/connection.ts';
+import { findActorsByIds } from '../db/actors.ts';
 import { findBatch, findBatchesByIds, findItemsByGtinSerial, findProduct } from '../db/ledger.ts';
 import { currentLinks, scopeKey } from '../db/links.ts';
 import type { BatchRow, ItemRow, ProductRow } from '../db/types.ts';
@@ -26,7 +27,8 @@ export interface ResolverFacts {
 export async function resolverFacts(db: Db, key: ResolverKey): Promise<ResolverFacts | undefined> {
   const product = await findProduct(db, key.gtin14);
   if (!product) return undefined;
-  const brand = await db.selectFrom('actors').select('name').where('id', '=', product.owner_id).executeTakeFirstOrThrow();
+  const [brand] = await findActorsByIds(db, [product.owner_id]);
+  if (!brand) throw new Error(`product ${product.gtin}: its owner ${product.owner_id} is missing`);
   let item: ItemRow | null = null;
   let batch: BatchRow | null = null;
   if (key.serial !== null) item = (await findItemsByGtinSerial(db, [{ gtin: key.gtin14, serial: key.serial }]))[0] ?? null;
