@@ -375,11 +375,6 @@ export async function findEventItemIds(db: DbOrTrx, eventId: string): Promise<st
   return (await db.selectFrom('chain_links').select('item_id').where('event_id', '=', eventId).execute()).map((r) => r.item_id);
 }
 
-/** SGTIN URNs of every item event `eventId` covers, unordered; no visibility filter (capture's comparison sees everything). */
-export async function findEventSgtins(db: DbOrTrx, eventId: string): Promise<string[]> {
-  const rows = await db.selectFrom('chain_links as l').innerJoin('items as i', 'i.id', 'l.item_id').select('i.sgtin').where('l.event_id', '=', eventId).execute();
-  return rows.map((r) => r.sgtin);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The ledgerEvents feed

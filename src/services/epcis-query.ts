@@ -25,7 +25,7 @@ import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
 import { findQueryCheckpoint } from '../db/epcis-events.ts';
-import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findEpcisRowsByContentHash, findEventSgtins } from '../db/events.ts';
+import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findEpcisRowsByContentHash, readableBodies } from '../db/events.ts';
 import { knownCompanyPrefixes } from '../db/actors.ts';
 import { hex } from '../db/ledger.ts';
 import { readableBodyOf, v1ItemsOf } from '../db/event-content.ts';
@@ -189,14 +189,11 @@ async function exportRowsFor(db: DbOrTrx, scope: ReadScope, rows: readonly Epcis
   return rows.map((r) => exportEvent(r, epcFormat, companyPrefixes, views.get(r.id)!, items.get(r.id) ?? null));
 }
 
-/** Every item of one event (SGTIN URNs in code-unit order); for capture's comparison, which sees everything. */
-async function allEventItems(db: DbOrTrx, eventId: string): Promise<string[]> {
-  return (await findEventSgtins(db, eventId)).sort();
-}
-
-/** A stored row as core's exportable event: its readable body from the columns (db/event-content.ts); items are added by the caller. */
-function exportableOf(r: EpcisEventRow): ExportableEvent {
-  const body = readableBodyOf(r, bodyFormatOf(r.body) === 'v1' ? v1ItemsOf(r.body) : []);
+/**
+ * A stored row as core's exportable event: its readable body from the columns (db/event-content.ts), with a v1 body's
+ * items and none of a v2 one's unless the caller passes the body with them (`readableBodies`).
+ */
+function exportableOf(r: EpcisEventRow, body = readableBodyOf(r, bodyFormatOf(r.body) === 'v1' ? v1ItemsOf(r.body) : [])): ExportableEvent {
   return {
     body, contentHash: hex(r.content_hash), leafIndex: r.leaf_index, actorGln: r.actor_gln, counterpartyGln: r.counterparty_gln,
     actorId: r.actor_id, counterpartyId: r.counterparty_id, capturedEventId: r.captured_event_id ?? null,
@@ -225,9 +222,11 @@ export async function ledgerExportsByContentHash(db: DbOrTrx, contentHashes: rea
   if (wanted.length === 0) return out;
   const companyPrefixes = await knownCompanyPrefixes(db);
   for (let i = 0; i < wanted.length; i += 1000) {
-    for (const row of await findEpcisRowsByContentHash(db, wanted.slice(i, i + 1000))) {
-      const exportable = exportableOf(row);
-      if (bodyFormatOf(row.body) === 'v2') exportable.body.items = await allEventItems(db, row.id);
+    const rows = await findEpcisRowsByContentHash(db, wanted.slice(i, i + 1000));
+    // Capture's comparison sees every item: each body with all its items, in one query per chunk.
+    const bodies = await readableBodies(db, rows);
+    for (const row of rows) {
+      const exportable = exportableOf(row, bodies.get(row.id)!);
       const forms: Record<string, unknown>[] = [];
       for (const epcFormat of ['urn', 'digitalLink'] as const) {
         try {
