@@ -1,7 +1,7 @@
 /**
- * SQL of EPCIS capture bookkeeping (which hash IDs were captured as which ledger event) and of the checkpoint an EPCIS
- * query reads at. The event query itself (filter, visibility, ordering, paging) is `db/events.ts`, shared with the
- * GraphQL reads and the feeds.
+ * SQL of EPCIS capture bookkeeping (which hash IDs were captured as which ledger event). The event query itself
+ * (filter, visibility, ordering, paging) is `db/events.ts`, shared with the GraphQL reads and the feeds; the checkpoint
+ * a query reads at is `db/log.ts` `findCheckpointRow`.
  */
 import { type Kysely, sql } from 'kysely';
 import type { DbOrTrx } from './connection.ts';
@@ -40,21 +40,4 @@ export async function insertCaptures(db: DbOrTrx, rows: readonly EpcisCapturesTa
                            ${part.map((r) => r.source_event_id)}::text[], ${part.map((r) => r.captured_at.toISOString())}::timestamptz[])
       ON CONFLICT (epcis_event_id) DO NOTHING`.execute(db);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Checkpoints
-
-export interface CheckpointRow {
-  treeSize: number;
-  rootHash: Uint8Array;
-  note: string;
-}
-
-/** The latest signed checkpoint, or the one of exactly `treeSize`; undefined when there is none. */
-export async function findQueryCheckpoint(db: DbOrTrx, treeSize: number | null): Promise<CheckpointRow | undefined> {
-  let q = db.selectFrom('checkpoints').select(['tree_size', 'root_hash', 'note']);
-  q = treeSize === null ? q.orderBy('tree_size', 'desc').limit(1) : q.where('tree_size', '=', treeSize);
-  const row = await q.executeTakeFirst();
-  return row && { treeSize: Number(row.tree_size), rootHash: row.root_hash, note: row.note };
 }

@@ -100,14 +100,17 @@ async function insertNodes(trx: Trx, part: readonly { id: NodeId; hash: Uint8Arr
       AS t(level, index, hash)`.execute(trx);
 }
 
-/** The latest signed checkpoint (tree size and note), or undefined before the first. */
-export async function latestCheckpoint(db: DbOrTrx): Promise<{ tree_size: number | string; note: string } | undefined> {
-  return db.selectFrom('checkpoints').select(['tree_size', 'note']).orderBy('tree_size', 'desc').limit(1).executeTakeFirst();
+/** A signed checkpoint as stored: its tree size, root hash and signed note. */
+export interface CheckpointRow {
+  treeSize: number;
+  rootHash: Uint8Array;
+  note: string;
 }
 
-/** The latest checkpoint row, or the one for exactly `treeSize`. */
-export async function findCheckpointRow(db: DbOrTrx, treeSize?: number | null) {
-  let q = db.selectFrom('checkpoints').selectAll();
+/** The latest signed checkpoint, or the one of exactly `treeSize`; undefined when there is none. */
+export async function findCheckpointRow(db: DbOrTrx, treeSize?: number | null): Promise<CheckpointRow | undefined> {
+  let q = db.selectFrom('checkpoints').select(['tree_size', 'root_hash', 'note']);
   q = treeSize === undefined || treeSize === null ? q.orderBy('tree_size', 'desc').limit(1) : q.where('tree_size', '=', treeSize);
-  return q.executeTakeFirst();
+  const row = await q.executeTakeFirst();
+  return row && { treeSize: Number(row.tree_size), rootHash: row.root_hash, note: row.note };
 }

@@ -10,7 +10,7 @@ import { headMapEntry } from '../db/head-map.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, rootFromNodes, rootNodes, type NodeId } from '../core/merkle.ts';
 import type { Db, DbOrTrx } from '../db/connection.ts';
 import { entriesOfEvents } from '../db/ledger.ts';
-import { latestCheckpoint, readLogHead, readNodes } from '../db/log.ts';
+import { findCheckpointRow, readLogHead, readNodes } from '../db/log.ts';
 import { countRows, eventsAfterLeaf, itemHeadsAfter, linksOfItems, pendingErasureHashes, pendingEventIds } from '../db/audit-reads.ts';
 
 export interface AuditReport {
@@ -135,12 +135,12 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     }
   }
   let boundHeads: { size: number; bound: Uint8Array | undefined } | undefined;
-  const cp = await latestCheckpoint(db);
+  const cp = await findCheckpointRow(db);
   if (!cp) {
     if (size > 0) report('log: no signed checkpoint exists');
   } else {
     const v = verifyCheckpoint(cp.note, [verifierKey]);
-    if (!v.ok) report(`checkpoint ${cp.tree_size}: signature does not verify with ${verifierKey}: ${v.error}`);
+    if (!v.ok) report(`checkpoint ${cp.treeSize}: signature does not verify with ${verifierKey}: ${v.error}`);
     else {
       if (v.value.size !== size) report(`checkpoint: latest signed checkpoint covers ${v.value.size} events, ${size} are stored`);
       else if (!bytesEqual(v.value.rootHash, root)) report(`checkpoint ${v.value.size}: signed root ${toHex(v.value.rootHash)} differs from the root recomputed from stored events ${toHex(root)}`);

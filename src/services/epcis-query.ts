@@ -24,7 +24,7 @@ import { type EventReadView, eventReadViews } from './event-disclosure.ts';
 import { type EpcisQuery, encodePageToken, orderKey } from '../core/epcis-query-params.ts';
 import type { ReadScope } from '../core/rights.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { findQueryCheckpoint } from '../db/epcis-events.ts';
+import { findCheckpointRow } from '../db/log.ts';
 import { type EpcisEventRow, type EpcisOrder, countEpcisEvents, findEpcisEventRows, findEpcisRowsByContentHash, readableBodies } from '../db/events.ts';
 import { knownCompanyPrefixes } from '../db/actors.ts';
 import { hex } from '../db/ledger.ts';
@@ -82,7 +82,7 @@ export async function queryEpcisEvents(
   options: { eventIdScanLimit?: number } = {},
 ): Promise<EpcisQueryResult> {
   const token = query.pageToken;
-  const cp = await findQueryCheckpoint(db, token ? token.treeSize : null);
+  const cp = await findCheckpointRow(db, token ? token.treeSize : null);
   if (token && !cp) return { kind: 'QueryParameter', parameter: 'nextPageToken', message: 'nextPageToken names a checkpoint this log does not have' };
   const checkpoint = cp ? { treeSize: cp.treeSize, rootHash: encodeBase64(cp.rootHash), note: cp.note } : null;
   const treeSize = cp?.treeSize ?? 0;

@@ -32,7 +32,7 @@ export interface CheckpointView {
 /** The latest signed checkpoint, or the one for exactly `treeSize`. */
 export async function findCheckpoint(db: DbOrTrx, origin: string, treeSize?: number | null): Promise<CheckpointView | undefined> {
   const row = await findCheckpointRow(db, treeSize);
-  return row && { origin, treeSize: Number(row.tree_size), rootHash: row.root_hash, note: row.note };
+  return row && { origin, ...row };
 }
 
 async function sizeOrLatest(db: DbOrTrx, treeSize: number | null | undefined): Promise<{ size: number } | Failure> {

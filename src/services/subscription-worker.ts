@@ -27,7 +27,7 @@ import {
 } from '../core/subscriptions.ts';
 import { findActorsByIds, findApiKey } from '../db/actors.ts';
 import type { DbOrTrx } from '../db/connection.ts';
-import { findQueryCheckpoint } from '../db/epcis-events.ts';
+import { findCheckpointRow } from '../db/log.ts';
 import { findEpcisEventRows } from '../db/events.ts';
 import {
   type SubscriptionRow, claimDueSubscriptions, recordDelivered, recordFailure, releaseSubscription, stopSubscription,
@@ -89,7 +89,7 @@ type Outcome = { kind: 'delivered' | 'advanced'; events: number; behind: boolean
 export async function runSubscriptionRound(deps: WorkerDeps, options: SubscriptionWorkerOptions = {}, signal?: AbortSignal): Promise<RoundReport> {
   const o = { ...DEFAULTS, ...options };
   const report: RoundReport = { handled: 0, delivered: 0, failures: 0, stopped: 0, behind: false };
-  const cp = await findQueryCheckpoint(deps.db, null);
+  const cp = await findCheckpointRow(deps.db, null);
   if (!cp) return report;
   const now = deps.now();
   const lease = new Date(now.getTime() + 2 * o.deliveryTimeoutMs + 5_000);

@@ -8,7 +8,7 @@ import type { Db, DbOrTrx } from '../db/connection.ts';
 import { loggedHeadOf, sqlHeadMapStore } from '../db/head-map.ts';
 import { findChainWithEvents } from '../db/ledger.ts';
 import { pendingLinkSeqs } from '../db/pending.ts';
-import { latestCheckpoint } from '../db/log.ts';
+import { findCheckpointRow } from '../db/log.ts';
 import type { ItemRow } from '../db/types.ts';
 import { nativeSha256 } from './append-event.ts';
 import { expectedBodyOf, formatOf, v1ItemsOf } from '../db/event-content.ts';
@@ -66,13 +66,13 @@ async function verifyIn(db: DbOrTrx, item: ItemRow): Promise<ChainVerification> 
     return { ...result, valid: false, headHash: null, firstInvalidSeq: last.seq, reason: 'item head hash differs from its last link' };
   }
   // The head map bound to the latest checkpoint must hold the item's latest logged link, stage and recall flag.
-  const checkpoint = await latestCheckpoint(db);
+  const checkpoint = await findCheckpointRow(db);
   if (checkpoint && checkpoint.note.includes(`\n${HEADS_EXTENSION_PREFIX}`)) {
-    const logged = await loggedHeadOf(db, item.id, Number(checkpoint.tree_size));
+    const logged = await loggedHeadOf(db, item.id, checkpoint.treeSize);
     const proof = await proveHead(sqlHeadMapStore(db), headKey(item.sgtin, nativeSha256));
     const want = logged && headValue({ seq: logged.seq, link: toHex(logged.link), stage: logged.stage as Stage, recalled: logged.recalled }, nativeSha256);
     if (logged && (!proof || !want || toHex(proof.value) !== toHex(want))) {
-      return { ...result, valid: false, headHash: null, firstInvalidSeq: logged.seq, reason: `the head map of checkpoint ${checkpoint.tree_size} does not hold the item's logged head (seq ${logged.seq})` };
+      return { ...result, valid: false, headHash: null, firstInvalidSeq: logged.seq, reason: `the head map of checkpoint ${checkpoint.treeSize} does not hold the item's logged head (seq ${logged.seq})` };
     }
   }
   return result;
