@@ -71,7 +71,8 @@ export async function recordEventsBulk(
     if ('kind' in checked) return refuse(checked);
     let counterpartyRoles: readonly string[] = [];
     if (counterpartyId) {
-      const roles = checkCounterparty(input.kind, caller, counterparties.get(counterpartyId), counterpartyId);
+      const party = counterparties.get(counterpartyId);
+      const roles = checkCounterparty(input.kind, caller.id, counterpartyId, party && { isOperator: party.is_operator, roles: party.roles });
       if ('kind' in roles) return refuse(roles as Failure);
       counterpartyRoles = roles;
     }

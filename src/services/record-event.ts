@@ -222,10 +222,17 @@ export async function recordEventIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
   return writeRecordEvent(trx, deps, caller, input, checked);
 }
 
-/** The counterparty's roles, or the failure naming it: another actor than the caller, known and not the operator. */
-export function checkCounterparty(kind: LedgerKind, caller: ActorRow, counterparty: ActorRow | undefined, counterpartyId: string): readonly string[] | RecordEventFailure {
-  if (counterpartyId === caller.id) return invalid('to', `${kind} must name another actor than yourself`);
-  if (!counterparty || !isParty({ isOperator: counterparty.is_operator })) return notFound('the named receiving actor was not found', { type: 'counterparty' });
+/**
+ * The counterparty's roles, or the failure naming it: another actor than the caller, known and not the operator.
+ * `field` (`to`, `buyer`) names the input that named it in the NotFoundError's message.
+ */
+export function checkCounterparty(
+  kind: LedgerKind, callerId: string, counterpartyId: string, counterparty: { isOperator: boolean; roles: readonly string[] } | undefined, field?: string | null,
+): readonly string[] | RecordEventFailure {
+  if (counterpartyId === callerId) return invalid('to', `${kind} must name another actor than yourself`);
+  if (!counterparty || !isParty({ isOperator: counterparty.isOperator })) {
+    return notFound(field ? `${field}: the named actor was not found` : 'the named receiving actor was not found', { type: 'counterparty' });
+  }
   return counterparty.roles;
 }
 
@@ -303,7 +310,6 @@ async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, in
  */
 export async function decideRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<DecidedEvent | RecordEventResult> {
   const counterpartyId = input.counterpartyId ?? null;
-  if (counterpartyId === caller.id) return invalid('to', `${input.kind} must name another actor than yourself`);
   const parsed = parseRefs(input.items);
   // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
   // those items locked from its start (transaction.ts).
@@ -319,10 +325,9 @@ export async function decideRecordEvent(trx: Trx, deps: LedgerDeps, caller: Acto
   });
   let counterpartyRoles: readonly string[] = [];
   if (counterpartyId) {
-    if (!facts.counterparty || !isParty({ isOperator: facts.counterparty.isOperator })) {
-      return notFound(input.counterpartyField ? `${input.counterpartyField}: the named actor was not found` : 'the named receiving actor was not found', { type: 'counterparty' });
-    }
-    counterpartyRoles = facts.counterparty.roles;
+    const roles = checkCounterparty(input.kind, caller.id, counterpartyId, facts.counterparty ?? undefined, input.counterpartyField);
+    if ('kind' in roles) return roles as RecordEventFailure;
+    counterpartyRoles = roles;
   }
   let requestHash: Uint8Array | null = null;
   if (key) {
