@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
-import { type DatabaseConnection, type Driver, Kysely, PostgresDialect, type Transaction, type TransactionSettings } from 'kysely';
+import { createHash } from 'node:crypto';
+import { type DatabaseConnection, type Driver, Kysely, PostgresDialect, type RawBuilder, sql, type Transaction, type TransactionSettings } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { Semaphore } from 'async-mutex';
@@ -77,7 +78,10 @@ export async function openPostgres(
   const onError = opts.onConnectionError ?? ((e: Error) => console.error(`database connection error: ${e.message}`));
   // Every client gets a listener for its lifetime: a checked-out client (between the queries of a transaction) has
   // none from the pool, and an unheard 'error' event would end the process. This one reports each error once.
-  pool.on('connect', (client) => client.on('error', (e) => onError(e)));
+  pool.on('connect', (client) => {
+    client.on('error', (e) => onError(e));
+    preparesMarked(client);
+  });
   // The pool re-emits an idle client's error (already reported above); unheard, that too would end the process.
   pool.on('error', () => {});
   const safe = new URL(url);
@@ -97,6 +101,32 @@ export async function openPostgres(
 }
 
 const writeSlots = new WeakMap<Db, Semaphore>();
+
+/** What a statement's text starts with when it should run as a named prepared statement ({@link prepared}). */
+const PREPARED_MARK = '/* prepared */ ';
+
+/**
+ * A hot statement of the write path, marked to run as a named prepared statement on PostgreSQL: each pooled
+ * connection parses and plans it once instead of at every execution (planning these multi-CTE statements cost more
+ * than running them). Only for statements whose text does not vary with their input (arrays as parameters), since
+ * every distinct text is kept prepared on each connection. PGlite runs it as any other statement.
+ */
+export const prepared = <T>(statement: RawBuilder<T>): RawBuilder<T> => sql<T>`${sql.raw(PREPARED_MARK)}${statement}`;
+
+/** Makes a pg client run marked statements as named prepared statements (named after a hash of their text). */
+function preparesMarked(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, ...rest: unknown[]) => {
+    if (typeof text !== 'string' || !text.startsWith(PREPARED_MARK) || typeof rest[0] === 'function') return query(text, ...rest);
+    let name = names.get(text);
+    if (!name) names.set(text, (name = `pvn_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`));
+    return query({ name, text, values: rest[0] ?? [] }, ...rest.slice(1));
+  };
+}
+
+/** Whether `db` is a pool of several connections (PostgreSQL), so transactions can run side by side. */
+export const isPooled = (db: Db): boolean => writeSlots.has(db);
 
 /**
  * Runs a write transaction within the handle's write slots (PostgreSQL: the pool size less two; PGlite: unbounded,

@@ -115,16 +115,27 @@ export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): P
     // One JSON text for the whole chunk: a 100,000-item event is one row to transfer and one JSON.parse, not 100,000
     // rows of five fields each through the driver's per-field parsing (most of the query's cost on PGlite).
     const r = await sql<{ heads: string | null }>`
-      SELECT json_agg(json_build_array(i.sgtin, l.seq, encode(l.hash, 'hex'), coalesce(l.stage, i.stage), coalesce(l.recalled, i.recalled)))::text AS heads
+      SELECT ${HEADS_JSON} AS heads
       FROM chain_links l JOIN items i ON i.id = l.item_id
       WHERE l.event_id = ANY(${eventIds.slice(i, i + CHUNK)}::uuid[])`.execute(trx);
-    const rows = JSON.parse(r.rows[0]?.heads ?? '[]') as [string, number, string, string, boolean][];
-    for (const [sgtin, seq, link, stage, recalled] of rows) {
-      const seen = latest.get(sgtin);
-      if (!seen || seen.seq < seq) latest.set(sgtin, { sgtin, seq, link, stage, recalled });
-    }
+    collectLatestHeads(r.rows[0]?.heads ?? null, latest);
   }
   return [...latest.values()];
+}
+
+/** The aggregate `headsAfterEvents` reads over `chain_links l JOIN items i` (decode with {@link collectLatestHeads}). */
+export const HEADS_JSON = sql.raw(
+  "json_agg(json_build_array(i.sgtin, l.seq, encode(l.hash, 'hex'), coalesce(l.stage, i.stage), coalesce(l.recalled, i.recalled)))::text",
+);
+
+/** Adds the heads of a {@link HEADS_JSON} text to `latest`, keeping each item's highest seq. */
+export function collectLatestHeads(json: string | null, latest: Map<string, HeadInBatch>): Map<string, HeadInBatch> {
+  const rows = JSON.parse(json ?? '[]') as [string, number, string, string, boolean][];
+  for (const [sgtin, seq, link, stage, recalled] of rows) {
+    const seen = latest.get(sgtin);
+    if (!seen || seen.seq < seq) latest.set(sgtin, { sgtin, seq, link, stage, recalled });
+  }
+  return latest;
 }
 
 /** Every item's latest logged head (building the map for a ledger that had none; audit). */

@@ -22,3 +22,15 @@ export async function insertIdempotencyKey(
     .values({ actor_id: row.actorId, key: row.key, operation: row.operation, request_hash: row.requestHash, response: JSON.stringify(row.response) })
     .execute();
 }
+
+/** Stores the responses of several first calls in one statement; fails like {@link insertIdempotencyKey} on a used key. */
+export async function insertIdempotencyKeys(
+  db: DbOrTrx,
+  rows: readonly { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('idempotency_keys')
+    .values(rows.map((row) => ({ actor_id: row.actorId, key: row.key, operation: row.operation, request_hash: row.requestHash, response: JSON.stringify(row.response) })))
+    .execute();
+}

@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import { createPrivateKey, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import { appendNoteSignature, checkNoteText, formatCheckpoint, keyId, publicKeyFromPrivate } from '../core/checkpoint.ts';
 import { appendLeaves, frontier, leafHash, nodeKey, type NodeId } from '../core/merkle.ts';
-import type { DbOrTrx, Trx } from './connection.ts';
+import { prepared, type DbOrTrx, type Trx } from './connection.ts';
 import { hex } from './ledger.ts';
+import { EVENT_INSERT_COLUMNS, eventRowsSql, type NewPendingEvent } from './pending.ts';
 
 /** The key and origin that sign checkpoints. */
 export interface LogSigner {
@@ -71,25 +72,56 @@ const CHUNK = 10_000;
  * completed subtree, moves the head and stores a signed checkpoint for the new size, with `extensions` as the note's
  * extension lines (the head-map root). Caller holds `lockLog`.
  */
-export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner, extensions: readonly string[] = []): Promise<LogHead> {
-  const frontierHashes = await readNodes(trx, frontier(head.size));
+export async function appendToLog(
+  trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner, extensions: readonly string[] = [],
+  opts: {
+    /** The frontier of `head` when the caller knows it (the integrator keeps the one its last round left); read otherwise. */
+    frontier?: Map<string, Uint8Array>;
+    /** Pending events to move into `events` at leaves head.size + i, in the same statement as the checkpoint. */
+    movePending?: readonly string[];
+    /** New events to log directly after the moved ones (a batch integrated by its own transaction: record-batch.ts). */
+    insertEvents?: readonly NewPendingEvent[];
+  } = {},
+): Promise<LogHead & { frontier: Map<string, Uint8Array> }> {
+  const frontierHashes = opts.frontier ?? await readNodes(trx, frontier(head.size));
   const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
   const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root, extensions }));
-  // All but the last chunk of nodes go alone; the last one rides with the head move and the checkpoint, so a
-  // typical append costs one statement here (this all runs under the log lock).
+  // All but the last chunk of nodes go alone; the last one rides with the head move, the checkpoint and the move of
+  // the pending events, so a typical integration costs one statement here (this all runs under the log lock).
   let i = 0;
   for (; i + CHUNK < nodes.length; i += CHUNK) await insertNodes(trx, nodes.slice(i, i + CHUNK));
   const last = nodes.slice(i);
-  await sql`
+  const ids = opts.movePending ?? [];
+  const { rows } = await prepared(sql<{ moved: number }>`
     WITH n AS (
       INSERT INTO log_nodes (level, index, hash)
       SELECT level, index, decode(hash, 'hex')
       FROM unnest(${last.map((n) => n.id.level)}::int[], ${last.map((n) => n.id.index)}::int8[], ${last.map((n) => hex(n.hash))}::text[]) AS t(level, index, hash)
     ), s AS (
       UPDATE log_state SET size = ${size}, root_hash = ${root}
+    ), c AS (
+      INSERT INTO checkpoints (tree_size, root_hash, note) VALUES (${size}, ${root}, ${note})
+    ), moved AS (
+      DELETE FROM pending_events WHERE id = ANY(${ids}::uuid[]) RETURNING *
+    ), e AS (
+      INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                          format, field_salts, erased, pad_key, item_tree_top)
+      SELECT m.id, ${head.size}::int8 + u.n - 1, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash,
+             m.signature, m.item_count, m.format, m.field_salts, m.erased, m.pad_key, m.item_tree_top
+      FROM moved m JOIN unnest(${ids}::uuid[]) WITH ORDINALITY AS u(id, n) ON u.id = m.id
+      RETURNING 1
+    ), i AS (
+      INSERT INTO events (leaf_index, ${EVENT_INSERT_COLUMNS})
+      SELECT ${head.size + ids.length}::int8 + n - 1, ${EVENT_INSERT_COLUMNS} FROM (${eventRowsSql(opts.insertEvents ?? [])}) r
     )
-    INSERT INTO checkpoints (tree_size, root_hash, note) VALUES (${size}, ${root}, ${note})`.execute(trx);
-  return { size, rootHash: root };
+    SELECT (SELECT count(*) FROM e)::int AS moved`).execute(trx);
+  // An event is either pending or logged, never both or neither: a short move means another integration took it.
+  if (rows[0]!.moved !== ids.length) throw new Error(`integration moved ${rows[0]!.moved} of ${ids.length} pending events`);
+  // The new tree's frontier, from the nodes just made and the old frontier, for the caller's next append.
+  const made = new Map(nodes.map((n) => [nodeKey(n.id), n.hash]));
+  const next = new Map<string, Uint8Array>();
+  for (const id of frontier(size)) next.set(nodeKey(id), made.get(nodeKey(id)) ?? frontierHashes.get(nodeKey(id))!);
+  return { size, rootHash: root, frontier: next };
 }
 
 async function insertNodes(trx: Trx, part: readonly { id: NodeId; hash: Uint8Array }[]): Promise<void> {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
-import type { DbOrTrx, Trx } from './connection.ts';
+import { prepared, type DbOrTrx, type Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
 import { hex } from './ledger.ts';
+import { collectLatestHeads, HEADS_JSON, type HeadInBatch } from './head-map.ts';
 
 /** Every column of a new event but its leaf index. */
 export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
@@ -54,6 +55,21 @@ export async function oldestPending(trx: Trx, limit: number): Promise<{ id: stri
   return trx.selectFrom('pending_events').select(['id', 'content_hash']).orderBy('pending_seq').limit(limit).execute();
 }
 
+/**
+ * The oldest pending events (at most `limit`, in sequence order) and the heads their links leave (the latest link of
+ * each item they touch, with the state after it), and whether the head map is still unbuilt: one statement. Caller
+ * holds the log lock.
+ */
+export async function pendingBatchWithHeads(trx: Trx, limit: number): Promise<{ pending: { id: string; content_hash: Uint8Array }[]; heads: HeadInBatch[]; headMapEmpty: boolean }> {
+  const { rows } = await prepared(sql<{ pending: string | null; heads: string | null; map_empty: boolean }>`
+    WITH p AS (SELECT id, content_hash, pending_seq FROM pending_events ORDER BY pending_seq LIMIT ${limit})
+    SELECT (SELECT json_agg(json_build_array(p.id, encode(p.content_hash, 'hex')) ORDER BY p.pending_seq) FROM p)::text AS pending,
+      (SELECT ${HEADS_JSON} FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id IN (SELECT id FROM p)) AS heads,
+      NOT EXISTS (SELECT 1 FROM head_map_nodes WHERE depth = 0) AS map_empty`).execute(trx);
+  const pending = (JSON.parse(rows[0]?.pending ?? '[]') as [string, string][]).map(([id, h]) => ({ id, content_hash: Uint8Array.from(Buffer.from(h, 'hex')) }));
+  return { pending, heads: [...collectLatestHeads(rows[0]?.heads ?? null, new Map()).values()], headMapEmpty: rows[0]!.map_empty };
+}
+
 /** Whether any event waits for integration (cheap: no lock). */
 export async function hasPending(db: DbOrTrx): Promise<boolean> {
   return (await db.selectFrom('pending_events').select('id').limit(1).executeTakeFirst()) !== undefined;
@@ -101,26 +117,102 @@ export async function lockCaptures(trx: Trx): Promise<void> {
 export async function insertPendingEvents(trx: Trx, events: readonly NewPendingEvent[]): Promise<EventRow[]> {
   // Column arrays through unnest: a handful of parameters per statement whatever the row count (a VALUES list binds
   // 18 per row, which costs more than the insert itself on the embedded database).
-  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
-  const hexOrNull = (b: Uint8Array | null) => (b ? hex(b) : null);
   for (let i = 0; i < events.length; i += 5_000) {
-    const part = events.slice(i, i + 5_000);
-    const col = <T>(f: (e: NewPendingEvent) => T) => part.map(f);
-    await sql`
-      INSERT INTO pending_events (id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
-                                  format, field_salts, erased, pad_key, item_tree_top)
-      SELECT id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data::jsonb, body, decode(content_hash, 'hex'),
-             decode(signature, 'hex'), item_count, format, field_salts::jsonb, erased::jsonb, decode(pad_key, 'hex'), decode(item_tree_top, 'hex')
-      FROM unnest(${col((e) => e.id)}::uuid[], ${col((e) => e.kind)}::text[], ${col((e) => e.actor_id)}::uuid[],
-                  ${col((e) => e.occurred_at.toISOString())}::timestamptz[], ${col((e) => e.tz_offset)}::text[],
-                  ${col((e) => e.recorded_at.toISOString())}::timestamptz[], ${col((e) => e.location)}::text[],
-                  ${col((e) => e.counterparty_id)}::uuid[], ${col((e) => JSON.stringify(e.data))}::text[], ${col((e) => e.body)}::text[],
-                  ${col((e) => hex(e.content_hash))}::text[], ${col((e) => hexOrNull(e.signature))}::text[],
-                  ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => json(e.field_salts))}::text[],
-                  ${col((e) => json(e.erased))}::text[], ${col((e) => hexOrNull(e.pad_key))}::text[], ${col((e) => hexOrNull(e.item_tree_top))}::text[])
-        WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
-                             format, field_salts, erased, pad_key, item_tree_top, n)
-      ORDER BY n`.execute(trx);
+    const r = eventRowsSql(events.slice(i, i + 5_000));
+    await sql`INSERT INTO pending_events (${EVENT_INSERT_COLUMNS}) SELECT ${EVENT_INSERT_COLUMNS} FROM (${r}) r ORDER BY n`.execute(trx);
   }
   return events.map((e) => ({ ...e, data: e.data as EventRow['data'], leaf_index: -1 }));
+}
+
+/**
+ * The rows of `events` as a SELECT over column arrays (one parameter per column whatever the row count), with each
+ * row's 1-based position as `n`: the source of every multi-row event insert (pending or logged).
+ */
+export function eventRowsSql(events: readonly NewPendingEvent[]) {
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+  const hexOrNull = (b: Uint8Array | null | undefined) => (b ? hex(b) : null);
+  const col = <T>(f: (e: NewPendingEvent) => T) => events.map(f);
+  return sql`
+    SELECT id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data::jsonb AS data, body, decode(content_hash, 'hex') AS content_hash,
+           decode(signature, 'hex') AS signature, item_count, format, field_salts::jsonb AS field_salts, erased::jsonb AS erased, decode(pad_key, 'hex') AS pad_key,
+           decode(item_tree_top, 'hex') AS item_tree_top, n
+    FROM unnest(${col((e) => e.id)}::uuid[], ${col((e) => e.kind)}::text[], ${col((e) => e.actor_id)}::uuid[],
+                ${col((e) => e.occurred_at.toISOString())}::timestamptz[], ${col((e) => e.tz_offset)}::text[],
+                ${col((e) => e.recorded_at.toISOString())}::timestamptz[], ${col((e) => e.location)}::text[],
+                ${col((e) => e.counterparty_id)}::uuid[], ${col((e) => JSON.stringify(e.data))}::text[], ${col((e) => e.body)}::text[],
+                ${col((e) => hex(e.content_hash))}::text[], ${col((e) => hexOrNull(e.signature))}::text[],
+                ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => json(e.field_salts))}::text[],
+                ${col((e) => json(e.erased))}::text[], ${col((e) => hexOrNull(e.pad_key))}::text[], ${col((e) => hexOrNull(e.item_tree_top))}::text[])
+      WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
+                           format, field_salts, erased, pad_key, item_tree_top, n)`;
+}
+
+/** The columns an event insert names, in {@link eventRowsSql}'s order (without `n`). */
+export const EVENT_INSERT_COLUMNS = sql.raw(
+  'id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count, format, field_salts, erased, pad_key, item_tree_top',
+);
+
+/** A chain link of a batch write (see {@link writePendingBatch}). */
+export interface BatchLink {
+  eventId: string; itemId: string; seq: number; prevHash: Uint8Array; hash: Uint8Array; stage: string; recalled: boolean;
+  entrySalt?: string; entryPosition?: number;
+}
+
+/** A head move of a batch write: the item's head from `expectedSeq` to `headSeq`. */
+export interface BatchHeadMove {
+  id: string; expectedSeq: number; headSeq: number; stage: string; custodianId: string; pendingReceiverId: string | null; recalled: boolean; headHash: Uint8Array;
+}
+
+/**
+ * Everything a batch of lifecycle writes stores, in ONE statement (data-modifying CTEs): the pending events in the
+ * given order (their `pending_seq`, hence their leaf order, follows it), their chain links, custody starts and
+ * idempotency rows, and the head moves with their expected-seq check. Returns how many heads moved: fewer than
+ * `moves.length` means another writer moved one first, and the caller must roll back. Fails like the separate inserts
+ * on a duplicate link (item, seq) or a used idempotency key.
+ */
+export async function writePendingBatch(trx: Trx, w: {
+  events: readonly NewPendingEvent[];
+  links: readonly BatchLink[];
+  starts: readonly { itemId: string; seq: number; actorId: string }[];
+  moves: readonly BatchHeadMove[];
+  idempotency: readonly { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown }[];
+}): Promise<number> {
+  const ln = <T>(f: (l: BatchLink) => T) => w.links.map(f);
+  const mv = <T>(f: (m: BatchHeadMove) => T) => w.moves.map(f);
+  const { rows } = await prepared(sql<{ moved: number }>`
+    WITH e AS (
+      INSERT INTO pending_events (${EVENT_INSERT_COLUMNS}) SELECT ${EVENT_INSERT_COLUMNS} FROM (${eventRowsSql(w.events)}) r ORDER BY n
+      RETURNING 1
+    ), l AS (
+      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
+      FROM unnest(${ln((l) => l.itemId)}::uuid[], ${ln((l) => l.seq)}::int[], ${ln((l) => l.eventId)}::uuid[],
+                  ${ln((l) => hex(l.prevHash))}::text[], ${ln((l) => hex(l.hash))}::text[],
+                  ${ln((l) => l.stage)}::text[], ${ln((l) => l.recalled)}::bool[], ${ln((l) => l.entrySalt ?? null)}::text[],
+                  ${ln((l) => l.entryPosition ?? null)}::int[])
+        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
+      RETURNING 1
+    ), c AS (
+      INSERT INTO custody_starts (item_id, seq, actor_id)
+      SELECT * FROM unnest(${w.starts.map((s) => s.itemId)}::uuid[], ${w.starts.map((s) => s.seq)}::int[], ${w.starts.map((s) => s.actorId)}::uuid[])
+      RETURNING 1
+    ), k AS (
+      INSERT INTO idempotency_keys (actor_id, key, operation, request_hash, response)
+      SELECT actor_id, key, operation, decode(request_hash, 'hex'), response::jsonb
+      FROM unnest(${w.idempotency.map((i) => i.actorId)}::uuid[], ${w.idempotency.map((i) => i.key)}::text[], ${w.idempotency.map((i) => i.operation)}::text[],
+                  ${w.idempotency.map((i) => hex(i.requestHash))}::text[], ${w.idempotency.map((i) => JSON.stringify(i.response))}::text[])
+        AS t(actor_id, key, operation, request_hash, response)
+      RETURNING 1
+    ), u AS (
+      UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
+        recalled = u.recalled, head_seq = u.head_seq, head_hash = decode(u.head_hash, 'hex')
+      FROM unnest(${mv((m) => m.id)}::uuid[], ${mv((m) => m.expectedSeq)}::int[], ${mv((m) => m.headSeq)}::int[],
+                  ${mv((m) => m.stage)}::text[], ${mv((m) => m.custodianId)}::uuid[], ${mv((m) => m.pendingReceiverId)}::uuid[],
+                  ${mv((m) => m.recalled)}::bool[], ${mv((m) => hex(m.headHash))}::text[])
+        AS u(id, expected_seq, head_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
+      WHERE items.id = u.id AND items.head_seq = u.expected_seq
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM u)::int AS moved, (SELECT count(*) FROM e) + (SELECT count(*) FROM l) + (SELECT count(*) FROM c) + (SELECT count(*) FROM k) AS written`).execute(trx);
+  return rows[0]!.moved;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { GrantFact } from '../core/rights.ts';
-import type { Trx } from './connection.ts';
+import { prepared, type Trx } from './connection.ts';
 import { grantFactsFromJson, grantsJsonOf, type GrantJson } from './grants.ts';
 import type { ItemRow } from './types.ts';
 
@@ -88,4 +88,73 @@ export async function loadWriteFacts(trx: Trx, q: Parameters<typeof writeFactsSq
     idempotency: first.idem_operation !== null ? { operation: first.idem_operation, requestHash: first.idem_request_hash!, response: first.idem_response } : null,
     items,
   };
+}
+
+/** What a batch of writes decides on: {@link WriteFacts} for several writers at once (see {@link loadBatchWriteFacts}). */
+export interface BatchWriteFacts {
+  /** Every grant ever given to each writer, by writer id. */
+  grantsOf: Map<string, GrantFact[]>;
+  /** Named counterparties that exist, by id. */
+  counterparties: Map<string, { roles: string[]; isOperator: boolean }>;
+  /** Stored requests by `${actorId} ${key}`. */
+  idempotency: Map<string, { operation: string; requestHash: Uint8Array; response: unknown }>;
+  /** Matched items per writer (the `held` fact is the writer's own), by writer id. */
+  itemsOf: Map<string, ItemWithFacts[]>;
+}
+
+type BatchFactRow =
+  | { t: 'grants'; k1: string; k2: null; j: GrantJson[] }
+  | { t: 'party'; k1: string; k2: null; j: { roles: string[]; isOperator: boolean } }
+  | { t: 'idem'; k1: string; k2: string; j: { operation: string; requestHash: string; response: unknown } };
+
+/**
+ * The facts of several writes in one statement, whatever their number: each writer's grants, the named
+ * counterparties, stored idempotency rows, and the referenced items with each writer's custody history (a point query per reference, as {@link writeFactsSql}). `counterpartyIds` and every `id` must be UUIDs.
+ */
+export async function loadBatchWriteFacts(trx: Trx, q: {
+  actorIds: readonly string[];
+  counterpartyIds: readonly string[];
+  idempotency: readonly { actorId: string; key: string }[];
+  ids: readonly { actorId: string; id: string }[];
+  keys: readonly { actorId: string; gtin: string; serial: string }[];
+}): Promise<BatchWriteFacts> {
+  const actors = [...new Set(q.actorIds)];
+  // One row of writer facts (grants, counterparties, stored requests) as JSON beside the first item row; the
+  // LEFT JOIN keeps that row when no reference matches.
+  const { rows } = await prepared(sql<ItemWithFacts & { for_actor: string | null; facts: BatchFactRow[] | null; id: string | null }>`
+    WITH f AS (
+      SELECT json_agg(x) AS facts FROM (
+        SELECT 'grants' AS t, a.id::text AS k1, NULL::text AS k2, ${grantsJsonOf(sql`a.id`)} AS j
+          FROM unnest(${actors}::uuid[]) AS a(id)
+        UNION ALL
+        SELECT 'party', c.id::text, NULL, json_build_object('roles', c.roles, 'isOperator', c.is_operator)
+          FROM actors c WHERE c.id = ANY(${[...new Set(q.counterpartyIds)]}::uuid[])
+        UNION ALL
+        SELECT 'idem', ik.actor_id::text, ik.key, json_build_object('operation', ik.operation, 'requestHash', encode(ik.request_hash, 'hex'), 'response', ik.response)
+          FROM unnest(${q.idempotency.map((i) => i.actorId)}::uuid[], ${q.idempotency.map((i) => i.key)}::text[]) AS w(actor_id, key)
+          JOIN idempotency_keys ik ON ik.actor_id = w.actor_id AND ik.key = w.key
+      ) x
+    ), k AS (
+      SELECT w.actor_id AS for_actor, i.* FROM unnest(${q.keys.map((k) => k.actorId)}::uuid[], ${q.keys.map((k) => k.gtin)}::char(14)[], ${q.keys.map((k) => k.serial)}::text[]) AS w(actor_id, gtin, serial)
+        JOIN items i ON i.gtin = w.gtin AND i.serial = w.serial
+      UNION ALL
+      SELECT w.actor_id, i.* FROM unnest(${q.ids.map((k) => k.actorId)}::uuid[], ${q.ids.map((k) => k.id)}::uuid[]) AS w(actor_id, id)
+        JOIN items i ON i.id = w.id
+    )
+    SELECT CASE WHEN row_number() OVER () = 1 THEN f.facts END AS facts, k.*, p.owner_id AS brand_owner_id,
+      EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = k.id AND cs.actor_id = k.for_actor) AS held
+    FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`).execute(trx);
+  const out: BatchWriteFacts = { grantsOf: new Map(actors.map((a) => [a, []])), counterparties: new Map(), idempotency: new Map(), itemsOf: new Map() };
+  for (const r of rows[0]?.facts ?? []) {
+    if (r.t === 'grants') out.grantsOf.set(r.k1, grantFactsFromJson(r.j));
+    else if (r.t === 'party') out.counterparties.set(r.k1, r.j);
+    else out.idempotency.set(`${r.k1} ${r.k2}`, { operation: r.j.operation, requestHash: Uint8Array.from(Buffer.from(r.j.requestHash, 'hex')), response: r.j.response });
+  }
+  for (const { for_actor, facts: _f, ...item } of rows) {
+    if (item.id === null || for_actor === null) continue;
+    const list = out.itemsOf.get(for_actor) ?? [];
+    list.push(item as ItemWithFacts);
+    out.itemsOf.set(for_actor, list);
+  }
+  return out;
 }

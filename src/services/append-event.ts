@@ -10,7 +10,8 @@ import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2
 import { TREE_TOP_MIN_ITEMS, encodeTreeTop } from '../core/v2/stored-chain.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
-import { insertPendingEvent, insertPendingEvents, type NewPendingEvent } from '../db/pending.ts';
+import { type BatchHeadMove, type BatchLink, insertPendingEvent, insertPendingEvents, type NewPendingEvent, writePendingBatch } from '../db/pending.ts';
+import { insertIdempotencyKeys } from '../db/idempotency.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError, writeAttemptOf } from './transaction.ts';
 
@@ -177,19 +178,25 @@ export type PreparedWrite = SealedEvent & { steps: readonly ItemStep[] };
 export const prepareEvent = (draft: EventDraft, steps: readonly ItemStep[]): PreparedWrite => ({ ...sealEvent(draft, steps), steps });
 
 /**
- * Writes events prepared in order by {@link prepareEvent} inside the caller's transaction, with multi-row inserts: the
+ * Writes events prepared in order by {@link prepareEvent} inside the caller's transaction, in one statement (multi-row
+ * inserts, several statements beyond 10,000 links): the
  * pending events (in that order: their leaves follow it), every chain link, the custody starts, and one head move per
  * item from its head before the first event to its head after the last (an expected-seq check, as `appendEvent`: a
  * concurrent writer makes the attempt fail with `HeadMovedError` and retry). Existing items only (no COMMISSION).
  * Precondition: each event's steps start from the head the previous event of the batch left (seq and prev chain).
  */
-export async function appendEvents(trx: Trx, prepared: readonly Omit<PreparedWrite, 'prepared'>[]): Promise<EventRow[]> {
+export async function appendEvents(
+  trx: Trx,
+  prepared: readonly Omit<PreparedWrite, 'prepared'>[],
+  /** Idempotency rows to store with the events (a batch of writes: record-batch.ts), in the same statement. */
+  idempotency: readonly { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown }[] = [],
+  /** false: write links, head moves and idempotency rows only; the caller logs the events in the same transaction. */
+  asPending = true,
+): Promise<EventRow[]> {
   const attempt = writeAttemptOf(trx);
-  const events = await insertPendingEvents(trx, prepared.map((p) => p.row));
-  attempt.pending.push(...events);
-  const links: (NewLink & { eventId: string })[] = [];
+  const links: BatchLink[] = [];
   const starts: { itemId: string; seq: number; actorId: string }[] = [];
-  const moves = new Map<string, ItemAdvance & { headSeq: number }>();
+  const moves = new Map<string, BatchHeadMove>();
   for (const p of prepared) {
     for (const l of p.links) links.push({ ...l, eventId: p.row.id });
     for (const s of p.steps) {
@@ -200,9 +207,20 @@ export async function appendEvents(trx: Trx, prepared: readonly Omit<PreparedWri
       moves.set(s.id, { ...s.next, id: s.id, expectedSeq: first?.expectedSeq ?? s.head.seq, headSeq: s.head.seq + 1, headHash: p.linkHashes.get(s.id)! });
     }
   }
-  await insertEventLinks(trx, links);
-  await insertCustodyStarts(trx, starts);
-  const moved = await moveItemHeads(trx, [...moves.values()]);
+  let moved: number;
+  let events: EventRow[];
+  if (links.length <= PIPELINE_CHUNK && prepared.length <= PIPELINE_CHUNK) {
+    // The common case (a batch of single-item writes): one statement writes everything.
+    moved = await writePendingBatch(trx, { events: asPending ? prepared.map((p) => p.row) : [], links, starts, moves: [...moves.values()], idempotency });
+    events = prepared.map((p) => ({ ...p.row, data: p.row.data as EventRow['data'], leaf_index: -1 }));
+  } else {
+    events = asPending ? await insertPendingEvents(trx, prepared.map((p) => p.row)) : prepared.map((p) => ({ ...p.row, data: p.row.data as EventRow['data'], leaf_index: -1 }));
+    await insertEventLinks(trx, links);
+    await insertCustodyStarts(trx, starts);
+    if (idempotency.length > 0) await insertIdempotencyKeys(trx, idempotency);
+    moved = await moveItemHeads(trx, [...moves.values()]);
+  }
+  if (asPending) attempt.pending.push(...events);
   if (moved !== moves.size) throw new HeadMovedError(`expected to advance ${moves.size} item heads, advanced ${moved}`);
   return events;
 }

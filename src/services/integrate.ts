@@ -15,9 +15,10 @@
 import { hash } from 'node:crypto';
 import { headsExtension, updateHeadMap } from '../core/v2/head-map.ts';
 import type { Db, Trx } from '../db/connection.ts';
-import { allLoggedHeads, headInBatchEntry, headMapEmpty, headMapEntry, headsAfterEvents, type LoggedHead, sqlHeadMapStore } from '../db/head-map.ts';
-import { appendToLog, lockLog, type LogSigner } from '../db/log.ts';
-import { hasPending, leafIndexesOf, movePendingToLog, oldestPending } from '../db/pending.ts';
+import { bytesEqual } from '../core/bytes.ts';
+import { allLoggedHeads, type HeadInBatch, headInBatchEntry, headMapEntry, type LoggedHead, sqlHeadMapStore } from '../db/head-map.ts';
+import { appendToLog, type LogHead, lockLog, type LogSigner } from '../db/log.ts';
+import { hasPending, leafIndexesOf, type NewPendingEvent, pendingBatchWithHeads } from '../db/pending.ts';
 import { noteChurn } from '../db/statistics.ts';
 
 /** Most events one integration moves into the log (one checkpoint each batch). */
@@ -43,32 +44,77 @@ const nativeSha256 = (b: Uint8Array): Uint8Array => {
 const mapEntry = (h: LoggedHead) => headMapEntry(h, nativeSha256);
 
 /**
- * Moves the head map to the state after `eventIds` (the batch being integrated, in order) and returns its root, which
- * the batch's checkpoint binds. A ledger whose log predates the map gets it built from every item's logged head first.
+ * Moves the head map to the state after the batch being integrated (`heads`: the latest link of each item it
+ * touches) and returns its root, which the batch's checkpoint binds. A ledger whose log predates the map gets it built
+ * from every item's logged head first.
  */
-async function updateHeads(trx: Trx, logSize: number, eventIds: readonly string[]): Promise<{ root: Uint8Array; moved: number; nodes: number }> {
+async function updateHeads(trx: Trx, logSize: number, mapEmpty: boolean, heads: readonly HeadInBatch[]): Promise<{ root: Uint8Array; moved: number; nodes: number }> {
   const store = sqlHeadMapStore(trx);
-  const initial = logSize > 0 && (await headMapEmpty(trx)) ? (await allLoggedHeads(trx)).map(mapEntry) : [];
+  const initial = logSize > 0 && mapEmpty ? (await allLoggedHeads(trx)).map(mapEntry) : [];
   // Later entries of a key win: the batch's heads after the initial ones.
-  const batch = (await headsAfterEvents(trx, eventIds)).map((h) => headInBatchEntry(h, nativeSha256));
+  const batch = heads.map((h) => headInBatchEntry(h, nativeSha256));
   const { root, writes } = await updateHeadMap(store, [...initial, ...batch], nativeSha256);
   return { root, moved: batch.length, nodes: writes.length };
 }
 
+/**
+ * The log's frontier (its right-edge subtrees) as the last round of this process left it, by handle: a round that
+ * finds the log at that size and root (no other process appended since) extends it without reading it back.
+ */
+const frontiers = new WeakMap<Db, { size: number; root: Uint8Array; nodes: Map<string, Uint8Array> }>();
+
+/** What one integration did inside its transaction; hand it to {@link afterIntegration} once committed. */
+export interface IntegrationRound {
+  integrated: number;
+  treeSize: number;
+  /** Leaf index of every event integrated (pending and own), by id. */
+  leaves: Map<string, number>;
+  moved: number;
+  nodes: number;
+  next: (LogHead & { frontier: Map<string, Uint8Array> }) | null;
+}
+
+/**
+ * Integrates inside the caller's transaction `trx` on `db`: takes the log lock, then logs every pending event (up to
+ * `limit`, in sequence order) followed by `own` (events the same transaction is writing, never stored as pending:
+ * their chain links and head moves must already be written by `trx`), moves the head map, and signs ONE checkpoint.
+ * Pending events go first because they were committed earlier: a later write to the same item follows them in its
+ * chain, so it must follow them in the log. Call {@link afterIntegration} after the commit.
+ */
+export async function integrateIn(
+  db: Db, trx: Trx, signer: LogSigner,
+  own: { events: readonly NewPendingEvent[]; heads: readonly HeadInBatch[] } = { events: [], heads: [] },
+  limit = MAX_INTEGRATION_BATCH,
+): Promise<IntegrationRound> {
+  const head = await lockLog(trx);
+  const { pending: batch, heads: batchHeads, headMapEmpty } = await pendingBatchWithHeads(trx, limit);
+  if (batch.length === 0 && own.events.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map(), moved: 0, nodes: 0, next: null };
+  // Later entries of a key win: own heads follow the pending ones (a pending event on the same item is earlier).
+  const heads = await updateHeads(trx, head.size, headMapEmpty, [...batchHeads, ...own.heads]);
+  const known = frontiers.get(db);
+  const next = await appendToLog(trx, head, [...batch.map((p) => p.content_hash), ...own.events.map((e) => e.content_hash)], signer, [headsExtension(heads.root)], {
+    ...(known && known.size === head.size && bytesEqual(known.root, head.rootHash) ? { frontier: known.nodes } : {}),
+    movePending: batch.map((p) => p.id),
+    insertEvents: own.events,
+  });
+  const leaves = new Map<string, number>();
+  batch.forEach((p, i) => leaves.set(p.id, head.size + i));
+  own.events.forEach((e, i) => leaves.set(e.id, head.size + batch.length + i));
+  return { integrated: batch.length + own.events.length, treeSize: next.size, leaves, moved: heads.moved, nodes: heads.nodes, next };
+}
+
+/** What a committed integration leaves for the next one: the frontier to extend, the dead rows to maintain. */
+export function afterIntegration(db: Db, round: IntegrationRound, pendingMoved = round.integrated): void {
+  if (round.next) frontiers.set(db, { size: round.next.size, root: round.next.rootHash, nodes: round.next.frontier });
+  // Dead row versions this batch leaves (embedded PGlite's maintenance VACUUMs by them): the pending rows moved, one
+  // item version per head moved (its writer updated the item), the head-map nodes rewritten, the log state row.
+  if (round.integrated > 0) noteChurn(db, { pending_events: pendingMoved, items: round.moved, head_map_nodes: round.nodes, log_state: 1 });
+}
+
 /** One integration round: every pending event (up to `limit`), in sequence order, into the log under one checkpoint. */
 export async function integratePending(db: Db, signer: LogSigner, limit = MAX_INTEGRATION_BATCH): Promise<IntegrationResult & { leaves: Map<string, number> }> {
-  const round = await db.transaction().execute(async (trx) => {
-    const head = await lockLog(trx);
-    const batch = await oldestPending(trx, limit);
-    if (batch.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map<string, number>(), moved: 0, nodes: 0 };
-    const heads = await updateHeads(trx, head.size, batch.map((p) => p.id));
-    const next = await appendToLog(trx, head, batch.map((p) => p.content_hash), signer, [headsExtension(heads.root)]);
-    await movePendingToLog(trx, batch.map((p) => p.id), head.size);
-    return { integrated: batch.length, treeSize: next.size, leaves: new Map(batch.map((p, i) => [p.id, head.size + i])), moved: heads.moved, nodes: heads.nodes };
-  });
-  // Dead row versions this batch leaves (embedded PGlite's maintenance VACUUMs by them): the pending rows, one item
-  // version per head moved (its writer updated the item), the head-map nodes rewritten, the log state row.
-  if (round.integrated > 0) noteChurn(db, { pending_events: round.integrated, items: round.moved, head_map_nodes: round.nodes, log_state: 1 });
+  const round = await db.transaction().execute((trx) => integrateIn(db, trx, signer, undefined, limit));
+  afterIntegration(db, round);
   return { integrated: round.integrated, treeSize: round.treeSize, leaves: round.leaves };
 }
 

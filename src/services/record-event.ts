@@ -12,13 +12,14 @@ import type { Trx } from '../db/connection.ts';
 import { findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
 import type { ActorRow, EventRow, ItemRow } from '../db/types.ts';
 import { findVisibleBatch } from '../db/visibility.ts';
-import { type ItemWithFacts, loadWriteFacts } from '../db/write-facts.ts';
+import { type ItemWithFacts, loadWriteFacts, type WriteFacts } from '../db/write-facts.ts';
 import { appendEvent, type EventDraft, type ItemStep } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type FailureOf, type ItemProblem, conflict, denied, failureSpec, invalid, notFound } from './results.ts';
 import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { isBatchable, recordInBatch } from './record-batch.ts';
 import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
 /** Which items an event covers: explicit references (item ids, SGTIN URNs or Digital Links) and/or a whole batch. */
@@ -62,14 +63,14 @@ export function itemsNotFound(refs: readonly string[]): RecordEventFailure {
 type Resolved = { items: ItemRow[]; owners: Map<string, string> };
 
 /** References as the facts statement takes them: UUIDs, (gtin, serial) keys, and ids that cannot name anything. */
-interface ParsedRefs {
+export interface ParsedRefs {
   ids: string[];
   keys: { gtin: string; serial: string; ref: string }[];
   malformedIds: string[];
 }
 
 /** Splits references into ids and SGTIN keys; a reference that is not a valid SGTIN or Digital Link is a ValidationError. */
-function parseRefs(sel: ItemSelection): ParsedRefs | RecordEventFailure {
+export function parseRefs(sel: ItemSelection): ParsedRefs | RecordEventFailure {
   const out: ParsedRefs = { ids: [], keys: [], malformedIds: [] };
   for (const ref of sel.refs ?? []) {
     if (ref.kind === 'id') {
@@ -209,6 +210,13 @@ export function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): Che
 export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
   const checked = checkRecordInput(deps, input);
   if ('kind' in checked) return checked;
+  // Group commit: writes naming their items join the process's next batch (record-batch.ts), decided as alone.
+  if (isBatchable(input)) return recordInBatch(deps, caller, input, checked);
+  return recordEventAlone(deps, caller, input, checked);
+}
+
+/** `recordEvent` of a checked input in a transaction of its own (a batch or container selection; a batch's fallback). */
+export function recordEventAlone(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<RecordEventResult> {
   return inLedgerTransaction(deps, (trx) => writeRecordEvent(trx, deps, caller, input, checked));
 }
 
@@ -308,7 +316,11 @@ async function writeRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, in
  * Every check of a lifecycle write, without writing: counterparty, idempotency (a replay returns the event recorded
  * first), visibility of every item, and each item's transition decided in core. Reads only.
  */
-export async function decideRecordEvent(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<DecidedEvent | RecordEventResult> {
+export async function decideRecordEvent(
+  trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput,
+  /** The write's facts when the caller loaded them (a batch of writes: record-batch.ts); loaded here otherwise. */
+  preloaded?: WriteFacts,
+): Promise<DecidedEvent | RecordEventResult> {
   const counterpartyId = input.counterpartyId ?? null;
   const parsed = parseRefs(input.items);
   // No log lock: a concurrent write to the same items makes the head moves below fail and the attempt retry with
@@ -316,7 +328,7 @@ export async function decideRecordEvent(trx: Trx, deps: LedgerDeps, caller: Acto
   const now = deps.now();
   const key = input.idempotencyKey ?? null;
   // One statement reads what the decisions below need: grants, counterparty, idempotency row, referenced items.
-  const facts = await loadWriteFacts(trx, {
+  const facts = preloaded ?? await loadWriteFacts(trx, {
     actorId: caller.id,
     counterpartyId: counterpartyId && isUuid(counterpartyId) ? counterpartyId : null,
     idempotencyKey: key,
