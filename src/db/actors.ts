@@ -121,14 +121,11 @@ export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
   return rows.rows.map((r) => r.prefix);
 }
 
-/** The actors (operator aside) whose GLN is one of `glns` (capture resolves document parties by GLN). */
-export async function findNonOperatorActorsByGlns(db: DbOrTrx, glns: readonly string[]): Promise<{ id: string; gln: string | null }[]> {
+/**
+ * The actors whose GLN is one of `glns`, the operator included if it has one: who counts as a party is decided in
+ * core (`core/party.ts` isParty), not here.
+ */
+export async function findActorsByGlns(db: DbOrTrx, glns: readonly string[]): Promise<Pick<ActorRow, 'id' | 'gln' | 'is_operator'>[]> {
   if (glns.length === 0) return [];
-  return db.selectFrom('actors').select(['id', 'gln']).where('gln', 'in', [...glns]).where('is_operator', '=', false).execute();
-}
-
-/** The ids among `ids` of existing actors other than the operator. */
-export async function findNonOperatorActorIds(db: DbOrTrx, ids: readonly string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  return (await db.selectFrom('actors').select('id').where('id', 'in', [...ids]).where('is_operator', '=', false).execute()).map((r) => r.id);
+  return db.selectFrom('actors').select(['id', 'gln', 'is_operator']).where('gln', 'in', [...glns]).execute();
 }

@@ -1,0 +1,182 @@
+/**
+ * EPCIS capture's decisions against the ledger's facts (`services/epcis-capture.ts` loads the facts, asks here, and
+ * writes): which earlier capture answers an event of the document, which actor each party of the document is, which
+ * parties must be the capturing actor itself, and where a refused write is reported in the document. The mapping of
+ * the document's events to ledger writes is `epcis-import.ts`.
+ * Pure: no I/O, no clock; runs in a browser.
+ */
+import { KIND_DATA_FIELDS } from './event-data.ts';
+import { type CaptureProblem, type PartyRef, type Planned, type PlannedRecord, dataPath, problem } from './epcis-import.ts';
+import type { Failure } from './failures.ts';
+import { isParty } from './party.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Already captured
+
+/** An earlier capture of an event hash ID, or the ledger event a document event is the ledger's own export of. */
+export interface PriorCapture {
+  /** The CBV 2.0 event hash ID. */
+  eventID: string;
+  ledgerEventId: string;
+  /** The actor whose capture recorded it; null when the ledger event was recognised as this ledger's own export. */
+  capturedBy: string | null;
+  /** Whether the caller may read the ledger event (the read rule of `events`; a pending event reads as not visible). */
+  visible: boolean;
+}
+
+/**
+ * Which earlier ledger event answers each hash ID of the document as ALREADY_CAPTURED (hash ID → ledger event id);
+ * an ID left out is recorded (or refused) on its own merits, as an event never captured.
+ *
+ * `priors` come in the order they were captured (the ledger's own exports last). The caller's own capture wins (its
+ * retry is answered by its own event, even while that event waits for integration); otherwise the first one the
+ * caller may read. A capture the caller may not read does not exist for it: the event is judged exactly as a new
+ * one, and when it is recorded, the caller's capture is kept beside the other one, so the caller's retries find its
+ * own event. Nothing in the answer tells that another actor captured the same event (no 409, no "already captured").
+ */
+export function alreadyCaptured(callerId: string, eventIDs: Iterable<string>, priors: readonly PriorCapture[]): Map<string, string> {
+  const wanted = new Set(eventIDs);
+  const own = new Map<string, string>();
+  const visible = new Map<string, string>();
+  for (const p of priors) {
+    if (!wanted.has(p.eventID)) continue;
+    if (p.capturedBy === callerId && !own.has(p.eventID)) own.set(p.eventID, p.ledgerEventId);
+    if (p.visible && !visible.has(p.eventID)) visible.set(p.eventID, p.ledgerEventId);
+  }
+  const out = new Map(visible);
+  for (const [id, ledger] of own) out.set(id, ledger);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parties
+
+/** An actor a document's party may name: found by GLN or by id. */
+export interface PartyFacts {
+  id: string;
+  gln: string | null;
+  isOperator: boolean;
+}
+
+export type PartyResolution = { id: string } | { why: string };
+
+/**
+ * The actor a party of the document names. The operator is never a party ({@link isParty}): naming it by id reads as
+ * naming an unknown actor, and its GLN (if it had one) counts for nobody. A GLN shared by several parties is ambiguous.
+ * `actors` may hold anyone (unrelated actors are ignored).
+ */
+export function resolveParty(ref: PartyRef, actors: readonly PartyFacts[]): PartyResolution {
+  const parties = actors.filter((a) => isParty(a));
+  if ('gln' in ref) {
+    const found = [...new Set(parties.filter((a) => a.gln === ref.gln).map((a) => a.id))];
+    if (found.length === 1) return { id: found[0]! };
+    return { why: found.length === 0 ? `no actor with GLN ${ref.gln} is known to this ledger` : `GLN ${ref.gln} belongs to ${found.length} actors; name one as urn:provenant:actor:{id}` };
+  }
+  const id = ref.actorId.toLowerCase();
+  return parties.some((a) => a.id.toLowerCase() === id) ? { id } : { why: `no actor ${id} is known to this ledger` };
+}
+
+/** The GLNs and actor ids the parties of `events` name (what to load for {@link decideCaptureParties}). */
+export function partyNames(events: readonly PlannedRecord[]): { glns: string[]; actorIds: string[] } {
+  const refs = events.flatMap((p) => [...(p.party ? [p.party] : []), ...p.selfChecks.map((c) => c.party)]);
+  return {
+    glns: [...new Set(refs.flatMap((r) => ('gln' in r ? [r.gln] : [])))],
+    actorIds: [...new Set(refs.flatMap((r) => ('actorId' in r ? [r.actorId.toLowerCase()] : [])))],
+  };
+}
+
+export interface CaptureParties {
+  /** Every party problem of every event (the document is refused when there is any). */
+  problems: CaptureProblem[];
+  /** Event index → the counterparty (SHIP/RETURN receiver, SELL buyer). */
+  counterpartyOf: Map<number, string>;
+  /** Event index → warnings about parties that could not be checked. */
+  warnings: Map<number, string[]>;
+}
+
+/**
+ * The parties of the lifecycle events to record, against the actors they name:
+ * - the counterparty (destination of SHIP / RETURN / SELL) must resolve to a party of this ledger (NOT_FOUND otherwise);
+ * - a party that must be the capturing actor (the source of SHIP / RETURN, the destination of RECEIVE: the ledger
+ *   records custody, and only its holder moves it) is refused when it resolves to anyone else (INVALID), and is a
+ *   warning when it does not resolve (the ledger cannot check it).
+ */
+export function decideCaptureParties(events: readonly PlannedRecord[], callerId: string, actors: readonly PartyFacts[]): CaptureParties {
+  const problems: CaptureProblem[] = [];
+  const counterpartyOf = new Map<number, string>();
+  const warnings = new Map<number, string[]>();
+  for (const p of events) {
+    for (const check of p.selfChecks) {
+      const r = resolveParty(check.party, actors);
+      if ('id' in r && r.id !== callerId) {
+        problems.push(problem(p.index, p.eventID, check.field, `names ${check.party.written}, which is not the capturing actor: ${check.role}`, 'INVALID'));
+      } else if ('why' in r) {
+        warnings.set(p.index, [...(warnings.get(p.index) ?? []), `${check.field} ${check.party.written} is not checked: ${r.why}`]);
+      }
+    }
+    if (!p.party) continue;
+    const r = resolveParty(p.party, actors);
+    if ('why' in r) problems.push(problem(p.index, p.eventID, p.partyField, r.why, 'NOT_FOUND'));
+    else counterpartyOf.set(p.index, r.id);
+  }
+  return { problems, counterpartyOf, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Refusals of the use cases, as problems of the document
+
+/**
+ * A refused write as a problem of the EPCIS event it came from, pointed at the EPCIS field from the failure's
+ * structured values (its input field and subject), never from its message.
+ */
+export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
+  // The field of the use case's input → the EPCIS path it was taken from.
+  const fieldFor = (field: string): string => {
+    if (p.op === 'commission') {
+      if (field === 'lot') return p.lotField;
+      if (field === 'producedAt') return 'eventTime';
+      if (field === 'site') return 'readPoint';
+      if (field === 'gtin' || field === 'serials') return p.epcField;
+      const s = /^serials\[(\d+)\]$/.exec(field);
+      if (s) return `${p.epcField}[${s[1]}]`;
+      return field;
+    }
+    if (field === 'occurredAt') return 'eventTime';
+    if (field === 'location') return p.op === 'record' ? p.locationField : 'readPoint';
+    if (p.op === 'pack' || p.op === 'unpack') {
+      if (field === 'container') return 'parentID';
+      return p.epcField;
+    }
+    if (field === 'items' || field === 'containers') return p.epcField;
+    if (field === 'to') return p.partyField;
+    const top = field.split(/[.[]/, 1)[0]!;
+    if (KIND_DATA_FIELDS[p.kind].includes(top)) return dataPath(p.dataPaths, field);
+    return field;
+  };
+  // A failure about a container (its SSCC as subject) points at the childEPCs entry or the parentID naming it.
+  const containerField = (): string | null => {
+    if (p.op !== 'pack' && p.op !== 'unpack') return null;
+    const subject = 'subject' in f ? f.subject : undefined;
+    const ref = subject?.type === 'container' ? subject.sscc : undefined;
+    const child = ref === undefined ? undefined : p.children.find((c) => c.sscc === ref);
+    if (child) return `childEPCs[${child.index}]`;
+    if (ref !== undefined && ref === p.container) return 'parentID';
+    return null;
+  };
+  switch (f.kind) {
+    case 'ValidationError':
+      return problem(p.index, p.eventID, containerField() ?? fieldFor(f.field), f.message, 'INVALID');
+    case 'NotFoundError': {
+      if (p.op === 'pack' || p.op === 'unpack') return problem(p.index, p.eventID, containerField() ?? p.epcField, f.message, 'NOT_FOUND');
+      return problem(p.index, p.eventID, f.subject?.type === 'counterparty' && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
+    }
+    case 'PermissionDeniedError':
+      return problem(p.index, p.eventID, p.epcField, f.message, 'PERMISSION_DENIED', { rule: f.rule, items: f.items });
+    case 'InvalidTransitionError': {
+      const detail = f.items.slice(0, 5).map((i) => `${i.item}: ${i.reason}`).join('; ');
+      return problem(p.index, p.eventID, p.epcField, `${f.message}${detail ? ` (${detail}${f.items.length > 5 ? '; …' : ''})` : ''}`, 'INVALID_TRANSITION', { items: f.items });
+    }
+    case 'ConflictError':
+      return problem(p.index, p.eventID, p.op === 'commission' && f.subject?.type === 'batch' ? p.lotField : p.epcField, f.message, 'CONFLICT');
+  }
+}
