@@ -6,7 +6,7 @@
  * Pure: no I/O, no clock; runs in a browser.
  */
 import { KIND_DATA_FIELDS } from './event-data.ts';
-import { type CaptureProblem, type PartyRef, type Planned, type PlannedRecord, dataPath, problem } from './epcis-import.ts';
+import { type CaptureProblem, type PartyRef, type Planned, type PlannedAggregation, type PlannedRecord, dataPath, problem } from './epcis-import.ts';
 import type { Failure } from './failures.ts';
 import { isParty } from './party.ts';
 
@@ -179,4 +179,81 @@ export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
     case 'ConflictError':
       return problem(p.index, p.eventID, p.op === 'commission' && f.subject?.type === 'batch' ? p.lotField : p.epcField, f.message, 'CONFLICT');
   }
+}
+
+/**
+ * A refused PACK: "item {id} is already packed" names the item as the document does (`packed` is the stored item the
+ * failure's subject names, when found); any other refusal as {@link serviceProblem}.
+ */
+export function packProblem(p: PlannedAggregation, f: Failure, packed: { gtin: string; serial: string } | null): CaptureProblem {
+  const subject = f.kind === 'ValidationError' && f.subject?.type === 'packedItem' ? f.subject : null;
+  const listed = subject && packed ? p.items.find((i) => i.gtin === packed.gtin && i.serial === packed.serial) : undefined;
+  if (subject && listed) {
+    return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${subject.container}; unpack it first (or list that container among the children)`, 'INVALID');
+  }
+  return serviceProblem(p, f);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// UNPACK: the listed children against the container's content
+
+/** A container's content just before it is unpacked. */
+export interface ContainerContent {
+  /** `gtin/serial` → item, for the items packed directly in the container and for every item at any depth. */
+  direct: Map<string, { id: string; sgtin: string }>;
+  all: Map<string, { id: string; sgtin: string }>;
+  /** Child containers packed directly in it. */
+  containers: Set<string>;
+}
+
+const sameSet = (a: Set<string>, b: Iterable<string>) => {
+  const bs = new Set(b);
+  return a.size === bs.size && [...a].every((x) => bs.has(x));
+};
+
+/**
+ * Whether an UNPACK's `childEPCs` are the content the container had: its direct children (items and containers packed
+ * directly in it: EPCIS), or every item inside it at any depth, with or without its direct child containers (what this
+ * ledger's export lists). The ledger unpacks the whole container, so anything else is refused.
+ */
+export function unpackListMatches(p: PlannedAggregation, content: ContainerContent): boolean {
+  const listedItems = new Set(p.items.map((i) => `${i.gtin}/${i.serial}`));
+  const listedContainers = new Set(p.children.map((c) => c.sscc));
+  const directItems = sameSet(listedItems, content.direct.keys());
+  const allItems = sameSet(listedItems, content.all.keys());
+  const directContainers = sameSet(listedContainers, content.containers);
+  return (directContainers && (directItems || allItems)) || (listedContainers.size === 0 && allItems);
+}
+
+/**
+ * Why an UNPACK's `childEPCs` are not the container's content: what is listed but not inside, and what is inside but
+ * not listed — by name only the items in `covered` (those the caller's UNPACK covered: it holds them), the others
+ * counted, so the report names nothing the caller may not see.
+ */
+export function unpackMismatchProblem(p: PlannedAggregation, content: ContainerContent, covered: ReadonlySet<string>): CaptureProblem {
+  const listedItems = new Set(p.items.map((i) => `${i.gtin}/${i.serial}`));
+  const listedContainers = new Set(p.children.map((c) => c.sscc));
+  // Report against the form the list is closest to.
+  const listsNested = [...listedItems].some((k) => content.all.has(k) && !content.direct.has(k));
+  const allForm = listsNested || (listedContainers.size === 0 && content.containers.size > 0);
+  const refItems = allForm ? content.all : content.direct;
+  const refContainers = allForm && listedContainers.size === 0 ? new Set<string>() : content.containers;
+  const where = allForm ? 'in it' : 'directly in it';
+  const extra = [
+    ...p.items.filter((i) => !refItems.has(`${i.gtin}/${i.serial}`)).map((i) => i.written),
+    ...p.children.filter((c) => !refContainers.has(c.sscc)).map((c) => c.written),
+  ];
+  const unlisted = [...refItems].filter(([k]) => !listedItems.has(k));
+  const named = unlisted.filter(([, v]) => covered.has(v.id)).map(([, v]) => v.sgtin);
+  const hidden = unlisted.length - named.length;
+  const missing = [...named.slice(0, 10), ...[...refContainers].filter((c) => !listedContainers.has(c)).map((c) => `container ${c}`)];
+  const more = named.length - Math.min(named.length, 10) + hidden;
+  const parts: string[] = [];
+  if (extra.length > 0) parts.push(`listed but not ${where}: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ` and ${extra.length - 10} more` : ''}`);
+  if (missing.length > 0 || more > 0) parts.push(`${where} but not listed: ${[...missing, ...(more > 0 ? [`${more} more item(s)`] : [])].join(', ')}`);
+  return problem(
+    p.index, p.eventID, 'childEPCs',
+    `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
+    'INVALID',
+  );
 }

@@ -32,7 +32,10 @@ import {
   structureProblems,
 } from '../core/epcis-import.ts';
 import { eventPath, validateEpcisDocument } from '../core/epcis-validate.ts';
-import { type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, partyNames, serviceProblem } from '../core/epcis-capture.ts';
+import {
+  type ContainerContent, type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, packProblem, partyNames, serviceProblem, unpackListMatches,
+  unpackMismatchProblem,
+} from '../core/epcis-capture.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
 import { readScope } from '../core/rights.ts';
 import { DEFAULT_FIELD_LIMITS, checkJson, checkOptionalText } from '../core/text.ts';
@@ -111,6 +114,9 @@ export type EpcisCaptureResult = EpcisCaptureSuccess | EpcisCaptureFailure;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Capture
+
+/** An event id no event has. */
+const NIL_EVENT_ID = '00000000-0000-0000-0000-000000000000';
 
 class CaptureAbort extends Error {
   constructor(readonly result: EpcisCaptureFailure) {
@@ -233,10 +239,10 @@ async function captureInTransaction(
   const eventIDs = [...new Set(planned.map((p) => p.eventID))];
   const captures = await findCaptures(trx, eventIDs);
   const exports = await ownExports(trx, planned, document);
-  const candidates = [...new Set([...captures.map((c) => c.event_id), ...exports.values()])];
-  const visible = candidates.length === 0
-    ? new Set<string>()
-    : await visibleEventIds(trx, readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now), candidates);
+  // The same statements whether or not anyone captured these events before (the nil id keeps the visibility query
+  // when there is nothing to check): a capture the caller may not read takes the path of no capture at all.
+  const candidates = [NIL_EVENT_ID, ...new Set([...captures.map((c) => c.event_id), ...exports.values()])];
+  const visible = await visibleEventIds(trx, readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now), candidates);
   const priors: PriorCapture[] = [
     ...captures.map((c) => ({ eventID: c.epcis_event_id, ledgerEventId: c.event_id, capturedBy: c.actor_id, visible: visible.has(c.event_id) })),
     ...[...exports].map(([eventID, ledgerEventId]) => ({ eventID, ledgerEventId, capturedBy: null, visible: visible.has(ledgerEventId) })),
@@ -311,7 +317,7 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
       if (e instanceof AlreadyPackedError) return e.failure;
       throw e;
     });
-    if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packProblem(trx, p, r)]));
+    if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packRefusal(trx, p, r)]));
     return r.event.id;
   }
   if (p.op === 'unpack') {
@@ -319,8 +325,10 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
     const r = await unpackItemsIn(trx, deps, caller, { container: p.container, occurredAt: p.occurredAt, location: p.location });
     if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
     // Checked once the ledger accepted the unpacking (the caller holds the items): the report may name them.
-    const mismatch = before ? await contentMismatch(trx, p, before, r.event.id) : null;
-    if (mismatch) throw new CaptureAbort(rejection([mismatch]));
+    if (before && !unpackListMatches(p, before)) {
+      // What the report may name: the items the caller's UNPACK covered.
+      throw new CaptureAbort(rejection([unpackMismatchProblem(p, before, new Set(await findEventItemIds(trx, r.event.id)))]));
+    }
     return r.event.id;
   }
   const r = await recordEventIn(trx, deps, caller, {
@@ -335,27 +343,14 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
   return r.event.id;
 }
 
-/** A refused PACK; "item {id} is already packed" is reported with the item as the document names it. */
-async function packProblem(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
+/** A refused PACK: an already packed item is reported as the document names it (`core/epcis-capture.ts` packProblem). */
+async function packRefusal(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
   const packed = f.kind === 'ValidationError' && f.subject?.type === 'packedItem' ? f.subject : null;
-  if (packed) {
-    const [row] = await findItemsByIds(trx, [packed.itemId]);
-    const listed = row ? p.items.find((i) => i.gtin === row.gtin && i.serial === row.serial) : undefined;
-    if (listed) {
-      return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed.container}; unpack it first (or list that container among the children)`, 'INVALID');
-    }
-  }
-  return serviceProblem(p, f);
+  const [row] = packed ? await findItemsByIds(trx, [packed.itemId]) : [];
+  return packProblem(p, f, row ?? null);
 }
 
-interface ContainerContent {
-  /** `gtin/serial` → item, for the items packed directly in the container and for every item at any depth. */
-  direct: Map<string, { id: string; sgtin: string }>;
-  all: Map<string, { id: string; sgtin: string }>;
-  /** Child containers packed directly in it. */
-  containers: Set<string>;
-}
-
+/** What container `sscc` holds now, directly and at any depth (the facts `unpackListMatches` judges). */
 async function containerContent(trx: Trx, sscc: string): Promise<ContainerContent> {
   const members = await containerMembers(trx, sscc);
   const directIds = new Set(members.flatMap((m) => (m.item_id ? [m.item_id] : [])));
@@ -370,51 +365,6 @@ async function containerContent(trx: Trx, sscc: string): Promise<ContainerConten
   }
   return { direct, all, containers };
 }
-
-/**
- * An UNPACK's `childEPCs` against the content the container had: accepted when they are its direct children (items and
- * containers packed directly in it: EPCIS), or every item inside it at any depth, with or without its direct child
- * containers (what this ledger's export lists). Otherwise the problem names what is listed but not inside, and what is
- * inside but not listed (items the caller's UNPACK covered by name, others counted).
- */
-async function contentMismatch(trx: Trx, p: PlannedAggregation, content: ContainerContent, eventId: string): Promise<CaptureProblem | null> {
-  const listedItems = new Set(p.items.map((i) => `${i.gtin}/${i.serial}`));
-  const listedContainers = new Set(p.children.map((c) => c.sscc));
-  const same = (a: Set<string>, b: Iterable<string>) => {
-    const bs = new Set(b);
-    return a.size === bs.size && [...a].every((x) => bs.has(x));
-  };
-  const directItems = same(listedItems, content.direct.keys());
-  const allItems = same(listedItems, content.all.keys());
-  const directContainers = same(listedContainers, content.containers);
-  if ((directContainers && (directItems || allItems)) || (listedContainers.size === 0 && allItems)) return null;
-
-  // Report against the form the list is closest to.
-  const listsNested = [...listedItems].some((k) => content.all.has(k) && !content.direct.has(k));
-  const allForm = listsNested || (listedContainers.size === 0 && content.containers.size > 0);
-  const refItems = allForm ? content.all : content.direct;
-  const refContainers = allForm && listedContainers.size === 0 ? new Set<string>() : content.containers;
-  const where = allForm ? 'in it' : 'directly in it';
-  const extra = [
-    ...p.items.filter((i) => !refItems.has(`${i.gtin}/${i.serial}`)).map((i) => i.written),
-    ...p.children.filter((c) => !refContainers.has(c.sscc)).map((c) => c.written),
-  ];
-  const covered = new Set(await findEventItemIds(trx, eventId));
-  const unlisted = [...refItems].filter(([k]) => !listedItems.has(k));
-  const named = unlisted.filter(([, v]) => covered.has(v.id)).map(([, v]) => v.sgtin);
-  const hidden = unlisted.length - named.length;
-  const missing = [...named.slice(0, 10), ...[...refContainers].filter((c) => !listedContainers.has(c)).map((c) => `container ${c}`)];
-  const more = named.length - Math.min(named.length, 10) + hidden;
-  const parts: string[] = [];
-  if (extra.length > 0) parts.push(`listed but not ${where}: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ` and ${extra.length - 10} more` : ''}`);
-  if (missing.length > 0 || more > 0) parts.push(`${where} but not listed: ${[...missing, ...(more > 0 ? [`${more} more item(s)`] : [])].join(', ')}`);
-  return problem(
-    p.index, p.eventID, 'childEPCs',
-    `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
-    'INVALID',
-  );
-}
-
 
 function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {
   const recorded = events.filter((e) => e.status === 'RECORDED').length;

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, partyNames, resolveParty, serviceProblem } from '../../src/core/epcis-capture.ts';
+import {
+  type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, packProblem, partyNames, resolveParty, serviceProblem, unpackListMatches,
+  unpackMismatchProblem,
+} from '../../src/core/epcis-capture.ts';
 import { type Json, type Planned, type PlannedRecord, mapEvent, planEvents } from '../../src/core/epcis-import.ts';
 import { conflict, denied, invalid, notFound } from '../../src/core/failures.ts';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
@@ -223,4 +226,47 @@ it('epcis-capture.ts stays pure: it imports only sibling core modules', () => {
   expect(imports.length).toBeGreaterThan(0);
   expect(imports.every((i) => /^\.\/[\w-]+\.ts$/.test(i))).toBe(true);
   expect(source).not.toMatch(/\bDate\.now\(|new Date\(\)/);
+});
+
+describe('packProblem and the UNPACK content rule', () => {
+  const box = withCheck('09506000000000001');
+  const inner = withCheck('09506000000000002');
+  const aggregation = (action: 'ADD' | 'DELETE', childEPCs: string[]) => plan([{
+    type: 'AggregationEvent', eventTime: '2026-03-01T10:00:00.000+01:00', eventTimeZoneOffset: '+01:00', action, bizStep: action === 'ADD' ? 'packing' : 'unpacking',
+    parentID: `https://id.gs1.org/00/${box}`, childEPCs,
+  }])[0] as Extract<Planned, { op: 'pack' | 'unpack' }>;
+  const entry = (serial: string) => [`${GTIN}/${serial}`, { id: `id-${serial}`, sgtin: item(serial) }] as const;
+  // A1 directly in the box, A2 and A3 inside the inner case, which is in the box.
+  const content = { direct: new Map([entry('A1')]), all: new Map([entry('A1'), entry('A2'), entry('A3')]), containers: new Set([inner]) };
+
+  it('an already packed item is named as the document lists it; without the stored item, the plain refusal', () => {
+    const p = aggregation('ADD', [item('A9'), `https://id.gs1.org/01/${GTIN}/21/A1`]);
+    const f = invalid('items', 'item id-A1 is already packed', { type: 'packedItem', itemId: 'id-A1', container: inner });
+    expect(packProblem(p, f, { gtin: GTIN, serial: 'A1' })).toMatchObject({
+      field: 'childEPCs[1]', code: 'INVALID', reason: `https://id.gs1.org/01/${GTIN}/21/A1 is already packed in container ${inner}; unpack it first (or list that container among the children)`,
+    });
+    expect(packProblem(p, f, null)).toEqual(serviceProblem(p, f));
+    // A stored item the document does not list (a corrupted subject) is not invented into the report.
+    expect(packProblem(p, f, { gtin: GTIN, serial: 'ZZ' })).toEqual(serviceProblem(p, f));
+  });
+
+  it('accepts the direct children, or every item with or without the direct child containers', () => {
+    expect(unpackListMatches(aggregation('DELETE', [item('A1'), `urn:epc:id:sscc:9506000.0000000002`]), content)).toBe(true);
+    expect(unpackListMatches(aggregation('DELETE', [item('A1'), item('A2'), item('A3')]), content)).toBe(true);
+    expect(unpackListMatches(aggregation('DELETE', [item('A3'), item('A1'), item('A2'), `https://id.gs1.org/00/${inner}`]), content)).toBe(true);
+  });
+
+  it('refuses anything else, naming only the items the caller\'s UNPACK covered and counting the others', () => {
+    const partial = aggregation('DELETE', [item('A1'), item('A2'), item('A9')]);
+    expect(unpackListMatches(partial, content)).toBe(false);
+    const seen = unpackMismatchProblem(partial, content, new Set(['id-A1', 'id-A2', 'id-A3']));
+    expect(seen).toMatchObject({ field: 'childEPCs', code: 'INVALID' });
+    expect(seen.reason).toContain(`listed but not in it: ${item('A9')}; in it but not listed: ${item('A3')}`);
+    const hidden = unpackMismatchProblem(partial, content, new Set(['id-A1', 'id-A2']));
+    expect(hidden.reason).toContain('in it but not listed: 1 more item(s)');
+    expect(hidden.reason).not.toContain(item('A3'));
+    // The direct form is missing its child container.
+    expect(unpackListMatches(aggregation('DELETE', [item('A1')]), content)).toBe(false);
+    expect(unpackMismatchProblem(aggregation('DELETE', [item('A1')]), content, new Set()).reason).toContain('in it but not listed: 2 more item(s)');
+  });
 });
