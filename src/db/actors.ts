@@ -86,9 +86,12 @@ export async function findKeysOfActors(db: DbOrTrx, actorIds: readonly string[])
   return db.selectFrom('api_keys').selectAll().where('actor_id', 'in', actorIds).orderBy('created_at').execute();
 }
 
-/** Non-operator actors with this GLN (a GLN is not unique: several actors may share a location). */
+/**
+ * Actors with this GLN (a GLN is not unique: several actors may share a location), at most 10; the operator too if it
+ * has one: whether it counts as a party is core's rule (`core/party.ts` isParty).
+ */
 export async function findActorsByGln(db: DbOrTrx, gln: string): Promise<ActorRow[]> {
-  return db.selectFrom('actors').selectAll().where('gln', '=', gln).where('is_operator', '=', false).orderBy('id').limit(10).execute();
+  return db.selectFrom('actors').selectAll().where('gln', '=', gln).orderBy('id').limit(10).execute();
 }
 
 /** One directory row: what naming a partner needs, nothing more (no keys, prefixes or operator flag). */

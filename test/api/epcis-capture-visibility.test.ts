@@ -3,6 +3,7 @@
  * what read paths hide"). Such an event is judged as a new one; once recorded, the caller's own capture answers its
  * retries, exactly as for an event nobody else captured. Through the HTTP binding (jobs) and GraphQL.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -116,5 +117,26 @@ describe("capturing an event another actor captured and the caller may not read"
     const fresh = await capture(shop, useReport('2026-01-20T10:00:00.000+01:00'));
     expect(captured.status).toBe(fresh.status);
     expect(captured.body.problems.map((p: Json) => [p.field, p.code, p.rule, p.reason])).toEqual(fresh.body.problems.map((p: Json) => [p.field, p.code, p.rule, p.reason]));
+  });
+});
+
+describe('the operator is never a party, whatever GLN it carries', () => {
+  it('a destination GLN only the operator holds reads as an unknown GLN, in capture and in the mutations', async () => {
+    const operatorGln = withCheck('400000100077');
+    const unknownGln = withCheck('400000100088');
+    await sql`UPDATE actors SET gln = ${operatorGln} WHERE is_operator`.execute(db.db);
+    const ship = (gln: string) => asDocument([{
+      type: 'ObjectEvent', eventTime: '2026-01-21T10:00:00.000+01:00', eventTimeZoneOffset: '+01:00', action: 'OBSERVE', bizStep: 'shipping',
+      epcList: [item('V1')], destinationList: [{ type: 'owning_party', destination: `https://id.gs1.org/417/${gln}` }],
+    }]);
+    const [toOperator, toNobody] = [await capture(reseller, ship(operatorGln)), await capture(reseller, ship(unknownGln))];
+    expect(toOperator.status).toBe(400);
+    const outline = (r: Json, gln: string) => r.body.problems.map((p: Json) => [p.field, p.code, p.reason.replace(gln, '?')]);
+    expect(outline(toOperator, operatorGln)).toEqual(outline(toNobody, unknownGln));
+    expect(toOperator.body.problems[0]).toMatchObject({ field: 'destinationList[0].destination', code: 'NOT_FOUND' });
+    const shipItems = async (gln: string) => (await lifecycle(srv, reseller, 'shipItems', { items: [item('V1')], to: gln, occurredAt: '2026-01-21T10:00:00.000+01:00' }));
+    const [a, b] = [await shipItems(operatorGln), await shipItems(unknownGln)];
+    expect(a.__typename).toBe('NotFoundError');
+    expect({ ...a, message: a.message.replace(operatorGln, '?') }).toEqual({ ...b, message: b.message.replace(unknownGln, '?') });
   });
 });
