@@ -6,8 +6,9 @@
  * Pure: no I/O, no clock; runs in a browser.
  */
 import { KIND_DATA_FIELDS } from './event-data.ts';
-import { type CaptureProblem, type PartyRef, type Planned, type PlannedAggregation, type PlannedRecord, dataPath, problem } from './epcis-import.ts';
-import type { Failure } from './failures.ts';
+import { type CaptureProblem, type ItemRef, type PartyRef, type Planned, type PlannedAggregation, type PlannedRecord, dataPath, problem } from './epcis-import.ts';
+import { type Failure, type ValidationFailure, invalid } from './failures.ts';
+import { parseDigitalLink, parseSgtinUrn } from './identifiers.ts';
 import { isParty } from './party.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -256,4 +257,42 @@ export function unpackMismatchProblem(p: PlannedAggregation, content: ContainerC
     `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
     'INVALID',
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Items named by the document (bulk path)
+
+/** The key the bulk path finds an item under: its GTIN-14 and serial. */
+export const itemKey = (gtin: string, serial: string): string => `${gtin}/${serial}`;
+
+/** GTIN-14 and serial of an SGTIN URN or item Digital Link reference; null for any other kind; an error for a bad one. */
+export function refKey(ref: ItemRef): { ok: true; gtin: string; serial: string } | { ok: false; error: string } | null {
+  const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : ref.kind === 'digitalLink' ? parseDigitalLink(ref.value) : null;
+  if (p === null) return null;
+  return p.ok ? { ok: true, gtin: p.value.gtin14, serial: p.value.serial } : { ok: false, error: p.error };
+}
+
+/**
+ * The items an event names, as `recordEvent` resolves them: a reference that names no item and one naming an item the
+ * caller may not see (`visible`) are both "missing", listed as submitted and in submission order, so the answer is
+ * the same whether or not the item exists. A malformed reference is a ValidationError on `items`; no reference at all
+ * is one too.
+ */
+export function resolveNamedItems<T>(
+  refs: readonly ItemRef[],
+  byKey: ReadonlyMap<string, T>,
+  visible: (item: T) => boolean,
+): { kind: 'ok'; items: T[] } | { kind: 'missing'; refs: string[] } | ValidationFailure {
+  const items: T[] = [];
+  const missing: string[] = [];
+  for (const ref of refs) {
+    const key = refKey(ref);
+    if (key && !key.ok) return invalid('items', `${ref.value} is not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${key.error}`);
+    const item = key ? byKey.get(itemKey(key.gtin, key.serial)) : undefined;
+    if (item !== undefined && visible(item)) items.push(item);
+    else missing.push(ref.value);
+  }
+  if (missing.length > 0) return { kind: 'missing', refs: missing };
+  if (items.length === 0) return invalid('items', 'the selection contains no items');
+  return { kind: 'ok', items };
 }

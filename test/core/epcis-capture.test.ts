@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, packProblem, partyNames, resolveParty, serviceProblem, unpackListMatches,
-  unpackMismatchProblem,
+  type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, itemKey, packProblem, partyNames, resolveNamedItems, resolveParty, serviceProblem,
+  unpackListMatches, unpackMismatchProblem,
 } from '../../src/core/epcis-capture.ts';
 import { type Json, type Planned, type PlannedRecord, mapEvent, planEvents } from '../../src/core/epcis-import.ts';
 import { conflict, denied, invalid, notFound } from '../../src/core/failures.ts';
@@ -217,6 +217,33 @@ describe('serviceProblem: a refused write pointed at the EPCIS field it came fro
     expect(serviceProblem(pack!, invalid('container', 'bad', { type: 'container', sscc: box })).field).toBe('parentID');
     const [commission] = plan([ev({ action: 'ADD', bizStep: 'commissioning', readPoint: { id: 'Plant 1' }, ilmd: { 'cbvmda:lotNumber': 'L1' } })]);
     expect(serviceProblem(commission!, conflict('batch exists', { type: 'batch', gtin: GTIN, lot: 'L1' }))).toMatchObject({ field: 'ilmd.cbvmda:lotNumber', code: 'CONFLICT' });
+  });
+});
+
+describe('resolveNamedItems: the items an event names (bulk path), as recordEvent resolves them', () => {
+  const stored = new Map([[itemKey(GTIN, 'A1'), { id: 'a1', mine: true }], [itemKey(GTIN, 'A2'), { id: 'a2', mine: false }]]);
+  const sgtin = (serial: string) => ({ kind: 'sgtin' as const, value: item(serial) });
+  const link = (serial: string) => ({ kind: 'digitalLink' as const, value: `https://id.gs1.org/01/${GTIN}/21/${serial}` });
+  const mine = (i: { mine: boolean }) => i.mine;
+
+  it('finds items by SGTIN URN or Digital Link, in submission order', () => {
+    expect(resolveNamedItems([link('A1'), sgtin('A1')], stored, () => true)).toEqual({ kind: 'ok', items: [stored.get(itemKey(GTIN, 'A1')), stored.get(itemKey(GTIN, 'A1'))] });
+    expect(resolveNamedItems([sgtin('A2'), sgtin('A1')], stored, () => true)).toMatchObject({ kind: 'ok', items: [{ id: 'a2' }, { id: 'a1' }] });
+  });
+
+  it('an item the caller may not see is missing exactly as one that does not exist', () => {
+    const hidden = resolveNamedItems([sgtin('A1'), sgtin('A2')], stored, mine);
+    const absent = resolveNamedItems([sgtin('A1'), sgtin('A9')], stored, mine);
+    expect(hidden).toEqual({ kind: 'missing', refs: [item('A2')] });
+    expect(absent).toEqual({ kind: 'missing', refs: [item('A9')] });
+    // Every missing one is listed, as submitted, in order; an id reference never names an item here.
+    expect(resolveNamedItems([link('A9'), sgtin('A2'), { kind: 'id', value: 'a1' }], stored, mine)).toEqual({ kind: 'missing', refs: [link('A9').value, item('A2'), 'a1'] });
+  });
+
+  it('a malformed reference or an empty selection is a ValidationError on items', () => {
+    const bad = resolveNamedItems([sgtin('A1'), { kind: 'sgtin', value: 'urn:epc:id:sgtin:12.34.A1' }], stored, () => true);
+    expect(bad).toMatchObject({ kind: 'ValidationError', field: 'items' });
+    expect(resolveNamedItems([], stored, () => true)).toEqual({ kind: 'ValidationError', field: 'items', message: 'the selection contains no items' });
   });
 });
 
