@@ -170,7 +170,10 @@ builder.queryField('epcisDocument', (t) =>
 const CaptureStatusEnum = builder.enumType('EpcisCaptureStatus', {
   values: {
     RECORDED: { description: 'Recorded as a new ledger event by this capture.' },
-    ALREADY_CAPTURED: { description: 'An earlier capture recorded this event (same CBV 2.0 hash ID); nothing new was written.' },
+    ALREADY_CAPTURED: {
+      description: 'An earlier capture recorded this event (same CBV 2.0 hash ID): your own, or one whose event you may read; nothing new was written. ' +
+        'A capture by someone else that you may not read is not one: the event is then recorded (or refused) as a new one.',
+    },
     DUPLICATE_IN_DOCUMENT: { description: 'The same event appears earlier in this document.' },
   } as const,
 });
