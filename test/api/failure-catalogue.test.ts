@@ -7,6 +7,7 @@ import { FAILURE_KINDS, type FailureOf, RULE_CODES, denied } from '../../src/cor
 import { MUTATION_FAILURES, failureToGraphQL } from '../../src/graphql/types/errors.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { CREATE_ACTOR_FAILURES, type CreateActorResult } from '../../src/services/create-actor.ts';
+import { CAPTURE_EPCIS_FAILURES, type EpcisCaptureResult } from '../../src/services/epcis-capture.ts';
 import type { SetLinksResult } from '../../src/services/set-links.ts';
 
 // Issue 11: failures are structured values from one catalogue (src/core/failures.ts); each use case declares what it
@@ -52,6 +53,11 @@ describe('mutation unions are derived from the use cases’ failure declarations
     const wrongRule: SetLinksResult = denied('NOT_GRANTOR', 'x');
     const declared: FailureOf<typeof CREATE_ACTOR_FAILURES> = denied('OPERATOR_REQUIRED', 'only the operator');
     expect([notDeclared.kind, wrongRule.kind, declared.kind]).toEqual(['NotFoundError', 'PermissionDeniedError', 'PermissionDeniedError']);
+    // @ts-expect-error the EPCIS capture declares no NotFoundError (a missing item is a problem of its EpcisCaptureError)
+    const notCaptured: EpcisCaptureResult = { kind: 'NotFoundError', message: 'x' };
+    const refused: FailureOf<typeof CAPTURE_EPCIS_FAILURES> = { kind: 'EpcisCaptureError', code: 'LIMIT', message: 'too big', problems: [] };
+    expect(failureToGraphQL(refused)).toEqual({ __typename: 'EpcisCaptureError', code: 'LIMIT', message: 'too big', problems: [] });
+    expect(notCaptured.kind).toBe('NotFoundError');
     expect(failureToGraphQL(declared)).toEqual({ __typename: 'PermissionDeniedError', rule: 'OPERATOR_REQUIRED', message: 'only the operator', items: [] });
   });
 });
