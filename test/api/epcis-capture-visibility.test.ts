@@ -6,7 +6,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
-import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { findActorsByIds } from '../../src/db/actors.ts';
+import { captureEpcisDocument } from '../../src/services/epcis-capture.ts';
+import { openTestDatabase, statementCounter, type TestDatabase } from '../helpers/db.ts';
 import { captureAndWait } from '../helpers/epcis-capture.ts';
 import { createTestActor, lifecycle, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -117,6 +119,20 @@ describe("capturing an event another actor captured and the caller may not read"
     const fresh = await capture(shop, useReport('2026-01-20T10:00:00.000+01:00'));
     expect(captured.status).toBe(fresh.status);
     expect(captured.body.problems.map((p: Json) => [p.field, p.code, p.rule, p.reason])).toEqual(fresh.body.problems.map((p: Json) => [p.field, p.code, p.rule, p.reason]));
+  });
+
+  it('takes the same statements as for an event nobody captured (no timing difference to measure)', async () => {
+    const counter = statementCounter();
+    const deps = { db: db.db.withPlugin(counter.plugin), signer: srv.signer, now: () => new Date(), maxClockSkewMs: 300_000 };
+    const [caller] = await findActorsByIds(db.db, [Buffer.from(shop.id, 'base64').toString('utf8').split(':')[1]!]);
+    const cost = async (document: Json) => {
+      const before = counter.n;
+      const r = await captureEpcisDocument(deps, caller!, { document });
+      expect(r.kind).toBe('EpcisCaptureError');
+      return counter.n - before;
+    };
+    // Before the fix, a capture by someone else cost two more statements (the caller's grants, the event's visibility).
+    expect(await cost(OTHERS_DOC)).toBe(await cost(useReport('2026-01-22T10:00:00.000+01:00')));
   });
 });
 
