@@ -37,8 +37,8 @@
  * turns back into that URI), other ids as written, `provenant:location` as text.
  * Time: `eventTime` in `eventTimeZoneOffset` (or `provenant:timezoneOffset`, which the export writes when the original
  * offset is outside EPCIS's range). `recordTime` is not taken: the ledger records its own.
- * `provenant:data` keys are un-prefixed and must be fields of the kind (`authorizedBy` is dropped: the ledger derives
- * it from the caller's own grants). Fields the ledger does not keep (bizTransactionList, certificationInfo, other extensions,
+ * `provenant:data` keys are un-prefixed and must be fields of the kind (`authorizedBy` is dropped with a warning: the
+ * ledger derives it from the caller's own grants). Fields the ledger does not keep (bizTransactionList, certificationInfo, other extensions,
  * …) are accepted and listed as warnings of the event.
  *
  */
@@ -435,8 +435,12 @@ function placeOf(event: Json, fail: Fail, warnings: string[], limits: FieldLimit
   return location;
 }
 
-/** `provenant:data` without its prefixes (and without `authorizedBy`), its keys checked against the kind's fields. */
-function dataOf(event: Json, kind: LedgerKind, fail: Fail): { [k: string]: JsonValue } {
+/**
+ * `provenant:data` without its prefixes, its keys checked against the kind's fields. A stated `authorizedBy` (in any
+ * spelling of its key that un-prefixes to it) is dropped with a warning, never stored: the ledger records the grants
+ * the capturing actor itself relied on, decided when the event is recorded (a client cannot claim another's grant).
+ */
+function dataOf(event: Json, kind: LedgerKind, fail: Fail, warnings: string[]): { [k: string]: JsonValue } {
   const rawData = event[`${P}data`];
   let data: { [k: string]: JsonValue } = {};
   if (rawData !== undefined) {
@@ -444,7 +448,10 @@ function dataOf(event: Json, kind: LedgerKind, fail: Fail): { [k: string]: JsonV
     if (!d) fail(`${P}data`, `${P}data must be an object`);
     else data = { ...(d as { [k: string]: JsonValue }) };
   }
-  if ('authorizedBy' in data) delete data['authorizedBy']; // the ledger derives it from the caller's own grants
+  if (Object.hasOwn(data, 'authorizedBy')) {
+    delete data['authorizedBy'];
+    warnings.push(`${P}data.authorizedBy is not kept: the ledger records the grants the capturing actor relied on`);
+  }
   for (const k of Object.keys(data)) {
     const allowed = KIND_DATA_FIELDS[kind];
     if (!allowed.includes(k)) {
@@ -564,7 +571,7 @@ export function mapEvent(event: Json, ctx: MapContext): Planned | null {
   // --- when, where, why (data)
   const occurredAt = occurrenceOf(event, fail);
   const location = placeOf(event, fail, warnings, ctx.limits);
-  const data = dataOf(event, kind, fail);
+  const data = dataOf(event, kind, fail, warnings);
 
   // Fields the ledger does not keep.
   unkeptFields(event, warnings);
@@ -772,7 +779,7 @@ function mapAggregation(event: Json, ctx: MapContext): PlannedAggregation | null
   // --- when, where, why (data: the ledger derives container / containers; stated ones must agree)
   const occurredAt = occurrenceOf(event, fail);
   const location = placeOf(event, fail, warnings, ctx.limits);
-  const data = dataOf(event, kind, fail);
+  const data = dataOf(event, kind, fail, warnings);
   if (data['container'] !== undefined && container !== '' && data['container'] !== container) {
     fail(`${P}data.container`, `container ${JSON.stringify(data['container'])} contradicts parentID ${parentID} (SSCC ${container})`);
   }

@@ -6,9 +6,13 @@
  * union of its mutation, so a failure a use case can return but its mutation does not map is a type error.
  * Pure: no I/O; runs in a browser.
  */
+import type { EpcisCaptureRejection } from './epcis-import.ts';
 
-/** Failure kinds, each a GraphQL error type of the same name. */
-export const FAILURE_KINDS = ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'] as const;
+/**
+ * Failure kinds, each a GraphQL error type of the same name. `EpcisCaptureError` is a refused EPCIS document: every
+ * problem of every event (`epcis-import.ts` `EpcisCaptureRejection`), each with its own code.
+ */
+export const FAILURE_KINDS = ['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError', 'EpcisCaptureError'] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 /** Rule codes of PermissionDeniedError (`rule`), with what each means. Clients match on these codes, not on messages. */
@@ -57,6 +61,7 @@ export type PermissionFailure<R extends RuleCode = RuleCode> = { kind: 'Permissi
 export type TransitionFailure = { kind: 'InvalidTransitionError'; message: string; items: ItemProblem[] };
 export type ConflictFailure = { kind: 'ConflictError'; message: string; subject?: FailureSubject };
 
+/** A failure of one write; an EPCIS document's refusal (EpcisCaptureError) gathers these, per event, as problems. */
 export type Failure = ValidationFailure | NotFoundFailure | PermissionFailure | TransitionFailure | ConflictFailure;
 
 export const invalid = (field: string, message: string, subject?: FailureSubject): ValidationFailure =>
@@ -79,6 +84,8 @@ export interface FailureSpec<K extends FailureKind = FailureKind, R extends Rule
 export const failureSpec = <const K extends FailureKind, const R extends RuleCode = never>(kinds: readonly K[], rules: readonly R[] = []): FailureSpec<K, R> => ({ kinds, rules });
 
 /** The failure values of kinds `K`; a PermissionDeniedError among them carries one of the rules `R`. */
-export type FailureOfKind<K extends FailureKind, R extends RuleCode> = K extends 'PermissionDeniedError' ? PermissionFailure<R> : Extract<Failure, { kind: K }>;
+export type FailureOfKind<K extends FailureKind, R extends RuleCode> = K extends 'PermissionDeniedError' ? PermissionFailure<R>
+  : K extends 'EpcisCaptureError' ? EpcisCaptureRejection
+  : Extract<Failure, { kind: K }>;
 /** The failures a use case declared in its spec may return. */
 export type FailureOf<S> = S extends FailureSpec<infer K, infer R> ? FailureOfKind<K, R> : never;

@@ -86,9 +86,12 @@ export async function findKeysOfActors(db: DbOrTrx, actorIds: readonly string[])
   return db.selectFrom('api_keys').selectAll().where('actor_id', 'in', actorIds).orderBy('created_at').execute();
 }
 
-/** Non-operator actors with this GLN (a GLN is not unique: several actors may share a location). */
+/**
+ * Actors with this GLN (a GLN is not unique: several actors may share a location), at most 10; the operator too if it
+ * has one: whether it counts as a party is core's rule (`core/party.ts` isParty).
+ */
 export async function findActorsByGln(db: DbOrTrx, gln: string): Promise<ActorRow[]> {
-  return db.selectFrom('actors').selectAll().where('gln', '=', gln).where('is_operator', '=', false).orderBy('id').limit(10).execute();
+  return db.selectFrom('actors').selectAll().where('gln', '=', gln).orderBy('id').limit(10).execute();
 }
 
 /** One directory row: what naming a partner needs, nothing more (no keys, prefixes or operator flag). */
@@ -121,14 +124,11 @@ export async function knownCompanyPrefixes(db: DbOrTrx): Promise<string[]> {
   return rows.rows.map((r) => r.prefix);
 }
 
-/** The actors (operator aside) whose GLN is one of `glns` (capture resolves document parties by GLN). */
-export async function findNonOperatorActorsByGlns(db: DbOrTrx, glns: readonly string[]): Promise<{ id: string; gln: string | null }[]> {
+/**
+ * The actors whose GLN is one of `glns`, the operator included if it has one: who counts as a party is decided in
+ * core (`core/party.ts` isParty), not here.
+ */
+export async function findActorsByGlns(db: DbOrTrx, glns: readonly string[]): Promise<Pick<ActorRow, 'id' | 'gln' | 'is_operator'>[]> {
   if (glns.length === 0) return [];
-  return db.selectFrom('actors').select(['id', 'gln']).where('gln', 'in', [...glns]).where('is_operator', '=', false).execute();
-}
-
-/** The ids among `ids` of existing actors other than the operator. */
-export async function findNonOperatorActorIds(db: DbOrTrx, ids: readonly string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  return (await db.selectFrom('actors').select('id').where('id', 'in', [...ids]).where('is_operator', '=', false).execute()).map((r) => r.id);
+  return db.selectFrom('actors').select(['id', 'gln', 'is_operator']).where('gln', 'in', [...glns]).execute();
 }

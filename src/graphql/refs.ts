@@ -1,4 +1,5 @@
 import type { ActorRow, ApiKeyRow, BatchRow, EventRow, GrantRow, ItemRow, ProductRow } from '../db/types.ts';
+import type { EpcisCaptureRejection } from '../core/epcis-import.ts';
 import type { ItemProblem } from '../services/results.ts';
 import { builder } from './builder.ts';
 
@@ -21,4 +22,6 @@ export const ValidationErrorRef = builder.objectRef<ErrorShape & { field: string
 export const PermissionDeniedErrorRef = builder.objectRef<ErrorShape & { rule: string; items: ItemProblem[] }>('PermissionDeniedError');
 export const InvalidTransitionErrorRef = builder.objectRef<ErrorShape & { items: ItemProblem[] }>('InvalidTransitionError');
 export const ConflictErrorRef = builder.objectRef<ErrorShape>('ConflictError');
+/** A refused EPCIS document (its implementation, with the problem list, is in types/epcis.ts). */
+export const EpcisCaptureErrorRef = builder.objectRef<ErrorShape & Omit<EpcisCaptureRejection, 'kind' | 'message'>>('EpcisCaptureError');
 export const ItemProblemRef = builder.objectRef<ItemProblem>('ItemProblem');

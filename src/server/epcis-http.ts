@@ -38,7 +38,9 @@ import { grantsOf } from '../db/visibility.ts';
 import type { AppDeps } from '../graphql/context.ts';
 import type { Logger } from './logger.ts';
 import { authenticate } from '../services/authenticate.ts';
-import { type CaptureProblemCode, type CapturedEvent, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection } from '../services/epcis-capture.ts';
+import {
+  type CaptureProblemCode, type CapturedEvent, type EpcisCaptureFailure, type EpcisCaptureLimits, captureEpcisDocument, captureLimits, sizeRejection,
+} from '../services/epcis-capture.ts';
 import { type CaptureJob, type CaptureJobFailure, captureJobPage, captureWorkerFor, getCaptureJob, submitCaptureJob } from '../services/capture-jobs.ts';
 import type { ActorRow } from '../db/types.ts';
 import {
@@ -341,6 +343,25 @@ const STATUS_OF: Record<CaptureProblemCode, { status: number; type: ExceptionTyp
   CONFLICT: { status: 409, type: 'ConflictException' },
 };
 
+/** What decides a capture failure's status: its kind (every kind capture declares, and a job's internal error) and code. */
+type CaptureFailureOutline =
+  | { kind: 'EpcisCaptureError'; code: CaptureProblemCode }
+  | { kind: Exclude<EpcisCaptureFailure['kind'], 'EpcisCaptureError'> | 'InternalError' };
+
+/**
+ * The REST status and exception type of a capture failure, synchronous or of a job: a refused document by its
+ * problem code, the other failures by their kind. Takes every failure the capture use case declares
+ * (CAPTURE_EPCIS_FAILURES), so one it may return but this does not map does not typecheck.
+ */
+function captureFailureStatus(f: CaptureFailureOutline): { status: number; type: ExceptionType } {
+  switch (f.kind) {
+    case 'EpcisCaptureError': return STATUS_OF[f.code];
+    case 'ValidationError': return { status: 400, type: 'ValidationException' };
+    case 'ConflictError': return { status: 409, type: 'ConflictException' };
+    case 'InternalError': return { status: 500, type: 'ImplementationException' };
+  }
+}
+
 function limitHeaders(limits: EpcisCaptureLimits): Record<string, string> {
   return {
     'GS1-EPCIS-Capture-Limit': String(limits.maxEvents),
@@ -416,10 +437,10 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
   const ledgerDeps = { db: deps.db, signer: deps.signer, now: deps.now, maxClockSkewMs: deps.config.maxClockSkewMs, fieldLimits: deps.config.fieldLimits };
   if (!sync) {
     const submitted = await submitCaptureJob(deps, actor, { document, text, byteLength: bytes.byteLength, idempotencyKey: key }, limits);
-    if (submitted.kind === 'ValidationError') return problemResponse(400, 'ValidationException', submitted.message, { field: submitted.field });
-    if (submitted.kind === 'EpcisCaptureError') {
-      const { status, type } = STATUS_OF[submitted.code];
-      return problemResponse(status, type, submitted.message, { problems: submitted.problems }, status === 413 ? limitHeaders(limits) : {});
+    if (submitted.kind !== 'ok') {
+      const { status, type } = captureFailureStatus(submitted);
+      const details = submitted.kind === 'EpcisCaptureError' ? { problems: submitted.problems } : { field: submitted.field };
+      return problemResponse(status, type, submitted.message, details, status === 413 ? limitHeaders(limits) : {});
     }
     // While the server shuts down its worker has stopped: the job waits, queued, for the next start. The kick is
     // deferred so this answer is written first: the capture's first phases (hash IDs, validation, mapping) are
@@ -451,16 +472,13 @@ async function captureEndpoint(request: Request, deps: AppDeps, limits: EpcisCap
         }),
         { status: 200, headers: { 'content-type': 'application/json', ...VERSION_HEADERS, ...limitHeaders(limits) } },
       );
-    case 'EpcisCaptureError': {
-      const { status, type } = STATUS_OF[result.code];
-      return problemResponse(status, type, result.message, { problems: result.problems }, status === 413 ? limitHeaders(limits) : {});
+    default: {
+      // A refused document by its code, the other failures by their kind (captureFailureStatus), with their
+      // structured details: the problem list, or the offending input field.
+      const { status, type } = captureFailureStatus(result);
+      const details = result.kind === 'EpcisCaptureError' ? { problems: result.problems } : result.kind === 'ValidationError' ? { field: result.field } : {};
+      return problemResponse(status, type, result.message, details, status === 413 ? limitHeaders(limits) : {});
     }
-    case 'ValidationError':
-      return problemResponse(400, 'ValidationException', result.message, { field: result.field });
-    case 'ConflictError':
-      return problemResponse(409, 'ConflictException', result.message);
-    default:
-      throw new Error(`unexpected capture result ${(result satisfies never as { kind: string }).kind}`);
   }
 }
 
@@ -498,13 +516,8 @@ const withGlobalIds = (events: readonly CapturedEvent[]) => events.map((e) => ({
 
 /** The problem a failed job's document would have been answered with by the synchronous capture. */
 function failureProblem(failure: CaptureJobFailure): { type: string; title: string; status: number } {
-  const answer = (status: number, type: ExceptionType) => ({ type: `epcisException:${type}`, title: failure.message, status });
-  switch (failure.kind) {
-    case 'EpcisCaptureError': return answer(STATUS_OF[failure.code].status, STATUS_OF[failure.code].type);
-    case 'ValidationError': return answer(400, 'ValidationException');
-    case 'ConflictError': return answer(409, 'ConflictException');
-    case 'InternalError': return answer(500, 'ImplementationException');
-  }
+  const { status, type } = captureFailureStatus(failure);
+  return { type: `epcisException:${type}`, title: failure.message, status };
 }
 
 /**

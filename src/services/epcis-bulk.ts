@@ -8,8 +8,8 @@
  * Nothing is written unless every event is accepted: the first refused event is returned, as the one-by-one path
  * would have stopped there.
  */
+import { itemKey, refKey, resolveNamedItems } from '../core/epcis-capture.ts';
 import { canSeeItem, type GrantFact, readScope } from '../core/rights.ts';
-import { parseDigitalLink, parseSgtinUrn } from '../core/identifiers.ts';
 import type { PlannedRecord } from '../core/epcis-import.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import type { Trx } from '../db/connection.ts';
@@ -19,7 +19,7 @@ import { grantsOf, heldItemIds } from '../db/visibility.ts';
 import { appendEvents, type PreparedWrite, prepareEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type RecordEventInput, checkCounterparty, checkRecordInput, dataWithGrants, decideSteps, itemsNotFound } from './record-event.ts';
-import { type Failure, invalid } from './results.ts';
+import type { Failure } from './results.ts';
 import { ownersOf } from './visible-items.ts';
 
 /** Whether the bulk path can write these events: lifecycle events over items named one by one (no containers). */
@@ -28,8 +28,6 @@ export function bulkEligible(planned: readonly { op: string; containers?: readon
 }
 
 export type BulkResult = { kind: 'ok'; eventIds: string[] } | { kind: 'refused'; planned: PlannedRecord; failure: Failure };
-
-const keyOf = (gtin: string, serial: string) => `${gtin}/${serial}`;
 
 /**
  * Records `events` (in order) for `caller` inside the capture's transaction `trx`, as `recordEventIn` would one after
@@ -46,8 +44,8 @@ export async function recordEventsBulk(
   const keys = new Map<string, { gtin: string; serial: string }>();
   for (const { planned } of events) {
     for (const ref of planned.refs) {
-      const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : ref.kind === 'digitalLink' ? parseDigitalLink(ref.value) : null;
-      if (p?.ok) keys.set(keyOf(p.value.gtin14, p.value.serial), { gtin: p.value.gtin14, serial: p.value.serial });
+      const k = refKey(ref);
+      if (k?.ok) keys.set(itemKey(k.gtin, k.serial), { gtin: k.gtin, serial: k.serial });
     }
   }
   const rows = await findItemsByGtinSerial(trx, [...keys.values()]);
@@ -58,7 +56,7 @@ export async function recordEventsBulk(
   const counterpartyIds = [...new Set(events.flatMap((e) => (e.counterpartyId ? [e.counterpartyId] : [])))];
   const counterparties = new Map((await findActorsByIds(trx, counterpartyIds)).map((a) => [a.id, a]));
   // Each item as the earlier events of the document leave it (copies: the loaded rows stay as read).
-  const state = new Map<string, ItemRow>(rows.map((r) => [keyOf(r.gtin, r.serial), { ...r }]));
+  const state = new Map<string, ItemRow>(rows.map((r) => [itemKey(r.gtin, r.serial), { ...r }]));
 
   const prepared: PreparedWrite[] = [];
   for (const { planned, counterpartyId } of events) {
@@ -76,23 +74,14 @@ export async function recordEventsBulk(
       if ('kind' in roles) return refuse(roles as Failure);
       counterpartyRoles = roles;
     }
-    // Resolution as recordEvent does it: a reference that does not resolve and one the caller may not see are both
-    // "not found", named as submitted, in submission order.
-    const items: ItemRow[] = [];
-    const missing: string[] = [];
-    for (const ref of planned.refs) {
-      const p = ref.kind === 'sgtin' ? parseSgtinUrn(ref.value) : ref.kind === 'digitalLink' ? parseDigitalLink(ref.value) : null;
-      if (p && !p.ok) return refuse(invalid('items', `${ref.value} is not a valid ${ref.kind === 'sgtin' ? 'SGTIN' : 'Digital Link'}: ${p.error}`));
-      const item = p ? state.get(keyOf(p.value.gtin14, p.value.serial)) : undefined;
-      const visible = item !== undefined && (scope.allProducts || canSeeItem(scope, {
-        gtin: item.gtin, batchId: item.batch_id, brandOwnerId: owners.get(item.gtin) ?? '', custodianId: item.custodian_id,
-        pendingReceiverId: item.pending_receiver_id, held: held.has(item.id),
-      }));
-      if (visible) items.push(item);
-      else missing.push(ref.value);
-    }
-    if (missing.length > 0) return refuse(itemsNotFound(missing));
-    if (items.length === 0) return refuse(invalid('items', 'the selection contains no items'));
+    // Resolution as recordEvent does it (core: invisible and missing answer alike).
+    const resolved = resolveNamedItems(planned.refs, state, (item) => canSeeItem(scope, {
+      gtin: item.gtin, batchId: item.batch_id, brandOwnerId: owners.get(item.gtin) ?? '', custodianId: item.custodian_id,
+      pendingReceiverId: item.pending_receiver_id, held: held.has(item.id),
+    }));
+    if (resolved.kind === 'missing') return refuse(itemsNotFound(resolved.refs));
+    if (resolved.kind !== 'ok') return refuse(resolved);
+    const items = resolved.items;
     const decided = decideSteps(input.kind, caller, items, owners, grants, { id: counterpartyId, roles: counterpartyRoles }, now);
     if ('kind' in decided) return refuse(decided);
     const event = prepareEvent({

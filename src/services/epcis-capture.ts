@@ -6,8 +6,8 @@
  * Phases:
  * 1. limits (bytes, event count), document type, EPCIS 2.0 structure (`core/epcis-validate.ts`: field-level problems, code SCHEMA);
  * 2. mapping of every event to a ledger write (pure; every problem of every event is reported, not only the first);
- * 3. one database transaction (`withRetries`): capture lock, already-captured check, party resolution (GLN → actor),
- *    then each event through its use case in that transaction (`recordEventIn(trx, …)`, `packItemsIn`, …), one
+ * 3. one database transaction (`withRetries`): capture lock, already-captured check and party resolution (GLN → actor;
+ *    both decided in `core/epcis-capture.ts` from the facts loaded here), then each event through its use case in that transaction (`recordEventIn(trx, …)`, `packItemsIn`, …), one
  *    `epcis_captures` row per recorded event. The first refused event aborts the transaction: nothing of the document
  *    is written. A document of ObjectEvents over existing items takes the bulk path instead (`epcis-bulk.ts`): the
  *    same decisions for all events at once, written with multi-row inserts.
@@ -15,27 +15,33 @@
  * The mapping of each EPCIS event to a ledger write (pure) is `core/epcis-import.ts`, whose module comment lists every rule.
  *
  * Idempotency: each event is identified by the CBV 2.0 hash ID the ledger computes (with the document's `@context`),
- * whatever `eventID` the document states. An event already captured (and visible to the caller) is skipped
- * (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). The ledger's own export of any of
- * its events (recorded through GraphQL or a capture) is that event: it names it by `provenant:contentHash`, and the
- * ledger event exported again (URN or Digital Link form) has the captured event's hash ID. With the document's text
+ * whatever `eventID` the document states. An event the caller captured before, or whose earlier capture it may read,
+ * is skipped (ALREADY_CAPTURED), one repeated inside the document too (DUPLICATE_IN_DOCUMENT). A capture by another
+ * actor that the caller may not read does not exist for the caller: the event is recorded or refused exactly as a new
+ * one, and once recorded the caller's own capture answers its retries (`core/epcis-capture.ts` alreadyCaptured). The
+ * ledger's own export of any of its events (recorded through GraphQL or a capture) is that event: it names it by
+ * `provenant:contentHash`, and the ledger event exported again (URN or Digital Link form) has the captured event's
+ * hash ID. With the document's text
  * (`text`, the HTTP binding passes it) hash IDs are computed from the numbers as written. With an `idempotencyKey`,
  * a retry returns the first response.
  */
 import { epcisEventHashId, jsonNumbersNeedExactParse, parseJsonForHash } from '../core/epcis-hash.ts';
 import {
-  type CaptureProblem, type EpcisCaptureLimits, type EpcisCaptureRejection, EPCIS_CAPTURE_DEFAULTS, type Json, MAX_REPORTED_PROBLEMS, type PartyRef,
-  type Planned, type PlannedAggregation, type PlannedRecord, asObj, dataPath, documentTypeRejection, planEvents, problem, rejection, sizeRejection,
+  type CaptureProblem, type EpcisCaptureLimits, EPCIS_CAPTURE_DEFAULTS, type Json, MAX_REPORTED_PROBLEMS,
+  type Planned, type PlannedAggregation, type PlannedRecord, asObj, documentTypeRejection, planEvents, problem, rejection, sizeRejection,
   structureProblems,
 } from '../core/epcis-import.ts';
 import { eventPath, validateEpcisDocument } from '../core/epcis-validate.ts';
-import { KIND_DATA_FIELDS } from '../core/event-data.ts';
+import {
+  type ContainerContent, type PartyFacts, type PriorCapture, alreadyCaptured, decideCaptureParties, packProblem, partyNames, serviceProblem, unpackListMatches,
+  unpackMismatchProblem,
+} from '../core/epcis-capture.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
 import { readScope } from '../core/rights.ts';
 import { DEFAULT_FIELD_LIMITS, checkJson, checkOptionalText } from '../core/text.ts';
 import type { Trx } from '../db/connection.ts';
 import { containerMembers, itemIdsInContainers } from '../db/containers.ts';
-import { findNonOperatorActorIds, findNonOperatorActorsByGlns } from '../db/actors.ts';
+import { findActorsByGlns, findActorsByIds } from '../db/actors.ts';
 import { findEventItemIds, visibleEventIds } from '../db/events.ts';
 import { findItemsByIds } from '../db/ledger.ts';
 import { lockCaptures } from '../db/pending.ts';
@@ -43,12 +49,12 @@ import type { ActorRow } from '../db/types.ts';
 import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { type EpcisCapturesTable, ledgerExportsByContentHash } from './epcis-query.ts';
-import { capturedEvents, insertCaptures } from '../db/epcis-events.ts';
+import { findCaptures, insertCaptures } from '../db/epcis-events.ts';
 import { checkIdempotency, storeIdempotency } from './idempotency.ts';
 import { AlreadyPackedError, packItemsIn } from './pack-items.ts';
 import { type RecordEventInput, recordEventIn } from './record-event.ts';
 import { registerBatchIn } from './register-batch.ts';
-import { type ConflictFailure, type Failure, type ValidationFailure, conflict, invalid } from './results.ts';
+import { type Failure, type FailureOf, conflict, failureSpec, invalid } from './results.ts';
 import { awaitIntegration, withRetries } from './transaction.ts';
 import { unpackItemsIn } from './unpack-items.ts';
 import { bulkEligible, recordEventsBulk } from './epcis-bulk.ts';
@@ -98,13 +104,22 @@ export interface EpcisCaptureSuccess {
   replayed: boolean;
 }
 
-export type EpcisCaptureResult = EpcisCaptureSuccess | EpcisCaptureRejection | ValidationFailure | ConflictFailure;
+/**
+ * What a capture may fail with: the refused document (every problem of every event), a bad idempotency key, a key
+ * reused with another document. The GraphQL union and the REST problem responses are built from this list.
+ */
+export const CAPTURE_EPCIS_FAILURES = failureSpec(['EpcisCaptureError', 'ValidationError', 'ConflictError']);
+export type EpcisCaptureFailure = FailureOf<typeof CAPTURE_EPCIS_FAILURES>;
+export type EpcisCaptureResult = EpcisCaptureSuccess | EpcisCaptureFailure;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Capture
 
+/** An event id no event has. */
+const NIL_EVENT_ID = '00000000-0000-0000-0000-000000000000';
+
 class CaptureAbort extends Error {
-  constructor(readonly result: EpcisCaptureRejection | ConflictFailure) {
+  constructor(readonly result: EpcisCaptureFailure) {
     super('capture aborted');
   }
 }
@@ -132,62 +147,6 @@ export interface CaptureInput {
    * compare the two: same results).
    */
   writePath?: 'auto' | 'one-by-one';
-}
-
-/**
- * A refused write as a problem of the EPCIS event it came from, pointed at the EPCIS field from the failure's
- * structured values (its input field and subject), never from its message.
- */
-export function serviceProblem(p: Planned, f: Failure): CaptureProblem {
-  // The field of the use case's input → the EPCIS path it was taken from.
-  const fieldFor = (field: string): string => {
-    if (p.op === 'commission') {
-      if (field === 'lot') return p.lotField;
-      if (field === 'producedAt') return 'eventTime';
-      if (field === 'site') return 'readPoint';
-      if (field === 'gtin' || field === 'serials') return p.epcField;
-      const s = /^serials\[(\d+)\]$/.exec(field);
-      if (s) return `${p.epcField}[${s[1]}]`;
-      return field;
-    }
-    if (field === 'occurredAt') return 'eventTime';
-    if (field === 'location') return p.op === 'record' ? p.locationField : 'readPoint';
-    if (p.op === 'pack' || p.op === 'unpack') {
-      if (field === 'container') return 'parentID';
-      return p.epcField;
-    }
-    if (field === 'items' || field === 'containers') return p.epcField;
-    if (field === 'to') return p.partyField;
-    const top = field.split(/[.[]/, 1)[0]!;
-    if (KIND_DATA_FIELDS[p.kind].includes(top)) return dataPath(p.dataPaths, field);
-    return field;
-  };
-  // A failure about a container (its SSCC as subject) points at the childEPCs entry or the parentID naming it.
-  const containerField = (): string | null => {
-    if (p.op !== 'pack' && p.op !== 'unpack') return null;
-    const subject = 'subject' in f ? f.subject : undefined;
-    const ref = subject?.type === 'container' ? subject.sscc : undefined;
-    const child = ref === undefined ? undefined : p.children.find((c) => c.sscc === ref);
-    if (child) return `childEPCs[${child.index}]`;
-    if (ref !== undefined && ref === p.container) return 'parentID';
-    return null;
-  };
-  switch (f.kind) {
-    case 'ValidationError':
-      return problem(p.index, p.eventID, containerField() ?? fieldFor(f.field), f.message, 'INVALID');
-    case 'NotFoundError': {
-      if (p.op === 'pack' || p.op === 'unpack') return problem(p.index, p.eventID, containerField() ?? p.epcField, f.message, 'NOT_FOUND');
-      return problem(p.index, p.eventID, f.subject?.type === 'counterparty' && p.op === 'record' ? p.partyField : p.epcField, f.message, 'NOT_FOUND');
-    }
-    case 'PermissionDeniedError':
-      return problem(p.index, p.eventID, p.epcField, f.message, 'PERMISSION_DENIED', { rule: f.rule, items: f.items });
-    case 'InvalidTransitionError': {
-      const detail = f.items.slice(0, 5).map((i) => `${i.item}: ${i.reason}`).join('; ');
-      return problem(p.index, p.eventID, p.epcField, `${f.message}${detail ? ` (${detail}${f.items.length > 5 ? '; …' : ''})` : ''}`, 'INVALID_TRANSITION', { items: f.items });
-    }
-    case 'ConflictError':
-      return problem(p.index, p.eventID, p.op === 'commission' && f.subject?.type === 'batch' ? p.lotField : p.epcField, f.message, 'CONFLICT');
-  }
 }
 
 /**
@@ -275,57 +234,29 @@ async function captureInTransaction(
     requestHash = check.requestHash;
   }
 
-  // Already captured: skipped when the caller may see the ledger event; otherwise treated as never captured (recorded
-  // or refused on its own merits), so the answer does not reveal another actor's capture.
-  const existing = await capturedEvents(trx, [...new Set(planned.map((p) => p.eventID))]);
-  // The ledger's own export of an event it recorded (through a GraphQL mutation or a capture) is that event.
-  for (const [eventID, ledgerEventId] of await ownExports(trx, planned, document)) if (!existing.has(eventID)) existing.set(eventID, ledgerEventId);
-  const problems: CaptureProblem[] = [];
-  if (existing.size > 0) {
-    const scope = readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now);
-    const visible = await visibleEventIds(trx, scope, [...existing.values()]);
-    for (const [eventID, ledgerId] of existing) if (!visible.has(ledgerId)) existing.delete(eventID);
-  }
+  // Already captured: which earlier capture (or the ledger's own export) answers each hash ID is decided in core
+  // (`alreadyCaptured`): one the caller may not read does not exist for it.
+  const eventIDs = [...new Set(planned.map((p) => p.eventID))];
+  const captures = await findCaptures(trx, eventIDs);
+  const exports = await ownExports(trx, planned, document);
+  // The same statements whether or not anyone captured these events before (the nil id keeps the visibility query
+  // when there is nothing to check): a capture the caller may not read takes the path of no capture at all.
+  const candidates = [NIL_EVENT_ID, ...new Set([...captures.map((c) => c.event_id), ...exports.values()])];
+  const visible = await visibleEventIds(trx, readScope(caller.id, caller.is_operator, await grantsOf(trx, caller.id), now), candidates);
+  const priors: PriorCapture[] = [
+    ...captures.map((c) => ({ eventID: c.epcis_event_id, ledgerEventId: c.event_id, capturedBy: c.actor_id, visible: visible.has(c.event_id) })),
+    ...[...exports].map(([eventID, ledgerEventId]) => ({ eventID, ledgerEventId, capturedBy: null, visible: visible.has(ledgerEventId) })),
+  ];
+  const existing = alreadyCaptured(caller.id, eventIDs, priors);
 
-  // Parties: GLNs and actor ids of this ledger, for the events to record (nothing is checked for captured ones).
+  // Parties: the actors the events to record name (nothing is checked for captured ones), judged in core.
   const toRecord = planned.filter((p): p is PlannedRecord => p.op === 'record' && !existing.has(p.eventID));
-  const refs = toRecord.flatMap((p) => (p.op === 'record' ? [...(p.party ? [p.party] : []), ...p.selfChecks.map((c) => c.party)] : []));
-  const glns = [...new Set(refs.flatMap((r) => ('gln' in r ? [r.gln] : [])))];
-  const actorIds = [...new Set(refs.flatMap((r) => ('actorId' in r ? [r.actorId] : [])))];
-  const byGln = new Map<string, string[]>();
-  const knownIds = new Set<string>();
-  if (glns.length > 0) {
-    for (const a of await findNonOperatorActorsByGlns(trx, glns)) {
-      byGln.set(a.gln!, [...(byGln.get(a.gln!) ?? []), a.id]);
-    }
-  }
-  if (actorIds.length > 0) {
-    for (const id of await findNonOperatorActorIds(trx, actorIds)) knownIds.add(id);
-  }
-  const resolve = (r: PartyRef): { id: string } | { why: string } => {
-    if ('gln' in r) {
-      const found = byGln.get(r.gln) ?? [];
-      if (found.length === 1) return { id: found[0]! };
-      return { why: found.length === 0 ? `no actor with GLN ${r.gln} is known to this ledger` : `GLN ${r.gln} belongs to ${found.length} actors; name one as urn:provenant:actor:{id}` };
-    }
-    return knownIds.has(r.actorId) ? { id: r.actorId } : { why: `no actor ${r.actorId} is known to this ledger` };
-  };
-  const counterpartyOf = new Map<number, string>();
-  const extraWarnings = new Map<number, string[]>();
-  for (const p of toRecord) {
-    for (const check of p.selfChecks) {
-      const r = resolve(check.party);
-      if ('id' in r && r.id !== caller.id) {
-        problems.push(problem(p.index, p.eventID, check.field, `names ${check.party.written}, which is not the capturing actor: ${check.role}`, 'INVALID'));
-      } else if ('why' in r) {
-        extraWarnings.set(p.index, [...(extraWarnings.get(p.index) ?? []), `${check.field} ${check.party.written} is not checked: ${r.why}`]);
-      }
-    }
-    if (!p.party) continue;
-    const r = resolve(p.party);
-    if ('why' in r) problems.push(problem(p.index, p.eventID, p.partyField, r.why, 'NOT_FOUND'));
-    else counterpartyOf.set(p.index, r.id);
-  }
+  const names = partyNames(toRecord);
+  const actors: PartyFacts[] = [
+    ...(await findActorsByGlns(trx, names.glns)),
+    ...(await findActorsByIds(trx, names.actorIds)),
+  ].map((a) => ({ id: a.id, gln: a.gln, isOperator: a.is_operator }));
+  const { problems, counterpartyOf, warnings: extraWarnings } = decideCaptureParties(toRecord, caller.id, actors);
   if (problems.length > 0) throw new CaptureAbort(rejection(problems));
 
   // What to write: each hash ID once (a repeat inside the document is DUPLICATE_IN_DOCUMENT), none already captured.
@@ -365,7 +296,7 @@ async function captureInTransaction(
     rows.push({ epcis_event_id: p.eventID, event_id: ledgerEventId, actor_id: caller.id, source_event_id: p.sourceEventId?.slice(0, 2000) ?? null, captured_at: now });
     captured.push({ ...entry, status: 'RECORDED', ledgerEventId });
   }
-  // A hash ID already captured by an actor who cannot see it keeps its first capture row.
+  // A hash ID another actor captured (an event the caller cannot read) gets the caller's own row beside it.
   await insertCaptures(trx, rows);
   if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'captureEpcisDocument', requestHash, { events: captured });
   return summarize(captured, false);
@@ -386,7 +317,7 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
       if (e instanceof AlreadyPackedError) return e.failure;
       throw e;
     });
-    if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packProblem(trx, p, r)]));
+    if (r.kind !== 'ok') throw new CaptureAbort(rejection([await packRefusal(trx, p, r)]));
     return r.event.id;
   }
   if (p.op === 'unpack') {
@@ -394,8 +325,10 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
     const r = await unpackItemsIn(trx, deps, caller, { container: p.container, occurredAt: p.occurredAt, location: p.location });
     if (r.kind !== 'ok') throw new CaptureAbort(rejection([serviceProblem(p, r)]));
     // Checked once the ledger accepted the unpacking (the caller holds the items): the report may name them.
-    const mismatch = before ? await contentMismatch(trx, p, before, r.event.id) : null;
-    if (mismatch) throw new CaptureAbort(rejection([mismatch]));
+    if (before && !unpackListMatches(p, before)) {
+      // What the report may name: the items the caller's UNPACK covered.
+      throw new CaptureAbort(rejection([unpackMismatchProblem(p, before, new Set(await findEventItemIds(trx, r.event.id)))]));
+    }
     return r.event.id;
   }
   const r = await recordEventIn(trx, deps, caller, {
@@ -410,27 +343,14 @@ async function writeOne(trx: Trx, deps: LedgerDeps, caller: ActorRow, p: Planned
   return r.event.id;
 }
 
-/** A refused PACK; "item {id} is already packed" is reported with the item as the document names it. */
-async function packProblem(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
+/** A refused PACK: an already packed item is reported as the document names it (`core/epcis-capture.ts` packProblem). */
+async function packRefusal(trx: Trx, p: PlannedAggregation, f: Failure): Promise<CaptureProblem> {
   const packed = f.kind === 'ValidationError' && f.subject?.type === 'packedItem' ? f.subject : null;
-  if (packed) {
-    const [row] = await findItemsByIds(trx, [packed.itemId]);
-    const listed = row ? p.items.find((i) => i.gtin === row.gtin && i.serial === row.serial) : undefined;
-    if (listed) {
-      return problem(p.index, p.eventID, `childEPCs[${listed.index}]`, `${listed.written} is already packed in container ${packed.container}; unpack it first (or list that container among the children)`, 'INVALID');
-    }
-  }
-  return serviceProblem(p, f);
+  const [row] = packed ? await findItemsByIds(trx, [packed.itemId]) : [];
+  return packProblem(p, f, row ?? null);
 }
 
-interface ContainerContent {
-  /** `gtin/serial` → item, for the items packed directly in the container and for every item at any depth. */
-  direct: Map<string, { id: string; sgtin: string }>;
-  all: Map<string, { id: string; sgtin: string }>;
-  /** Child containers packed directly in it. */
-  containers: Set<string>;
-}
-
+/** What container `sscc` holds now, directly and at any depth (the facts `unpackListMatches` judges). */
 async function containerContent(trx: Trx, sscc: string): Promise<ContainerContent> {
   const members = await containerMembers(trx, sscc);
   const directIds = new Set(members.flatMap((m) => (m.item_id ? [m.item_id] : [])));
@@ -445,51 +365,6 @@ async function containerContent(trx: Trx, sscc: string): Promise<ContainerConten
   }
   return { direct, all, containers };
 }
-
-/**
- * An UNPACK's `childEPCs` against the content the container had: accepted when they are its direct children (items and
- * containers packed directly in it: EPCIS), or every item inside it at any depth, with or without its direct child
- * containers (what this ledger's export lists). Otherwise the problem names what is listed but not inside, and what is
- * inside but not listed (items the caller's UNPACK covered by name, others counted).
- */
-async function contentMismatch(trx: Trx, p: PlannedAggregation, content: ContainerContent, eventId: string): Promise<CaptureProblem | null> {
-  const listedItems = new Set(p.items.map((i) => `${i.gtin}/${i.serial}`));
-  const listedContainers = new Set(p.children.map((c) => c.sscc));
-  const same = (a: Set<string>, b: Iterable<string>) => {
-    const bs = new Set(b);
-    return a.size === bs.size && [...a].every((x) => bs.has(x));
-  };
-  const directItems = same(listedItems, content.direct.keys());
-  const allItems = same(listedItems, content.all.keys());
-  const directContainers = same(listedContainers, content.containers);
-  if ((directContainers && (directItems || allItems)) || (listedContainers.size === 0 && allItems)) return null;
-
-  // Report against the form the list is closest to.
-  const listsNested = [...listedItems].some((k) => content.all.has(k) && !content.direct.has(k));
-  const allForm = listsNested || (listedContainers.size === 0 && content.containers.size > 0);
-  const refItems = allForm ? content.all : content.direct;
-  const refContainers = allForm && listedContainers.size === 0 ? new Set<string>() : content.containers;
-  const where = allForm ? 'in it' : 'directly in it';
-  const extra = [
-    ...p.items.filter((i) => !refItems.has(`${i.gtin}/${i.serial}`)).map((i) => i.written),
-    ...p.children.filter((c) => !refContainers.has(c.sscc)).map((c) => c.written),
-  ];
-  const covered = new Set(await findEventItemIds(trx, eventId));
-  const unlisted = [...refItems].filter(([k]) => !listedItems.has(k));
-  const named = unlisted.filter(([, v]) => covered.has(v.id)).map(([, v]) => v.sgtin);
-  const hidden = unlisted.length - named.length;
-  const missing = [...named.slice(0, 10), ...[...refContainers].filter((c) => !listedContainers.has(c)).map((c) => `container ${c}`)];
-  const more = named.length - Math.min(named.length, 10) + hidden;
-  const parts: string[] = [];
-  if (extra.length > 0) parts.push(`listed but not ${where}: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ` and ${extra.length - 10} more` : ''}`);
-  if (missing.length > 0 || more > 0) parts.push(`${where} but not listed: ${[...missing, ...(more > 0 ? [`${more} more item(s)`] : [])].join(', ')}`);
-  return problem(
-    p.index, p.eventID, 'childEPCs',
-    `childEPCs do not match the content of container ${p.container}: ${parts.join('; ')}. The ledger unpacks the whole container: list its direct children (the items and containers packed directly in it), every item in it at any depth, or omit childEPCs`,
-    'INVALID',
-  );
-}
-
 
 function summarize(events: CapturedEvent[], replayed: boolean): EpcisCaptureSuccess {
   const recorded = events.filter((e) => e.status === 'RECORDED').length;

@@ -35,7 +35,7 @@ export async function resolveActorName(
   const name = parseActorNameIn(value, field, decodeId);
   if ('field' in name) return name;
   if (name.kind === 'gln') {
-    const found = await findActorsByGln(db, name.gln);
+    const found = (await findActorsByGln(db, name.gln)).filter((a) => isParty({ isOperator: a.is_operator }));
     if (found.length === 0) return notFound(`no actor with GLN ${name.gln} was found`);
     if (found.length > 1) return invalid(field, `GLN ${name.gln} belongs to ${found.length} actors; name one by its id`);
     return { kind: 'ok', actor: found[0]! };

@@ -4,7 +4,7 @@ import { normalizeGtin } from '../../core/identifiers.ts';
 import { findBatch } from '../../db/ledger.ts';
 import type { EventRow } from '../../db/types.ts';
 import {
-  type CaptureProblem, type CapturedEvent, type EpcisCaptureRejection, type EpcisCaptureSuccess, captureEpcisDocument, captureLimits,
+  CAPTURE_EPCIS_FAILURES, type CaptureProblem, type CapturedEvent, type EpcisCaptureSuccess, captureEpcisDocument, captureLimits,
 } from '../../services/epcis-capture.ts';
 import { EPCIS_DEFAULT_PAGE_SIZE, EPCIS_MAX_PAGE_SIZE, parseEpcisQuery } from '../../core/epcis-query-params.ts';
 import { queryEpcisEvents, withCheckpoint } from '../../services/epcis-query.ts';
@@ -12,8 +12,8 @@ import type { ItemProblem } from '../../services/results.ts';
 import { builder } from '../builder.ts';
 import { viewerOf } from '../context.ts';
 import { inputError } from '../pagination.ts';
-import { ConflictErrorRef, ErrorInterface, EventRef, ItemProblemRef, ValidationErrorRef } from '../refs.ts';
-import { failureToGraphQL, success } from './errors.ts';
+import { EpcisCaptureErrorRef, ErrorInterface, EventRef, ItemProblemRef } from '../refs.ts';
+import { failureToGraphQL, resultUnion, success } from './errors.ts';
 import { BatchSelectorInput, EventKindEnum, actorIdOfGlobalId } from './event.ts';
 import { ACTOR_NAME_FORMS, resolveActorName } from '../../services/resolve-actor.ts';
 import { ledgerDeps } from './ledger-deps.ts';
@@ -170,7 +170,10 @@ builder.queryField('epcisDocument', (t) =>
 const CaptureStatusEnum = builder.enumType('EpcisCaptureStatus', {
   values: {
     RECORDED: { description: 'Recorded as a new ledger event by this capture.' },
-    ALREADY_CAPTURED: { description: 'An earlier capture recorded this event (same CBV 2.0 hash ID); nothing new was written.' },
+    ALREADY_CAPTURED: {
+      description: 'An earlier capture recorded this event (same CBV 2.0 hash ID): your own, or one whose event you may read; nothing new was written. ' +
+        'A capture by someone else that you may not read is not one: the event is then recorded (or refused) as a new one.',
+    },
     DUPLICATE_IN_DOCUMENT: { description: 'The same event appears earlier in this document.' },
   } as const,
 });
@@ -218,7 +221,6 @@ const CaptureProblemRef = builder.objectRef<CaptureProblem>('EpcisCaptureProblem
   }),
 });
 
-const EpcisCaptureErrorRef = builder.objectRef<EpcisCaptureRejection & { __typename: string }>('EpcisCaptureError');
 builder.objectType(EpcisCaptureErrorRef, {
   interfaces: [ErrorInterface],
   description: 'The document was refused and nothing of it was recorded.',
@@ -229,14 +231,9 @@ builder.objectType(EpcisCaptureErrorRef, {
   }),
 });
 
-const CaptureResult = builder.unionType('CaptureEpcisDocumentResult', {
-  types: [CaptureSuccess, EpcisCaptureErrorRef, ValidationErrorRef, ConflictErrorRef],
-  resolveType: (value) => (value as { __typename: string }).__typename,
-});
-
 builder.mutationField('captureEpcisDocument', (t) =>
   t.field({
-    type: CaptureResult,
+    type: resultUnion('CaptureEpcisDocument', CaptureSuccess, CAPTURE_EPCIS_FAILURES),
     description:
       'Captures a GS1 EPCIS 2.0 EPCISDocument (JSON-LD): its events are recorded through the same use cases and rights as the lifecycle mutations, all-or-nothing, ' +
       'idempotent on each event\'s CBV 2.0 hash ID. See POST /epcis/capture for the mapping.',
@@ -254,14 +251,7 @@ builder.mutationField('captureEpcisDocument', (t) =>
     },
     resolve: async (_r, { input }, ctx) => {
       const result = await captureEpcisDocument(ledgerDeps(ctx), viewerOf(ctx), { document: input.document, idempotencyKey: input.idempotencyKey ?? null }, captureLimits(ctx.config));
-      switch (result.kind) {
-        case 'ok':
-          return success('CaptureEpcisDocumentSuccess', result);
-        case 'EpcisCaptureError':
-          return { ...result, __typename: 'EpcisCaptureError' };
-        default:
-          return failureToGraphQL(result);
-      }
+      return result.kind === 'ok' ? success('CaptureEpcisDocumentSuccess', result) : failureToGraphQL(result);
     },
   }),
 );

@@ -2,7 +2,7 @@ import type { ObjectRef } from '@pothos/core';
 import { type Failure, type FailureKind, type FailureOfKind, type FailureSpec, RULE_CODES, RULES, type RuleCode } from '../../core/failures.ts';
 import { builder } from '../builder.ts';
 import {
-  ConflictErrorRef, ErrorInterface, InvalidTransitionErrorRef, ItemProblemRef, NotFoundErrorRef, PermissionDeniedErrorRef,
+  ConflictErrorRef, EpcisCaptureErrorRef, ErrorInterface, InvalidTransitionErrorRef, ItemProblemRef, NotFoundErrorRef, PermissionDeniedErrorRef,
   ValidationErrorRef,
 } from '../refs.ts';
 
@@ -64,6 +64,7 @@ const ERROR_REFS = {
   PermissionDeniedError: PermissionDeniedErrorRef,
   InvalidTransitionError: InvalidTransitionErrorRef,
   ConflictError: ConflictErrorRef,
+  EpcisCaptureError: EpcisCaptureErrorRef,
 } as const satisfies Record<FailureKind, unknown>;
 export type ErrorName = keyof typeof ERROR_REFS;
 
@@ -71,7 +72,7 @@ export type ErrorName = keyof typeof ERROR_REFS;
 export type GraphQLFailure<F> = F extends { kind: infer K } ? Omit<F, 'kind'> & { __typename: K } : never;
 
 /** A service failure as the GraphQL object its union member expects. */
-export function failureToGraphQL<F extends Failure>(f: F): GraphQLFailure<F> {
+export function failureToGraphQL<F extends Failure | FailureOfKind<'EpcisCaptureError', never>>(f: F): GraphQLFailure<F> {
   const { kind, ...rest } = f;
   return { __typename: kind, ...rest } as GraphQLFailure<F>;
 }
