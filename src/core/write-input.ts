@@ -93,10 +93,10 @@ export type CheckedFields<D extends InputDeclaration> = { [K in keyof D]: D[K] e
  * Checks the declared fields of `input` in declaration order and returns the first failure or every field as checked.
  * Fields not declared are left to the use case's own (core) checks.
  */
-export function checkDeclared<D extends InputDeclaration>(declaration: D, input: Readonly<Record<string, unknown>>, ctx: InputContext): Result<CheckedFields<D>, ValidationFailure> {
+export function checkDeclared<D extends InputDeclaration>(declaration: D, input: object, ctx: InputContext): Result<CheckedFields<D>, ValidationFailure> {
   const out: Record<string, unknown> = {};
   for (const [key, rule] of Object.entries(declaration)) {
-    const r = rule.check(input[key], key, ctx);
+    const r = rule.check((input as Record<string, unknown>)[key], key, ctx);
     if (!r.ok) return r;
     out[key] = r.value;
   }
