@@ -364,4 +364,13 @@ describe('ledgerWrite', () => {
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', request: { name: 'y' } }))).toMatchObject({ kind: 'ConflictError' });
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', operation: 'otherWrite' }))).toMatchObject({ kind: 'ConflictError' });
   });
+
+  it('concurrent first calls under one key write once and all answer the same (the loser of the key retries into a replay)', async () => {
+    const before = await actorCount();
+    const results = await Promise.all(Array.from({ length: 6 }, () => ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'race-1' }))));
+    const ids = new Set(results.map((r) => (r.kind === 'ok' ? r.actor.id : r.kind)));
+    expect([...ids]).toHaveLength(1);
+    expect(results[0]!.kind).toBe('ok');
+    expect(await actorCount()).toBe(before + 1);
+  });
 });
