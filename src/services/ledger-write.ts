@@ -22,7 +22,7 @@ import { type InputContext, checkIdempotencyKey } from '../core/write-input.ts';
 import type { Db, Trx } from '../db/connection.ts';
 import type { LogSigner } from '../db/log.ts';
 import type { ActorRow } from '../db/types.ts';
-import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { checkIdempotency, idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { awaitIntegration, withRetries } from './transaction.ts';
 
 /**
@@ -77,6 +77,18 @@ export interface WriteSpec<C, R extends { kind: string }, S> {
   replay: (trx: Trx, saved: S) => Promise<Ok<R>>;
   /** How the transaction runs; {@link retriedTransaction} by default. */
   execute?: WriteExecutor;
+  /**
+   * How the row stored under the key is read (null: none); by default its own statement. A write that reads it in
+   * the same statement as its facts (recordEvent's `loadWriteFacts`) supplies that read and keeps the facts for `write`.
+   */
+  readKey?: (trx: Trx, key: string) => Promise<StoredKey | null>;
+}
+
+/** What is stored under an idempotency key: the operation, the hash of its request and the saved success. */
+export interface StoredKey {
+  operation: string;
+  requestHash: Uint8Array;
+  response: unknown;
 }
 
 /** Thrown out of the attempt so that the executor rolls a refused write back; caught again by `ledgerWrite`. */
@@ -112,7 +124,9 @@ function checkWrite<C, R extends { kind: string }, S>(deps: WriteDeps, spec: Wri
 async function writeOnce<C, R extends { kind: string }, S>(trx: Trx, spec: WriteSpec<C, R, S>, checked: C): Promise<R | ConflictFailure> {
   const key = spec.idempotencyKey ?? null;
   if (key === null) return spec.write(trx, checked);
-  const seen = await checkIdempotency<S>(trx, spec.caller.id, key, spec.operation, spec.request);
+  const seen = spec.readKey
+    ? idempotencyVerdict<S>(await spec.readKey(trx, key), spec.operation, spec.request)
+    : await checkIdempotency<S>(trx, spec.caller.id, key, spec.operation, spec.request);
   if (seen.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
   if (seen.kind === 'replay') return spec.replay(trx, seen.response);
   const result = await spec.write(trx, checked);

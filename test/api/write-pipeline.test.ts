@@ -22,6 +22,7 @@ import { findActorsByIds, insertActor } from '../../src/db/actors.ts';
 import { schema } from '../../src/graphql/schema.ts';
 import { type WriteExecutor, type WriteSpec, ledgerWrite, retriedTransaction } from '../../src/services/ledger-write.ts';
 import { HeadMovedError } from '../../src/services/transaction.ts';
+import { requestHash } from '../../src/services/idempotency.ts';
 import type { ActorRow } from '../../src/db/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, type TestActor } from '../helpers/ledger.ts';
@@ -363,6 +364,15 @@ describe('ledgerWrite', () => {
     expect(keys.rows[0]!.n).toBe(1);
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', request: { name: 'y' } }))).toMatchObject({ kind: 'ConflictError' });
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', operation: 'otherWrite' }))).toMatchObject({ kind: 'ConflictError' });
+  });
+
+  it('judges the key from the row the write reads itself when it supplies readKey (one statement with its facts)', async () => {
+    const reads: string[] = [];
+    const stored = { operation: 'testWrite', requestHash: requestHash('testWrite', { name: 'x' }), response: { id: caller.id } };
+    const replayed = await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'own-read', readKey: async (_trx, key) => (reads.push(key), stored), write: async () => { throw new Error('a replay must not write'); } }));
+    expect(replayed).toEqual({ kind: 'ok', actor: caller });
+    expect(reads).toEqual(['own-read']);
+    expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'own-read', request: { name: 'other' }, readKey: async () => stored }))).toMatchObject({ kind: 'ConflictError' });
   });
 
   it('concurrent first calls under one key write once and all answer the same (the loser of the key retries into a replay)', async () => {
