@@ -218,9 +218,8 @@ async function call(name: string, actor: TestActor, input: Record<string, unknow
 /** Row counts of every table of the test schema: "nothing written" means none of them moved. */
 async function fingerprint(): Promise<Record<string, number>> {
   const tables = await sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ${db.schema} AND table_type = 'BASE TABLE' ORDER BY 1`.execute(db.db);
-  const out: Record<string, number> = {};
-  for (const { t } of tables.rows) out[t] = Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(t)}`.execute(db.db)).rows[0]!.n);
-  return out;
+  const counts = await sql<{ t: string; n: number }>`${sql.join(tables.rows.map(({ t }) => sql`SELECT ${t} AS t, count(*)::int AS n FROM ${sql.table(t)}`), sql` UNION ALL `)}`.execute(db.db);
+  return Object.fromEntries(counts.rows.map((r) => [r.t, Number(r.n)]));
 }
 
 beforeAll(async () => {
