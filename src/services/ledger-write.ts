@@ -65,7 +65,10 @@ export interface WriteSpec<C, R extends { kind: string }, S> {
   /** Stored with the key: the same key under another operation is a conflict. */
   operation: string;
   caller: Pick<ActorRow, 'id'>;
-  /** What was asked, without the key: hashed (canonical JSON) to tell a repeat from another request. */
+  /**
+   * What was asked (JSON; the key itself may be left in or out): hashed canonically to tell a repeat from another
+   * request. A function is called with the checked input (a request named by its normalised form).
+   */
   request: unknown;
   idempotencyKey?: string | null | undefined;
   /** Pure checks before any transaction (core decisions and the declared fields, core/write-input.ts). */
@@ -124,9 +127,10 @@ function checkWrite<C, R extends { kind: string }, S>(deps: WriteDeps, spec: Wri
 async function writeOnce<C, R extends { kind: string }, S>(trx: Trx, spec: WriteSpec<C, R, S>, checked: C): Promise<R | ConflictFailure> {
   const key = spec.idempotencyKey ?? null;
   if (key === null) return spec.write(trx, checked);
+  const request = typeof spec.request === 'function' ? (spec.request as (c: C) => unknown)(checked) : spec.request;
   const seen = spec.readKey
-    ? idempotencyVerdict<S>(await spec.readKey(trx, key), spec.operation, spec.request)
-    : await checkIdempotency<S>(trx, spec.caller.id, key, spec.operation, spec.request);
+    ? idempotencyVerdict<S>(await spec.readKey(trx, key), spec.operation, request)
+    : await checkIdempotency<S>(trx, spec.caller.id, key, spec.operation, request);
   if (seen.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
   if (seen.kind === 'replay') return spec.replay(trx, seen.response);
   const result = await spec.write(trx, checked);

@@ -9,11 +9,11 @@ import { grantsOf } from '../db/visibility.ts';
 import type { LedgerDeps } from './deps.ts';
 import { TRANSITION_RULES } from '../core/lifecycle.ts';
 import type { EventRow } from '../db/types.ts';
-import { type ItemSelection, recordEventIn } from './record-event.ts';
+import { type ItemSelection, type RecordEventInput, recordEventIn } from './record-event.ts';
 import { type FailureOf, type NotFoundFailure, type PermissionFailure, type ValidationFailure, denied, failureSpec, invalid, notFound } from './results.ts';
 import { err, ok } from '../core/result.ts';
 import { checkDeclared, instant, optionalText } from '../core/write-input.ts';
-import { type WriteSpec, ledgerWrite, ledgerWriteIn, requestOf } from './ledger-write.ts';
+import { type WriteSpec, ledgerWrite, ledgerWriteIn } from './ledger-write.ts';
 import { replayedEvent } from './transaction.ts';
 import { filterVisibleItems } from './visible-items.ts';
 
@@ -90,11 +90,22 @@ interface CheckedPack {
   children: string[];
 }
 
+/** The PACK event recorded for `input` (its container and children normalised). */
+const packEvent = (input: PackItemsInput, parent: string, children: string[]): RecordEventInput => ({
+  kind: 'PACK',
+  items: { refs: input.items ?? [], containers: children },
+  occurredAt: input.occurredAt,
+  location: input.location ?? null,
+  data: { container: parent, ...(children.length ? { containers: [...children].sort() } : {}) },
+});
+
 /** packItems as the write pipeline runs it. */
 const packWrite = (deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): WriteSpec<CheckedPack, PackItemsResult, { eventId: string }> => ({
-  operation: 'packItems',
+  // The operation and request of the PACK event as recordEvent keyed it before packing moved onto the pipeline, so
+  // keys stored by earlier versions still replay.
+  operation: 'PACK',
   caller,
-  request: requestOf(input),
+  request: ({ parent, children }: CheckedPack) => ({ ...packEvent(input, parent, children), idempotencyKey: input.idempotencyKey ?? null }),
   idempotencyKey: input.idempotencyKey,
   check: (ctx) => {
     const parent = normalizeSscc(input.container);
@@ -118,13 +129,7 @@ const packWrite = (deps: LedgerDeps, caller: ActorRow, input: PackItemsInput): W
     // Packing X into one of X's descendants would make a cycle.
     const nesting = decideNesting(parent, children, nested, await isAmongContainers(trx, parent, children));
     if (!nesting.ok) return nesting.error;
-    const result = await recordEventIn(trx, deps, caller, {
-      kind: 'PACK',
-      items: { refs: input.items ?? [], containers: children },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent, ...(children.length ? { containers: [...children].sort() } : {}) },
-    });
+    const result = await recordEventIn(trx, deps, caller, packEvent(input, parent, children));
     if (result.kind !== 'ok') return result;
     // Items packed directly are those the event covers that are not inside a packed child container.
     const nestedItems = new Set(await itemIdsInContainers(trx, children));

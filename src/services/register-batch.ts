@@ -9,7 +9,7 @@ import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import type { Trx } from '../db/connection.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { type WriteSpec, ledgerWrite, ledgerWriteIn, requestOf } from './ledger-write.ts';
+import { type WriteSpec, ledgerWrite, ledgerWriteIn } from './ledger-write.ts';
 import { actorFacts } from './actor-facts.ts';
 import { type FailureOf, type ValidationFailure, conflict, failureSpec, invalid } from './results.ts';
 import { replayedEvent } from './transaction.ts';
@@ -63,7 +63,8 @@ export async function registerBatchIn(trx: Trx, deps: LedgerDeps, caller: ActorR
 const registerBatchWrite = (deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): WriteSpec<CheckedBatch, RegisterBatchResult, { batchId: string; eventId: string }> => ({
   operation: 'registerBatch',
   caller,
-  request: requestOf(input),
+  // The whole input, key included, as earlier versions hashed it: keys they stored still replay.
+  request: input,
   idempotencyKey: input.idempotencyKey,
   check: (ctx) => checkRegisterInput(ctx, input),
   write: (trx, checked) => writeRegisterBatch(trx, deps, caller, checked),

@@ -5,10 +5,10 @@ import { emptyContainer, holdContainer } from '../db/containers.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
 import { AGGREGATION_FIELDS, PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
-import { recordEventIn } from './record-event.ts';
+import { type RecordEventInput, recordEventIn } from './record-event.ts';
 import type { Trx } from '../db/connection.ts';
 import { invalid } from './results.ts';
-import { type WriteSpec, ledgerWrite, ledgerWriteIn, requestOf } from './ledger-write.ts';
+import { type WriteSpec, ledgerWrite, ledgerWriteIn } from './ledger-write.ts';
 import { replayedEvent } from './transaction.ts';
 
 /** What unpackItems may fail with: the same as packItems (recordEvent's failures and the container custody rule). */
@@ -36,11 +36,22 @@ export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow
   return ledgerWriteIn(trx, deps, unpackWrite(deps, caller, input));
 }
 
+/** The UNPACK event recorded for `input` (its container normalised). */
+const unpackEvent = (input: UnpackItemsInput, parent: string): RecordEventInput => ({
+  kind: 'UNPACK',
+  items: { containers: [parent] },
+  occurredAt: input.occurredAt,
+  location: input.location ?? null,
+  data: { container: parent },
+});
+
 /** unpackItems as the write pipeline runs it. */
 const unpackWrite = (deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): WriteSpec<string, UnpackItemsResult, { eventId: string }> => ({
-  operation: 'unpackItems',
+  // The operation and request of the UNPACK event as recordEvent keyed it before unpacking moved onto the pipeline,
+  // so keys stored by earlier versions still replay.
+  operation: 'UNPACK',
   caller,
-  request: requestOf(input),
+  request: (parent: string) => ({ ...unpackEvent(input, parent), idempotencyKey: input.idempotencyKey ?? null }),
   idempotencyKey: input.idempotencyKey,
   check: (ctx) => {
     const parent = normalizeSscc(input.container);
@@ -51,13 +62,7 @@ const unpackWrite = (deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput
   write: async (trx, parent): Promise<UnpackItemsResult> => {
     const refused = await checkContainerUse(trx, caller, [{ sscc: parent, use: 'UNPACK' }], deps.now());
     if (refused) return refused;
-    const result = await recordEventIn(trx, deps, caller, {
-      kind: 'UNPACK',
-      items: { containers: [parent] },
-      occurredAt: input.occurredAt,
-      location: input.location ?? null,
-      data: { container: parent },
-    });
+    const result = await recordEventIn(trx, deps, caller, unpackEvent(input, parent));
     if (result.kind !== 'ok') return result;
     await emptyContainer(trx, parent);
     await holdContainer(trx, parent, caller.id);

@@ -23,6 +23,11 @@ import { schema } from '../../src/graphql/schema.ts';
 import { type WriteExecutor, type WriteSpec, ledgerWrite, retriedTransaction } from '../../src/services/ledger-write.ts';
 import { HeadMovedError } from '../../src/services/transaction.ts';
 import { requestHash } from '../../src/services/idempotency.ts';
+import { insertIdempotencyKey } from '../../src/db/idempotency.ts';
+import type { LedgerDeps } from '../../src/services/deps.ts';
+import { packItems } from '../../src/services/pack-items.ts';
+import { registerBatch } from '../../src/services/register-batch.ts';
+import { unpackItems } from '../../src/services/unpack-items.ts';
 import type { ActorRow } from '../../src/db/types.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, type TestActor } from '../helpers/ledger.ts';
@@ -381,5 +386,52 @@ describe('ledgerWrite', () => {
     expect([...ids]).toHaveLength(1);
     expect(results[0]!.kind).toBe('ok');
     expect(await actorCount()).toBe(before + 1);
+  });
+});
+
+// ---- keys stored before a write moved onto the pipeline ----------------------------------------------------------
+
+describe('keys stored by earlier versions', () => {
+  // The rows below are what the code before the pipeline stored (operation, request as it hashed it, response), written
+  // by hand: a client retrying with such a key after an upgrade must get its first answer back, not a ConflictError.
+  let makerRow: ActorRow;
+  let deps: LedgerDeps;
+  const keyed = async (key: string, operation: string, request: unknown, response: unknown) =>
+    insertIdempotencyKey(db.db, { actorId: makerRow.id, key, operation, requestHash: requestHash(operation, request), response });
+
+  beforeAll(async () => {
+    makerRow = (await findActorsByIds(db.db, [decodeGlobalID(maker.id).id]))[0]!;
+    deps = { db: db.db, signer: srv.signer, now: () => new Date(), maxClockSkewMs: 300_000 };
+  });
+
+  it('registerBatch: the whole input, key included, under "registerBatch"', async () => {
+    const input = { gtin: GTIN, lot: 'OLD1', producedAt: '2026-01-10T08:00:00.000+01:00', site: 'Plant 3', serials: ['O0001'] };
+    const first = await registerBatch(deps, makerRow, input);
+    if (first.kind !== 'ok') throw new Error(JSON.stringify(first));
+    await keyed('old-batch', 'registerBatch', { ...input, idempotencyKey: 'old-batch' }, { batchId: first.batch.id, eventId: first.event.id });
+    const before = await fingerprint();
+    const again = await registerBatch(deps, makerRow, { ...input, idempotencyKey: 'old-batch' });
+    expect(again).toMatchObject({ kind: 'ok', batch: { id: first.batch.id }, event: { id: first.event.id } });
+    expect(await fingerprint()).toEqual(before);
+  });
+
+  it('packItems and unpackItems: the PACK / UNPACK event as recordEvent keyed it', async () => {
+    const container = ssccOf(30);
+    const pack = { container, items: [{ kind: 'sgtin' as const, value: item(12) }], occurredAt: minutesAgo(7) };
+    const packed = await packItems(deps, makerRow, pack);
+    if (packed.kind !== 'ok') throw new Error(JSON.stringify(packed));
+    await keyed('old-pack', 'PACK', {
+      kind: 'PACK', items: { refs: pack.items, containers: [] }, occurredAt: pack.occurredAt, location: null, data: { container }, idempotencyKey: 'old-pack',
+    }, { eventId: packed.event.id });
+    const unpack = { container, occurredAt: minutesAgo(6) };
+    const unpacked = await unpackItems(deps, makerRow, unpack);
+    if (unpacked.kind !== 'ok') throw new Error(JSON.stringify(unpacked));
+    await keyed('old-unpack', 'UNPACK', {
+      kind: 'UNPACK', items: { containers: [container] }, occurredAt: unpack.occurredAt, location: null, data: { container }, idempotencyKey: 'old-unpack',
+    }, { eventId: unpacked.event.id });
+    const before = await fingerprint();
+    expect(await packItems(deps, makerRow, { ...pack, idempotencyKey: 'old-pack' })).toMatchObject({ kind: 'ok', event: { id: packed.event.id } });
+    expect(await unpackItems(deps, makerRow, { ...unpack, idempotencyKey: 'old-unpack' })).toMatchObject({ kind: 'ok', event: { id: unpacked.event.id } });
+    expect(await fingerprint()).toEqual(before);
   });
 });
