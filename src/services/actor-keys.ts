@@ -24,7 +24,7 @@ export async function registerActorKey(db: Db, caller: ActorRow, input: { public
   return ledgerWrite({ db, now: () => now }, {
     operation: 'registerActorKey',
     caller,
-    request: requestOfKey(input.publicKey),
+    request: (key: string) => ({ publicKey: key }),
     idempotencyKey: input.idempotencyKey,
     check: () => checkedKey(input.publicKey),
     write: async (trx, key): Promise<RegisterActorKeyResult> => {
@@ -49,7 +49,7 @@ export async function revokeActorKey(db: Db, caller: ActorRow, input: { publicKe
   return ledgerWrite({ db, now: () => now }, {
     operation: 'revokeActorKey',
     caller,
-    request: requestOfKey(input.publicKey),
+    request: (key: string) => ({ publicKey: key }),
     idempotencyKey: input.idempotencyKey,
     check: () => checkedKey(input.publicKey),
     write: async (trx, key): Promise<ActorKeyResult> => {
@@ -68,6 +68,3 @@ function checkedKey(publicKey: string): Result<string, ValidationFailure> {
   const key = validateActorPublicKey(publicKey);
   return key.ok ? ok(key.value) : err(invalid('publicKey', key.error));
 }
-
-/** The request a key stands for: the public key as core normalises it (the same key in either case of hex is one request). */
-const requestOfKey = (publicKey: string) => ({ publicKey: publicKey.trim().toLowerCase() });

@@ -86,13 +86,13 @@ export async function prepareSignedEvent(deps: LedgerDeps, caller: ActorRow, inp
  * (prepare again), or the idempotency key used for another request; ValidationError `signature`: malformed or not valid for the content hash.
  */
 export async function submitSignedEvent(deps: LedgerDeps, caller: ActorRow, input: { preparedId: string; signature: string; idempotencyKey?: string | null }): Promise<SubmitSignedEventResult> {
-  const sig = decodeActorSignature(input.signature);
   return ledgerWrite(deps, {
     operation: 'submitSignedEvent',
     caller,
-    request: { preparedId: input.preparedId, signature: sig.ok ? toHex(sig.value) : input.signature },
+    request: (signature: Uint8Array) => ({ preparedId: input.preparedId, signature: toHex(signature) }),
     idempotencyKey: input.idempotencyKey,
     check: (ctx) => {
+      const sig = decodeActorSignature(input.signature);
       if (!sig.ok) return err(invalid('signature', sig.error));
       const fields = checkDeclared(SUBMIT_FIELDS, input, ctx);
       return fields.ok ? ok(sig.value) : fields;
