@@ -44,8 +44,21 @@ export interface WriteDeps {
  * logged events, integrated. `attempt` may run more than once (retries), each time in a fresh transaction; when it
  * throws, everything it wrote must be rolled back (its transaction, or its savepoint in a shared one) and the error
  * rethrown. The default is {@link retriedTransaction}; a group-commit batcher can take its place per operation.
+ * `job` describes the checked write, for an executor that decides many writes together (one facts statement for a
+ * batch) instead of running `attempt`: such an executor then owns the key's semantics and the rollback of a refusal.
  */
-export type WriteExecutor = <T>(deps: WriteDeps, attempt: (trx: Trx) => Promise<T>) => Promise<T>;
+export type WriteExecutor = <T>(deps: WriteDeps, attempt: (trx: Trx) => Promise<T>, job: WriteJob) => Promise<T>;
+
+/** A write after its checks, as an executor sees it. */
+export interface WriteJob<C = unknown> {
+  operation: string;
+  callerId: string;
+  idempotencyKey: string | null;
+  /** The checked input (the `C` of the write's spec). */
+  checked: C;
+  /** The request the key stands for. */
+  request: unknown;
+}
 
 /** The default executor: one retried transaction (`withRetries`), then integration of the events it wrote. */
 export const retriedTransaction: WriteExecutor = async (deps, attempt) => {
@@ -123,11 +136,15 @@ function checkWrite<C, R extends { kind: string }, S>(deps: WriteDeps, spec: Wri
   return keyProblem ? { ok: false, error: keyProblem } : checked;
 }
 
+/** The request of a checked write. */
+const requestAsked = <C, R extends { kind: string }, S>(spec: WriteSpec<C, R, S>, checked: C): unknown =>
+  typeof spec.request === 'function' ? (spec.request as (c: C) => unknown)(checked) : spec.request;
+
 /** Step 4 in `trx`: replay, conflict, or run and store. */
 async function writeOnce<C, R extends { kind: string }, S>(trx: Trx, spec: WriteSpec<C, R, S>, checked: C): Promise<R | ConflictFailure> {
   const key = spec.idempotencyKey ?? null;
   if (key === null) return spec.write(trx, checked);
-  const request = typeof spec.request === 'function' ? (spec.request as (c: C) => unknown)(checked) : spec.request;
+  const request = requestAsked(spec, checked);
   const seen = spec.readKey
     ? idempotencyVerdict<S>(await spec.readKey(trx, key), spec.operation, request)
     : await checkIdempotency<S>(trx, spec.caller.id, key, spec.operation, request);
@@ -148,11 +165,14 @@ export async function ledgerWrite<C, R extends { kind: string }, S>(deps: WriteD
   if (!checked.ok) return checked.error;
   const execute = spec.execute ?? retriedTransaction;
   try {
+    const job: WriteJob = {
+      operation: spec.operation, callerId: spec.caller.id, idempotencyKey: spec.idempotencyKey ?? null, checked: checked.value, request: requestAsked(spec, checked.value),
+    };
     return await execute(deps, async (trx) => {
       const result = await writeOnce(trx, spec, checked.value);
       if (result.kind !== 'ok') throw new Refused(result);
       return result;
-    });
+    }, job);
   } catch (e) {
     if (e instanceof Refused) return e.failure as Refusal<R> | ConflictFailure;
     throw e;

@@ -20,7 +20,7 @@ import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { invalid } from '../../src/core/failures.ts';
 import { findActorsByIds, insertActor } from '../../src/db/actors.ts';
 import { schema } from '../../src/graphql/schema.ts';
-import { type WriteExecutor, type WriteSpec, ledgerWrite, retriedTransaction } from '../../src/services/ledger-write.ts';
+import { type WriteExecutor, type WriteJob, type WriteSpec, ledgerWrite, retriedTransaction } from '../../src/services/ledger-write.ts';
 import { HeadMovedError } from '../../src/services/transaction.ts';
 import { requestHash } from '../../src/services/idempotency.ts';
 import { insertIdempotencyKey } from '../../src/db/idempotency.ts';
@@ -308,7 +308,7 @@ describe('ledgerWrite', () => {
   let caller: ActorRow;
   const actorCount = async () => Number((await sql<{ n: number }>`SELECT count(*)::int AS n FROM actors`.execute(db.db)).rows[0]!.n);
   const counting = (): { execute: WriteExecutor; runs: number } => {
-    const box = { runs: 0, execute: (async (deps, attempt) => { box.runs++; return retriedTransaction(deps, attempt); }) as WriteExecutor };
+    const box = { runs: 0, execute: (async (deps, attempt, job) => { box.runs++; return retriedTransaction(deps, attempt, job); }) as WriteExecutor };
     return box;
   };
   type R = { kind: 'ok'; actor: ActorRow } | ReturnType<typeof invalid> | { kind: 'ConflictError'; message: string };
@@ -368,6 +368,17 @@ describe('ledgerWrite', () => {
     expect(keys.rows[0]!.n).toBe(1);
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', request: { name: 'y' } }))).toMatchObject({ kind: 'ConflictError' });
     expect(await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'retry-1', operation: 'otherWrite' }))).toMatchObject({ kind: 'ConflictError' });
+  });
+
+  it('hands an executor the checked write, so a batcher deciding many writes together can take it over', async () => {
+    const jobs: WriteJob[] = [];
+    const batcher = (async (_deps, _attempt, job) => { jobs.push(job); return { kind: 'ok', actor: caller }; }) as WriteExecutor;
+    const r = await ledgerWrite({ db: db.db }, spec({ idempotencyKey: 'batched-1', request: (name: string) => ({ name }), execute: batcher }));
+    expect(r).toEqual({ kind: 'ok', actor: caller });
+    expect(jobs).toEqual([{ operation: 'testWrite', callerId: caller.id, idempotencyKey: 'batched-1', checked: 'Pipeline Actor', request: { name: 'Pipeline Actor' } }]);
+    // A write refused by its checks never reaches the executor.
+    await ledgerWrite({ db: db.db }, spec({ execute: batcher, check: () => err(invalid('name', 'bad')) }));
+    expect(jobs).toHaveLength(1);
   });
 
   it('judges the key from the row the write reads itself when it supplies readKey (one statement with its facts)', async () => {
