@@ -7,11 +7,6 @@ export async function findIdempotencyKey(db: DbOrTrx, actorId: string, key: stri
   return db.selectFrom('idempotency_keys').selectAll().where('actor_id', '=', actorId).where('key', '=', key).executeTakeFirst();
 }
 
-/** Whether actor `actorId` already used idempotency key `key` (pack/unpack decide whether a call is a replay). */
-export async function idempotencyKeyExists(db: DbOrTrx, actorId: string, key: string): Promise<boolean> {
-  return (await db.selectFrom('idempotency_keys').select('key').where('actor_id', '=', actorId).where('key', '=', key).executeTakeFirst()) !== undefined;
-}
-
 /** Stores the response of a first call under `key`; fails on a key the actor already used (primary key). */
 export async function insertIdempotencyKey(
   db: DbOrTrx,

@@ -4,8 +4,9 @@ import {
 } from '../db/actor-keys.ts';
 import type { Db } from '../db/connection.ts';
 import type { ActorRow } from '../db/types.ts';
-import { idempotent } from './idempotency.ts';
-import { type FailureOf, conflict, failureSpec, invalid, notFound } from './results.ts';
+import { ledgerWrite } from './ledger-write.ts';
+import { type Result, err, ok } from '../core/result.ts';
+import { type FailureOf, type ValidationFailure, conflict, failureSpec, invalid, notFound } from './results.ts';
 
 /** What registerActorKey and revokeActorKey may fail with (their GraphQL unions are built from these). */
 export const REGISTER_ACTOR_KEY_FAILURES = failureSpec(['ValidationError', 'ConflictError'], []);
@@ -20,22 +21,23 @@ export type RegisterActorKeyResult = { kind: 'ok'; key: ActorKeyRow } | FailureO
  * idempotency key was used with another request).
  */
 export async function registerActorKey(db: Db, caller: ActorRow, input: { publicKey: string; idempotencyKey?: string | null }, now: Date): Promise<RegisterActorKeyResult> {
-  const key = validateActorPublicKey(input.publicKey);
-  if (!key.ok) return invalid('publicKey', key.error);
-  return db.transaction().execute((trx) =>
-    idempotent(trx, caller.id, input.idempotencyKey, 'registerActorKey', { publicKey: key.value }, {
-      run: async (): Promise<RegisterActorKeyResult> => {
-        await lockActorForKeys(trx, caller.id);
-        if (!mayRegisterAnotherKey(await countActiveActorKeys(trx, caller.id))) {
-          return invalid('publicKey', `at most ${MAX_ACTIVE_ACTOR_KEYS} keys in force per actor: revoke one first`);
-        }
-        const row = await insertActorKey(trx, caller.id, key.value, now);
-        return row ? { kind: 'ok', key: row } : conflict('this public key is registered already');
-      },
-      save: (r) => ({ keyId: r.key.id }),
-      replay: async (s) => ({ kind: 'ok', key: (await findActorKeyById(trx, s.keyId))! }),
-    }),
-  );
+  return ledgerWrite({ db, now: () => now }, {
+    operation: 'registerActorKey',
+    caller,
+    request: (key: string) => ({ publicKey: key }),
+    idempotencyKey: input.idempotencyKey,
+    check: () => checkedKey(input.publicKey),
+    write: async (trx, key): Promise<RegisterActorKeyResult> => {
+      await lockActorForKeys(trx, caller.id);
+      if (!mayRegisterAnotherKey(await countActiveActorKeys(trx, caller.id))) {
+        return invalid('publicKey', `at most ${MAX_ACTIVE_ACTOR_KEYS} keys in force per actor: revoke one first`);
+      }
+      const row = await insertActorKey(trx, caller.id, key, now);
+      return row ? { kind: 'ok', key: row } : conflict('this public key is registered already');
+    },
+    save: (r) => ({ keyId: r.key.id }),
+    replay: async (trx, s) => ({ kind: 'ok', key: (await findActorKeyById(trx, s.keyId))! }),
+  });
 }
 
 /**
@@ -44,18 +46,25 @@ export async function registerActorKey(db: Db, caller: ActorRow, input: { public
  * Failures: ValidationError `publicKey`, NotFoundError (no such key, or another actor's for a non-operator).
  */
 export async function revokeActorKey(db: Db, caller: ActorRow, input: { publicKey: string; idempotencyKey?: string | null }, now: Date): Promise<ActorKeyResult> {
-  const key = validateActorPublicKey(input.publicKey);
-  if (!key.ok) return invalid('publicKey', key.error);
-  return db.transaction().execute((trx) =>
-    idempotent(trx, caller.id, input.idempotencyKey, 'revokeActorKey', { publicKey: key.value }, {
-      run: async (): Promise<ActorKeyResult> => {
-        const row = await findActorKeyByPublicKey(trx, key.value);
-        if (!row || !mayRevokeKey({ id: caller.id, isOperator: caller.is_operator }, row.actorId)) return notFound('actor key not found');
-        await revokeActorKeyRow(trx, row.id, caller.id, now);
-        return { kind: 'ok', key: (await findActorKeyById(trx, row.id))! };
-      },
-      save: (r) => ({ keyId: r.key.id }),
-      replay: async (s) => ({ kind: 'ok', key: (await findActorKeyById(trx, s.keyId))! }),
-    }),
-  );
+  return ledgerWrite({ db, now: () => now }, {
+    operation: 'revokeActorKey',
+    caller,
+    request: (key: string) => ({ publicKey: key }),
+    idempotencyKey: input.idempotencyKey,
+    check: () => checkedKey(input.publicKey),
+    write: async (trx, key): Promise<ActorKeyResult> => {
+      const row = await findActorKeyByPublicKey(trx, key);
+      if (!row || !mayRevokeKey({ id: caller.id, isOperator: caller.is_operator }, row.actorId)) return notFound('actor key not found');
+      await revokeActorKeyRow(trx, row.id, caller.id, now);
+      return { kind: 'ok', key: (await findActorKeyById(trx, row.id))! };
+    },
+    save: (r) => ({ keyId: r.key.id }),
+    replay: async (trx, s) => ({ kind: 'ok', key: (await findActorKeyById(trx, s.keyId))! }),
+  });
+}
+
+/** The public key as core validates and normalises it, or the ValidationError `publicKey`. */
+function checkedKey(publicKey: string): Result<string, ValidationFailure> {
+  const key = validateActorPublicKey(publicKey);
+  return key.ok ? ok(key.value) : err(invalid('publicKey', key.error));
 }

@@ -23,7 +23,7 @@
  * (unless its events were recorded: then it is retried until they are integrated).
  */
 import { randomUUID } from 'node:crypto';
-import { checkOptionalText } from '../core/text.ts';
+import { checkIdempotencyKey } from '../core/write-input.ts';
 import { captureJobsOf } from '../core/rights.ts';
 import { findActorsByIds } from '../db/actors.ts';
 import {
@@ -40,7 +40,7 @@ import {
   type CaptureProblem, type CaptureProblemCode, type CapturedEvent, type EpcisCaptureLimits, type EpcisCaptureRejection, type EpcisCaptureSuccess, captureEpcisDocument,
   outlineRejection,
 } from './epcis-capture.ts';
-import { type ValidationFailure, invalid } from './results.ts';
+import type { ValidationFailure } from './results.ts';
 
 /** Attempts of a job that keeps failing unexpectedly before it is recorded as failed. */
 export const MAX_ATTEMPTS = 3;
@@ -113,8 +113,9 @@ export async function submitCaptureJob(
   limits: EpcisCaptureLimits,
 ): Promise<{ kind: 'ok'; job: CaptureJob } | ValidationFailure | EpcisCaptureRejection> {
   const key = input.idempotencyKey ?? null;
-  const keyProblem = checkOptionalText(key, 'idempotencyKey', { min: 1, max: 200 });
-  if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
+  // The key is judged when the job captures (through the capture's idempotency); refused here by the same rule.
+  const keyProblem = checkIdempotencyKey(key);
+  if (keyProblem) return keyProblem;
   const refused = outlineRejection(input.document, input.byteLength, limits);
   if (refused) return refused;
   const list = (input.document as { epcisBody?: { eventList?: unknown } }).epcisBody?.eventList;

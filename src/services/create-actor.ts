@@ -7,7 +7,7 @@ import type { Db } from '../db/connection.ts';
 import type { ActorRow, ApiKeyRow } from '../db/types.ts';
 import { actorFacts } from './actor-facts.ts';
 import { generateApiKey } from './api-key-secret.ts';
-import { idempotent } from './idempotency.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
 import { type FailureOf, failureSpec } from './results.ts';
 
 export interface CreateActorInput {
@@ -28,23 +28,23 @@ export type CreateActorResult = { kind: 'ok'; actor: ActorRow; apiKey: ApiKeyRow
  * repeat with the same idempotency key returns the same actor and key, without the secret.
  */
 export async function createActor(db: Db, caller: ActorRow, input: CreateActorInput, limits: FieldLimits = DEFAULT_FIELD_LIMITS): Promise<CreateActorResult> {
-  const allowed = requireOperator(actorFacts(caller), 'create actors');
-  if (!allowed.ok) return allowed.error;
-  const checked = checkNewActor(input, limits);
-  if (!checked.ok) return checked.error;
-  const { name, roles, gln, companyPrefixes: prefixes } = checked.value;
-  const { idempotencyKey, ...request } = input;
-  return db.transaction().execute((trx) =>
-    idempotent(trx, caller.id, idempotencyKey, 'createActor', request, {
-      run: async (): Promise<CreateActorResult> => {
-        const actor = await insertActor(trx, { name, roles, gln, companyPrefixes: prefixes, publicKey: null });
-        const secret = generateApiKey();
-        const hash = apiKeyHash(secret);
-        const apiKey = await insertApiKey(trx, actor.id, hash, apiKeyHint(hash));
-        return { kind: 'ok', actor, apiKey, secret };
-      },
-      save: (r) => ({ actorId: r.actor.id, keyId: r.apiKey.id }),
-      replay: async (s) => ({ kind: 'ok', actor: (await findActorsByIds(trx, [s.actorId]))[0]!, apiKey: (await findApiKey(trx, s.keyId))!, secret: null }),
-    }),
-  );
+  return ledgerWrite({ db, fieldLimits: limits }, {
+    operation: 'createActor',
+    caller,
+    request: requestOf(input),
+    idempotencyKey: input.idempotencyKey,
+    check: (ctx) => {
+      const allowed = requireOperator(actorFacts(caller), 'create actors');
+      return allowed.ok ? checkNewActor(input, ctx.limits) : allowed;
+    },
+    write: async (trx, { name, roles, gln, companyPrefixes }): Promise<CreateActorResult> => {
+      const actor = await insertActor(trx, { name, roles, gln, companyPrefixes, publicKey: null });
+      const secret = generateApiKey();
+      const hash = apiKeyHash(secret);
+      const apiKey = await insertApiKey(trx, actor.id, hash, apiKeyHint(hash));
+      return { kind: 'ok', actor, apiKey, secret };
+    },
+    save: (r) => ({ actorId: r.actor.id, keyId: r.apiKey.id }),
+    replay: async (trx, s) => ({ kind: 'ok', actor: (await findActorsByIds(trx, [s.actorId]))[0]!, apiKey: (await findApiKey(trx, s.keyId))!, secret: null }),
+  });
 }

@@ -1,6 +1,7 @@
 import { toHex } from '../core/bytes.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
-import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
+import { err, ok } from '../core/result.ts';
+import { checkDeclared, text } from '../core/write-input.ts';
 import { decideErasure } from '../core/v2/erasure.ts';
 import { columnOfField, fieldValuesOf } from '../core/v2/event-fields.ts';
 import type { JsonValue } from '../core/v2/fields.ts';
@@ -11,9 +12,9 @@ import { findEventsByIds } from '../db/ledger.ts';
 import type { ActorRow, EventRow } from '../db/types.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { idempotent } from './idempotency.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
 import { type FailureOf, conflict, denied, failureSpec, invalid, notFound } from './results.ts';
-import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { replayedEvent } from './transaction.ts';
 
 export interface EraseEventFieldInput {
   /** Exactly one of the event's id and its hex content hash. */
@@ -36,26 +37,31 @@ export type EraseEventFieldResult = { kind: 'ok'; target: EventRow; erasure: Eve
  * field as erased and carry the ERASE event. Erasing an erased field is a ConflictError; `actor` cannot be erased.
  */
 export async function eraseEventField(deps: LedgerDeps, caller: ActorRow, input: EraseEventFieldInput): Promise<EraseEventFieldResult> {
-  const byId = input.eventId ?? null;
-  const byHash = input.contentHash ?? null;
-  if ((byId === null) === (byHash === null)) return invalid('eventId', 'give exactly one of eventId and contentHash');
-  if (byHash !== null && !/^[0-9a-f]{64}$/.test(byHash)) return invalid('contentHash', 'contentHash is 64 lowercase hex characters');
-  const reason = input.reason.trim();
-  const problem = checkText(reason, 'reason', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).reasonChars });
-  if (problem) return invalid(problem.field, problem.message);
-  const { idempotencyKey, ...request } = input;
-  return inLedgerTransaction(deps, (trx) =>
-    idempotent(trx, caller.id, idempotencyKey, 'eraseEventField', request, {
-      run: () => eraseInTransaction(deps, trx, caller, byId, byHash, input.field, reason),
-      save: (r) => ({ targetId: r.target.id, erasureId: r.erasure.id }),
-      replay: async (s): Promise<EraseEventFieldResult> => {
-        const [target] = await findEventsByIds(trx, [s.targetId]);
-        const erasure = await replayedEvent(trx, s.erasureId);
-        return { kind: 'ok', target: target!, erasure: erasure! };
-      },
-    }),
-  );
+  return ledgerWrite(deps, {
+    operation: 'eraseEventField',
+    caller,
+    request: requestOf(input),
+    idempotencyKey: input.idempotencyKey,
+    check: (ctx) => {
+      const byId = input.eventId ?? null;
+      const byHash = input.contentHash ?? null;
+      if ((byId === null) === (byHash === null)) return err(invalid('eventId', 'give exactly one of eventId and contentHash'));
+      if (byHash !== null && !/^[0-9a-f]{64}$/.test(byHash)) return err(invalid('contentHash', 'contentHash is 64 lowercase hex characters'));
+      const fields = checkDeclared(ERASE_FIELDS, input, ctx);
+      return fields.ok ? ok({ byId, byHash, reason: fields.value.reason }) : fields;
+    },
+    write: (trx, c) => eraseInTransaction(deps, trx, caller, c.byId, c.byHash, input.field, c.reason),
+    save: (r) => ({ targetId: r.target.id, erasureId: r.erasure.id }),
+    replay: async (trx, s) => {
+      const [target] = await findEventsByIds(trx, [s.targetId]);
+      const erasure = await replayedEvent(trx, s.erasureId);
+      return { kind: 'ok' as const, target: target!, erasure: erasure! };
+    },
+  });
 }
+
+/** The reason of an erasure, checked by the pipeline's shared text rule. */
+const ERASE_FIELDS = { reason: text({ min: 1, max: 'reasonChars', trim: true }) };
 
 async function eraseInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow, byId: string | null, byHash: string | null, field: string, reason: string): Promise<EraseEventFieldResult> {
   // The row lock orders concurrent erasures of one event: the second sees the first's mark and is refused.

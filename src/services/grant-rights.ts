@@ -6,7 +6,7 @@ import { findGrantsByIds, insertGrant } from '../db/grants.ts';
 import { findBatch, findProduct } from '../db/ledger.ts';
 import type { ActorRow, GrantRow } from '../db/types.ts';
 import { actorFacts } from './actor-facts.ts';
-import { idempotent } from './idempotency.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
 import { type FailureOf, failureSpec } from './results.ts';
 
 export interface GrantRightsInput {
@@ -30,33 +30,35 @@ export type GrantResult = { kind: 'ok'; grant: GrantRow } | FailureOf<typeof GRA
  * an optional expiry. Grants widen rights only within the lifecycle: stage and role rules still apply.
  */
 export async function grantRights(db: Db, caller: ActorRow, input: GrantRightsInput, now: Date): Promise<GrantResult> {
-  const checked = checkGrantRequest(input, now);
-  if (!checked.ok) return checked.error;
-  const { scope } = checked.value;
-  // Facts first, decision after: the same statements run for a product that is someone else's and for a missing one.
-  const [grantee] = await findActorsByIds(db, [input.granteeId]);
-  const gtin = scope.type === 'allProducts' ? null : normalizeGtin(scope.gtin);
-  const product = gtin?.ok ? await findProduct(db, gtin.value) : undefined;
-  const batch = gtin?.ok && scope.type === 'batch' ? await findBatch(db, gtin.value, scope.lot) : undefined;
-  const decided = decideGrant(actorFacts(caller), checked.value, {
-    grantee: grantee ? { id: grantee.id, isOperator: grantee.is_operator } : undefined,
-    product: product ? { gtin: product.gtin, ownerId: product.owner_id } : undefined,
-    batch: batch ? { id: batch.id } : undefined,
-  });
-  if (!decided.ok) return decided.error;
-  const plan = decided.value;
-  const { idempotencyKey, ...request } = input;
-  return db.transaction().execute((trx) =>
-    idempotent(trx, caller.id, idempotencyKey, 'grantRights', request, {
-      run: async (): Promise<GrantResult> => ({
+  return ledgerWrite({ db, now: () => now }, {
+    operation: 'grantRights',
+    caller,
+    request: requestOf(input),
+    idempotencyKey: input.idempotencyKey,
+    check: (ctx) => checkGrantRequest(input, ctx.now),
+    write: async (trx, checked): Promise<GrantResult> => {
+      const { scope } = checked;
+      // Facts first, decision after: the same statements run for a product that is someone else's and for a missing one.
+      const [grantee] = await findActorsByIds(trx, [input.granteeId]);
+      const gtin = scope.type === 'allProducts' ? null : normalizeGtin(scope.gtin);
+      const product = gtin?.ok ? await findProduct(trx, gtin.value) : undefined;
+      const batch = gtin?.ok && scope.type === 'batch' ? await findBatch(trx, gtin.value, scope.lot) : undefined;
+      const decided = decideGrant(actorFacts(caller), checked, {
+        grantee: grantee ? { id: grantee.id, isOperator: grantee.is_operator } : undefined,
+        product: product ? { gtin: product.gtin, ownerId: product.owner_id } : undefined,
+        batch: batch ? { id: batch.id } : undefined,
+      });
+      if (!decided.ok) return decided.error;
+      const plan = decided.value;
+      return {
         kind: 'ok',
         grant: await insertGrant(trx, {
           grantorId: caller.id, granteeId: plan.granteeId, kinds: plan.kinds, productGtin: plan.productGtin, batchId: plan.batchId,
           allProducts: plan.allProducts, expiresAt: plan.expiresAt, createdAt: now,
         }),
-      }),
-      save: (r) => ({ grantId: r.grant.id }),
-      replay: async (s) => ({ kind: 'ok', grant: (await findGrantsByIds(trx, [s.grantId]))[0]! }),
-    }),
-  );
+      };
+    },
+    save: (r) => ({ grantId: r.grant.id }),
+    replay: async (trx, s) => ({ kind: 'ok', grant: (await findGrantsByIds(trx, [s.grantId]))[0]! }),
+  });
 }

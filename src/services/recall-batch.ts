@@ -1,8 +1,8 @@
 import { normalizeGtin } from '../core/identifiers.ts';
 import { TERMINAL_STAGES, type Stage, decideTransition } from '../core/lifecycle.ts';
 import { decideRecall, decideRecallScope, grantStatus, readScope } from '../core/rights.ts';
-import { parseOccurrenceTime } from '../core/time.ts';
-import { DEFAULT_FIELD_LIMITS, checkText } from '../core/text.ts';
+import { err, ok } from '../core/result.ts';
+import { type CheckedFields, checkDeclared, optionalInstant, text } from '../core/write-input.ts';
 import type { Trx } from '../db/connection.ts';
 import { findBatchesByIds, findItemsOfBatch, findProduct, markBatchRecalled } from '../db/ledger.ts';
 import type { ActorRow, BatchRow, EventRow, ItemRow } from '../db/types.ts';
@@ -11,8 +11,8 @@ import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
 import { actorFacts } from './actor-facts.ts';
 import { type FailureOf, failureSpec, invalid } from './results.ts';
-import { idempotent } from './idempotency.ts';
-import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
+import { replayedEvent } from './transaction.ts';
 
 export interface RecallBatchInput {
   gtin: string;
@@ -55,27 +55,38 @@ export function groupByCustodian(items: readonly ItemRow[]): CustodianGroup[] {
  * with the same idempotency key returns the first result (its items grouped by their custodians now).
  */
 export async function recallBatch(deps: LedgerDeps, caller: ActorRow, input: RecallBatchInput): Promise<RecallBatchResult> {
-  const gtin = normalizeGtin(input.gtin);
-  if (!gtin.ok) return invalid('gtin', gtin.error);
-  const reason = input.reason.trim();
-  const textProblem = checkText(input.lot, 'lot', { max: 200 }) ?? checkText(reason, 'reason', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).reasonChars });
-  if (textProblem) return invalid(textProblem.field, textProblem.message);
-  const { idempotencyKey, ...request } = input;
-  return inLedgerTransaction(deps, (trx: Trx) =>
-    idempotent(trx, caller.id, idempotencyKey, 'recallBatch', request, {
-      run: () => recallInTransaction(deps, trx, caller, input, gtin.value, reason),
-      save: (r) => ({ batchId: r.batch.id, eventId: r.event?.id ?? null, alreadyRecalled: r.alreadyRecalled }),
-      replay: async (s): Promise<RecallBatchResult> => {
-        const [batch] = await findBatchesByIds(trx, [s.batchId]);
-        const event = s.eventId ? ((await replayedEvent(trx, s.eventId)) ?? null) : null;
-        const recalled = (await findItemsOfBatch(trx, s.batchId)).filter((i) => i.recalled && !TERMINAL_STAGES.includes(i.stage as Stage));
-        return { kind: 'ok', batch: batch!, event, alreadyRecalled: s.alreadyRecalled, groups: groupByCustodian(recalled) };
-      },
-    }),
-  );
+  return ledgerWrite(deps, {
+    operation: 'recallBatch',
+    caller,
+    request: requestOf(input),
+    idempotencyKey: input.idempotencyKey,
+    check: (ctx) => {
+      const gtin = normalizeGtin(input.gtin);
+      if (!gtin.ok) return err(invalid('gtin', gtin.error));
+      const fields = checkDeclared(RECALL_FIELDS, input, ctx);
+      return fields.ok ? ok({ gtin: gtin.value, ...fields.value }) : fields;
+    },
+    write: (trx, checked) => recallInTransaction(deps, trx, caller, checked),
+    save: (r) => ({ batchId: r.batch.id, eventId: r.event?.id ?? null, alreadyRecalled: r.alreadyRecalled }),
+    replay: async (trx, s) => {
+      const [batch] = await findBatchesByIds(trx, [s.batchId]);
+      const event = s.eventId ? ((await replayedEvent(trx, s.eventId)) ?? null) : null;
+      const recalled = (await findItemsOfBatch(trx, s.batchId)).filter((i) => i.recalled && !TERMINAL_STAGES.includes(i.stage as Stage));
+      return { kind: 'ok' as const, batch: batch!, event, alreadyRecalled: s.alreadyRecalled, groups: groupByCustodian(recalled) };
+    },
+  });
 }
 
-async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow, input: RecallBatchInput, gtin: string, reason: string): Promise<RecallBatchResult> {
+/** The text fields and the instant of a recall, checked by the pipeline's shared rules before any transaction. */
+const RECALL_FIELDS = {
+  lot: text({ max: 200 }),
+  reason: text({ min: 1, max: 'reasonChars', trim: true }),
+  occurredAt: optionalInstant(),
+};
+type CheckedRecall = { gtin: string } & CheckedFields<typeof RECALL_FIELDS>;
+
+async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow, input: CheckedRecall): Promise<RecallBatchResult> {
+  const { gtin, reason } = input;
   const now = deps.now();
   const grants = await grantsOf(trx, caller.id);
   // A batch the caller cannot see is "not found", exactly like a missing one, and costs the same one statement.
@@ -93,15 +104,8 @@ async function recallInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow,
     const recalled = affected.filter((i) => i.recalled);
     return { kind: 'ok' as const, batch, event: null, alreadyRecalled: true, groups: groupByCustodian(recalled) };
   }
-  let occurredAt = now;
-  let offset = '+00:00';
-  if (input.occurredAt) {
-    const t = parseOccurrenceTime(input.occurredAt);
-    if (!t.ok) return invalid('occurredAt', t.error);
-    if (t.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) return invalid('occurredAt', 'occurredAt is in the future');
-    occurredAt = t.value.instant;
-    offset = t.value.offset;
-  }
+  const occurredAt = input.occurredAt?.instant ?? now;
+  const offset = input.occurredAt?.offset ?? '+00:00';
   const steps = [];
   for (const item of affected) {
     const d = decideTransition(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts';
-import { parseOccurrenceTime } from '../core/time.ts';
-import { DEFAULT_FIELD_LIMITS, checkOptionalText, checkText } from '../core/text.ts';
+import { type Result, err, ok } from '../core/result.ts';
+import { type InputContext, checkDeclared, instant, text } from '../core/write-input.ts';
 import { decideCommission, readScope } from '../core/rights.ts';
 import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
@@ -9,10 +9,10 @@ import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import type { Trx } from '../db/connection.ts';
 import { appendEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { checkIdempotency, storeIdempotency } from './idempotency.ts';
+import { type WriteSpec, ledgerWrite, ledgerWriteIn } from './ledger-write.ts';
 import { actorFacts } from './actor-facts.ts';
 import { type FailureOf, type ValidationFailure, conflict, failureSpec, invalid } from './results.ts';
-import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { replayedEvent } from './transaction.ts';
 
 /** Upper bound of items one call may touch (also the per-mutation item-list limit). */
 export const MAX_ITEMS_PER_CALL = 100_000;
@@ -51,17 +51,30 @@ export function expandSerialRange(firstSerial: string, count: number): string[] 
  * rejects the whole call.
  */
 export async function registerBatch(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
-  const checked = checkRegisterInput(deps, caller, input);
-  if ('kind' in checked) return checked;
-  return inLedgerTransaction(deps, (trx) => writeRegisterBatch(trx, deps, caller, input, checked));
+  return ledgerWrite(deps, registerBatchWrite(deps, caller, input));
 }
 
 /** `registerBatch` inside the caller's open transaction `trx` (EPCIS capture); the caller commits, retries and integrates. */
 export async function registerBatchIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): Promise<RegisterBatchResult> {
-  const checked = checkRegisterInput(deps, caller, input);
-  if ('kind' in checked) return checked;
-  return writeRegisterBatch(trx, deps, caller, input, checked);
+  return ledgerWriteIn(trx, deps, registerBatchWrite(deps, caller, input));
 }
+
+/** registerBatch as the write pipeline runs it. */
+const registerBatchWrite = (deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): WriteSpec<CheckedBatch, RegisterBatchResult, { batchId: string; eventId: string }> => ({
+  operation: 'registerBatch',
+  caller,
+  // The whole input, key included, as earlier versions hashed it: keys they stored still replay.
+  request: input,
+  idempotencyKey: input.idempotencyKey,
+  check: (ctx) => checkRegisterInput(ctx, input),
+  write: (trx, checked) => writeRegisterBatch(trx, deps, caller, checked),
+  save: (r) => ({ batchId: r.batch.id, eventId: r.event.id }),
+  replay: async (trx, s) => {
+    const [batch] = await findBatchesByIds(trx, [s.batchId]);
+    const event = await replayedEvent(trx, s.eventId);
+    return { kind: 'ok' as const, batch: batch!, event: event! };
+  },
+});
 
 interface CheckedBatch {
   gtin: string;
@@ -71,50 +84,46 @@ interface CheckedBatch {
   serials: string[];
 }
 
+/** The time and text fields of a batch, checked by the pipeline's shared rules. */
+const BATCH_FIELDS = { producedAt: instant(), site: text({ min: 1, max: 'locationChars', trim: true }) };
+
 /** Input checks that need no database: identifiers, time, text bounds, serials (the caller's rights are core `decideCommission`'s). */
-function checkRegisterInput(deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput): CheckedBatch | ValidationFailure {
+function checkRegisterInput(ctx: InputContext, input: RegisterBatchInput): Result<CheckedBatch, ValidationFailure> {
   const gtin = normalizeGtin(input.gtin);
-  if (!gtin.ok) return invalid('gtin', gtin.error);
+  if (!gtin.ok) return err(invalid('gtin', gtin.error));
   const lot = validateSerial(input.lot);
-  if (!lot.ok) return invalid('lot', `lot ${lot.error.replace(/^serial /i, '')}`);
-  const produced = parseOccurrenceTime(input.producedAt);
-  if (!produced.ok) return invalid('producedAt', produced.error);
-  const now = deps.now();
-  if (produced.value.instant.getTime() > now.getTime() + deps.maxClockSkewMs) {
-    return invalid('producedAt', `producedAt is in the future (more than ${deps.maxClockSkewMs} ms ahead of the server clock)`);
-  }
-  const site = input.site.trim();
-  const textProblem = checkText(site, 'site', { min: 1, max: (deps.fieldLimits ?? DEFAULT_FIELD_LIMITS).locationChars })
-    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
-  if (textProblem) return invalid(textProblem.field, textProblem.message);
+  if (!lot.ok) return err(invalid('lot', `lot ${lot.error.replace(/^serial /i, '')}`));
+  const fields = checkDeclared(BATCH_FIELDS, input, ctx);
+  if (!fields.ok) return fields;
+  const { producedAt: produced, site } = fields.value;
 
   let serials: string[];
-  if (input.serials && input.range) return invalid('serials', 'give either serials or range, not both');
+  if (input.serials && input.range) return err(invalid('serials', 'give either serials or range, not both'));
   if (input.serials) {
     serials = input.serials;
   } else if (input.range) {
     const { count, firstSerial } = input.range;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_ITEMS_PER_CALL) return invalid('range.count', `count must be 1 to ${MAX_ITEMS_PER_CALL}`);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_ITEMS_PER_CALL) return err(invalid('range.count', `count must be 1 to ${MAX_ITEMS_PER_CALL}`));
     const expanded = expandSerialRange(firstSerial, count);
-    if (typeof expanded === 'string') return invalid('range.firstSerial', expanded);
+    if (typeof expanded === 'string') return err(invalid('range.firstSerial', expanded));
     serials = expanded;
   } else {
-    return invalid('serials', 'give the serials to commission, or a range {count, firstSerial}');
+    return err(invalid('serials', 'give the serials to commission, or a range {count, firstSerial}'));
   }
-  if (serials.length < 1 || serials.length > MAX_ITEMS_PER_CALL) return invalid('serials', `a batch commissions 1 to ${MAX_ITEMS_PER_CALL} serials per call`);
+  if (serials.length < 1 || serials.length > MAX_ITEMS_PER_CALL) return err(invalid('serials', `a batch commissions 1 to ${MAX_ITEMS_PER_CALL} serials per call`));
   for (let i = 0; i < serials.length; i++) {
     const s = validateSerial(serials[i]!);
-    if (!s.ok) return invalid(`serials[${i}]`, s.error);
+    if (!s.ok) return err(invalid(`serials[${i}]`, s.error));
   }
   const seen = new Set<string>();
   const dupes = new Set<string>();
   for (const s of serials) (seen.has(s) ? dupes : seen).add(s);
-  if (dupes.size > 0) return invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`);
+  if (dupes.size > 0) return err(invalid('serials', `duplicate serials in the input: ${[...dupes].slice(0, 10).join(', ')}${dupes.size > 10 ? ` and ${dupes.size - 10} more` : ''}`));
 
-  return { gtin: gtin.value, lot: lot.value, produced: produced.value, site, serials };
+  return ok({ gtin: gtin.value, lot: lot.value, produced, site, serials });
 }
 
-async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: RegisterBatchInput, c: CheckedBatch): Promise<RegisterBatchResult> {
+async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, c: CheckedBatch): Promise<RegisterBatchResult> {
   const now = deps.now();
   const gtin = { value: c.gtin };
   const lot = { value: c.lot };
@@ -129,18 +138,6 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
   const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
-  const key = input.idempotencyKey ?? null;
-  let requestHash: Uint8Array | null = null;
-  if (key) {
-    const check = await checkIdempotency<{ batchId: string; eventId: string }>(trx, caller.id, key, 'registerBatch', input);
-    if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
-    if (check.kind === 'replay') {
-      const [batch] = await findBatchesByIds(trx, [check.response.batchId]);
-      const event = await replayedEvent(trx, check.response.eventId);
-      return { kind: 'ok' as const, batch: batch!, event: event! };
-    }
-    requestHash = check.requestHash;
-  }
   if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
   const taken = await existingSerials(trx, gtin.value, serials);
   if (taken.length > 0) {
@@ -175,6 +172,5 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
         })),
       ),
   );
-  if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
   return { kind: 'ok' as const, batch, event };
 }

@@ -6,7 +6,8 @@ import type { Db } from '../db/connection.ts';
 import { type PolicyVersion, findPolicy, insertPolicy } from '../db/disclosure.ts';
 import type { ActorRow } from '../db/types.ts';
 import { findVisibleProduct } from '../db/visibility.ts';
-import { idempotent } from './idempotency.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
+import { err, ok } from '../core/result.ts';
 import { type FailureOf, denied, failureSpec, invalid, notFound } from './results.ts';
 
 export interface SetDisclosurePolicyInput {
@@ -27,21 +28,27 @@ export type SetDisclosurePolicyResult = { kind: 'ok'; policy: PolicyVersion } | 
  * ConflictError (idempotency key reused with another request).
  */
 export async function setDisclosurePolicy(db: Db, caller: ActorRow, scope: ReadScope, input: SetDisclosurePolicyInput, now: Date): Promise<SetDisclosurePolicyResult> {
-  const gtin = normalizeGtin(input.gtin);
-  if (!gtin.ok) return invalid('gtin', gtin.error);
-  const policy = validatePolicy(input.overrides);
-  if (!policy.ok) return invalid(policy.error.field, policy.error.message);
-  const product = await findVisibleProduct(db, scope, gtin.value);
-  if (!product) return notFound(`product ${gtin.value} not found`);
-  if (!isBrandOrOperator({ id: caller.id, isOperator: caller.is_operator }, product.owner_id)) {
-    return denied('NOT_BRAND_OWNER', `only the brand owning product ${gtin.value} (or the operator) sets its disclosure policy`);
-  }
-  const { idempotencyKey, ...request } = input;
-  return db.transaction().execute((trx) =>
-    idempotent(trx, caller.id, idempotencyKey, 'setDisclosurePolicy', request, {
-      run: async (): Promise<SetDisclosurePolicyResult> => ({ kind: 'ok', policy: await insertPolicy(trx, gtin.value, policy.value, caller.id, now) }),
-      save: (r) => ({ policyId: r.policy.id }),
-      replay: async (s) => ({ kind: 'ok', policy: (await findPolicy(trx, s.policyId))! }),
-    }),
-  );
+  return ledgerWrite({ db, now: () => now }, {
+    operation: 'setDisclosurePolicy',
+    caller,
+    request: requestOf(input),
+    idempotencyKey: input.idempotencyKey,
+    check: () => {
+      const gtin = normalizeGtin(input.gtin);
+      if (!gtin.ok) return err(invalid('gtin', gtin.error));
+      const policy = validatePolicy(input.overrides);
+      if (!policy.ok) return err(invalid(policy.error.field, policy.error.message));
+      return ok({ gtin: gtin.value, policy: policy.value });
+    },
+    write: async (trx, { gtin, policy }): Promise<SetDisclosurePolicyResult> => {
+      const product = await findVisibleProduct(trx, scope, gtin);
+      if (!product) return notFound(`product ${gtin} not found`);
+      if (!isBrandOrOperator({ id: caller.id, isOperator: caller.is_operator }, product.owner_id)) {
+        return denied('NOT_BRAND_OWNER', `only the brand owning product ${gtin} (or the operator) sets its disclosure policy`);
+      }
+      return { kind: 'ok', policy: await insertPolicy(trx, gtin, policy, caller.id, now) };
+    },
+    save: (r) => ({ policyId: r.policy.id }),
+    replay: async (trx, s) => ({ kind: 'ok', policy: (await findPolicy(trx, s.policyId))! }),
+  });
 }

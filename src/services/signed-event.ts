@@ -8,7 +8,8 @@ import { validateActorPublicKey } from '../core/actor-keys.ts';
 import { fromHex, toHex } from '../core/bytes.ts';
 import { TRANSITION_RULES } from '../core/lifecycle.ts';
 import { decodeActorSignature, grantsStillInForce, headsUnmoved, judgeSignedSubmission, preparedExpiresAt, signerKeyInForce } from '../core/signed-submit.ts';
-import { checkText } from '../core/text.ts';
+import { err, ok } from '../core/result.ts';
+import { checkDeclared, text } from '../core/write-input.ts';
 import { findActorKeyByPublicKey } from '../db/actor-keys.ts';
 import { isUuid } from '../db/ids.ts';
 import type { NewLink } from '../db/ledger.ts';
@@ -18,17 +19,17 @@ import type { ActorRow, EventRow } from '../db/types.ts';
 import { loadWriteFacts } from '../db/write-facts.ts';
 import { appendEvents, type ItemStep, type PreparedWrite, sealEvent } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
-import { idempotent } from './idempotency.ts';
+import { ledgerWrite, requestOf } from './ledger-write.ts';
 import { checkRecordInput, decideRecordEvent, type RecordEventInput } from './record-event.ts';
 import { type FailureOf, conflict, failureSpec, invalid, notFound } from './results.ts';
-import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { replayedEvent } from './transaction.ts';
 
 /** What prepareSignedEvent may fail with: everything the lifecycle write may (same checks). */
 export const PREPARE_SIGNED_EVENT_FAILURES = failureSpec(['ValidationError', 'NotFoundError', 'PermissionDeniedError', 'InvalidTransitionError', 'ConflictError'], TRANSITION_RULES);
 /** What submitSignedEvent may fail with. */
 export const SUBMIT_SIGNED_EVENT_FAILURES = failureSpec(['ValidationError', 'NotFoundError', 'ConflictError']);
 
-export type PrepareSignedEventInput = Omit<RecordEventInput, 'idempotencyKey'> & { publicKey: string };
+export type PrepareSignedEventInput = RecordEventInput & { publicKey: string };
 export type PrepareSignedEventResult =
   | { kind: 'ok'; preparedId: string; canonicalBody: string; contentHash: string; expiresAt: Date }
   | FailureOf<typeof PREPARE_SIGNED_EVENT_FAILURES>;
@@ -38,29 +39,43 @@ export type SubmitSignedEventResult = { kind: 'ok'; event: EventRow } | FailureO
  * Phase 1: decides the lifecycle event exactly as `recordEvent` would (input, visibility, rights in core), seals it
  * with `signer` = `input.publicKey`, which must be a key registered to the caller and in force (else ValidationError
  * `publicKey`), stores it for PREPARED_EVENT_TTL_MS (core/signed-submit.ts) and returns the body to sign. Logs nothing.
+ * A repeat with the same idempotency key returns the first preparation (even once it has expired or been submitted).
  */
 export async function prepareSignedEvent(deps: LedgerDeps, caller: ActorRow, input: PrepareSignedEventInput): Promise<PrepareSignedEventResult> {
-  const pk = validateActorPublicKey(input.publicKey);
-  if (!pk.ok) return invalid('publicKey', pk.error);
+  // The request is what was asked; which field named the counterparty only shapes a message.
+  const { counterpartyField: _field, ...asked } = requestOf(input);
   const asRecord: RecordEventInput = { ...input, idempotencyKey: null };
-  const checked = checkRecordInput(deps, asRecord);
-  if ('kind' in checked) return checked;
-  return deps.db.transaction().execute(async (trx): Promise<PrepareSignedEventResult> => {
-    const now = deps.now();
-    const key = signerKeyInForce(await findActorKeyByPublicKey(trx, pk.value), caller.id, now);
-    if (!key.ok) return invalid('publicKey', key.error);
-    const decided = await decideRecordEvent(trx, deps, caller, asRecord, checked);
-    // Without an idempotency key there is no replay; an 'ok' cannot come back.
-    if (decided.kind === 'ok') throw new Error('a preparation without idempotency key replayed an event');
-    if (decided.kind !== 'decided') return decided;
-    const sealed = sealEvent({ ...decided.draft, signer: key.value }, decided.steps);
-    const expiresAt = preparedExpiresAt(now);
-    await deleteExpiredPreparedEvents(trx, now);
-    await insertPreparedEvent(trx, {
-      id: sealed.row.id, actorId: caller.id, signer: key.value, contentHash: sealed.row.content_hash, preparedAt: now, expiresAt,
-      sealed: encodeSealed({ row: sealed.row, links: sealed.links, steps: decided.steps }),
-    });
-    return { kind: 'ok', preparedId: sealed.row.id, canonicalBody: sealed.prepared.canonical, contentHash: sealed.prepared.contentHash, expiresAt };
+  return ledgerWrite(deps, {
+    operation: 'prepareSignedEvent',
+    caller,
+    request: asked,
+    idempotencyKey: input.idempotencyKey,
+    check: () => {
+      const pk = validateActorPublicKey(input.publicKey);
+      if (!pk.ok) return err(invalid('publicKey', pk.error));
+      const checked = checkRecordInput(deps, asRecord);
+      return 'kind' in checked ? err(checked) : ok({ publicKey: pk.value, record: checked });
+    },
+    write: async (trx, { publicKey, record }): Promise<PrepareSignedEventResult> => {
+      const now = deps.now();
+      const key = signerKeyInForce(await findActorKeyByPublicKey(trx, publicKey), caller.id, now);
+      if (!key.ok) return invalid('publicKey', key.error);
+      const decided = await decideRecordEvent(trx, deps, caller, asRecord, record);
+      // Without an idempotency key there is no replay; an 'ok' cannot come back.
+      if (decided.kind === 'ok') throw new Error('a preparation without idempotency key replayed an event');
+      if (decided.kind !== 'decided') return decided;
+      const sealed = sealEvent({ ...decided.draft, signer: key.value }, decided.steps);
+      const expiresAt = preparedExpiresAt(now);
+      await deleteExpiredPreparedEvents(trx, now);
+      await insertPreparedEvent(trx, {
+        id: sealed.row.id, actorId: caller.id, signer: key.value, contentHash: sealed.row.content_hash, preparedAt: now, expiresAt,
+        sealed: encodeSealed({ row: sealed.row, links: sealed.links, steps: decided.steps }),
+      });
+      return { kind: 'ok', preparedId: sealed.row.id, canonicalBody: sealed.prepared.canonical, contentHash: sealed.prepared.contentHash, expiresAt };
+    },
+    // The preparation itself may be gone by the replay (submitted, expired): its answer is kept whole.
+    save: (r) => ({ preparedId: r.preparedId, canonicalBody: r.canonicalBody, contentHash: r.contentHash, expiresAt: r.expiresAt.toISOString() }),
+    replay: async (_trx, s) => ({ kind: 'ok' as const, ...s, expiresAt: new Date(s.expiresAt) }),
   });
 }
 
@@ -71,43 +86,49 @@ export async function prepareSignedEvent(deps: LedgerDeps, caller: ActorRow, inp
  * (prepare again), or the idempotency key used for another request; ValidationError `signature`: malformed or not valid for the content hash.
  */
 export async function submitSignedEvent(deps: LedgerDeps, caller: ActorRow, input: { preparedId: string; signature: string; idempotencyKey?: string | null }): Promise<SubmitSignedEventResult> {
-  const sig = decodeActorSignature(input.signature);
-  if (!sig.ok) return invalid('signature', sig.error);
-  const idProblem = checkText(input.preparedId, 'preparedId', { min: 1, max: 100 });
-  if (idProblem) return invalid(idProblem.field, idProblem.message);
-  const request = { preparedId: input.preparedId, signature: toHex(sig.value) };
-  return inLedgerTransaction(deps, (trx) =>
-    idempotent(trx, caller.id, input.idempotencyKey, 'submitSignedEvent', request, {
-      run: async (): Promise<SubmitSignedEventResult> => {
-        if (!isUuid(input.preparedId)) return notFound('prepared event not found');
-        const prepared = await lockPreparedEvent(trx, input.preparedId);
-        const now = deps.now();
-        const signerKey = prepared && (await findActorKeyByPublicKey(trx, prepared.signer));
-        const refused = judgeSignedSubmission(prepared, caller.id, signerKey, sig.value, now);
-        if (refused) return refused;
-        const write = decodeSealed(prepared!.sealed);
-        const ids = write.steps.map((s) => s.id);
-        // Locked first, so no writer moves a head between this check and the write.
-        await lockItems(trx, ids);
-        const expected = write.steps.map((s) => ({ id: s.id, seq: s.head!.seq, hash: toHex(s.head!.hash) }));
-        if (!headsUnmoved(expected, await currentHeads(trx, ids))) {
-          return conflict('an item of the prepared event has been recorded on since preparation; prepare again');
-        }
-        const used = authorizedByOf(write.row.data);
-        if (used.length > 0) {
-          const { grants } = await loadWriteFacts(trx, { actorId: caller.id, counterpartyId: null, idempotencyKey: null, ids: [], keys: [] });
-          if (!grantsStillInForce(used, grants, now)) return conflict('a grant this event relied on is no longer in force; prepare again');
-        }
-        write.row.signature = sig.value;
-        const [event] = await appendEvents(trx, [write]);
-        await deletePreparedEvent(trx, prepared!.id);
-        return { kind: 'ok', event: event! };
-      },
-      save: (r) => ({ eventId: r.event.id }),
-      replay: async (s: { eventId: string }) => ({ kind: 'ok', event: (await replayedEvent(trx, s.eventId))! }),
-    }),
-  );
+  return ledgerWrite(deps, {
+    operation: 'submitSignedEvent',
+    caller,
+    request: (signature: Uint8Array) => ({ preparedId: input.preparedId, signature: toHex(signature) }),
+    idempotencyKey: input.idempotencyKey,
+    check: (ctx) => {
+      const sig = decodeActorSignature(input.signature);
+      if (!sig.ok) return err(invalid('signature', sig.error));
+      const fields = checkDeclared(SUBMIT_FIELDS, input, ctx);
+      return fields.ok ? ok(sig.value) : fields;
+    },
+    write: async (trx, signature): Promise<SubmitSignedEventResult> => {
+      if (!isUuid(input.preparedId)) return notFound('prepared event not found');
+      const prepared = await lockPreparedEvent(trx, input.preparedId);
+      const now = deps.now();
+      const signerKey = prepared && (await findActorKeyByPublicKey(trx, prepared.signer));
+      const refused = judgeSignedSubmission(prepared, caller.id, signerKey, signature, now);
+      if (refused) return refused;
+      const write = decodeSealed(prepared!.sealed);
+      const ids = write.steps.map((s) => s.id);
+      // Locked first, so no writer moves a head between this check and the write.
+      await lockItems(trx, ids);
+      const expected = write.steps.map((s) => ({ id: s.id, seq: s.head!.seq, hash: toHex(s.head!.hash) }));
+      if (!headsUnmoved(expected, await currentHeads(trx, ids))) {
+        return conflict('an item of the prepared event has been recorded on since preparation; prepare again');
+      }
+      const used = authorizedByOf(write.row.data);
+      if (used.length > 0) {
+        const { grants } = await loadWriteFacts(trx, { actorId: caller.id, counterpartyId: null, idempotencyKey: null, ids: [], keys: [] });
+        if (!grantsStillInForce(used, grants, now)) return conflict('a grant this event relied on is no longer in force; prepare again');
+      }
+      write.row.signature = signature;
+      const [event] = await appendEvents(trx, [write]);
+      await deletePreparedEvent(trx, prepared!.id);
+      return { kind: 'ok', event: event! };
+    },
+    save: (r) => ({ eventId: r.event.id }),
+    replay: async (trx, s) => ({ kind: 'ok' as const, event: (await replayedEvent(trx, s.eventId))! }),
+  });
 }
+
+/** The prepared event's id, checked by the pipeline's shared text rule. */
+const SUBMIT_FIELDS = { preparedId: text({ min: 1, max: 100 }) };
 
 // ---- the stored form of the prepared rows (JSON: bytes as hex, times as ISO strings) ----
 

@@ -1,14 +1,15 @@
 import { normalizeSscc } from '../core/identifiers.ts';
-import { checkOptionalText } from '../core/text.ts';
+import { err, ok } from '../core/result.ts';
+import { checkDeclared } from '../core/write-input.ts';
 import { emptyContainer, holdContainer } from '../db/containers.ts';
-import { idempotencyKeyExists } from '../db/idempotency.ts';
 import type { ActorRow } from '../db/types.ts';
 import type { LedgerDeps } from './deps.ts';
-import { PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
-import { recordEventIn } from './record-event.ts';
+import { AGGREGATION_FIELDS, PACK_ITEMS_FAILURES, type PackItemsResult, checkContainerUse } from './pack-items.ts';
+import { type RecordEventInput, recordEventIn } from './record-event.ts';
 import type { Trx } from '../db/connection.ts';
 import { invalid } from './results.ts';
-import { inLedgerTransaction } from './transaction.ts';
+import { type WriteSpec, ledgerWrite, ledgerWriteIn } from './ledger-write.ts';
+import { replayedEvent } from './transaction.ts';
 
 /** What unpackItems may fail with: the same as packItems (recordEvent's failures and the container custody rule). */
 export const UNPACK_ITEMS_FAILURES = PACK_ITEMS_FAILURES;
@@ -27,34 +28,46 @@ export interface UnpackItemsInput {
  * nested containers stay packed, and the unpacker holds the empty container.
  */
 export async function unpackItems(deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<UnpackItemsResult> {
-  return inLedgerTransaction(deps, (trx) => unpackItemsIn(trx, deps, caller, input));
+  return ledgerWrite(deps, unpackWrite(deps, caller, input));
 }
 
 /** `unpackItems` inside the caller's open transaction `trx` (EPCIS capture); the caller commits, retries and integrates. */
 export async function unpackItemsIn(trx: Trx, deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): Promise<UnpackItemsResult> {
-  const parent = normalizeSscc(input.container);
-  if (!parent.ok) return invalid('container', parent.error);
-  // Checked before the key is looked up below (a NUL would otherwise reach the database).
-  const keyProblem = checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 });
-  if (keyProblem) return invalid(keyProblem.field, keyProblem.message);
-  const replay = input.idempotencyKey
-    ? await idempotencyKeyExists(trx, caller.id, input.idempotencyKey)
-    : false;
-  if (!replay) {
-    const refused = await checkContainerUse(trx, caller, [{ sscc: parent.value, use: 'UNPACK' }], deps.now());
-    if (refused) return refused;
-  }
-  const result = await recordEventIn(trx, deps, caller, {
-    kind: 'UNPACK',
-    items: { containers: [parent.value] },
-    occurredAt: input.occurredAt,
-    location: input.location ?? null,
-    data: { container: parent.value },
-    idempotencyKey: input.idempotencyKey ?? null,
-  });
-  if (result.kind === 'ok' && !replay) {
-    await emptyContainer(trx, parent.value);
-    await holdContainer(trx, parent.value, caller.id);
-  }
-  return result;
+  return ledgerWriteIn(trx, deps, unpackWrite(deps, caller, input));
 }
+
+/** The UNPACK event recorded for `input` (its container normalised). */
+const unpackEvent = (input: UnpackItemsInput, parent: string): RecordEventInput => ({
+  kind: 'UNPACK',
+  items: { containers: [parent] },
+  occurredAt: input.occurredAt,
+  location: input.location ?? null,
+  data: { container: parent },
+});
+
+/** unpackItems as the write pipeline runs it. */
+const unpackWrite = (deps: LedgerDeps, caller: ActorRow, input: UnpackItemsInput): WriteSpec<string, UnpackItemsResult, { eventId: string }> => ({
+  // The operation and request of the UNPACK event as recordEvent keyed it before unpacking moved onto the pipeline,
+  // so keys stored by earlier versions still replay.
+  operation: 'UNPACK',
+  caller,
+  request: (parent: string) => ({ ...unpackEvent(input, parent), idempotencyKey: input.idempotencyKey ?? null }),
+  idempotencyKey: input.idempotencyKey,
+  check: (ctx) => {
+    const parent = normalizeSscc(input.container);
+    if (!parent.ok) return err(invalid('container', parent.error));
+    const fields = checkDeclared(AGGREGATION_FIELDS, input, ctx);
+    return fields.ok ? ok(parent.value) : fields;
+  },
+  write: async (trx, parent): Promise<UnpackItemsResult> => {
+    const refused = await checkContainerUse(trx, caller, [{ sscc: parent, use: 'UNPACK' }], deps.now());
+    if (refused) return refused;
+    const result = await recordEventIn(trx, deps, caller, unpackEvent(input, parent));
+    if (result.kind !== 'ok') return result;
+    await emptyContainer(trx, parent);
+    await holdContainer(trx, parent, caller.id);
+    return result;
+  },
+  save: (r) => ({ eventId: r.event.id }),
+  replay: async (trx, s) => ({ kind: 'ok' as const, event: (await replayedEvent(trx, s.eventId))! }),
+});

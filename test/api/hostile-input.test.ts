@@ -136,7 +136,7 @@ const CASES: Record<string, MutationCase[]> = {
     { actor: () => maker, base: () => ({ eventId: 'RXZlbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw', field: 'location', reason: 'hostile test' }), paths: ['eventId'] },
   ],
   prepareSignedEvent: [
-    { actor: () => maker, base: () => ({ kind: 'SHIP', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), location: 'Dock 2', counterparty: dist.id }), paths: ['publicKey', 'items[0]', 'occurredAt', 'location', 'counterparty'] },
+    { actor: () => maker, base: () => ({ kind: 'SHIP', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), location: 'Dock 2', counterparty: dist.id, idempotencyKey: `ps-${Math.random()}` }), paths: ['publicKey', 'items[0]', 'occurredAt', 'location', 'counterparty', 'idempotencyKey'] },
     { actor: () => maker, base: () => ({ kind: 'SHIP', publicKey: MAKER_SIGNING_KEY, batch: { gtin: GTIN, lot: 'L1' }, containers: [ssccOf(500)], occurredAt: minutesAgo(10), counterparty: dist.id }), paths: ['batch.gtin', 'batch.lot', 'containers[0]'] },
     { actor: () => maker, base: () => ({ kind: 'SELL', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), price: 10, currency: 'EUR' }), paths: ['currency'] },
     { actor: () => maker, base: () => ({ kind: 'USE_REPORT', publicKey: MAKER_SIGNING_KEY, items: [item(serial(199))], occurredAt: minutesAgo(10), note: 'ok' }), paths: ['note'], json: ['readings'] },

@@ -31,6 +31,7 @@ const PrepareInput = builder.inputType('PrepareSignedEventInput', {
     readings: t.field({ type: 'JSON', description: 'ACTIVATE/SERVICE/USE_REPORT: readings (JSON object).' }),
     reason: t.string({ description: 'RETURN/DESTROY.' }),
     materials: t.field({ type: [MaterialInput], description: 'RECYCLE: recovered materials.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first preparation and prepares nothing.' }),
   }),
 });
 
@@ -73,6 +74,7 @@ builder.mutationField('prepareSignedEvent', (t) =>
         counterpartyId,
         counterpartyField: shaped.value.counterparty !== null ? 'counterparty' : null,
         data: shaped.value.data,
+        idempotencyKey: input.idempotencyKey ?? null,
       });
       return result.kind === 'ok' ? success('PrepareSignedEventSuccess', result) : failureToGraphQL(result);
     },
