@@ -19,7 +19,8 @@ const ALLOWED = new Map<string, string>([
   ['src/services/transaction.ts', 'defines withRetries / inLedgerTransaction'],
   ['src/services/idempotency.ts', 'defines the key bookkeeping'],
   ['src/services/integrate.ts', "the integrator's own transaction (not a use case)"],
-  ['src/services/record-event.ts', 'the lead moves recordEvent onto the pipeline with the group-commit path'],
+  ['src/services/record-event.ts', 'recordEvent goes through ledgerWrite with its own executor; its key is judged from its facts statement (decideRecordEvent), one for a whole batch'],
+  ['src/services/record-batch.ts', 'the group-commit batcher: the executor of batchable lifecycle writes'],
   ['src/services/epcis-capture.ts', 'EPCIS capture composes its writes in one transaction of its own (to move)'],
   ['src/services/epcis-bulk.ts', 'EPCIS bulk capture (to move)'],
 ]);

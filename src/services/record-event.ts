@@ -18,7 +18,8 @@ import type { LedgerDeps } from './deps.ts';
 import { idempotencyVerdict, storeIdempotency } from './idempotency.ts';
 import { MAX_ITEMS_PER_CALL } from './register-batch.ts';
 import { type FailureOf, type ItemProblem, conflict, denied, failureSpec, invalid, notFound } from './results.ts';
-import { inLedgerTransaction, replayedEvent } from './transaction.ts';
+import { replayedEvent } from './transaction.ts';
+import { ledgerWrite, retriedTransaction, type WriteExecutor, type WriteJob } from './ledger-write.ts';
 import { isBatchable, recordInBatch } from './record-batch.ts';
 import { filterVisibleItems, ownersOf } from './visible-items.ts';
 
@@ -208,16 +209,36 @@ export function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): Che
  * event is integrated.
  */
 export async function recordEvent(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput): Promise<RecordEventResult> {
-  const checked = checkRecordInput(deps, input);
-  if ('kind' in checked) return checked;
-  // Group commit: writes naming their items join the process's next batch (record-batch.ts), decided as alone.
-  if (isBatchable(input)) return recordInBatch(deps, caller, input, checked);
-  return recordEventAlone(deps, caller, input, checked);
+  const result = await ledgerWrite(deps, {
+    operation: input.kind,
+    caller,
+    request: recordRequest(input),
+    idempotencyKey: input.idempotencyKey,
+    check: () => {
+      const checked = checkRecordInput(deps, input);
+      return 'kind' in checked ? { ok: false, error: checked } : { ok: true, value: checked };
+    },
+    write: (trx, checked) => writeRecordEvent(trx, deps, caller, input, checked),
+    save: (ok) => ({ eventId: ok.event.id }),
+    replay: async (trx, saved) => ({ kind: 'ok' as const, event: (await replayedEvent(trx, saved.eventId))! }),
+    // The executor takes the checked write over: the key is judged from the write's own facts statement (one for a
+    // whole batch), so the decision and the key's semantics live in decideRecordEvent for both paths.
+    execute: ((_deps: unknown, _attempt: unknown, job: WriteJob<CheckedInput>) =>
+      // Group commit: writes naming their items join the process's next batch (record-batch.ts), decided as alone.
+      isBatchable(input) ? recordInBatch(deps, caller, input, job.checked) : recordEventAlone(deps, caller, input, job.checked)) as WriteExecutor,
+  });
+  return result as RecordEventResult;
+}
+
+/** What a lifecycle write's idempotency key stands for: the input as asked (which field named the counterparty only shapes a message). */
+export function recordRequest(input: RecordEventInput): Omit<RecordEventInput, 'counterpartyField'> {
+  const { counterpartyField: _field, ...asked } = input;
+  return asked;
 }
 
 /** `recordEvent` of a checked input in a transaction of its own (a batch or container selection; a batch's fallback). */
 export function recordEventAlone(deps: LedgerDeps, caller: ActorRow, input: RecordEventInput, checked: CheckedInput): Promise<RecordEventResult> {
-  return inLedgerTransaction(deps, (trx) => writeRecordEvent(trx, deps, caller, input, checked));
+  return retriedTransaction(deps, (trx) => writeRecordEvent(trx, deps, caller, input, checked), { operation: input.kind, callerId: caller.id, idempotencyKey: input.idempotencyKey ?? null, checked, request: recordRequest(input) });
 }
 
 /**
@@ -343,9 +364,7 @@ export async function decideRecordEvent(
   }
   let requestHash: Uint8Array | null = null;
   if (key) {
-    // The request is what was asked; which field named the counterparty only shapes a message.
-    const { counterpartyField: _field, ...asked } = input;
-    const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, asked);
+    const check = idempotencyVerdict<{ eventId: string }>(facts.idempotency, input.kind, recordRequest(input));
     if (check.kind === 'conflict') return conflict(`idempotencyKey "${key}" was already used with a different request`);
     if (check.kind === 'replay') {
       return { kind: 'ok' as const, event: (await replayedEvent(trx, check.response.eventId))! };
