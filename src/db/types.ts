@@ -95,7 +95,7 @@ export interface ChainLinksTable {
   item_id: string;
   seq: number;
   event_id: string;
-  prev_hash: Uint8Array;
+  // No prev_hash: it is the hash of the item's link at seq - 1 (zero bytes at seq 0); readers derive it (ledger.ts).
   hash: Uint8Array;
   /** The item's stage and recall flag after this event (null on links written before the head map). */
   stage: string | null;
