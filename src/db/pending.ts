@@ -1,10 +1,13 @@
 import { sql } from 'kysely';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
+import { encodeFieldSalts } from './event-content.ts';
 import { hex } from './ledger.ts';
 
-/** Every column of a new event but its leaf index. */
-export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
+/** Every column of a new event but its leaf index; field salts as name → hex salt (stored compactly). */
+export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data' | 'field_salts'> & { data: unknown; field_salts: Record<string, string> | null };
+
+const storedSalts = (s: Record<string, string> | null): Uint8Array | null => (s === null ? null : encodeFieldSalts(s));
 
 /**
  * Records a written event as pending; the integrator gives it its leaf index later. Returns the event as its writer
@@ -16,11 +19,11 @@ export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<
     .values({
       ...e,
       data: JSON.stringify(e.data),
-      field_salts: e.field_salts === null ? null : JSON.stringify(e.field_salts),
+      field_salts: storedSalts(e.field_salts),
       erased: e.erased === null ? null : JSON.stringify(e.erased),
     })
     .execute();
-  return { ...e, data: e.data as EventRow['data'], leaf_index: -1 };
+  return { ...e, data: e.data as EventRow['data'], field_salts: storedSalts(e.field_salts), leaf_index: -1 };
 }
 
 /** The columns an event row has besides its leaf index (pending and integrated alike). */
@@ -110,17 +113,17 @@ export async function insertPendingEvents(trx: Trx, events: readonly NewPendingE
       INSERT INTO pending_events (id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
                                   format, field_salts, erased, pad_key, item_tree_top)
       SELECT id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data::jsonb, body, decode(content_hash, 'hex'),
-             decode(signature, 'hex'), item_count, format, field_salts::jsonb, erased::jsonb, decode(pad_key, 'hex'), decode(item_tree_top, 'hex')
+             decode(signature, 'hex'), item_count, format, decode(field_salts, 'hex'), erased::jsonb, decode(pad_key, 'hex'), decode(item_tree_top, 'hex')
       FROM unnest(${col((e) => e.id)}::uuid[], ${col((e) => e.kind)}::text[], ${col((e) => e.actor_id)}::uuid[],
                   ${col((e) => e.occurred_at.toISOString())}::timestamptz[], ${col((e) => e.tz_offset)}::text[],
                   ${col((e) => e.recorded_at.toISOString())}::timestamptz[], ${col((e) => e.location)}::text[],
                   ${col((e) => e.counterparty_id)}::uuid[], ${col((e) => JSON.stringify(e.data))}::text[], ${col((e) => e.body)}::text[],
                   ${col((e) => hex(e.content_hash))}::text[], ${col((e) => hexOrNull(e.signature))}::text[],
-                  ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => json(e.field_salts))}::text[],
+                  ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => hexOrNull(storedSalts(e.field_salts)))}::text[],
                   ${col((e) => json(e.erased))}::text[], ${col((e) => hexOrNull(e.pad_key))}::text[], ${col((e) => hexOrNull(e.item_tree_top))}::text[])
         WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
                              format, field_salts, erased, pad_key, item_tree_top, n)
       ORDER BY n`.execute(trx);
   }
-  return events.map((e) => ({ ...e, data: e.data as EventRow['data'], leaf_index: -1 }));
+  return events.map((e) => ({ ...e, data: e.data as EventRow['data'], field_salts: storedSalts(e.field_salts), leaf_index: -1 }));
 }

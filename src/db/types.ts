@@ -75,8 +75,11 @@ export interface EventsTable {
   item_count: number;
   /** 1: a v1 body (values and item list hashed in); 2: a v2 body (docs/ledger-format.md). */
   format: ColumnType<number, number | undefined, number>;
-  /** v2: field name → hex salt of every committed field whose value is held (erased ones have none). */
-  field_salts: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /**
+   * v2: the salt of every committed field whose value is held (erased ones have none), in the compact form of
+   * db/event-content.ts `encodeFieldSalts` (name → 16 bytes); read it with `decodeFieldSalts`.
+   */
+  field_salts: Uint8Array | null;
   /** v2: field name → hex content hash of the ERASE event that erased it. */
   erased: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
   /** v2: the event's secret items-tree pad key (32 bytes; never disclosed). */

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProofBundleV2, verifyBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { appendLeaves, leafHash, verifyConsistency, verifyInclusion } from '../../src/core/merkle.ts';
 import { toHex } from '../../src/core/bytes.ts';
+import { decodeFieldSalts, encodeFieldSalts, fullEventOf } from '../../src/db/event-content.ts';
 import { findItemsBySgtins } from '../../src/db/ledger.ts';
+import type { EventRow } from '../../src/db/types.ts';
 import { findCheckpointRow, STORED_FROM_LEVEL } from '../../src/db/log.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { consistencyProofFor, inclusionProofFor } from '../../src/services/log-proofs.ts';
@@ -14,8 +16,8 @@ import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type T
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 // Storage per event (issue 11): the log keeps only subtrees of level ≥ STORED_FROM_LEVEL (lower ones are recomputed
-// from the events' content hashes) and chain links keep no prev_hash (it is the link at seq - 1). Every read path
-// must still prove and verify, and audit must still catch tampering.
+// from the events' content hashes), chain links keep no prev_hash (it is the link at seq - 1) and field salts are
+// bytes, not a jsonb of hex. Every read path must still prove and verify, and audit must still catch tampering.
 let db: TestDatabase;
 let srv: TestServer;
 let maker: TestActor, dist: TestActor;
@@ -70,8 +72,12 @@ describe('storage per event', () => {
     const events = (await sql<{ content_hash: Uint8Array }>`SELECT content_hash FROM events ORDER BY leaf_index`.execute(db.db)).rows;
     const all = appendLeaves(0, new Map(), events.map((e) => leafHash(e.content_hash)));
     const key = (n: { level: number; index: number | string; hash: Uint8Array }) => `${n.level}:${Number(n.index)}:${toHex(n.hash)}`;
+    const saltsBefore = (await sql<{ id: string; field_salts: Uint8Array | null }>`SELECT id, field_salts FROM events ORDER BY leaf_index`.execute(db.db)).rows;
+    expect(saltsBefore.filter((r) => r.field_salts && r.field_salts.length > 0)).toHaveLength(28);
     await migration.down(db.db);
     try {
+      const json = (await sql<{ id: string; field_salts: Record<string, string> | null }>`SELECT id, field_salts FROM events ORDER BY leaf_index`.execute(db.db)).rows;
+      expect(json).toEqual(saltsBefore.map((r) => ({ id: r.id, field_salts: r.field_salts && decodeFieldSalts(r.field_salts) })));
       const nodes = (await sql<{ level: number; index: string; hash: Uint8Array }>`SELECT level, index, hash FROM log_nodes`.execute(db.db)).rows.map(key).sort();
       expect(nodes).toEqual(all.nodes.map((n) => key({ ...n.id, hash: n.hash })).sort());
       const links = await sql<{ ok: boolean; n: number }>`
@@ -82,7 +88,25 @@ describe('storage per event', () => {
       await migration.up(db.db);
     }
     expect((await sql<{ n: number }>`SELECT count(*)::int AS n FROM log_nodes WHERE level < ${STORED_FROM_LEVEL}`.execute(db.db)).rows[0]!.n).toBe(0);
+    // The SQL conversion writes the very bytes the application writes.
+    const saltsAfter = (await sql<{ id: string; field_salts: Uint8Array | null }>`SELECT id, field_salts FROM events ORDER BY leaf_index`.execute(db.db)).rows;
+    expect(saltsAfter.map((r) => r.field_salts && toHex(r.field_salts))).toEqual(saltsBefore.map((r) => r.field_salts && toHex(r.field_salts)));
     expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
+  });
+
+  it('field salts are stored compactly (name and 16 bytes each) and read back exactly; malformed bytes are a reported problem', async () => {
+    const salt = (i: number) => i.toString(16).padStart(2, '0').repeat(16);
+    const long = 'n'.repeat(200); // a two-byte length
+    const salts = { actor: salt(1), 'prix €': salt(2), [long]: salt(3), '': salt(4) };
+    const bytes = encodeFieldSalts(salts);
+    expect(bytes.length).toBe(1 + 5 + 16 + 1 + Buffer.byteLength('prix €') + 16 + 2 + 200 + 16 + 1 + 0 + 16);
+    expect(decodeFieldSalts(bytes)).toEqual(salts);
+    expect(decodeFieldSalts(null)).toEqual({});
+    expect(() => encodeFieldSalts({ actor: 'AB'.repeat(16) })).toThrow(RangeError);
+    expect(() => decodeFieldSalts(bytes.subarray(0, bytes.length - 1))).toThrow(/malformed/);
+    const stored = (await sql<EventRow>`SELECT * FROM events WHERE kind = 'SHIP' LIMIT 1`.execute(db.db)).rows[0]!;
+    expect('event' in fullEventOf(stored)).toBe(true);
+    expect(fullEventOf({ ...stored, field_salts: stored.field_salts!.subarray(1) })).toEqual({ problem: 'stored field salts are malformed' });
   });
 
   it('chain links store no prev_hash; verification and bundles derive it; audit still catches a rewritten link hash', async () => {
