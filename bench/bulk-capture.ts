@@ -62,8 +62,8 @@ async function raw(h: DatabaseHandle, ids: readonly string[], links: boolean): P
         VALUES ${sql.join(rows)}`.execute(trx);
     }
     for (let i = 0; i < chain.length; i += ROWS_PER_STATEMENT) {
-      const rows = chain.slice(i, i + ROWS_PER_STATEMENT).map((l) => sql`(${l.item_id}, ${l.seq}, ${l.event_id}, ${l.prev_hash}, ${l.hash}, ${l.stage}, ${l.recalled})`);
-      await sql`INSERT INTO bench_raw_links (item_id, seq, event_id, prev_hash, hash, stage, recalled) VALUES ${sql.join(rows)}`.execute(trx);
+      const rows = chain.slice(i, i + ROWS_PER_STATEMENT).map((l) => sql`(${l.item_id}, ${l.seq}, ${l.event_id}, ${l.hash}, ${l.stage}, ${l.recalled})`);
+      await sql`INSERT INTO bench_raw_links (item_id, seq, event_id, hash, stage, recalled) VALUES ${sql.join(rows)}`.execute(trx);
     }
   });
   return events.length / ((performance.now() - t0) / 1000);

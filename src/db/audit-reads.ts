@@ -32,11 +32,11 @@ export async function itemHeadsAfter(db: DbOrTrx, afterId: string | null, limit:
   return q.execute();
 }
 
-/** The chain links of `itemIds`, by item and seq, with the columns audit checks. */
+/** The chain links of `itemIds`, by item and seq, with the columns audit checks (each link's prev is the one before it). */
 export async function linksOfItems(db: DbOrTrx, itemIds: readonly string[]) {
   return db
     .selectFrom('chain_links')
-    .select(['item_id', 'seq', 'event_id', 'prev_hash', 'hash', 'entry_salt', 'stage', 'recalled'])
+    .select(['item_id', 'seq', 'event_id', 'hash', 'entry_salt', 'stage', 'recalled'])
     .where('item_id', 'in', [...itemIds])
     .orderBy('item_id')
     .orderBy('seq')

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { FieldColumn } from '../core/v2/event-fields.ts';
+import { decodeFieldSalts, encodeFieldSalts } from './event-content.ts';
 import type { DbOrTrx, Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
 
@@ -24,12 +25,15 @@ export async function brandOwnersOfEvent(db: DbOrTrx, eventId: string): Promise<
  */
 export async function eraseFieldColumns(trx: Trx, eventId: string, column: FieldColumn, field: string, eraseHash: string): Promise<EventRow> {
   const keys = column.column === 'data' ? column.keys : [];
+  // The salts' stored form is not jsonb: drop the field's salt here (the caller holds the row lock).
+  const current = await trx.selectFrom('events').select('field_salts').where('id', '=', eventId).executeTakeFirst();
+  const { [field]: _dropped, ...salts } = decodeFieldSalts(current?.field_salts ?? null);
   const rows = await sql<EventRow>`
     UPDATE events SET
       location = CASE WHEN ${column.column} = 'location' THEN NULL ELSE location END,
       counterparty_id = CASE WHEN ${column.column} = 'counterparty' THEN NULL ELSE counterparty_id END,
       data = data - ${keys}::text[],
-      field_salts = coalesce(field_salts, '{}'::jsonb) - ${field}::text,
+      field_salts = ${encodeFieldSalts(salts)},
       erased = coalesce(erased, '{}'::jsonb) || jsonb_build_object(${field}::text, ${eraseHash}::text)
     WHERE id = ${eventId}::uuid RETURNING *`.execute(trx);
   return rows.rows[0]!;

@@ -19,6 +19,51 @@ export type StoredEventColumns = Pick<
   'kind' | 'actor_id' | 'occurred_at' | 'tz_offset' | 'recorded_at' | 'location' | 'counterparty_id' | 'data' | 'body' | 'format' | 'field_salts' | 'erased' | 'signature'
 >;
 
+// field_salts is stored compactly (issue 11, storage per event): per field, in name order, the name's UTF-8 length as
+// an unsigned LEB128 varint, the name, then the 16 salt bytes. A jsonb of hex strings took about twice the bytes.
+const SALT_BYTES = 16;
+const HEX_SALT = /^[0-9a-f]{32}$/;
+
+/** The stored form of field name → salt (32 lowercase hex characters). Throws RangeError on any other salt. */
+export function encodeFieldSalts(salts: Readonly<Record<string, string>>): Uint8Array {
+  const parts: number[] = [];
+  for (const name of Object.keys(salts).sort()) {
+    const salt = salts[name]!;
+    if (!HEX_SALT.test(salt)) throw new RangeError(`field ${name}: salt is not 32 lowercase hex characters`);
+    const n = Buffer.from(name, 'utf8');
+    for (let len = n.length; ; len >>>= 7) {
+      if (len < 0x80) {
+        parts.push(len);
+        break;
+      }
+      parts.push((len & 0x7f) | 0x80);
+    }
+    parts.push(...n, ...Buffer.from(salt, 'hex'));
+  }
+  return Uint8Array.from(parts);
+}
+
+/** Field name → hex salt from the stored form ({} for null). Throws RangeError when the bytes are not that form. */
+export function decodeFieldSalts(stored: Uint8Array | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!stored) return out;
+  const b = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+  let i = 0;
+  while (i < b.length) {
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (i >= b.length || shift > 28) throw new RangeError('stored field salts are malformed');
+      const byte = b[i++]!;
+      len += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    if (i + len + SALT_BYTES > b.length) throw new RangeError('stored field salts are malformed');
+    out[b.toString('utf8', i, i + len)] = b.toString('hex', i + len, i + len + SALT_BYTES);
+    i += len + SALT_BYTES;
+  }
+  return out;
+}
+
 /** 1 or 2 (rows written before format v2 have 1). */
 export const formatOf = (r: Pick<EventRow, 'format'>): 1 | 2 => (Number(r.format) === 2 ? 2 : 1);
 
@@ -65,7 +110,12 @@ export function fullEventOf(r: StoredEventColumns): { event: FullEventV2 } | { p
   }
   const kind = r.kind as KindV2;
   const values = fieldValuesOf(kind as LedgerKind, { actorId: r.actor_id, location: r.location, counterpartyId: r.counterparty_id, data: r.data as Record<string, JsonValue> });
-  const salts = r.field_salts ?? {};
+  let salts: Record<string, string>;
+  try {
+    salts = decodeFieldSalts(r.field_salts);
+  } catch (e) {
+    return { problem: (e as Error).message };
+  }
   const erased = r.erased ?? {};
   const fields: FullEventV2['fields'] = {};
   for (const [name, value] of Object.entries(values)) {

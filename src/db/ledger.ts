@@ -87,6 +87,7 @@ export async function insertItems(trx: Trx, items: readonly NewItem[]): Promise<
 export interface NewLink {
   itemId: string;
   seq: number;
+  /** The item's link hash at seq - 1 (zero bytes at seq 0). Not stored: readers derive it from that link. */
   prevHash: Uint8Array;
   hash: Uint8Array;
   /** The item's stage and recall flag after the event (what the head map will commit to). */
@@ -102,13 +103,12 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, ${eventId}::uuid, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
-      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[],
-                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
+      INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, ${eventId}::uuid, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
+      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => hex(l.hash))}::text[],
                   ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
                   ${part.map((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, prev_hash, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
+        AS t(item_id, seq, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
   }
 }
 
@@ -117,13 +117,13 @@ export async function insertEventLinks(trx: Trx, links: readonly (NewLink & { ev
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
     await sql`
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
+      INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, event_id, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
       FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => l.eventId)}::uuid[],
-                  ${part.map((l) => hex(l.prevHash))}::text[], ${part.map((l) => hex(l.hash))}::text[],
+                  ${part.map((l) => hex(l.hash))}::text[],
                   ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
                   ${part.map((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
+        AS t(item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
   }
 }
 
@@ -226,12 +226,18 @@ export async function findEventsByIds(db: DbOrTrx, ids: readonly string[]): Prom
   return db.selectFrom('events').selectAll().where(sql<boolean>`id = ANY(${ids}::uuid[])`).execute();
 }
 
-/** The item's links with their events, oldest first: what chain verification needs. */
+// chain_links stores no prev_hash: a link's previous hash is its item's link at seq - 1 (32 zero bytes at seq 0).
+// Readers that need it derive it: over a whole chain with lag(), for scattered links with a join on the primary key.
+const ZERO_HASH = sql<Uint8Array>`'\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea`;
+const prevHashByLag = sql<Uint8Array>`coalesce(lag(l.hash) OVER (ORDER BY l.seq), ${ZERO_HASH})`.as('prev_hash');
+const prevHashByJoin = sql<Uint8Array>`coalesce(p.hash, ${ZERO_HASH})`.as('prev_hash');
+
+/** The item's links with their events, oldest first: what chain verification needs (prev_hash derived). */
 export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
   return db
     .selectFrom('chain_links as l')
     .innerJoin('events as e', 'e.id', 'l.event_id')
-    .select(['l.seq', 'l.prev_hash', 'l.hash', 'l.entry_salt', 'l.entry_position', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
+    .select(['l.seq', prevHashByLag, 'l.hash', 'l.entry_salt', 'l.entry_position', 'e.id as event_id', 'e.kind', 'e.actor_id', 'e.occurred_at', 'e.tz_offset', 'e.recorded_at',
       'e.location', 'e.counterparty_id', 'e.data', 'e.body', 'e.content_hash', 'e.leaf_index', 'e.item_count', 'e.format', 'e.field_salts', 'e.erased',
       'e.pad_key', 'e.signature', 'e.item_tree_top'])
     .where('l.item_id', '=', itemId)
@@ -265,7 +271,8 @@ export async function entriesInRange(db: DbOrTrx, eventId: string, lo: number, h
   const rows = await db
     .selectFrom('chain_links as l')
     .innerJoin('items as i', 'i.id', 'l.item_id')
-    .select(['l.item_id', 'l.seq', 'l.prev_hash', 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
+    .leftJoin('chain_links as p', (j) => j.onRef('p.item_id', '=', 'l.item_id').on(sql<boolean>`p.seq = l.seq - 1`))
+    .select(['l.item_id', 'l.seq', prevHashByJoin, 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
     .where('l.event_id', '=', eventId)
     .where('l.entry_position', '>=', lo)
     .where('l.entry_position', '<=', hi)
@@ -283,7 +290,8 @@ export async function entriesOfEvents(db: DbOrTrx, eventIds: readonly string[]):
   const rows = await db
     .selectFrom('chain_links as l')
     .innerJoin('items as i', 'i.id', 'l.item_id')
-    .select(['l.event_id', 'l.item_id', 'l.seq', 'l.prev_hash', 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
+    .leftJoin('chain_links as p', (j) => j.onRef('p.item_id', '=', 'l.item_id').on(sql<boolean>`p.seq = l.seq - 1`))
+    .select(['l.event_id', 'l.item_id', 'l.seq', prevHashByJoin, 'l.entry_salt', 'l.entry_position', 'i.sgtin'])
     .where(sql<boolean>`l.event_id = ANY(${eventIds}::uuid[])`)
     .execute();
   // Append in place: copying the list per link made a 100k-item event quadratic.

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { createPrivateKey, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import { appendNoteSignature, checkNoteText, formatCheckpoint, keyId, publicKeyFromPrivate } from '../core/checkpoint.ts';
-import { appendLeaves, frontier, leafHash, nodeKey, type NodeId } from '../core/merkle.ts';
+import { appendLeaves, frontier, leafHash, nodeKey, type NodeId, rootFromLeaves } from '../core/merkle.ts';
 import { prepared, type DbOrTrx, type Trx } from './connection.ts';
 import { hex } from './ledger.ts';
 import { EVENT_INSERT_COLUMNS, eventRowsSql, type NewPendingEvent } from './pending.ts';
@@ -50,18 +50,54 @@ export async function readLogHead(db: DbOrTrx): Promise<LogHead> {
   return { size: Number(row.size), rootHash: row.root_hash };
 }
 
-/** Reads stored complete-subtree hashes; one query for any number of ids. */
+/**
+ * Levels below this are not stored: a node of level l < STORED_FROM_LEVEL is recomputed from the content hashes of
+ * its 2^l events (events.content_hash by leaf index, leaf = SHA-256(0x00 || contentHash)), so the log keeps about
+ * one node per eight leaves instead of two per leaf (storage per event, issue 11). A proof reads at most one
+ * 16-leaf tile of content hashes besides its stored nodes, in the same statement.
+ */
+export const STORED_FROM_LEVEL = 4;
+
+/**
+ * Complete-subtree hashes for `ids`; one statement for any number of ids. Levels ≥ STORED_FROM_LEVEL come from
+ * log_nodes, lower ones are recomputed from the events' content hashes. An id whose subtree is not complete in the
+ * store is absent from the result (callers report it).
+ */
 export async function readNodes(db: DbOrTrx, ids: readonly NodeId[]): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
   // Proof plans overlap (e.g. a proof's nodes and the root's); read each node once.
   const unique = [...new Map(ids.map((i) => [nodeKey(i), i])).values()];
   if (unique.length === 0) return out;
-  const levels = unique.map((i) => i.level);
-  const indexes = unique.map((i) => i.index);
+  const stored = unique.filter((i) => i.level >= STORED_FROM_LEVEL);
+  const derived = unique.filter((i) => i.level < STORED_FROM_LEVEL);
+  // Leaf ranges [lo, hi) of the derived nodes, merged so each content hash is read once.
+  const ranges: Array<[number, number]> = [];
+  for (const [lo, hi] of derived.map((i) => [i.index * 2 ** i.level, (i.index + 1) * 2 ** i.level] as [number, number]).sort((a, b) => a[0] - b[0])) {
+    const last = ranges[ranges.length - 1];
+    if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
+    else ranges.push([lo, hi]);
+  }
+  // Content hashes come back as level -1 rows.
   const rows = await sql<{ level: number; index: number; hash: Uint8Array }>`
     SELECT n.level, n.index, n.hash FROM log_nodes n
-    JOIN unnest(${levels}::int[], ${indexes}::int8[]) AS want(level, index) ON n.level = want.level AND n.index = want.index`.execute(db);
-  for (const r of rows.rows) out.set(nodeKey({ level: Number(r.level), index: Number(r.index) }), r.hash);
+    JOIN unnest(${stored.map((i) => i.level)}::int[], ${stored.map((i) => i.index)}::int8[]) AS want(level, index) ON n.level = want.level AND n.index = want.index
+    UNION ALL
+    SELECT -1, e.leaf_index, e.content_hash FROM events e
+    JOIN unnest(${ranges.map((r) => r[0])}::int8[], ${ranges.map((r) => r[1])}::int8[]) AS span(lo, hi) ON e.leaf_index >= span.lo AND e.leaf_index < span.hi`.execute(db);
+  const contentHashes = new Map<number, Uint8Array>();
+  for (const r of rows.rows) {
+    if (Number(r.level) === -1) contentHashes.set(Number(r.index), r.hash);
+    else out.set(nodeKey({ level: Number(r.level), index: Number(r.index) }), r.hash);
+  }
+  for (const id of derived) {
+    const leaves: Uint8Array[] = [];
+    for (let j = id.index * 2 ** id.level; j < (id.index + 1) * 2 ** id.level; j++) {
+      const c = contentHashes.get(j);
+      if (!c) break;
+      leaves.push(leafHash(c));
+    }
+    if (leaves.length === 2 ** id.level) out.set(nodeKey(id), rootFromLeaves(leaves));
+  }
   return out;
 }
 
@@ -69,8 +105,9 @@ const CHUNK = 10_000;
 
 /**
  * Appends one leaf per content hash (leaf = SHA-256(0x00 || contentHash)) after `head`, stores every newly
- * completed subtree, moves the head and stores a signed checkpoint for the new size, with `extensions` as the note's
- * extension lines (the head-map root). Caller holds `lockLog`.
+ * completed subtree of level ≥ STORED_FROM_LEVEL, moves the head and stores a signed checkpoint for the new size,
+ * with `extensions` as the note's extension lines (the head-map root). Caller holds `lockLog`, and the events of
+ * leaves below `head.size` are in `events` (the frontier's low levels are recomputed from them).
  */
 export async function appendToLog(
   trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner, extensions: readonly string[] = [],
@@ -84,7 +121,10 @@ export async function appendToLog(
   } = {},
 ): Promise<LogHead & { frontier: Map<string, Uint8Array> }> {
   const frontierHashes = opts.frontier ?? await readNodes(trx, frontier(head.size));
-  const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
+  const appended = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
+  const { root, size } = appended;
+  // Low levels are recomputed from the events when read (readNodes), so only the upper ones are stored.
+  const nodes = appended.nodes.filter((n) => n.id.level >= STORED_FROM_LEVEL);
   const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root, extensions }));
   // All but the last chunk of nodes go alone; the last one rides with the head move, the checkpoint and the move of
   // the pending events, so a typical integration costs one statement here (this all runs under the log lock).
@@ -118,7 +158,7 @@ export async function appendToLog(
   // An event is either pending or logged, never both or neither: a short move means another integration took it.
   if (rows[0]!.moved !== ids.length) throw new Error(`integration moved ${rows[0]!.moved} of ${ids.length} pending events`);
   // The new tree's frontier, from the nodes just made and the old frontier, for the caller's next append.
-  const made = new Map(nodes.map((n) => [nodeKey(n.id), n.hash]));
+  const made = new Map(appended.nodes.map((n) => [nodeKey(n.id), n.hash]));
   const next = new Map<string, Uint8Array>();
   for (const id of frontier(size)) next.set(nodeKey(id), made.get(nodeKey(id)) ?? frontierHashes.get(nodeKey(id))!);
   return { size, rootHash: root, frontier: next };

@@ -1,11 +1,14 @@
 import { sql } from 'kysely';
 import { prepared, type DbOrTrx, type Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
+import { encodeFieldSalts } from './event-content.ts';
 import { hex } from './ledger.ts';
 import { collectLatestHeads, HEADS_JSON, type HeadInBatch } from './head-map.ts';
 
-/** Every column of a new event but its leaf index. */
-export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data'> & { data: unknown };
+/** Every column of a new event but its leaf index; field salts as name → hex salt (stored compactly). */
+export type NewPendingEvent = Omit<EventRow, 'leaf_index' | 'data' | 'field_salts'> & { data: unknown; field_salts: Record<string, string> | null };
+
+const storedSalts = (s: Record<string, string> | null): Uint8Array | null => (s === null ? null : encodeFieldSalts(s));
 
 /**
  * Records a written event as pending; the integrator gives it its leaf index later. Returns the event as its writer
@@ -17,11 +20,11 @@ export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<
     .values({
       ...e,
       data: JSON.stringify(e.data),
-      field_salts: e.field_salts === null ? null : JSON.stringify(e.field_salts),
+      field_salts: storedSalts(e.field_salts),
       erased: e.erased === null ? null : JSON.stringify(e.erased),
     })
     .execute();
-  return { ...e, data: e.data as EventRow['data'], leaf_index: -1 };
+  return { ...e, data: e.data as EventRow['data'], field_salts: storedSalts(e.field_salts), leaf_index: -1 };
 }
 
 /** The columns an event row has besides its leaf index (pending and integrated alike). */
@@ -121,8 +124,11 @@ export async function insertPendingEvents(trx: Trx, events: readonly NewPendingE
     const r = eventRowsSql(events.slice(i, i + 5_000));
     await sql`INSERT INTO pending_events (${EVENT_INSERT_COLUMNS}) SELECT ${EVENT_INSERT_COLUMNS} FROM (${r}) r ORDER BY n`.execute(trx);
   }
-  return events.map((e) => ({ ...e, data: e.data as EventRow['data'], leaf_index: -1 }));
+  return events.map(writtenEventRow);
 }
+
+/** A new event as its writer sees it once written: the stored forms of its columns, leaf_index -1 until integrated. */
+export const writtenEventRow = (e: NewPendingEvent): EventRow => ({ ...e, data: e.data as EventRow['data'], field_salts: storedSalts(e.field_salts), leaf_index: -1 });
 
 /**
  * The rows of `events` as a SELECT over column arrays (one parameter per column whatever the row count), with each
@@ -134,14 +140,14 @@ export function eventRowsSql(events: readonly NewPendingEvent[]) {
   const col = <T>(f: (e: NewPendingEvent) => T) => events.map(f);
   return sql`
     SELECT id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data::jsonb AS data, body, decode(content_hash, 'hex') AS content_hash,
-           decode(signature, 'hex') AS signature, item_count, format, field_salts::jsonb AS field_salts, erased::jsonb AS erased, decode(pad_key, 'hex') AS pad_key,
+           decode(signature, 'hex') AS signature, item_count, format, decode(field_salts, 'hex') AS field_salts, erased::jsonb AS erased, decode(pad_key, 'hex') AS pad_key,
            decode(item_tree_top, 'hex') AS item_tree_top, n
     FROM unnest(${col((e) => e.id)}::uuid[], ${col((e) => e.kind)}::text[], ${col((e) => e.actor_id)}::uuid[],
                 ${col((e) => e.occurred_at.toISOString())}::timestamptz[], ${col((e) => e.tz_offset)}::text[],
                 ${col((e) => e.recorded_at.toISOString())}::timestamptz[], ${col((e) => e.location)}::text[],
                 ${col((e) => e.counterparty_id)}::uuid[], ${col((e) => JSON.stringify(e.data))}::text[], ${col((e) => e.body)}::text[],
                 ${col((e) => hex(e.content_hash))}::text[], ${col((e) => hexOrNull(e.signature))}::text[],
-                ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => json(e.field_salts))}::text[],
+                ${col((e) => e.item_count)}::int[], ${col((e) => e.format ?? 1)}::int2[], ${col((e) => hexOrNull(storedSalts(e.field_salts)))}::text[],
                 ${col((e) => json(e.erased))}::text[], ${col((e) => hexOrNull(e.pad_key))}::text[], ${col((e) => hexOrNull(e.item_tree_top))}::text[])
       WITH ORDINALITY AS t(id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
                            format, field_salts, erased, pad_key, item_tree_top, n)`;
@@ -184,13 +190,12 @@ export async function writePendingBatch(trx: Trx, w: {
       INSERT INTO pending_events (${EVENT_INSERT_COLUMNS}) SELECT ${EVENT_INSERT_COLUMNS} FROM (${eventRowsSql(w.events)}) r ORDER BY n
       RETURNING 1
     ), l AS (
-      INSERT INTO chain_links (item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, event_id, decode(prev_hash, 'hex'), decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
-      FROM unnest(${ln((l) => l.itemId)}::uuid[], ${ln((l) => l.seq)}::int[], ${ln((l) => l.eventId)}::uuid[],
-                  ${ln((l) => hex(l.prevHash))}::text[], ${ln((l) => hex(l.hash))}::text[],
+      INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
+      SELECT item_id, seq, event_id, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
+      FROM unnest(${ln((l) => l.itemId)}::uuid[], ${ln((l) => l.seq)}::int[], ${ln((l) => l.eventId)}::uuid[], ${ln((l) => hex(l.hash))}::text[],
                   ${ln((l) => l.stage)}::text[], ${ln((l) => l.recalled)}::bool[], ${ln((l) => l.entrySalt ?? null)}::text[],
                   ${ln((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, event_id, prev_hash, hash, stage, recalled, entry_salt, entry_position)
+        AS t(item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
       RETURNING 1
     ), c AS (
       INSERT INTO custody_starts (item_id, seq, actor_id)

@@ -75,8 +75,11 @@ export interface EventsTable {
   item_count: number;
   /** 1: a v1 body (values and item list hashed in); 2: a v2 body (docs/ledger-format.md). */
   format: ColumnType<number, number | undefined, number>;
-  /** v2: field name → hex salt of every committed field whose value is held (erased ones have none). */
-  field_salts: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /**
+   * v2: the salt of every committed field whose value is held (erased ones have none), in the compact form of
+   * db/event-content.ts `encodeFieldSalts` (name → 16 bytes); read it with `decodeFieldSalts`.
+   */
+  field_salts: Uint8Array | null;
   /** v2: field name → hex content hash of the ERASE event that erased it. */
   erased: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
   /** v2: the event's secret items-tree pad key (32 bytes; never disclosed). */
@@ -95,7 +98,7 @@ export interface ChainLinksTable {
   item_id: string;
   seq: number;
   event_id: string;
-  prev_hash: Uint8Array;
+  // No prev_hash: it is the hash of the item's link at seq - 1 (zero bytes at seq 0); readers derive it (ledger.ts).
   hash: Uint8Array;
   /** The item's stage and recall flag after this event (null on links written before the head map). */
   stage: string | null;

@@ -10,7 +10,7 @@ import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2
 import { TREE_TOP_MIN_ITEMS, encodeTreeTop } from '../core/v2/stored-chain.ts';
 import type { Trx } from '../db/connection.ts';
 import { advanceItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
-import { type BatchHeadMove, type BatchLink, insertPendingEvent, insertPendingEvents, type NewPendingEvent, writePendingBatch } from '../db/pending.ts';
+import { type BatchHeadMove, type BatchLink, insertPendingEvent, insertPendingEvents, type NewPendingEvent, writePendingBatch, writtenEventRow } from '../db/pending.ts';
 import { insertIdempotencyKeys } from '../db/idempotency.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError, writeAttemptOf } from './transaction.ts';
@@ -212,9 +212,9 @@ export async function appendEvents(
   if (links.length <= PIPELINE_CHUNK && prepared.length <= PIPELINE_CHUNK) {
     // The common case (a batch of single-item writes): one statement writes everything.
     moved = await writePendingBatch(trx, { events: asPending ? prepared.map((p) => p.row) : [], links, starts, moves: [...moves.values()], idempotency });
-    events = prepared.map((p) => ({ ...p.row, data: p.row.data as EventRow['data'], leaf_index: -1 }));
+    events = prepared.map((p) => writtenEventRow(p.row));
   } else {
-    events = asPending ? await insertPendingEvents(trx, prepared.map((p) => p.row)) : prepared.map((p) => ({ ...p.row, data: p.row.data as EventRow['data'], leaf_index: -1 }));
+    events = asPending ? await insertPendingEvents(trx, prepared.map((p) => p.row)) : prepared.map((p) => writtenEventRow(p.row));
     await insertEventLinks(trx, links);
     await insertCustodyStarts(trx, starts);
     if (idempotency.length > 0) await insertIdempotencyKeys(trx, idempotency);

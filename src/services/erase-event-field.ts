@@ -6,7 +6,7 @@ import { decideErasure } from '../core/v2/erasure.ts';
 import { columnOfField, fieldValuesOf } from '../core/v2/event-fields.ts';
 import type { JsonValue } from '../core/v2/fields.ts';
 import type { Trx } from '../db/connection.ts';
-import { formatOf } from '../db/event-content.ts';
+import { decodeFieldSalts, formatOf } from '../db/event-content.ts';
 import { brandOwnersOfEvent, eraseFieldColumns, findEventForUpdate } from '../db/erasure.ts';
 import { findEventsByIds } from '../db/ledger.ts';
 import type { ActorRow, EventRow } from '../db/types.ts';
@@ -70,7 +70,7 @@ async function eraseInTransaction(deps: LedgerDeps, trx: Trx, caller: ActorRow, 
   const values = target
     ? fieldValuesOf(target.kind as LedgerKind, { actorId: target.actor_id, location: target.location, counterpartyId: target.counterparty_id, data: target.data as Record<string, JsonValue> })
     : {};
-  const held = target ? Object.keys(values).filter((n) => (target.field_salts ?? {})[n] !== undefined) : [];
+  const held = target ? Object.keys(values).filter((n) => decodeFieldSalts(target.field_salts)[n] !== undefined) : [];
   const d = decideErasure({
     callerId: caller.id,
     isOperator: caller.is_operator,

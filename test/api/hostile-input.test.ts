@@ -16,6 +16,7 @@ import { gs1CheckDigit, sgtinUrn } from '../../src/core/identifiers.ts';
 import { opensField } from '../../src/core/v2/fields.ts';
 import { sql } from 'kysely';
 import { schema } from '../../src/graphql/schema.ts';
+import { decodeFieldSalts } from '../../src/db/event-content.ts';
 import { auditLedger } from '../../src/services/audit.ts';
 import { verifyItem } from '../../src/services/verify-item.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -312,10 +313,11 @@ describe('hostile input never corrupts the ledger', () => {
     expect(body.data.node.location).toBe(HOSTILE.rtlOverride);
     expect(body.data.node.data.note).toBe(HOSTILE.emoji + HOSTILE.bom);
     // v2: the hashed body commits to each value; the stored value and salt must open the commitment exactly.
-    const stored = await sql<{ body: string; field_salts: Record<string, string> }>`SELECT body, field_salts FROM events WHERE body = ${body.data.node.canonicalBody}`.execute(db.db);
+    const stored = await sql<{ body: string; field_salts: Uint8Array }>`SELECT body, field_salts FROM events WHERE body = ${body.data.node.canonicalBody}`.execute(db.db);
     const committed = JSON.parse(stored.rows[0]!.body).fields;
-    expect(opensField('location', HOSTILE.rtlOverride, stored.rows[0]!.field_salts['location'], committed.location)).toBe(true);
-    expect(opensField('note', HOSTILE.emoji + HOSTILE.bom, stored.rows[0]!.field_salts['note'], committed.note)).toBe(true);
+    const salts = decodeFieldSalts(stored.rows[0]!.field_salts);
+    expect(opensField('location', HOSTILE.rtlOverride, salts['location']!, committed.location)).toBe(true);
+    expect(opensField('note', HOSTILE.emoji + HOSTILE.bom, salts['note']!, committed.note)).toBe(true);
     // Read arguments: a typed VALIDATION_ERROR naming the argument, never an internal error.
     for (const [query, vars, field] of [
       ['query($l: String!) { batch(gtin: "' + GTIN + '", lot: $l) { id } }', { l: 'L\u00001' }, 'lot'],

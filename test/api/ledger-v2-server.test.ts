@@ -6,6 +6,7 @@ import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { fieldValuesOf, readableOf } from '../../src/core/v2/event-fields.ts';
 import { headKey } from '../../src/core/v2/head-map.ts';
+import { decodeFieldSalts, encodeFieldSalts } from '../../src/db/event-content.ts';
 import { findItemsBySgtins, insertBatch, insertItems, insertLinks } from '../../src/db/ledger.ts';
 import { insertPendingEvent } from '../../src/db/pending.ts';
 import { auditLedger } from '../../src/services/audit.ts';
@@ -69,9 +70,11 @@ describe('format v2 on the server', () => {
       expect(Object.keys(body).sort()).toEqual(['fields', 'format', 'items', 'kind', 'occurredAt', 'recordedAt', 'timezoneOffset']);
     }
     // The readable columns still hold the values (read paths read them); the salts sit beside them.
-    const sell = await sql<{ data: Record<string, unknown>; field_salts: Record<string, string>; counterparty_id: string }>`SELECT data, field_salts, counterparty_id FROM events WHERE kind = 'SELL'`.execute(db.db);
+    const sell = await sql<{ data: Record<string, unknown>; field_salts: Uint8Array; counterparty_id: string }>`SELECT data, field_salts, counterparty_id FROM events WHERE kind = 'SELL'`.execute(db.db);
     expect(sell.rows[0]!.data).toEqual({ price: 129.9, currency: 'EUR' });
-    expect(Object.keys(sell.rows[0]!.field_salts).sort()).toEqual(['actor', 'buyer', 'currency', 'price']);
+    expect(Object.keys(decodeFieldSalts(sell.rows[0]!.field_salts)).sort()).toEqual(['actor', 'buyer', 'currency', 'price']);
+    // Stored compactly: per field its name and 16 salt bytes, no hex.
+    expect(sell.rows[0]!.field_salts.length).toBe(4 + ['actor', 'buyer', 'currency', 'price'].join('').length + 4 * 16);
   });
 
   it('a bundle of one item of a 40-item COMMISSION and a two-brand SHIP holds no other serial anywhere, and verifies complete', async () => {
@@ -156,20 +159,20 @@ describe('format v2 on the server', () => {
     const [item] = await findItemsBySgtins(db.db, [a(A_SERIALS[1]!)]);
     expect(await verifyItem(db.db, item!)).toMatchObject({ valid: true, length: 6 });
 
-    const sell = await sql<{ id: string; field_salts: Record<string, string> }>`SELECT id, field_salts FROM events WHERE kind = 'SELL'`.execute(db.db);
-    const salts = { ...sell.rows[0]!.field_salts, price: '0'.repeat(32) };
+    const sell = await sql<{ id: string; field_salts: Uint8Array }>`SELECT id, field_salts FROM events WHERE kind = 'SELL'`.execute(db.db);
+    const salts = encodeFieldSalts({ ...decodeFieldSalts(sell.rows[0]!.field_salts), price: '0'.repeat(32) });
     // The trigger refuses an update that does not erase a field.
-    await expect(sql`UPDATE events SET field_salts = ${JSON.stringify(salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db)).rejects.toThrow(/append-only/);
+    await expect(sql`UPDATE events SET field_salts = ${salts} WHERE id = ${sell.rows[0]!.id}`.execute(db.db)).rejects.toThrow(/append-only/);
     await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.db);
     try {
-      await sql`UPDATE events SET field_salts = ${JSON.stringify(salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
+      await sql`UPDATE events SET field_salts = ${salts} WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
       const report = await auditLedger(db.db, srv.signer.verifierKey);
       expect(report.discrepancies.join('\n')).toMatch(/SELL\): stored columns or chain links differ from the hashed body \(field price\)/);
       const v = await verifyItem(db.db, item!);
       expect(v).toMatchObject({ valid: false, firstInvalidSeq: 5 });
       expect(v.reason).toMatch(/field price/);
     } finally {
-      await sql`UPDATE events SET field_salts = ${JSON.stringify(sell.rows[0]!.field_salts)}::jsonb WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
+      await sql`UPDATE events SET field_salts = ${sell.rows[0]!.field_salts} WHERE id = ${sell.rows[0]!.id}`.execute(db.db);
       await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db.db);
     }
     // A changed entry salt breaks the items root of its event and the item's link.
@@ -237,8 +240,8 @@ describe('eraseEventField', () => {
     // The hashed body and its content hash are untouched.
     expect(r.target.canonicalBody).toBe(before.rows[0]!.body);
     expect(r.target.contentHash).toBe(sellHash);
-    const row = await sql<{ field_salts: Record<string, string>; erased: Record<string, string> }>`SELECT field_salts, erased FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db);
-    expect(row.rows[0]!.field_salts).not.toHaveProperty('price');
+    const row = await sql<{ field_salts: Uint8Array; erased: Record<string, string> }>`SELECT field_salts, erased FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db);
+    expect(Object.keys(decodeFieldSalts(row.rows[0]!.field_salts)).sort()).toEqual(['actor', 'buyer', 'currency']);
     expect(row.rows[0]!.erased).toEqual({ price: r.erasure.contentHash });
     // A repeat with the same key replays; nothing more is written.
     const size = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM events`.execute(db.db)).rows[0]!.n;
@@ -285,19 +288,19 @@ describe('eraseEventField', () => {
 
   it('audit reports a field erased in SQL without a logged ERASE event (a value silently deleted)', async () => {
     const sellHash = await hashOf('SELL');
-    const row = (await sql<{ id: string; data: Record<string, unknown>; field_salts: Record<string, string>; erased: Record<string, string> }>`
+    const row = (await sql<{ id: string; data: Record<string, unknown>; field_salts: Uint8Array; erased: Record<string, string> }>`
       SELECT id, data, field_salts, erased FROM events WHERE content_hash = decode(${sellHash}, 'hex')`.execute(db.db)).rows[0]!;
     const { currency: _c, ...data } = row.data;
-    const { currency: _s, ...salts } = row.field_salts;
+    const { currency: _s, ...salts } = decodeFieldSalts(row.field_salts);
     const bogus = 'ab'.repeat(32);
-    await sql`UPDATE events SET data = ${JSON.stringify(data)}::jsonb, field_salts = ${JSON.stringify(salts)}::jsonb,
+    await sql`UPDATE events SET data = ${JSON.stringify(data)}::jsonb, field_salts = ${encodeFieldSalts(salts)},
       erased = ${JSON.stringify({ ...row.erased, currency: bogus })}::jsonb WHERE id = ${row.id}`.execute(db.db);
     try {
       const report = (await auditLedger(db.db, srv.signer.verifierKey)).discrepancies.join('\n');
       expect(report).toMatch(new RegExp(`SELL\\): field currency is marked erased by ${bogus}, which is no logged ERASE event`));
     } finally {
       await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.db);
-      await sql`UPDATE events SET data = ${JSON.stringify(row.data)}::jsonb, field_salts = ${JSON.stringify(row.field_salts)}::jsonb, erased = ${JSON.stringify(row.erased)}::jsonb WHERE id = ${row.id}`.execute(db.db);
+      await sql`UPDATE events SET data = ${JSON.stringify(row.data)}::jsonb, field_salts = ${row.field_salts}, erased = ${JSON.stringify(row.erased)}::jsonb WHERE id = ${row.id}`.execute(db.db);
       await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(db.db);
     }
     expect((await auditLedger(db.db, srv.signer.verifierKey)).discrepancies).toEqual([]);
