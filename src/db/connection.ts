@@ -125,9 +125,6 @@ function preparesMarked(client: pg.PoolClient): void {
   };
 }
 
-/** Whether `db` is a pool of several connections (PostgreSQL), so transactions can run side by side. */
-export const isPooled = (db: Db): boolean => writeSlots.has(db);
-
 /**
  * Runs a write transaction within the handle's write slots (PostgreSQL: the pool size less two; PGlite: unbounded,
  * its single connection serialises everything anyway), so writers blocked on a row lock cannot take every
