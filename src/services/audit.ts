@@ -58,6 +58,8 @@ interface LoggedEvent {
   tree?: PendingTree;
   /** v2: `covered` when its tree was checked; more links arriving later means item_count was wrong (re-read at the end). */
   checkedAt?: number;
+  /** v2: what that check found, reported at the end unless more links arrived (then the re-read tree is judged). */
+  findings?: string[];
 }
 
 /** A v2 event's items tree, entry by entry as the item chains reach it; checked once `covered` reaches item_count. */
@@ -74,6 +76,16 @@ interface PendingTree {
 
 const where = (id: string, e: { leaf: number; kind: string }) => `event ${id} (leaf ${e.leaf}, ${e.kind})`;
 const bytesOfHex = (h: string): Uint8Array => Buffer.from(h, 'hex');
+const HEX_PAIRS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Whether `bytes` is `hex` (lowercase, as Postgres encodes), without converting either. */
+function equalsHex(bytes: Uint8Array, hex: string): boolean {
+  if (hex.length !== bytes.length * 2) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const p = HEX_PAIRS[bytes[i]!]!;
+    if (hex.charCodeAt(2 * i) !== p.charCodeAt(0) || hex.charCodeAt(2 * i + 1) !== p.charCodeAt(1)) return false;
+  }
+  return true;
+}
 
 /**
  * Recomputes the whole log from stored events and compares it with the stored tree and the latest signed
@@ -122,7 +134,8 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       const format = formatOf(e);
       const hash = bytesOfHex(r.contentHashHex);
       const logged: LoggedEvent = { hash, format, leaf, kind: r.kind, itemCount: r.itemCount, covered: 0 };
-      const at = where(r.id, logged);
+      // Where the findings are: built only when there is one (an audit of millions of clean events builds none).
+      const at = () => where(r.id, logged);
       const v1Items = format === 1 ? (v1Entries.get(r.id) ?? []).map((x) => x.sgtin) : [];
       const expected = expectedContentOf(e, v1Items, sha256);
       const expectedBody = 'problem' in expected ? expected : expected.canonical;
@@ -133,10 +146,10 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         { format, body: e.body, contentHash: hash, expectedBody, bodyHash: same ? expected.contentHash : undefined, parsedBody: same ? expected.body : undefined },
         sha256,
       );
-      if (problem) report(eventProblemText(at, problem));
+      if (problem) report(eventProblemText(at(), problem));
       if (format === 1) {
         const covered = v1ItemsOf(e.body).length;
-        if (r.itemCount !== covered) report(`${at}: item_count ${r.itemCount} but the body lists ${covered} items`);
+        if (r.itemCount !== covered) report(`${at()}: item_count ${r.itemCount} but the body lists ${covered} items`);
       } else {
         // Its items root is checked once phase 2 has gathered its entries (only when nothing else is wrong with it).
         const bodyRoot = problem ? undefined : same ? expected.body!.items : itemsRootOfBody(e.body);
@@ -149,7 +162,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         };
       }
       events.set(r.id, logged);
-      for (const [field, by] of Object.entries(r.erased ?? {})) erasedMarks.push({ where: at, field, by, target: r.contentHashHex, leaf });
+      for (const [field, by] of Object.entries(r.erased ?? {})) erasedMarks.push({ where: at(), field, by, target: r.contentHashHex, leaf });
       if (r.kind === 'ERASE') {
         const d = r.data as { target?: unknown; field?: unknown };
         erasures.set(r.contentHashHex, { target: String(d.target), field: String(d.field), leaf });
@@ -202,7 +215,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
 
   // Phase 2: every item chain, link by link, against the recomputed content hashes; on the way, every v2 event's
   // items tree from its entries.
-  const checkTree = (id: string, ev: LoggedEvent, t: PendingTree) => {
+  const checkTree = (id: string, ev: LoggedEvent, t: PendingTree, report: (s: string) => void) => {
     ev.checkedAt = ev.covered;
     let rebuilt: string;
     if (!t.padKey) rebuilt = '(no pad key stored)';
@@ -249,7 +262,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
           t.entries.push(entry);
           t.stored.push({ sgtin: item.sgtin, position: l.entryPosition });
         }
-        if (ev.covered === ev.itemCount) checkTree(l.eventId, ev, t);
+        if (ev.covered === ev.itemCount) checkTree(l.eventId, ev, t, (s) => (ev.findings ??= []).push(s));
       }
       // Its logged head (as db/head-map allLoggedHeads): the last link whose event is in the log, whatever else fails.
       for (let i = chain.length - 1; i >= 0; i--) {
@@ -268,7 +281,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
       let seenV2 = false;
       for (let i = 0; i < chain.length; i++) {
         const l = chain[i]!;
-        const at = `item ${item.sgtin} seq ${l.seq}`;
+        const at = () => `item ${item.sgtin} seq ${l.seq}`;
         if (l.seq !== i) {
           report(`item ${item.sgtin} seq ${i}: link missing (next stored seq is ${l.seq})`);
           break;
@@ -279,21 +292,21 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
           break;
         }
         if (!ev) {
-          report(`${at}: links to event ${l.eventId}, which is not in the log`);
+          report(`${at()}: links to event ${l.eventId}, which is not in the log`);
           break;
         }
-        if (ev.format === 1 && seenV2) report(`${at}: a v1 event after a v2 event`);
+        if (ev.format === 1 && seenV2) report(`${at()}: a v1 event after a v2 event`);
         if (ev.format === 2) seenV2 = true;
         const prevMatches = l.prevHashHex === prev;
-        if (!prevMatches) report(`${at}: prevHash does not equal the previous link hash`);
+        if (!prevMatches) report(`${at()}: prevHash does not equal the previous link hash`);
         // The entry hashed for the tree opens the stored prev; the link must chain from the previous link's hash.
         const entry = entries[i];
         const expected =
           ev.format === 2 && prevMatches && entry !== undefined
             ? !l.entrySaltHex ? 'v2 link has no entry salt' : typeof entry === 'string' ? entry : linkHashV2(ev.hash, entry, sha256)
             : storedLinkHash(item.sgtin, { seq: l.seq, format: ev.format, contentHash: ev.hash, entrySalt: l.entrySaltHex }, bytesOfHex(prev), sha256);
-        if (typeof expected === 'string') report(`${at}: ${expected}`);
-        else if (!bytesEqual(expected, bytesOfHex(l.hashHex))) report(`${at}: link hash does not match its event's content hash${ev.format === 2 ? ' and entry' : ''}`);
+        if (typeof expected === 'string') report(`${at()}: ${expected}`);
+        else if (!equalsHex(expected, l.hashHex)) report(`${at()}: link hash does not match its event's content hash${ev.format === 2 ? ' and entry' : ''}`);
         prev = l.hashHex;
       }
       if (pendingTail) continue;
@@ -311,8 +324,9 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
     if (ev.format !== 2) continue;
     if (ev.covered !== ev.itemCount) report(`${where(id, ev)}: item_count ${ev.itemCount} but the chain links hold ${ev.covered} items`);
     if (ev.checkedAt === undefined) {
-      if (ev.covered > 0) checkTree(id, ev, ev.tree!);
+      if (ev.covered > 0) checkTree(id, ev, ev.tree!, report);
     } else if (ev.checkedAt !== ev.covered) reread.push(id);
+    else for (const f of ev.findings ?? []) report(f);
   }
   for (let i = 0; i < reread.length; i += EVENT_CHUNK) {
     const byEvent = await entriesOfEvents(db, reread.slice(i, i + EVENT_CHUNK));
@@ -328,7 +342,7 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
           t.stored.push({ sgtin: x.sgtin, position: x.position });
         }
       }
-      checkTree(id, ev, t);
+      checkTree(id, ev, t, report);
     }
   }
   if (boundHeads) {
