@@ -171,6 +171,15 @@ describe('items tree', () => {
     );
     // one entry: its position is the rotation, not 0
     expect(buildItemTree([h('only')], h('pad')).proof(0).position).toBe(rot);
+    // One entry takes its own path through the builder: the same real nodes (the path up from the leaf), position and bounds.
+    const one = buildItemTree([h('only')], h('pad'));
+    const nodes = [...one.nodes()];
+    expect(nodes.map((x) => [x.level, x.index])).toEqual(Array.from({ length: 17 }, (_, l) => [l, rot >> l]));
+    expect(toHex(nodes[0]!.hash)).toBe(toHex(sha256(concatBytes(new Uint8Array([0]), h('only')))));
+    expect(one.position(0)).toBe(rot);
+    expect(() => one.position(1)).toThrow(RangeError);
+    expect(() => one.proof(-1)).toThrow(RangeError);
+    expect(() => buildItemTree([new Uint8Array(31)], h('pad'))).toThrow(RangeError);
     expect(() => buildItemTree([], h('p'))).toThrow(RangeError);
     expect(() => buildItemTree([h('a'), h('a')], h('p'))).toThrow(/duplicate/);
     expect(() => buildItemTree([h('a')], new Uint8Array(16))).toThrow(RangeError);
