@@ -2,11 +2,11 @@
  * Event bodies, content hashes and link hashes of ledger format v2 (docs/ledger-format.md §4, §6).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { fromHex, toHex, utf8 } from '../bytes.ts';
+import { fromHex, toHex } from '../bytes.ts';
 import { canonicalize } from '../jcs.ts';
 import { LEDGER_KINDS, type LedgerKind } from '../lifecycle.ts';
 import { type JsonValue, fieldCommitmentHex, FIELD_NAME } from './fields.ts';
-import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256 } from './hash.ts';
+import { DOMAIN, HEX16, HEX32, type Sha256, defaultSha256, sha256Of } from './hash.ts';
 
 export const EVENT_FORMAT_V2 = 'provenant/event/v2';
 
@@ -86,11 +86,11 @@ export function canonicalBodyV2(body: EventBodyV2): string {
 
 /** contentHash = SHA-256("provenant:event:v2\n" || canonical body text). */
 export const contentHashV2 = (canonicalBody: string, sha256: Sha256 = defaultSha256): Uint8Array =>
-  sha256(cat(DOMAIN.event, utf8(canonicalBody)));
+  sha256Of(sha256, DOMAIN.event, canonicalBody);
 
 /** link hash v2 = SHA-256("provenant:link:v2\n" || contentHash || entry). Both 32 bytes. */
 export const linkHashV2 = (contentHash: Uint8Array, entry: Uint8Array, sha256: Sha256 = defaultSha256): Uint8Array =>
-  sha256(cat(DOMAIN.link, contentHash, entry));
+  sha256Of(sha256, DOMAIN.link, contentHash, entry);
 
 /**
  * Checks the shape of a parsed v2 body: exact key set, format, known kind, times, hex commitments with valid names,

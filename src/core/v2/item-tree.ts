@@ -4,8 +4,8 @@
  * pseudo-random pads derived from a per-event secret, so neither a proof's length, its position nor its siblings
  * say how many items the event covers.
  */
-import { fromHex, toHex, u32be, utf8 } from '../bytes.ts';
-import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256 } from './hash.ts';
+import { fromHex, toHex, u32be } from '../bytes.ts';
+import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256, sha256Of } from './hash.ts';
 
 /** Depth of every items tree: 2^17 = 131,072 ≥ 100,000, the most items one event may cover. */
 export const ITEM_TREE_DEPTH = 17;
@@ -35,7 +35,7 @@ export function itemEntry(sgtin: string, seq: number, opening: ItemEntryOpening,
   // JCS of this fixed shape, written out (keys in code-unit order; JSON.stringify escapes strings exactly as JCS):
   // equal to canonicalize({prev, salt, seq, sgtin}), which the tests assert, at a fraction of the cost.
   const json = `{"prev":${opening.prev === null ? 'null' : `"${opening.prev}"`},"salt":"${opening.salt}","seq":${seq},"sgtin":${JSON.stringify(sgtin)}}`;
-  return sha256(cat(DOMAIN.item, utf8(json)));
+  return sha256Of(sha256, DOMAIN.item, json);
 }
 
 /** The items root of an event that covers no items (ERASE): SHA-256("provenant:no-items:v2\n"). */
