@@ -73,7 +73,7 @@ const CHUNK = 10_000;
  */
 export async function appendToLog(trx: Trx, head: LogHead, contentHashes: readonly Uint8Array[], signer: LogSigner, extensions: readonly string[] = []): Promise<LogHead> {
   const frontierHashes = await readNodes(trx, frontier(head.size));
-  const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
+  const { nodes, root, size } = appendLeaves(head.size, frontierHashes, contentHashes.map((h) => leafHash(h)));
   const note = signCheckpoint(signer, formatCheckpoint({ origin: signer.origin, size, rootHash: root, extensions }));
   // All but the last chunk of nodes go alone; the last one rides with the head move and the checkpoint, so a
   // typical append costs one statement here (this all runs under the log lock).

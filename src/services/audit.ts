@@ -169,9 +169,9 @@ async function auditSnapshot(db: DbOrTrx, verifierKey: string, progress: AuditPr
         const d = r.data as { target?: unknown; field?: unknown };
         erasures.set(r.contentHashHex, { target: String(d.target), field: String(d.field), leaf });
       }
-      leaves.push(leafHash(hash));
+      leaves.push(leafHash(hash, sha256));
     }
-    const appended = appendLeaves(size, frontierNodes, leaves);
+    const appended = appendLeaves(size, frontierNodes, leaves, sha256);
     size = appended.size;
     root = appended.root;
     const all = new Map(frontierNodes);
