@@ -4,8 +4,8 @@
  * Seeds a ledger through the real write path — BENCH_AUDIT_BATCHES batches (default 10000,5000,2000 items),
  * then BENCH_AUDIT_LIFECYCLE items (default 6700) each shipped, received and sold in single-item events (8 concurrent
  * writers) — then audits it twice, timed. A third audit with a recording hasher collects every input audit hashes
- * (canonical bodies, item entries, field commitments, items-tree nodes and pads, link hashes, head map; not the log
- * tree's leaves and nodes, which core/merkle hashes itself); node:crypto's one-shot hash() over exactly those bytes
+ * (canonical bodies, item entries, field commitments, items-tree nodes and pads, link hashes, head map, the log tree's
+ * leaves and nodes); node:crypto's one-shot hash() over exactly those bytes
  * gives the raw rate, with the digest as a Buffer and as hex (the cheaper; the ratio is against the faster of the two).
  * Prints events/s, bytes/s and the ratio audit/raw, wall and CPU (target ≥ 0.3). On PostgreSQL the database's own work
  * runs in its server processes: the CPU ratio counts only this process, the wall ratio everything.
