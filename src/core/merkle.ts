@@ -20,21 +20,24 @@ export const HASH_SIZE = 32;
 // Hashing
 // ---------------------------------------------------------------------------------------------
 
+/** SHA-256 of one byte string (a server may pass node's native one; the default, @noble/hashes, runs in browsers). */
+export type Hasher = (data: Uint8Array) => Uint8Array;
+
 /** RFC 6962 leaf hash SHA-256(0x00 || data); `data` is the raw leaf bytes (any length). Never fails. */
-export function leafHash(data: Uint8Array): Uint8Array {
+export function leafHash(data: Uint8Array, hash: Hasher = sha256): Uint8Array {
   const buf = new Uint8Array(1 + data.length);
   buf[0] = 0x00;
   buf.set(data, 1);
-  return sha256(buf);
+  return hash(buf);
 }
 
 /** RFC 6962 interior node hash SHA-256(0x01 || left || right); children of any length. Never fails. */
-export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+export function nodeHash(left: Uint8Array, right: Uint8Array, hash: Hasher = sha256): Uint8Array {
   const buf = new Uint8Array(1 + left.length + right.length);
   buf[0] = 0x01;
   buf.set(left, 1);
   buf.set(right, 1 + left.length);
-  return sha256(buf);
+  return hash(buf);
 }
 
 /** Root of the empty tree, SHA-256("") = e3b0c442…b855. Never fails. */
@@ -314,10 +317,10 @@ function checkHash(h: Uint8Array | undefined, what: string): Uint8Array {
 }
 
 /** Hash of a right-to-left list of subtree hashes: ..., nodeHash(h[n-2], h[n-1]). */
-function foldRight(hashes: readonly Uint8Array[]): Uint8Array {
+function foldRight(hashes: readonly Uint8Array[], hash: Hasher = sha256): Uint8Array {
   if (hashes.length === 0) return emptyRoot();
   let acc = hashes[hashes.length - 1]!;
-  for (let i = hashes.length - 2; i >= 0; i--) acc = nodeHash(hashes[i]!, acc);
+  for (let i = hashes.length - 2; i >= 0; i--) acc = nodeHash(hashes[i]!, acc, hash);
   return acc;
 }
 
@@ -439,11 +442,13 @@ export type StoredNode = { id: NodeId; hash: Uint8Array };
  * Appends already-hashed leaves to a tree of `oldSize`, reading only `frontier(oldSize)` from
  * `frontierHashes`. Returns every newly completed node (level 0 leaves included), the new root and size.
  * Throws RangeError if a new leaf hash is not 32 bytes or oldSize is bad; Error if a frontier node is missing.
+ * `hash` computes the node hashes (default @noble/hashes).
  */
 export function appendLeaves(
   oldSize: number,
   frontierHashes: NodeSource,
   newLeafHashes: readonly Uint8Array[],
+  hash: Hasher = sha256,
 ): { nodes: StoredNode[]; root: Uint8Array; size: number } {
   const stack: StoredNode[] = frontier(oldSize).map((id) => ({ id, hash: getNode(frontierHashes, id) }));
   if (!Number.isSafeInteger(oldSize + newLeafHashes.length)) {
@@ -456,11 +461,11 @@ export function appendLeaves(
     nodes.push(cur);
     while (stack.length > 0 && stack[stack.length - 1]!.id.level === cur.id.level) {
       const left = stack.pop()!;
-      cur = { id: { level: cur.id.level + 1, index: left.id.index / 2 }, hash: nodeHash(left.hash, cur.hash) };
+      cur = { id: { level: cur.id.level + 1, index: left.id.index / 2 }, hash: nodeHash(left.hash, cur.hash, hash) };
       nodes.push(cur);
     }
     stack.push(cur);
     size++;
   }
-  return { nodes, root: foldRight(stack.map((n) => n.hash)), size };
+  return { nodes, root: foldRight(stack.map((n) => n.hash), hash), size };
 }

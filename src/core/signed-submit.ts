@@ -16,6 +16,15 @@ export const PREPARED_EVENT_TTL_MS = 5 * 60_000;
 
 export const preparedExpiresAt = (now: Date): Date => new Date(now.getTime() + PREPARED_EVENT_TTL_MS);
 
+/**
+ * An expired preparation is kept this long after it expired, so that a late submit is still told it expired (a
+ * ConflictError, "prepare again") rather than that it does not exist; then a sweep deletes it.
+ */
+export const PREPARED_EVENT_RETENTION_MS = 60 * 60_000;
+
+/** Preparations that expired before this instant are deleted by the sweep at `now`. */
+export const preparedSweepCutoff = (now: Date): Date => new Date(now.getTime() - PREPARED_EVENT_RETENTION_MS);
+
 /** A registered key as the decisions need it. */
 export interface SignerKeyFact {
   actorId: string;

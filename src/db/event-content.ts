@@ -8,7 +8,7 @@ import { type EventBody, canonicalEventBody } from '../core/chain.ts';
 import type { LedgerKind } from '../core/lifecycle.ts';
 import { formatInstant } from '../core/time.ts';
 import { fieldValuesOf } from '../core/v2/event-fields.ts';
-import { type FullEventV2, type KindV2, hashEventV2 } from '../core/v2/event-v2.ts';
+import { type EventBodyV2, type FullEventV2, type KindV2, hashEventV2 } from '../core/v2/event-v2.ts';
 import type { JsonValue } from '../core/v2/fields.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import type { EventRow } from './types.ts';
@@ -153,16 +153,19 @@ export function expectedBodyOf(r: StoredEventColumns, v1Items: readonly string[]
 }
 
 /**
- * As `expectedBodyOf`, with (v2) the content hash of that canonical body, computed on the way: when it equals the
- * stored body, the caller need not hash the stored body again. `sha256` hashes field commitments and the body.
+ * As `expectedBodyOf`, with (v2) the content hash of that canonical body and the body object, computed on the way:
+ * when it equals the stored body, the caller need neither hash nor parse the stored body again. `sha256` hashes field commitments and the body.
  */
-export function expectedContentOf(r: StoredEventColumns, v1Items: readonly string[], sha256?: Sha256): { canonical: string; contentHash?: Uint8Array } | { problem: string } {
+export function expectedContentOf(
+  r: StoredEventColumns,
+  v1Items: readonly string[],
+  sha256?: Sha256,
+): { canonical: string; contentHash?: Uint8Array; body?: EventBodyV2 } | { problem: string } {
   if (formatOf(r) === 1) return { canonical: canonicalEventBody(readableBodyOf(r, v1Items)) };
   const full = fullEventOf(r);
   if ('problem' in full) return full;
   try {
-    const { canonical, contentHash } = hashEventV2(full.event, sha256);
-    return { canonical, contentHash };
+    return hashEventV2(full.event, sha256);
   } catch (e) {
     return { problem: (e as Error).message };
   }

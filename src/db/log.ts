@@ -121,7 +121,7 @@ export async function appendToLog(
   } = {},
 ): Promise<LogHead & { frontier: Map<string, Uint8Array> }> {
   const frontierHashes = opts.frontier ?? await readNodes(trx, frontier(head.size));
-  const appended = appendLeaves(head.size, frontierHashes, contentHashes.map(leafHash));
+  const appended = appendLeaves(head.size, frontierHashes, contentHashes.map((h) => leafHash(h)));
   const { root, size } = appended;
   // Low levels are recomputed from the events when read (readNodes), so only the upper ones are stored.
   const nodes = appended.nodes.filter((n) => n.id.level >= STORED_FROM_LEVEL);

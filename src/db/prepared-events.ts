@@ -48,9 +48,21 @@ export async function deletePreparedEvent(trx: Trx, id: string): Promise<void> {
   await pdb(trx).deleteFrom('prepared_events').where('id', '=', id).execute();
 }
 
-/** Drops preparations that expired before `now` (they can never be submitted). */
-export async function deleteExpiredPreparedEvents(db: DbOrTrx, now: Date): Promise<void> {
-  await pdb(db).deleteFrom('prepared_events').where('expires_at', '<', now).execute();
+/**
+ * Deletes every preparation that expired before `before`, `batch` rows per statement (each its own short transaction
+ * outside a caller's, so a large backlog never holds many row locks at once). Returns how many were deleted.
+ */
+export async function deleteExpiredPreparedEvents(db: DbOrTrx, before: Date, batch = 1_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await pdb(db)
+      .deleteFrom('prepared_events')
+      .where('id', 'in', (q) => q.selectFrom('prepared_events').select('id').where('expires_at', '<', before).limit(batch))
+      .executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    total += n;
+    if (n < batch) return total;
+  }
 }
 
 /** Each item's current head (seq and hex link hash), by item id; absent items are left out. */

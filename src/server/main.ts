@@ -6,6 +6,7 @@ import { integrateAll, startSweeper } from '../services/integrate.ts';
 import { startSubscriptionWorker } from '../services/subscription-worker.ts';
 import { startCaptureWorker } from '../services/capture-jobs.ts';
 import { flushScanCounts } from '../services/scan-counter.ts';
+import { startHousekeeping } from '../services/housekeeping.ts';
 import { loadLogSigner, loadOperatorKey, openConfiguredDatabase, prepareDatabase } from './bootstrap.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -89,6 +90,8 @@ export async function startServer(config: Config, out: (line: string) => void = 
   }
   // Embedded PGlite has no autovacuum: keep planner statistics current (after bulk writes and periodically).
   const statistics = handle.engine === 'pglite' ? keepStatistics(handle.db, { onError: (e) => logger.warn('ANALYZE failed', { err: (e as Error).message }) }) : null;
+  // Prepared signed events long expired are deleted (an hour after expiry), on either engine.
+  const housekeeping = startHousekeeping(handle.db, { now: () => new Date(), onError: (error) => logger.error('housekeeping failed', { error }) });
   // While shutting down, every response closes its connection, so keep-alive clients cannot hold the server open.
   server.on('request', (_req, res) => {
     if (closing) res.setHeader('Connection', 'close');
@@ -104,11 +107,13 @@ export async function startServer(config: Config, out: (line: string) => void = 
       // Deliveries in flight are aborted; their subscriptions resume from their cursor at the next start.
       const stoppingSubscriptions = subscriptions.stop();
       statistics?.stop();
+      const stoppingHousekeeping = housekeeping.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
       await stoppingSubscriptions;
+      await stoppingHousekeeping;
       // The capture job in hand finishes (its outcome recorded) before the database closes; queued ones wait for the next start.
       await captureWorker.stop();
       await sweeper.stop();

@@ -14,7 +14,7 @@ import { findActorKeyByPublicKey } from '../db/actor-keys.ts';
 import { isUuid } from '../db/ids.ts';
 import type { NewLink } from '../db/ledger.ts';
 import { lockItems, type NewPendingEvent } from '../db/pending.ts';
-import { currentHeads, deleteExpiredPreparedEvents, deletePreparedEvent, insertPreparedEvent, lockPreparedEvent } from '../db/prepared-events.ts';
+import { currentHeads, deletePreparedEvent, insertPreparedEvent, lockPreparedEvent } from '../db/prepared-events.ts';
 import type { ActorRow, EventRow } from '../db/types.ts';
 import { loadWriteFacts } from '../db/write-facts.ts';
 import { appendEvents, type ItemStep, type PreparedWrite, sealEvent } from './append-event.ts';
@@ -66,7 +66,6 @@ export async function prepareSignedEvent(deps: LedgerDeps, caller: ActorRow, inp
       if (decided.kind !== 'decided') return decided;
       const sealed = sealEvent({ ...decided.draft, signer: key.value }, decided.steps);
       const expiresAt = preparedExpiresAt(now);
-      await deleteExpiredPreparedEvents(trx, now);
       await insertPreparedEvent(trx, {
         id: sealed.row.id, actorId: caller.id, signer: key.value, contentHash: sealed.row.content_hash, preparedAt: now, expiresAt,
         sealed: encodeSealed({ row: sealed.row, links: sealed.links, steps: decided.steps }),

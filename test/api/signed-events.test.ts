@@ -6,6 +6,7 @@ import { contentHashV2 } from '../../src/core/v2/event-v2.ts';
 import type { BundleEventV2, ProofBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { verifyAnyBundle } from '../../src/core/verify-any.ts';
 import { auditLedger } from '../../src/services/audit.ts';
+import { startHousekeeping, sweepExpiredPreparations } from '../../src/services/housekeeping.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createTestActor, lifecycle, minutesAgo, registerProductAndBatch, type TestActor } from '../helpers/ledger.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -189,6 +190,43 @@ describe('signed events', () => {
     const before = await counts();
     expect(await submit(servicer, { preparedId: p.preparedId, signature: toHex(sign(p.contentHash, seed)) })).toMatchObject({ __typename: 'ConflictError', message: expect.stringMatching(/grant/) });
     expect(await counts()).toEqual(before);
+  });
+
+  it('housekeeping deletes preparations expired over an hour ago and keeps the others; a late submit is still refused as expired', async () => {
+    // The maker's first key was revoked above: a new one.
+    const seed = new Uint8Array(32).fill(13);
+    await registerKey(maker, toHex(ed25519.getPublicKey(seed)));
+    const open = async (serial: string) => {
+      const p = await prepare(maker, { kind: 'SHIP', publicKey: toHex(ed25519.getPublicKey(seed)), items: [sg(serial)], counterparty: dist.id, occurredAt: minutesAgo(5) });
+      expect(p.__typename, JSON.stringify(p)).toBe('PrepareSignedEventSuccess');
+      return p;
+    };
+    const old = await open(SERIALS[6]!);
+    const late = await open(SERIALS[7]!);
+    const fresh = await open(SERIALS[8]!);
+    // Expired two hours ago (past the one-hour retention) and five minutes ago.
+    await sql`UPDATE prepared_events SET expires_at = now() - interval '2 hours' WHERE id = ${old.preparedId}`.execute(db.db);
+    await sql`UPDATE prepared_events SET expires_at = now() - interval '5 minutes' WHERE id = ${late.preparedId}`.execute(db.db);
+    const stored = async () =>
+      (await sql<{ id: string }>`SELECT id FROM prepared_events WHERE id = ANY(${[old.preparedId, late.preparedId, fresh.preparedId]}::uuid[])`.execute(db.db)).rows.map((r) => r.id).sort();
+    expect(await stored()).toEqual([old.preparedId, late.preparedId, fresh.preparedId].sort());
+
+    // The server's periodic housekeeping (here every 20 ms) removes the old one only.
+    const housekeeping = startHousekeeping(db.db, { now: () => new Date(), onError: (e) => { throw e; }, intervalMs: 20 });
+    try {
+      for (let t = Date.now(); (await stored()).includes(old.preparedId) && Date.now() - t < 5_000; ) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await housekeeping.stop();
+    }
+    expect(await stored()).toEqual([late.preparedId, fresh.preparedId].sort());
+    // A second sweep finds nothing more to delete.
+    expect(await sweepExpiredPreparations(db.db, new Date())).toBe(0);
+
+    const before = await counts();
+    expect(await submit(maker, { preparedId: late.preparedId, signature: toHex(sign(late.contentHash, seed)) })).toMatchObject({ __typename: 'ConflictError', message: expect.stringMatching(/expired/) });
+    expect((await submit(maker, { preparedId: old.preparedId, signature: toHex(sign(old.contentHash, seed)) })).__typename).toBe('NotFoundError');
+    expect(await counts()).toEqual(before);
+    expect((await submit(maker, { preparedId: fresh.preparedId, signature: toHex(sign(fresh.contentHash, seed)) })).__typename).toBe('RecordEventSuccess');
   });
 
   it('audit stays clean', async () => {

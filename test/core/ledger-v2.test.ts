@@ -8,7 +8,7 @@ import { contentHashOf } from '../../src/core/chain.ts';
 import { canonicalize } from '../../src/core/jcs.ts';
 import { verifyBundleV2 } from '../../src/core/v2/bundle-v2.ts';
 import { defaultTier, discloseEvent, fieldTier } from '../../src/core/v2/disclosure.ts';
-import { contentHashV2, linkHashV2 } from '../../src/core/v2/event-v2.ts';
+import { type EventBodyV2, canonicalBodyV2, contentHashV2, linkHashV2 } from '../../src/core/v2/event-v2.ts';
 import { fieldCommitment, opensField } from '../../src/core/v2/fields.ts';
 import {
   EMPTY_NODE,
@@ -62,6 +62,34 @@ describe('byte formulas (docs/ledger-format.md)', () => {
     const key = h('k');
     expect(toHex(padHash(key, 5, 9))).toBe(toHex(sha256(concatBytes(utf8('provenant:pad:v2\n'), key, new Uint8Array([5]), u32be(9)))));
     expect(toHex(noItemsRoot())).toBe(toHex(h('provenant:no-items:v2\n')));
+  });
+});
+
+describe('canonicalBodyV2 and fromHex (the hand-written fast paths)', () => {
+  const base: EventBodyV2 = {
+    format: 'provenant/event/v2', kind: 'SHIP', occurredAt: '2026-03-01T09:30:00.000Z', timezoneOffset: '+01:00',
+    recordedAt: '2026-03-01T09:30:01.000Z', fields: { counterparty: 'a'.repeat(64), actor: 'b'.repeat(64), Zeta: 'c', 'é': 'd', '\u{1F600}': 'e', 'é\u00e9': 'f' },
+    items: 'f'.repeat(64),
+  };
+  it('equals canonicalize on bodies of the usual shape, with and without signer, odd strings included', () => {
+    const bodies: EventBodyV2[] = [
+      base,
+      { ...base, signer: '1'.repeat(64) },
+      { ...base, fields: {} },
+      { ...base, kind: 'ODD "kind"\n\u0001\ud800' as EventBodyV2['kind'], timezoneOffset: '\u2028', items: '</script>' },
+      // Other key insertion orders and non-string values take canonicalize itself.
+      { items: base.items, fields: base.fields, kind: base.kind, format: base.format, recordedAt: base.recordedAt, timezoneOffset: base.timezoneOffset, occurredAt: base.occurredAt },
+      { ...base, fields: { actor: 1 as unknown as string } },
+      { ...base, signer: 5 as unknown as string },
+      { ...base, extra: 'x' } as EventBodyV2,
+    ];
+    for (const b of bodies) expect(canonicalBodyV2(b)).toBe(canonicalize(b as never));
+    expect(() => canonicalBodyV2({ ...base, signer: undefined })).toThrow(TypeError);
+  });
+  it('fromHex reads both cases and refuses odd lengths and non-hex characters', () => {
+    expect(fromHex('00ff10Ab')).toEqual(new Uint8Array([0, 255, 16, 171]));
+    expect(fromHex('')).toEqual(new Uint8Array(0));
+    for (const bad of ['0', 'zz', '0g', '\u00e90', '+1', ' 1']) expect(fromHex(bad)).toBeUndefined();
   });
 });
 
@@ -143,6 +171,15 @@ describe('items tree', () => {
     );
     // one entry: its position is the rotation, not 0
     expect(buildItemTree([h('only')], h('pad')).proof(0).position).toBe(rot);
+    // One entry takes its own path through the builder: the same real nodes (the path up from the leaf), position and bounds.
+    const one = buildItemTree([h('only')], h('pad'));
+    const nodes = [...one.nodes()];
+    expect(nodes.map((x) => [x.level, x.index])).toEqual(Array.from({ length: 17 }, (_, l) => [l, rot >> l]));
+    expect(toHex(nodes[0]!.hash)).toBe(toHex(sha256(concatBytes(new Uint8Array([0]), h('only')))));
+    expect(one.position(0)).toBe(rot);
+    expect(() => one.position(1)).toThrow(RangeError);
+    expect(() => one.proof(-1)).toThrow(RangeError);
+    expect(() => buildItemTree([new Uint8Array(31)], h('pad'))).toThrow(RangeError);
     expect(() => buildItemTree([], h('p'))).toThrow(RangeError);
     expect(() => buildItemTree([h('a'), h('a')], h('p'))).toThrow(/duplicate/);
     expect(() => buildItemTree([h('a')], new Uint8Array(16))).toThrow(RangeError);

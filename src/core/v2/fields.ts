@@ -2,10 +2,10 @@
  * Per-field commitments (docs/ledger-format.md §3): every per-event datum except kind and times is committed on
  * its own so it can be withheld from a reader or erased while the event's content hash stays valid.
  */
-import { fromHex, toHex, utf8 } from '../bytes.ts';
+import { fromHex, toHex } from '../bytes.ts';
 import { canonicalize } from '../jcs.ts';
 import type { JsonValue } from '../chain.ts';
-import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256 } from './hash.ts';
+import { DOMAIN, HEX16, HEX32, type Sha256, defaultSha256, sha256Of } from './hash.ts';
 
 export type { JsonValue };
 
@@ -22,7 +22,7 @@ export type FieldDisclosure = { value: JsonValue; salt: string } | { withheld: t
 export function fieldCommitment(name: string, value: JsonValue, salt: Uint8Array, sha256: Sha256 = defaultSha256): Uint8Array {
   if (salt.length !== 16) throw new RangeError(`field salt has ${salt.length} bytes, expected 16`);
   if (!FIELD_NAME.test(name)) throw new RangeError(`field name ${JSON.stringify(name)} is not a valid field name`);
-  return sha256(cat(DOMAIN.field, salt, utf8(name), NL, utf8(canonicalize(value))));
+  return sha256Of(sha256, DOMAIN.field, salt, name, NL, canonicalize(value));
 }
 const NL = new Uint8Array([0x0a]);
 

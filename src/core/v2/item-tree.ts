@@ -4,8 +4,8 @@
  * pseudo-random pads derived from a per-event secret, so neither a proof's length, its position nor its siblings
  * say how many items the event covers.
  */
-import { fromHex, toHex, u32be, utf8 } from '../bytes.ts';
-import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256 } from './hash.ts';
+import { fromHex, toHex, u32be } from '../bytes.ts';
+import { DOMAIN, HEX16, HEX32, type Sha256, cat, defaultSha256, sha256Of } from './hash.ts';
 
 /** Depth of every items tree: 2^17 = 131,072 ≥ 100,000, the most items one event may cover. */
 export const ITEM_TREE_DEPTH = 17;
@@ -35,7 +35,7 @@ export function itemEntry(sgtin: string, seq: number, opening: ItemEntryOpening,
   // JCS of this fixed shape, written out (keys in code-unit order; JSON.stringify escapes strings exactly as JCS):
   // equal to canonicalize({prev, salt, seq, sgtin}), which the tests assert, at a fraction of the cost.
   const json = `{"prev":${opening.prev === null ? 'null' : `"${opening.prev}"`},"salt":"${opening.salt}","seq":${seq},"sgtin":${JSON.stringify(sgtin)}}`;
-  return sha256(cat(DOMAIN.item, utf8(json)));
+  return sha256Of(sha256, DOMAIN.item, json);
 }
 
 /** The items root of an event that covers no items (ERASE): SHA-256("provenant:no-items:v2\n"). */
@@ -117,6 +117,7 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
   if (n < 1 || n > ITEM_TREE_WIDTH) throw new RangeError(`an items tree holds 1..${ITEM_TREE_WIDTH} entries, got ${n}`);
   if (padKey.length !== 32) throw new RangeError(`padKey has ${padKey.length} bytes, expected 32`);
   const H = hashers(padKey, sha256);
+  if (n === 1) return singleEntryTree(entries[0]!, padKey, H, sha256);
   // Sort by entry bytes (= hex order): first by the leading 32 bits, then bytewise. No hex strings on the hot path.
   const head32 = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
@@ -206,6 +207,41 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
       const siblings: string[] = [];
       for (let level = 0; level < ITEM_TREE_DEPTH; level++) siblings.push(toHex(find(level, (position >> level) ^ 1)));
       return { position, siblings };
+    },
+  };
+}
+
+/**
+ * The tree of one entry (most events cover one item; an audit rebuilds every one): the same tree as the general
+ * builder gives for n = 1 — the entry at the rotation offset, every sibling a pad — without its per-level bookkeeping.
+ */
+function singleEntryTree(entry: Uint8Array, padKey: Uint8Array, H: ReturnType<typeof hashers>, sha256: Sha256): ItemTree {
+  if (entry.length !== 32) throw new RangeError(`item entry 0 has ${entry.length} bytes, expected 32`);
+  const p = (positionOf(0, 1) + rotationOf(padKey, sha256)) % ITEM_TREE_WIDTH;
+  // path[l]: the real node at level l (index p >> l); path[17] is the root.
+  const path: Uint8Array[] = [H.leaf(entry)];
+  for (let level = 0; level < ITEM_TREE_DEPTH; level++) {
+    const i = p >> level;
+    const h = path[level]!;
+    path.push((i & 1) === 0 ? H.node(h, H.pad(level, i + 1)) : H.node(H.pad(level, i - 1), h));
+  }
+  const check = (i: number) => {
+    if (i !== 0) throw new RangeError(`no entry ${i} in this items tree`);
+  };
+  return {
+    root: path[ITEM_TREE_DEPTH]!,
+    position(i: number): number {
+      check(i);
+      return p;
+    },
+    *nodes() {
+      for (let level = 0; level < ITEM_TREE_DEPTH; level++) yield { level, index: p >> level, hash: path[level]! };
+    },
+    proof(i: number): ItemProof {
+      check(i);
+      const siblings: string[] = [];
+      for (let level = 0; level < ITEM_TREE_DEPTH; level++) siblings.push(toHex(H.pad(level, (p >> level) ^ 1)));
+      return { position: p, siblings };
     },
   };
 }

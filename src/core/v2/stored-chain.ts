@@ -51,20 +51,23 @@ export type StoredEventProblem = { kind: 'hash' | 'shape' | 'columns' | 'items';
  * The problem with one stored event, or undefined: `hash` (the body does not hash to the stored content hash),
  * `shape` (not JSON, or not a valid v2 body), `columns` (the stored columns — values, salts, times — do not reproduce
  * the body; the message names the differing fields), `items` (v2: the items root rebuilt from the stored entries
- * differs from the body's). Does not look at links. `bodyHash`, when given, must be the hash of `body` itself.
+ * differs from the body's). Does not look at links. `bodyHash`, when given, must be the hash of `body` itself, and
+ * `parsedBody` a value equal to `JSON.parse(body)` (an audit that rebuilt the body byte for byte has both).
  */
 export function storedEventProblem(
-  e: { format: 1 | 2; body: string; contentHash: Uint8Array; expectedBody: string | { problem: string }; rebuiltItemsRoot?: string; bodyHash?: Uint8Array },
+  e: { format: 1 | 2; body: string; contentHash: Uint8Array; expectedBody: string | { problem: string }; rebuiltItemsRoot?: string; bodyHash?: Uint8Array; parsedBody?: unknown },
   sha256: Sha256 = defaultSha256,
 ): StoredEventProblem | undefined {
   // `bodyHash`: the caller's hash of exactly `body` under its format (an audit gets it while rebuilding the body).
   const computed = e.bodyHash ?? storedContentHash(e.format, e.body, sha256);
   if (!bytesEqual(computed, e.contentHash)) return { kind: 'hash', message: `body hashes to ${toHex(computed)}, stored contentHash ${toHex(e.contentHash)}` };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(e.body);
-  } catch {
-    return { kind: 'shape', message: 'stored body is not JSON' };
+  let parsed: unknown = e.parsedBody;
+  if (parsed === undefined) {
+    try {
+      parsed = JSON.parse(e.body);
+    } catch {
+      return { kind: 'shape', message: 'stored body is not JSON' };
+    }
   }
   if (e.format === 2) {
     const p = bodyV2Error(parsed);
@@ -230,11 +233,29 @@ export function checkStoredTree(
   top: Uint8Array | null,
   sha256: Sha256 = defaultSha256,
 ): { root: string; problem?: string } {
-  const tree = buildItemTree(entries.map((e) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, sha256)), padKey, sha256);
+  const hashes = entries.map((e) => itemEntry(e.sgtin, e.seq, { prev: entryPrev(e.seq, e.prevHash), salt: e.salt }, sha256));
+  return checkItemTree(hashes, (i) => entries[i]!, padKey, top, sha256);
+}
+
+/**
+ * As `checkStoredTree`, from entry hashes already computed (`itemEntry`; an audit computes each once for the tree and
+ * the item's link). `stored(i)` gives entry i's SGTIN (named in the problem) and stored position. Throws RangeError on
+ * entries that do not form a tree.
+ */
+export function checkItemTree(
+  entryHashes: readonly Uint8Array[],
+  stored: (i: number) => { sgtin: string; position: number | null },
+  padKey: Uint8Array,
+  top: Uint8Array | null,
+  sha256: Sha256 = defaultSha256,
+): { root: string; problem?: string } {
+  const tree = buildItemTree(entryHashes, padKey, sha256);
   const root = toHex(tree.root);
-  const moved = entries.findIndex((e, i) => e.position !== tree.position(i));
-  if (moved >= 0) return { root, problem: `the stored position of ${entries[moved]!.sgtin} is ${entries[moved]!.position}, the tree puts it at ${tree.position(moved)}` };
-  if (top === null ? entries.length >= TREE_TOP_MIN_ITEMS : !bytesEqual(top, encodeTreeTop(tree.nodes()))) {
+  for (let i = 0; i < entryHashes.length; i++) {
+    const e = stored(i);
+    if (e.position !== tree.position(i)) return { root, problem: `the stored position of ${e.sgtin} is ${e.position}, the tree puts it at ${tree.position(i)}` };
+  }
+  if (top === null ? entryHashes.length >= TREE_TOP_MIN_ITEMS : !bytesEqual(top, encodeTreeTop(tree.nodes()))) {
     return { root, problem: 'the stored top levels of the items tree differ from the rebuilt tree' };
   }
   return { root };
