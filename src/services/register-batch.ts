@@ -3,7 +3,7 @@ import { normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts'
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkOptionalText, checkText } from '../core/text.ts';
 import { decideCommission, readScope } from '../core/rights.ts';
-import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
+import { existingSerials, findBatch, findBatchesByIds, insertBatch } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import type { Trx } from '../db/connection.ts';
@@ -128,7 +128,6 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   const { prefix } = allowed.value;
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
   const ids: string[] = serials.map(() => randomUUID());
-  const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
   const key = input.idempotencyKey ?? null;
   let requestHash: Uint8Array | null = null;
   if (key) {
@@ -147,12 +146,9 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
     return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
   }
   const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
-  const steps = ids.map((id, i) => ({
-    id,
-    sgtin: sgtins[i]!,
-    head: null,
-    next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
-  }));
+  // One `next` for every step (all start alike; nothing mutates it).
+  const next = { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false };
+  const steps = ids.map((id, i) => ({ id, sgtin: sgtins[i]!, head: null, next }));
   const { event } = await appendEvent(
     trx,
     {
@@ -166,14 +162,7 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
       data: { gtin: gtin.value, lot: lot.value },
     },
     steps,
-    (chunk, linkHashes) =>
-      insertItems(
-        trx,
-        chunk.map((s) => ({
-          id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
-          custodianId: caller.id, headHash: linkHashes.get(s.id)!,
-        })),
-      ),
+    { batchId: batch.id, gtin: gtin.value, serials },
   );
   if (key && requestHash) await storeIdempotency(trx, caller.id, key, 'registerBatch', requestHash, { batchId: batch.id, eventId: event.id });
   return { kind: 'ok' as const, batch, event };

@@ -35,8 +35,18 @@ export function itemEntry(sgtin: string, seq: number, opening: ItemEntryOpening,
   // JCS of this fixed shape, written out (keys in code-unit order; JSON.stringify escapes strings exactly as JCS):
   // equal to canonicalize({prev, salt, seq, sgtin}), which the tests assert, at a fraction of the cost.
   const json = `{"prev":${opening.prev === null ? 'null' : `"${opening.prev}"`},"salt":"${opening.salt}","seq":${seq},"sgtin":${JSON.stringify(sgtin)}}`;
-  return sha256(cat(DOMAIN.item, utf8(json)));
+  // Encoded after the domain prefix in one scratch buffer (a view of it is hashed): a 100,000-item event hashes one
+  // entry per item, and two fresh arrays each are most of its sealing garbage. Safe: hashing is synchronous and a
+  // Sha256 keeps no reference to its input.
+  const { read, written } = encoder.encodeInto(json, entryScratch.subarray(DOMAIN.item.length));
+  return read === json.length ? sha256(entryScratch.subarray(0, DOMAIN.item.length + written)) : sha256(cat(DOMAIN.item, utf8(json)));
 }
+const encoder = new TextEncoder();
+const entryScratch = (() => {
+  const b = new Uint8Array(1024);
+  b.set(DOMAIN.item, 0);
+  return b;
+})();
 
 /** The items root of an event that covers no items (ERASE): SHA-256("provenant:no-items:v2\n"). */
 export function noItemsRoot(sha256: Sha256 = defaultSha256): Uint8Array {
@@ -102,9 +112,9 @@ export interface ItemTree {
   position(i: number): number;
   /**
    * Every real (non-pad) node below the root, level 0..16, for a server to store per event (≈ 2n nodes) so that any
-   * item's proof is 17 lookups (`itemProofFromNodes`) instead of a rebuild.
+   * item's proof is 17 lookups (`itemProofFromNodes`) instead of a rebuild. From `fromLevel` up only, when given.
    */
-  nodes(): Iterable<{ level: number; index: number; hash: Uint8Array }>;
+  nodes(fromLevel?: number): Iterable<{ level: number; index: number; hash: Uint8Array }>;
 }
 
 /**
@@ -194,8 +204,8 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
       if (p === undefined || i < 0 || i >= n) throw new RangeError(`no entry ${i} in this items tree`);
       return p;
     },
-    *nodes() {
-      for (let level = 0; level < ITEM_TREE_DEPTH; level++) {
+    *nodes(fromLevel = 0) {
+      for (let level = Math.max(0, fromLevel); level < ITEM_TREE_DEPTH; level++) {
         const l = levels[level]!;
         for (let k = 0; k < l.idx.length; k++) yield { level, index: l.idx[k]!, hash: l.hashes[k]! };
       }
