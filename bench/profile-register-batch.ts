@@ -4,7 +4,7 @@
  *   node bin/run-ts.mjs bench/profile-register-batch.ts            # PGlite
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/profile-register-batch.ts
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { type KyselyPlugin, type RootOperationNode, sql } from 'kysely';
 import { ensureOperator } from '../src/db/actors.ts';
@@ -42,6 +42,21 @@ function timer() {
   return { plugin, totals };
 }
 
+/** CPU ms so far of each server process serving this database (PostgreSQL on this machine; empty when not readable). */
+async function backendCpu(h: { db: import('kysely').Kysely<any> }): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  const rows = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`.execute(h.db);
+  for (const { pid } of rows.rows) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      // not on this machine
+    }
+  }
+  return out;
+}
+
 await onEachDatabase(async (engine, h, schema) => {
   await migrateToLatest(h.db, schema);
   const operator = await ensureOperator(h.db);
@@ -60,11 +75,14 @@ await onEachDatabase(async (engine, h, schema) => {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
+  const b0 = engine === 'PostgreSQL' ? await backendCpu(h) : new Map<number, number>();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await registerBatch(deps, maker.actor, { gtin: '04012345111118', lot: 'P1', producedAt: new Date().toISOString(), site: 'bench', range: { count: N, firstSerial: 'S0000001' } });
   const total = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
+  let serverMs = 0;
+  if (engine === 'PostgreSQL') for (const [pid, ms] of await backendCpu(h)) serverMs += ms - (b0.get(pid) ?? 0);
   if (session) {
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(`${process.env.CPU_PROFILE}-${engine}.cpuprofile`, JSON.stringify(profile));
@@ -72,7 +90,7 @@ await onEachDatabase(async (engine, h, schema) => {
   }
   if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
   let sqlMs = 0;
-  console.log(`${engine}: registerBatch of ${N} in ${total.toFixed(0)} ms; this process's CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
+  console.log(`${engine}: registerBatch of ${N} in ${total.toFixed(0)} ms; this process's CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms${engine === 'PostgreSQL' ? `, its server processes' CPU ${serverMs.toFixed(0)} ms` : ''}`);
   for (const [label, v] of [...t.totals].sort((a, b) => b[1].ms - a[1].ms)) {
     sqlMs += v.ms;
     if (v.ms > 20) console.log(`  ${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(4)}× ${label}`);

@@ -149,3 +149,47 @@ export async function loggedHeadOf(db: DbOrTrx, itemId: string, treeSize: number
 export async function headMapEmpty(db: DbOrTrx): Promise<boolean> {
   return (await db.selectFrom('head_map_nodes').select('depth').where('depth', '=', 0).limit(1).executeTakeFirst()) === undefined;
 }
+
+/** Bytes of one stored head-map entry of a pending event: key (32), value (32), the item's seq after it (u32 big-endian). */
+export const PENDING_HEAD_BYTES = 68;
+
+/**
+ * Stores the head-map entries a writer computed for its pending event (`entries`: PENDING_HEAD_BYTES per item), which
+ * the integrator then reads instead of the event's links (`pendingHeads`). The row goes with its pending event.
+ * Throws RangeError on a length that is not whole entries; the caller's transaction must have inserted the event.
+ */
+export async function insertPendingHeads(trx: Trx, eventId: string, entries: Uint8Array): Promise<void> {
+  if (entries.length === 0 || entries.length % PENDING_HEAD_BYTES !== 0) throw new RangeError('pending head entries are whole 68-byte records');
+  // As base64 text: PGlite takes seconds over a binary parameter of a few MB.
+  await sql`INSERT INTO pending_heads (event_id, entries) VALUES (${eventId}::uuid, decode(${base64(entries)}, 'base64'))`.execute(trx);
+}
+
+/** A head-map entry with the seq it records (the latest seq of a key wins). */
+export interface SeqEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+  seq: number;
+}
+
+/**
+ * The stored head-map entries of those of `eventIds` that have them (by event id; views into one buffer per event).
+ * Throws RangeError on a stored value that is not whole entries.
+ */
+export async function pendingHeads(trx: Trx, eventIds: readonly string[]): Promise<Map<string, SeqEntry[]>> {
+  const out = new Map<string, SeqEntry[]>();
+  if (eventIds.length === 0) return out;
+  // As base64 text: PGlite parses a bytea result one character at a time in JavaScript.
+  const rows = await sql<{ event_id: string; entries: string }>`
+    SELECT event_id, translate(encode(entries, 'base64'), E'\n', '') AS entries FROM pending_heads WHERE event_id = ANY(${eventIds}::uuid[])`.execute(trx);
+  for (const r of rows.rows) {
+    const b = fromBase64(r.entries);
+    if (b.length % PENDING_HEAD_BYTES !== 0) throw new RangeError(`pending heads of ${r.event_id} are not whole records`);
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const list: SeqEntry[] = new Array(b.length / PENDING_HEAD_BYTES);
+    for (let i = 0, o = 0; o < b.length; i++, o += PENDING_HEAD_BYTES) {
+      list[i] = { key: b.subarray(o, o + 32), value: b.subarray(o + 32, o + 64), seq: view.getUint32(o + 64, false) };
+    }
+    out.set(r.event_id, list);
+  }
+  return out;
+}

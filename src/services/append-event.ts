@@ -8,7 +8,10 @@ import { fieldValuesOf } from '../core/v2/event-fields.ts';
 import type { Sha256 } from '../core/v2/hash.ts';
 import { type PreparedEvent, type RandomBytes, prepareEventV2 } from '../core/v2/prepare.ts';
 import { TREE_TOP_LEVEL, TREE_TOP_MIN_ITEMS, encodeTreeTop } from '../core/v2/stored-chain.ts';
+import type { Stage } from '../core/lifecycle.ts';
+import { headKey, headValue } from '../core/v2/head-map.ts';
 import type { Trx } from '../db/connection.ts';
+import { PENDING_HEAD_BYTES, insertPendingHeads } from '../db/head-map.ts';
 import { advanceItems, insertCommissionedItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
 import { insertPendingEvent, insertPendingEvents, type NewPendingEvent } from '../db/pending.ts';
 import type { EventRow } from '../db/types.ts';
@@ -184,21 +187,31 @@ export async function appendEvent(
   attempt.pending.push(event);
   if (newItems) {
     const { prepared } = sealed;
+    const heads = steps.length >= STORED_HEADS_MIN_ITEMS ? new Uint8Array(steps.length * PENDING_HEAD_BYTES) : undefined;
     for (let i = 0; i < steps.length; i += PIPELINE_CHUNK) {
       const to = Math.min(steps.length, i + PIPELINE_CHUNK);
       const positions: number[] = [];
       for (let k = i; k < to; k++) positions.push(prepared.tree!.position(k));
       const chunk = steps.slice(i, to);
-      await insertCommissionedItems(trx, {
+      const inserted = insertCommissionedItems(trx, {
         eventId: event.id, batchId: newItems.batchId, gtin: newItems.gtin, stage: first!.stage, custodianId: first!.custodianId,
         ids: chunk.map((s) => s.id), serials: newItems.serials.slice(i, to), sgtins: chunk.map((s) => s.sgtin),
         links: prepared.linkHashes.slice(i, to), salts: prepared.salts.slice(i, to), positions,
       });
+      // While a database server inserts the chunk, this process hashes its head-map entries (nothing else waits on it).
+      if (heads) writeHeadEntries(heads, steps, prepared.linkHashes, i, to);
+      await inserted;
     }
+    if (heads) await insertPendingHeads(trx, event.id, heads);
     return { event, get linkHashes() { return sealed.linkHashes; } };
   }
   const { links, linkHashes } = sealed;
   for (let i = 0; i < steps.length; i += PIPELINE_CHUNK) await insertLinks(trx, event.id, links.slice(i, i + PIPELINE_CHUNK));
+  if (steps.length >= STORED_HEADS_MIN_ITEMS) {
+    const heads = new Uint8Array(steps.length * PENDING_HEAD_BYTES);
+    writeHeadEntries(heads, steps, sealed.prepared.linkHashes, 0, steps.length);
+    await insertPendingHeads(trx, event.id, heads);
+  }
   const starts = steps.filter((s) => s.custodyChanged && s.head).map((s) => ({ itemId: s.id, seq: s.head!.seq + 1, actorId: s.next.custodianId }));
   await insertCustodyStarts(trx, starts);
   const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
@@ -207,6 +220,29 @@ export async function appendEvent(
     if (moved !== advances.length) throw new HeadMovedError(`expected to advance ${advances.length} item heads, advanced ${moved}`);
   }
   return { event, linkHashes };
+}
+
+/**
+ * Events of at least this many items store their head-map entries for the integrator (db/head-map.ts
+ * `insertPendingHeads`), which otherwise reads every link of the event with its item and hashes each head; for a small
+ * event that one query per integration batch costs less than a statement per write.
+ */
+export const STORED_HEADS_MIN_ITEMS = 1_000;
+
+/**
+ * Writes the head-map entry of steps[from, to) after the event (key, value, seq: db/head-map.ts PENDING_HEAD_BYTES
+ * each) into `out` at the step's index. `links[i]` is step i's new link hash.
+ */
+function writeHeadEntries(out: Uint8Array, steps: readonly ItemStep[], links: readonly Uint8Array[], from: number, to: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = from; i < to; i++) {
+    const s = steps[i]!;
+    const seq = s.head ? s.head.seq + 1 : 0;
+    const at = i * PENDING_HEAD_BYTES;
+    out.set(headKey(s.sgtin, nativeSha256), at);
+    out.set(headValue({ seq, link: toHexFast(links[i]!), stage: s.next.stage as Stage, recalled: s.next.recalled }, nativeSha256), at + 32);
+    view.setUint32(at + 64, seq, false);
+  }
 }
 
 /** One event sealed for a batched write ({@link appendEvents}), with the steps it moves. */
@@ -240,6 +276,12 @@ export async function appendEvents(trx: Trx, prepared: readonly Omit<PreparedWri
     }
   }
   await insertEventLinks(trx, links);
+  for (const p of prepared) {
+    if (p.steps.length < STORED_HEADS_MIN_ITEMS) continue;
+    const heads = new Uint8Array(p.steps.length * PENDING_HEAD_BYTES);
+    writeHeadEntries(heads, p.steps, p.steps.map((s) => p.linkHashes.get(s.id)!), 0, p.steps.length);
+    await insertPendingHeads(trx, p.row.id, heads);
+  }
   await insertCustodyStarts(trx, starts);
   const moved = await moveItemHeads(trx, [...moves.values()]);
   if (moved !== moves.size) throw new HeadMovedError(`expected to advance ${moves.size} item heads, advanced ${moved}`);

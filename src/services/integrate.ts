@@ -15,7 +15,7 @@
 import { hash } from 'node:crypto';
 import { headsExtension, updateHeadMap } from '../core/v2/head-map.ts';
 import type { Db, Trx } from '../db/connection.ts';
-import { allLoggedHeads, headInBatchEntry, headMapEmpty, headMapEntry, headsAfterEvents, type LoggedHead, sqlHeadMapStore } from '../db/head-map.ts';
+import { allLoggedHeads, headInBatchEntry, headMapEmpty, headMapEntry, headsAfterEvents, type LoggedHead, pendingHeads, type SeqEntry, sqlHeadMapStore } from '../db/head-map.ts';
 import { appendToLog, lockLog, type LogSigner } from '../db/log.ts';
 import { hasPending, leafIndexesOf, movePendingToLog, oldestPending } from '../db/pending.ts';
 import { noteChurn } from '../db/statistics.ts';
@@ -45,14 +45,20 @@ const mapEntry = (h: LoggedHead) => headMapEntry(h, nativeSha256);
 /**
  * Moves the head map to the state after `eventIds` (the batch being integrated, in order) and returns its root, which
  * the batch's checkpoint binds. A ledger whose log predates the map gets it built from every item's logged head first.
+ * The entries of a big event come as its writer stored them (db/head-map.ts `pendingHeads`), those of the others from
+ * their links; the latest seq of an item wins.
  */
-async function updateHeads(trx: Trx, logSize: number, eventIds: readonly string[]): Promise<{ root: Uint8Array; moved: number; nodes: number }> {
+async function updateHeads(trx: Trx, logSize: number, eventIds: readonly string[]): Promise<{ root: Uint8Array; moved: number; nodes: number; stored: number }> {
   const store = sqlHeadMapStore(trx);
   const initial = logSize > 0 && (await headMapEmpty(trx)) ? (await allLoggedHeads(trx)).map(mapEntry) : [];
-  // Later entries of a key win: the batch's heads after the initial ones.
-  const batch = (await headsAfterEvents(trx, eventIds)).map((h) => headInBatchEntry(h, nativeSha256));
-  const { root, writes } = await updateHeadMap(store, [...initial, ...batch], nativeSha256);
-  return { root, moved: batch.length, nodes: writes.length };
+  const stored = await pendingHeads(trx, eventIds);
+  const rest = stored.size === eventIds.length ? [] : eventIds.filter((id) => !stored.has(id));
+  const batch: SeqEntry[] = rest.length > 0 ? (await headsAfterEvents(trx, rest)).map((h) => ({ ...headInBatchEntry(h, nativeSha256), seq: h.seq })) : [];
+  for (const entries of stored.values()) for (const e of entries) batch.push(e);
+  // Later entries of a key win (updateHeadMap): the batch's heads after the initial ones, in seq order (a stable sort).
+  if (stored.size > 0) batch.sort((a, b) => a.seq - b.seq);
+  const { root, writes } = await updateHeadMap(store, initial.length > 0 ? [...initial, ...batch] : batch, nativeSha256);
+  return { root, moved: batch.length, nodes: writes.length, stored: stored.size };
 }
 
 /** One integration round: every pending event (up to `limit`), in sequence order, into the log under one checkpoint. */
@@ -60,15 +66,16 @@ export async function integratePending(db: Db, signer: LogSigner, limit = MAX_IN
   const round = await db.transaction().execute(async (trx) => {
     const head = await lockLog(trx);
     const batch = await oldestPending(trx, limit);
-    if (batch.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map<string, number>(), moved: 0, nodes: 0 };
+    if (batch.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map<string, number>(), moved: 0, nodes: 0, stored: 0 };
     const heads = await updateHeads(trx, head.size, batch.map((p) => p.id));
     const next = await appendToLog(trx, head, batch.map((p) => p.content_hash), signer, [headsExtension(heads.root)]);
     await movePendingToLog(trx, batch.map((p) => p.id), head.size);
-    return { integrated: batch.length, treeSize: next.size, leaves: new Map(batch.map((p, i) => [p.id, head.size + i])), moved: heads.moved, nodes: heads.nodes };
+    return { integrated: batch.length, treeSize: next.size, leaves: new Map(batch.map((p, i) => [p.id, head.size + i])), moved: heads.moved, nodes: heads.nodes, stored: heads.stored };
   });
   // Dead row versions this batch leaves (embedded PGlite's maintenance VACUUMs by them): the pending rows, one item
-  // version per head moved (its writer updated the item), the head-map nodes rewritten, the log state row.
-  if (round.integrated > 0) noteChurn(db, { pending_events: round.integrated, items: round.moved, head_map_nodes: round.nodes, log_state: 1 });
+  // version per head moved (its writer updated the item), the head-map nodes rewritten, the stored heads read, the
+  // log state row.
+  if (round.integrated > 0) noteChurn(db, { pending_events: round.integrated, items: round.moved, head_map_nodes: round.nodes, pending_heads: round.stored, log_state: 1 });
   return { integrated: round.integrated, treeSize: round.treeSize, leaves: round.leaves };
 }
 
