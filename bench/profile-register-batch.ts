@@ -1,8 +1,12 @@
 /**
  * Where registerBatch's time goes: one registerBatch of BENCH_ITEMS serials (default 100,000) with every statement
- * timed (a Kysely plugin: from compile to result), grouped by its first words. The rest is JavaScript.
+ * timed (a Kysely plugin: from compile to result, so JavaScript run between sending a statement and awaiting it counts
+ * too), grouped by its first words, and the CPU of this process and (PostgreSQL on this machine) of the database's
+ * server processes. The rest of the wall time is JavaScript, commits and waiting for a CPU.
  *   node bin/run-ts.mjs bench/profile-register-batch.ts            # PGlite
  *   DATABASE_URL=postgres://… node bin/run-ts.mjs bench/profile-register-batch.ts
+ * CPU_PROFILE=/tmp/rb writes a V8 CPU profile of the call per engine (/tmp/rb-PGlite.cpuprofile, …); RAW_FIRST=1
+ * inserts 100,000 rows into a bare table first (as the bench's baseline does).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
