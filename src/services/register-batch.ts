@@ -127,7 +127,9 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   if (!allowed.ok) return allowed.error;
   const { prefix } = allowed.value;
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
-  const ids: string[] = serials.map(() => randomUUID());
+  // Ascending (a random id set in sorted order): the inserts then walk the id-keyed indexes (items, items_batch,
+  // chain_links) left to right instead of touching a random leaf per row.
+  const ids: string[] = serials.map(() => randomUUID()).sort();
   const key = input.idempotencyKey ?? null;
   let requestHash: Uint8Array | null = null;
   if (key) {
