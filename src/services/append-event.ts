@@ -199,6 +199,8 @@ export async function appendEvent(
         links: prepared.linkHashes.slice(i, to), salts: prepared.salts.slice(i, to), positions,
       });
       // While a database server inserts the chunk, this process hashes its head-map entries (nothing else waits on it).
+      // Should the hashing throw, the insert's own failure must not surface later as an unhandled rejection.
+      inserted.catch(() => undefined);
       if (heads) writeHeadEntries(heads, steps, prepared.linkHashes, i, to);
       await inserted;
     }
