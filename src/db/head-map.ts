@@ -8,7 +8,8 @@ import type { DbOrTrx, Trx } from './connection.ts';
 const CHUNK = 10_000;
 
 const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-// A plain Uint8Array with its own memory: Buffer.from(string) may hand out a view into a shared pool.
+// A plain Uint8Array with its own memory: Buffer.from(string) may hand out a view into a shared pool. Node's decoder
+// skips the line breaks PostgreSQL's encode(…, 'base64') puts every 76 characters.
 const fromBase64 = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'base64'));
 
 /**
@@ -23,7 +24,7 @@ export function sqlHeadMapStore(db: DbOrTrx): HeadMapStore {
       for (let i = 0; i < prefixes.length; i += CHUNK) {
         // Bytes as base64 text (the driver's bytea parsing goes through a JavaScript string per byte).
         const rows = await sql<{ prefix: string; hash: string; entries: string | null }>`
-          SELECT encode(prefix, 'hex') AS prefix, encode(hash, 'base64') AS hash, translate(encode(entries, 'base64'), E'\n', '') AS entries FROM head_map_nodes
+          SELECT encode(prefix, 'hex') AS prefix, encode(hash, 'base64') AS hash, encode(entries, 'base64') AS entries FROM head_map_nodes
           WHERE depth = ${depth} AND prefix = ANY(ARRAY(SELECT decode(p, 'hex') FROM unnest(${prefixes.slice(i, i + CHUNK)}::text[]) AS p))`.execute(db);
         for (const r of rows.rows) {
           const hash = fromBase64(r.hash);
@@ -159,4 +160,49 @@ export async function loggedHeadOf(db: DbOrTrx, itemId: string, treeSize: number
 /** Whether the map has no node yet. */
 export async function headMapEmpty(db: DbOrTrx): Promise<boolean> {
   return (await db.selectFrom('head_map_nodes').select('depth').where('depth', '=', 0).limit(1).executeTakeFirst()) === undefined;
+}
+
+/** Bytes of one stored head-map entry of a pending event: key (32), value (32), the item's seq after it (u32 big-endian). */
+export const PENDING_HEAD_BYTES = 68;
+
+/**
+ * Stores the head-map entries a writer computed for its pending event (`entries`: PENDING_HEAD_BYTES per item), which
+ * the integrator then reads instead of the event's links (`pendingHeads`). The row goes with its pending event.
+ * Throws RangeError on a length that is not whole entries; the caller's transaction must have inserted the event.
+ */
+export async function insertPendingHeads(trx: Trx, eventId: string, entries: Uint8Array): Promise<void> {
+  if (entries.length === 0 || entries.length % PENDING_HEAD_BYTES !== 0) throw new RangeError('pending head entries are whole 68-byte records');
+  // As base64 text: PGlite takes seconds over a binary parameter of a few MB.
+  await sql`INSERT INTO pending_heads (event_id, entries) VALUES (${eventId}::uuid, decode(${base64(entries)}, 'base64'))`.execute(trx);
+}
+
+/** A head-map entry with the seq it records (the latest seq of a key wins). */
+export interface SeqEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+  seq: number;
+}
+
+/**
+ * The stored head-map entries of those of `eventIds` that have them (by event id; views into one buffer per event).
+ * Throws RangeError on a stored value that is not whole entries.
+ */
+export async function pendingHeads(trx: Trx, eventIds: readonly string[]): Promise<Map<string, SeqEntry[]>> {
+  const out = new Map<string, SeqEntry[]>();
+  if (eventIds.length === 0) return out;
+  // As base64 text: PGlite parses a bytea result one character at a time in JavaScript. With encode's line breaks:
+  // Node's decoder skips them, and translate() over a few MB costs PGlite more than the rest of the read.
+  const rows = await sql<{ event_id: string; entries: string }>`
+    SELECT event_id, encode(entries, 'base64') AS entries FROM pending_heads WHERE event_id = ANY(${eventIds}::uuid[])`.execute(trx);
+  for (const r of rows.rows) {
+    const b = fromBase64(r.entries);
+    if (b.length % PENDING_HEAD_BYTES !== 0) throw new RangeError(`pending heads of ${r.event_id} are not whole records`);
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const list: SeqEntry[] = new Array(b.length / PENDING_HEAD_BYTES);
+    for (let i = 0, o = 0; o < b.length; i++, o += PENDING_HEAD_BYTES) {
+      list[i] = { key: b.subarray(o, o + 32), value: b.subarray(o + 32, o + 64), seq: view.getUint32(o + 64, false) };
+    }
+    out.set(r.event_id, list);
+  }
+  return out;
 }

@@ -98,17 +98,56 @@ export interface NewLink {
   entryPosition?: number;
 }
 
+/**
+ * Text elements as one parameter for `string_to_array(…, E'\n')`: both drivers pass one string as is, while an array
+ * parameter is escaped element by element in JavaScript (most of a 100,000-row insert's client time). Throws
+ * RangeError on an element holding a newline.
+ */
+export function lines(values: readonly string[]): string {
+  for (const v of values) if (v.includes('\n')) throw new RangeError('a bulk text element holds a newline');
+  return values.join('\n');
+}
+
+/**
+ * Fixed-width byte strings as one base64 text parameter: SQL decodes it once (`decode(p, 'base64')`, in a one-row
+ * subquery) and reads element k (1-based) as `substring(b from (k - 1) * width + 1 for width)`. Text, not a binary
+ * parameter: PGlite takes seconds over a binary parameter of a few MB (superlinear), and text costs pg nothing more.
+ * Throws RangeError on an element of another width.
+ */
+export function packBytes(values: readonly Uint8Array[], width: number): string {
+  const out = Buffer.allocUnsafe(values.length * width);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i]!.length !== width) throw new RangeError(`a packed value has ${values[i]!.length} bytes, expected ${width}`);
+    out.set(values[i]!, i * width);
+  }
+  return out.toString('base64');
+}
+
+/** The link columns every link insert passes (see `insertLinks`), as compact parameters. */
+function linkColumns(part: readonly NewLink[]) {
+  return {
+    ids: lines(part.map((l) => l.itemId)),
+    seqs: part.map((l) => l.seq).join(','),
+    hash: packBytes(part.map((l) => l.hash), 32),
+    stages: lines(part.map((l) => l.stage)),
+    recalled: part.map((l) => (l.recalled ? 't' : 'f')).join(','),
+    // Empty for a v1 link (no salt, no position): NULL.
+    salts: part.map((l) => l.entrySalt ?? '').join(','),
+    positions: part.map((l) => l.entryPosition ?? '').join(','),
+  };
+}
+
 /** Appends chain links for one event. The (item_id, seq) primary key refuses a second link at the same seq. */
 export async function insertLinks(trx: Trx, eventId: string, links: readonly NewLink[]): Promise<void> {
   for (let i = 0; i < links.length; i += CHUNK) {
-    const part = links.slice(i, i + CHUNK);
+    const c = linkColumns(links.slice(i, i + CHUNK));
     await sql`
       INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, ${eventId}::uuid, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
-      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => hex(l.hash))}::text[],
-                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
-                  ${part.map((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
+      SELECT t.item_id, t.seq, ${eventId}::uuid,
+             substring(b.hash from (t.k::int - 1) * 32 + 1 for 32), t.stage, t.recalled, decode(t.salt, 'hex'), t.position
+      FROM (SELECT decode(${c.hash}, 'base64') AS hash) b CROSS JOIN unnest(string_to_array(${c.ids}, E'\n')::uuid[], string_to_array(${c.seqs}, ',')::int[], string_to_array(${c.stages}, E'\n'),
+                  string_to_array(${c.recalled}, ',')::bool[], string_to_array(${c.salts}, ',', ''), string_to_array(${c.positions}, ',', '')::int[])
+        WITH ORDINALITY AS t(item_id, seq, stage, recalled, salt, position, k)`.execute(trx);
   }
 }
 
@@ -116,15 +155,61 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
 export async function insertEventLinks(trx: Trx, links: readonly (NewLink & { eventId: string })[]): Promise<void> {
   for (let i = 0; i < links.length; i += CHUNK) {
     const part = links.slice(i, i + CHUNK);
+    const c = linkColumns(part);
     await sql`
       INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, event_id, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
-      FROM unnest(${part.map((l) => l.itemId)}::uuid[], ${part.map((l) => l.seq)}::int[], ${part.map((l) => l.eventId)}::uuid[],
-                  ${part.map((l) => hex(l.hash))}::text[],
-                  ${part.map((l) => l.stage)}::text[], ${part.map((l) => l.recalled)}::bool[], ${part.map((l) => l.entrySalt ?? null)}::text[],
-                  ${part.map((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)`.execute(trx);
+      SELECT t.item_id, t.seq, t.event_id,
+             substring(b.hash from (t.k::int - 1) * 32 + 1 for 32), t.stage, t.recalled, decode(t.salt, 'hex'), t.position
+      FROM (SELECT decode(${c.hash}, 'base64') AS hash) b CROSS JOIN unnest(string_to_array(${c.ids}, E'\n')::uuid[], string_to_array(${c.seqs}, ',')::int[], string_to_array(${lines(part.map((l) => l.eventId))}, E'\n')::uuid[],
+                  string_to_array(${c.stages}, E'\n'), string_to_array(${c.recalled}, ',')::bool[], string_to_array(${c.salts}, ',', ''),
+                  string_to_array(${c.positions}, ',', '')::int[])
+        WITH ORDINALITY AS t(item_id, seq, event_id, stage, recalled, salt, position, k)`.execute(trx);
   }
+}
+
+/** A COMMISSION's new items (`insertCommissionedItems`): the i-th id, serial, SGTIN, link hash, salt and position go together. */
+export interface CommissionedItems {
+  eventId: string;
+  batchId: string;
+  gtin: string;
+  stage: string;
+  custodianId: string;
+  ids: readonly string[];
+  serials: readonly string[];
+  sgtins: readonly string[];
+  /** Each item's first link hash (32 bytes, also its head), its entry salt (32 hex characters) and entry position. */
+  links: readonly Uint8Array[];
+  salts: readonly string[];
+  positions: readonly number[];
+}
+
+/**
+ * Inserts commissioned items (head_seq 0, head = their first link) and those first links (seq 0)
+ * in one statement: one parameter per column, shared by both tables. Chunk it like the other bulk inserts (≤ 10,000
+ * items a call keeps a statement's parameters a few MB). The unique keys refuse an item or link that exists.
+ */
+export async function insertCommissionedItems(trx: Trx, c: CommissionedItems): Promise<void> {
+  const n = c.ids.length;
+  if (c.serials.length !== n || c.sgtins.length !== n || c.links.length !== n || c.salts.length !== n || c.positions.length !== n) {
+    throw new RangeError('commissioned item columns differ in length');
+  }
+  if (n === 0) return;
+  for (const salt of c.salts) if (salt.length !== 32) throw new RangeError('an entry salt is not 32 hex characters');
+  const links = packBytes(c.links, 32);
+  await sql`
+    WITH t AS (
+      SELECT t.id, t.serial, t.sgtin, t.position, substring(b.links from (t.k::int - 1) * 32 + 1 for 32) AS link,
+             substring(b.salts from (t.k::int - 1) * 16 + 1 for 16) AS salt
+      FROM (SELECT decode(${links}, 'base64') AS links, decode(${c.salts.join('')}, 'hex') AS salts) b
+      CROSS JOIN unnest(string_to_array(${lines(c.ids)}, E'\n')::uuid[], string_to_array(${lines(c.serials)}, E'\n'),
+                  string_to_array(${lines(c.sgtins)}, E'\n'), string_to_array(${c.positions.join(',')}, ',')::int[])
+             WITH ORDINALITY AS t(id, serial, sgtin, position, k)
+    ), i AS (
+      INSERT INTO items (id, batch_id, gtin, serial, sgtin, stage, custodian_id, head_seq, head_hash)
+      SELECT id, ${c.batchId}::uuid, ${c.gtin}::bpchar, serial, sgtin, ${c.stage}, ${c.custodianId}::uuid, 0, link FROM t
+    )
+    INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
+    SELECT id, 0, ${c.eventId}::uuid, link, ${c.stage}, false, salt, position FROM t`.execute(trx);
 }
 
 /**

@@ -59,18 +59,30 @@ export async function oldestPending(trx: Trx, limit: number): Promise<{ id: stri
 }
 
 /**
- * The oldest pending events (at most `limit`, in sequence order) and the heads their links leave (the latest link of
- * each item they touch, with the state after it), and whether the head map is still unbuilt: one statement. Caller
- * holds the log lock.
+ * The oldest pending events (at most `limit`, in sequence order); the heads the links of those without stored
+ * head-map entries leave (the latest link of each item they touch, with the state after it); the ids of those with
+ * stored entries (`pending_heads`, read with db/head-map.ts `pendingHeads`); and whether the head map is still
+ * unbuilt: one statement. Caller holds the log lock.
  */
-export async function pendingBatchWithHeads(trx: Trx, limit: number): Promise<{ pending: { id: string; content_hash: Uint8Array }[]; heads: HeadInBatch[]; headMapEmpty: boolean }> {
-  const { rows } = await prepared(sql<{ pending: string | null; heads: string | null; map_empty: boolean }>`
-    WITH p AS (SELECT id, content_hash, pending_seq FROM pending_events ORDER BY pending_seq LIMIT ${limit})
+export async function pendingBatchWithHeads(trx: Trx, limit: number): Promise<{
+  pending: { id: string; content_hash: Uint8Array }[]; heads: HeadInBatch[]; storedHeads: string[]; headMapEmpty: boolean;
+}> {
+  const { rows } = await prepared(sql<{ pending: string | null; heads: string | null; stored: string[] | null; map_empty: boolean }>`
+    WITH p AS (
+      SELECT e.id, e.content_hash, e.pending_seq, EXISTS (SELECT 1 FROM pending_heads h WHERE h.event_id = e.id) AS stored
+      FROM (SELECT id, content_hash, pending_seq FROM pending_events ORDER BY pending_seq LIMIT ${limit}) e
+    )
     SELECT (SELECT json_agg(json_build_array(p.id, encode(p.content_hash, 'hex')) ORDER BY p.pending_seq) FROM p)::text AS pending,
-      (SELECT ${HEADS_JSON} FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id IN (SELECT id FROM p)) AS heads,
+      (SELECT ${HEADS_JSON} FROM chain_links l JOIN items i ON i.id = l.item_id WHERE l.event_id IN (SELECT id FROM p WHERE NOT p.stored)) AS heads,
+      (SELECT array_agg(p.id::text) FROM p WHERE p.stored) AS stored,
       NOT EXISTS (SELECT 1 FROM head_map_nodes WHERE depth = 0) AS map_empty`).execute(trx);
   const pending = (JSON.parse(rows[0]?.pending ?? '[]') as [string, string][]).map(([id, h]) => ({ id, content_hash: Uint8Array.from(Buffer.from(h, 'hex')) }));
-  return { pending, heads: [...collectLatestHeads(rows[0]?.heads ?? null, new Map()).values()], headMapEmpty: rows[0]!.map_empty };
+  return {
+    pending,
+    heads: [...collectLatestHeads(rows[0]?.heads ?? null, new Map()).values()],
+    storedHeads: rows[0]?.stored ?? [],
+    headMapEmpty: rows[0]!.map_empty,
+  };
 }
 
 /** Whether any event waits for integration (cheap: no lock). */

@@ -118,6 +118,12 @@ export interface HeadMapNodesTable {
   entries: Uint8Array | null;
 }
 
+/** Head-map entries of a big pending event, computed by its writer (see db/head-map.ts `insertPendingHeads`). */
+export interface PendingHeadsTable {
+  event_id: string;
+  entries: Uint8Array;
+}
+
 export interface IdempotencyKeysTable {
   actor_id: string;
   key: string;
@@ -240,6 +246,7 @@ export interface Database {
   pending_events: PendingEventsTable;
   chain_links: ChainLinksTable;
   head_map_nodes: HeadMapNodesTable;
+  pending_heads: PendingHeadsTable;
   idempotency_keys: IdempotencyKeysTable;
   log_state: LogStateTable;
   log_nodes: LogNodesTable;

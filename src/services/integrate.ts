@@ -16,7 +16,7 @@ import { hash } from 'node:crypto';
 import { headsExtension, updateHeadMap } from '../core/v2/head-map.ts';
 import type { Db, Trx } from '../db/connection.ts';
 import { bytesEqual } from '../core/bytes.ts';
-import { allLoggedHeads, type HeadInBatch, headInBatchEntry, headMapEntry, type LoggedHead, sqlHeadMapStore } from '../db/head-map.ts';
+import { allLoggedHeads, type HeadInBatch, headInBatchEntry, headMapEntry, type LoggedHead, pendingHeads, type SeqEntry, sqlHeadMapStore } from '../db/head-map.ts';
 import { appendToLog, type LogHead, lockLog, type LogSigner } from '../db/log.ts';
 import { hasPending, leafIndexesOf, type NewPendingEvent, pendingBatchWithHeads } from '../db/pending.ts';
 import { noteChurn } from '../db/statistics.ts';
@@ -44,17 +44,26 @@ const nativeSha256 = (b: Uint8Array): Uint8Array => {
 const mapEntry = (h: LoggedHead) => headMapEntry(h, nativeSha256);
 
 /**
- * Moves the head map to the state after the batch being integrated (`heads`: the latest link of each item it
- * touches) and returns its root, which the batch's checkpoint binds. A ledger whose log predates the map gets it built
- * from every item's logged head first.
+ * Moves the head map to the state after the batch being integrated and returns its root, which the batch's checkpoint
+ * binds: `heads` are the latest links of the items touched by pending events read from their links, `storedIds` the
+ * pending events whose writer stored their entries (db/head-map.ts `pendingHeads`: big events), `own` the heads of the
+ * events the integrating transaction logs itself (after every pending one). The latest seq of an item wins. A ledger
+ * whose log predates the map gets it built from every item's logged head first.
  */
-async function updateHeads(trx: Trx, logSize: number, mapEmpty: boolean, heads: readonly HeadInBatch[]): Promise<{ root: Uint8Array; moved: number; nodes: number }> {
+async function updateHeads(
+  trx: Trx, logSize: number, mapEmpty: boolean, heads: readonly HeadInBatch[], storedIds: readonly string[], own: readonly HeadInBatch[],
+): Promise<{ root: Uint8Array; moved: number; nodes: number; stored: number }> {
   const store = sqlHeadMapStore(trx);
   const initial = logSize > 0 && mapEmpty ? (await allLoggedHeads(trx)).map(mapEntry) : [];
-  // Later entries of a key win: the batch's heads after the initial ones.
-  const batch = heads.map((h) => headInBatchEntry(h, nativeSha256));
-  const { root, writes } = await updateHeadMap(store, [...initial, ...batch], nativeSha256);
-  return { root, moved: batch.length, nodes: writes.length };
+  const batch: SeqEntry[] = heads.map((h) => ({ ...headInBatchEntry(h, nativeSha256), seq: h.seq }));
+  const stored = storedIds.length > 0 ? await pendingHeads(trx, storedIds) : new Map<string, SeqEntry[]>();
+  for (const entries of stored.values()) for (const e of entries) batch.push(e);
+  // Later entries of a key win (updateHeadMap): the pending heads in seq order (a stable sort), then the own ones,
+  // which follow every pending event of their items.
+  if (stored.size > 0) batch.sort((a, b) => a.seq - b.seq);
+  for (const h of own) batch.push({ ...headInBatchEntry(h, nativeSha256), seq: h.seq });
+  const { root, writes } = await updateHeadMap(store, initial.length > 0 ? [...initial, ...batch] : batch, nativeSha256);
+  return { root, moved: batch.length, nodes: writes.length, stored: stored.size };
 }
 
 /**
@@ -71,6 +80,8 @@ export interface IntegrationRound {
   leaves: Map<string, number>;
   moved: number;
   nodes: number;
+  /** Pending events whose stored head-map entries were read (their rows go with them). */
+  stored: number;
   next: (LogHead & { frontier: Map<string, Uint8Array> }) | null;
 }
 
@@ -87,10 +98,10 @@ export async function integrateIn(
   limit = MAX_INTEGRATION_BATCH,
 ): Promise<IntegrationRound> {
   const head = await lockLog(trx);
-  const { pending: batch, heads: batchHeads, headMapEmpty } = await pendingBatchWithHeads(trx, limit);
-  if (batch.length === 0 && own.events.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map(), moved: 0, nodes: 0, next: null };
+  const { pending: batch, heads: batchHeads, storedHeads, headMapEmpty } = await pendingBatchWithHeads(trx, limit);
+  if (batch.length === 0 && own.events.length === 0) return { integrated: 0, treeSize: head.size, leaves: new Map(), moved: 0, nodes: 0, stored: 0, next: null };
   // Later entries of a key win: own heads follow the pending ones (a pending event on the same item is earlier).
-  const heads = await updateHeads(trx, head.size, headMapEmpty, [...batchHeads, ...own.heads]);
+  const heads = await updateHeads(trx, head.size, headMapEmpty, batchHeads, storedHeads, own.heads);
   const known = frontiers.get(db);
   const next = await appendToLog(trx, head, [...batch.map((p) => p.content_hash), ...own.events.map((e) => e.content_hash)], signer, [headsExtension(heads.root)], {
     ...(known && known.size === head.size && bytesEqual(known.root, head.rootHash) ? { frontier: known.nodes } : {}),
@@ -100,15 +111,16 @@ export async function integrateIn(
   const leaves = new Map<string, number>();
   batch.forEach((p, i) => leaves.set(p.id, head.size + i));
   own.events.forEach((e, i) => leaves.set(e.id, head.size + batch.length + i));
-  return { integrated: batch.length + own.events.length, treeSize: next.size, leaves, moved: heads.moved, nodes: heads.nodes, next };
+  return { integrated: batch.length + own.events.length, treeSize: next.size, leaves, moved: heads.moved, nodes: heads.nodes, stored: heads.stored, next };
 }
 
 /** What a committed integration leaves for the next one: the frontier to extend, the dead rows to maintain. */
 export function afterIntegration(db: Db, round: IntegrationRound, pendingMoved = round.integrated): void {
   if (round.next) frontiers.set(db, { size: round.next.size, root: round.next.rootHash, nodes: round.next.frontier });
   // Dead row versions this batch leaves (embedded PGlite's maintenance VACUUMs by them): the pending rows moved, one
-  // item version per head moved (its writer updated the item), the head-map nodes rewritten, the log state row.
-  if (round.integrated > 0) noteChurn(db, { pending_events: pendingMoved, items: round.moved, head_map_nodes: round.nodes, log_state: 1 });
+  // item version per head moved (its writer updated the item), the head-map nodes rewritten, the stored heads read,
+  // the log state row.
+  if (round.integrated > 0) noteChurn(db, { pending_events: pendingMoved, items: round.moved, head_map_nodes: round.nodes, pending_heads: round.stored, log_state: 1 });
 }
 
 /** One integration round: every pending event (up to `limit`), in sequence order, into the log under one checkpoint. */

@@ -3,7 +3,7 @@ import { normalizeGtin, sgtinUrn, validateSerial } from '../core/identifiers.ts'
 import { type Result, err, ok } from '../core/result.ts';
 import { type InputContext, checkDeclared, instant, text } from '../core/write-input.ts';
 import { decideCommission, readScope } from '../core/rights.ts';
-import { existingSerials, findBatch, findBatchesByIds, insertBatch, insertItems } from '../db/ledger.ts';
+import { existingSerials, findBatch, findBatchesByIds, insertBatch } from '../db/ledger.ts';
 import { findVisibleProduct, grantsOf } from '../db/visibility.ts';
 import type { ActorRow, BatchRow, EventRow } from '../db/types.ts';
 import type { Trx } from '../db/connection.ts';
@@ -136,20 +136,18 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
   if (!allowed.ok) return allowed.error;
   const { prefix } = allowed.value;
   const sgtins = serials.map((s) => sgtinUrn(gtin.value, prefix.length, s));
-  const ids: string[] = serials.map(() => randomUUID());
-  const serialOf = new Map(ids.map((id, i) => [id, serials[i]!]));
+  // Ascending (a random id set in sorted order): the inserts then walk the id-keyed indexes (items, items_batch,
+  // chain_links) left to right instead of touching a random leaf per row.
+  const ids: string[] = serials.map(() => randomUUID()).sort();
   if (await findBatch(trx, gtin.value, lot.value)) return conflict(`batch ${lot.value} of ${gtin.value} already exists`, { type: 'batch', gtin: gtin.value, lot: lot.value });
   const taken = await existingSerials(trx, gtin.value, serials);
   if (taken.length > 0) {
     return conflict(`serials already registered for ${gtin.value}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}`);
   }
   const batch = await insertBatch(trx, { gtin: gtin.value, lot: lot.value, producedAt: produced.value.instant, site });
-  const steps = ids.map((id, i) => ({
-    id,
-    sgtin: sgtins[i]!,
-    head: null,
-    next: { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false },
-  }));
+  // One `next` for every step (all start alike; nothing mutates it).
+  const next = { stage: 'MANUFACTURED', custodianId: caller.id, pendingReceiverId: null, recalled: false };
+  const steps = ids.map((id, i) => ({ id, sgtin: sgtins[i]!, head: null, next }));
   const { event } = await appendEvent(
     trx,
     {
@@ -163,14 +161,7 @@ async function writeRegisterBatch(trx: Trx, deps: LedgerDeps, caller: ActorRow, 
       data: { gtin: gtin.value, lot: lot.value },
     },
     steps,
-    (chunk, linkHashes) =>
-      insertItems(
-        trx,
-        chunk.map((s) => ({
-          id: s.id, batchId: batch.id, gtin: gtin.value, serial: serialOf.get(s.id)!, sgtin: s.sgtin, stage: 'MANUFACTURED',
-          custodianId: caller.id, headHash: linkHashes.get(s.id)!,
-        })),
-      ),
+    { batchId: batch.id, gtin: gtin.value, serials },
   );
   return { kind: 'ok' as const, batch, event };
 }

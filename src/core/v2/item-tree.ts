@@ -102,9 +102,9 @@ export interface ItemTree {
   position(i: number): number;
   /**
    * Every real (non-pad) node below the root, level 0..16, for a server to store per event (≈ 2n nodes) so that any
-   * item's proof is 17 lookups (`itemProofFromNodes`) instead of a rebuild.
+   * item's proof is 17 lookups (`itemProofFromNodes`) instead of a rebuild. From `fromLevel` up only, when given.
    */
-  nodes(): Iterable<{ level: number; index: number; hash: Uint8Array }>;
+  nodes(fromLevel?: number): Iterable<{ level: number; index: number; hash: Uint8Array }>;
 }
 
 /**
@@ -195,8 +195,8 @@ export function buildItemTree(entries: readonly Uint8Array[], padKey: Uint8Array
       if (p === undefined || i < 0 || i >= n) throw new RangeError(`no entry ${i} in this items tree`);
       return p;
     },
-    *nodes() {
-      for (let level = 0; level < ITEM_TREE_DEPTH; level++) {
+    *nodes(fromLevel = 0) {
+      for (let level = Math.max(0, fromLevel); level < ITEM_TREE_DEPTH; level++) {
         const l = levels[level]!;
         for (let k = 0; k < l.idx.length; k++) yield { level, index: l.idx[k]!, hash: l.hashes[k]! };
       }
@@ -234,8 +234,8 @@ function singleEntryTree(entry: Uint8Array, padKey: Uint8Array, H: ReturnType<ty
       check(i);
       return p;
     },
-    *nodes() {
-      for (let level = 0; level < ITEM_TREE_DEPTH; level++) yield { level, index: p >> level, hash: path[level]! };
+    *nodes(fromLevel = 0) {
+      for (let level = fromLevel; level < ITEM_TREE_DEPTH; level++) yield { level, index: p >> level, hash: path[level]! };
     },
     proof(i: number): ItemProof {
       check(i);

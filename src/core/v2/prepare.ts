@@ -5,9 +5,9 @@
  */
 import { toHex } from '../bytes.ts';
 import type { Stage } from '../lifecycle.ts';
-import { type FullEventV2, type KindV2, type EventBodyV2, hashEventV2, linkHashV2 } from './event-v2.ts';
+import { type FullEventV2, type KindV2, type EventBodyV2, hashEventV2 } from './event-v2.ts';
 import type { JsonValue } from './fields.ts';
-import { type Sha256, defaultSha256 } from './hash.ts';
+import { DOMAIN, type Sha256, cat, defaultSha256 } from './hash.ts';
 import { type Head, headKey, headValue } from './head-map.ts';
 import { type ItemEntryOpening, type ItemTree, buildItemTree, itemEntry, noItemsRoot } from './item-tree.ts';
 
@@ -43,7 +43,12 @@ export interface PreparedEvent {
   contentHash: string;
   /** Hex; secret (never disclosed); keep it to rebuild item proofs, or store the proofs. */
   padKey: string;
+  /** Per item, as hex strings (built on first read: a server writing 100,000 items reads the byte forms below). */
   items: PreparedItem[];
+  /** items[i]'s entry salt (hex), entry hash and new link hash (32 bytes each), without the per-item objects. */
+  salts: readonly string[];
+  entryHashes: readonly Uint8Array[];
+  linkHashes: readonly Uint8Array[];
   /** The built tree (proof(i) for items[i]); undefined for ERASE. */
   tree?: ItemTree;
 }
@@ -73,14 +78,24 @@ export function prepareEventV2(input: PrepareInput, random: RandomBytes, sha256:
   };
   if (input.signer !== undefined) event.signer = input.signer;
   const { body, canonical, contentHash } = hashEventV2(event, sha256);
-  const items = input.items.map((i, k) => ({
-    sgtin: i.sgtin,
-    seq: i.seq,
-    entry: openings[k]!,
-    entryHash: toHex(entries[k]!),
-    link: toHex(linkHashV2(contentHash, entries[k]!, sha256)),
-  }));
-  const out: PreparedEvent = { event, body, canonical, contentHash: toHex(contentHash), padKey: toHex(padKey), items };
+  // linkHashV2 for every entry over one reused input buffer (domain and content hash written once).
+  const linkInput = cat(DOMAIN.link, contentHash, new Uint8Array(32));
+  const entryAt = linkInput.length - 32;
+  const linkHashes = entries.map((e) => {
+    linkInput.set(e, entryAt);
+    return sha256(linkInput);
+  });
+  let items: PreparedItem[] | undefined;
+  const out: PreparedEvent = {
+    event, body, canonical, contentHash: toHex(contentHash), padKey: toHex(padKey),
+    get items() {
+      items ??= input.items.map((i, k) => ({ sgtin: i.sgtin, seq: i.seq, entry: openings[k]!, entryHash: toHex(entries[k]!), link: toHex(linkHashes[k]!) }));
+      return items;
+    },
+    salts: openings.map((o) => o.salt),
+    entryHashes: entries,
+    linkHashes,
+  };
   if (tree) out.tree = tree;
   return out;
 }

@@ -163,7 +163,8 @@ const RECORD = 1 + 4 + 32;
 
 /** The top of a built tree as bytes: records of u8 level, u32be index, 32-byte hash, for every real node at levels ≥ TREE_TOP_LEVEL. */
 export function encodeTreeTop(nodes: Iterable<{ level: number; index: number; hash: Uint8Array }>): Uint8Array {
-  const top = [...nodes].filter((n) => n.level >= TREE_TOP_LEVEL);
+  const top: { level: number; index: number; hash: Uint8Array }[] = [];
+  for (const n of nodes) if (n.level >= TREE_TOP_LEVEL) top.push(n);
   const out = new Uint8Array(top.length * RECORD);
   const view = new DataView(out.buffer);
   top.forEach((n, k) => {
@@ -255,7 +256,7 @@ export function checkItemTree(
     const e = stored(i);
     if (e.position !== tree.position(i)) return { root, problem: `the stored position of ${e.sgtin} is ${e.position}, the tree puts it at ${tree.position(i)}` };
   }
-  if (top === null ? entryHashes.length >= TREE_TOP_MIN_ITEMS : !bytesEqual(top, encodeTreeTop(tree.nodes()))) {
+  if (top === null ? entryHashes.length >= TREE_TOP_MIN_ITEMS : !bytesEqual(top, encodeTreeTop(tree.nodes(TREE_TOP_LEVEL)))) {
     return { root, problem: 'the stored top levels of the items tree differ from the rebuilt tree' };
   }
   return { root };
