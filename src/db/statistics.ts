@@ -21,7 +21,10 @@ export async function outgrownTables(db: Kysely<any>, growth = 0.2, minPages = 1
   const r = await sql<{ t: string }>`
     SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relkind = 'r'
-      AND pg_relation_size(c.oid)::float8 / current_setting('block_size')::int > c.relpages * ${1 + growth}::float8 + ${minPages}::float8
+      AND (pg_relation_size(c.oid)::float8 / current_setting('block_size')::int > c.relpages * ${1 + growth}::float8 + ${minPages}::float8
+        -- Analyzed while empty or while its rows were still uncommitted (another connection's open write on
+        -- PostgreSQL): the page count is current but the row estimate is not.
+        OR (c.reltuples <= 0 AND pg_relation_size(c.oid)::float8 / current_setting('block_size')::int > ${minPages}::float8))
     ORDER BY c.relname`.execute(db);
   return r.rows.map((row) => row.t);
 }

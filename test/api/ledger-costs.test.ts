@@ -42,9 +42,12 @@ describe('planner statistics on the embedded database', () => {
   it('exist after migrations and are refreshed after a bulk register', async () => {
     expect(tuplesAfterMigration).toBe(0); // analyzed (empty), not -1 (never analyzed)
     const deadline = Date.now() + 10_000;
-    while ((await reltuples('items')) < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(await reltuples('items')).toBe(N);
-    expect(await reltuples('chain_links')).toBeGreaterThanOrEqual(N);
+    // Both tables within the keeper's check interval (on PostgreSQL autovacuum may refresh one of them first).
+    while (((await reltuples('items')) < N * 0.95 || (await reltuples('chain_links')) < N * 0.95) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Exactly N after the keeper's ANALYZE; on PostgreSQL autovacuum may have refreshed it first from a VACUUM's
+    // extrapolation, which is within a few rows of it.
+    expect(Math.abs((await reltuples('items')) - N)).toBeLessThanOrEqual(N * 0.05);
+    expect(await reltuples('chain_links')).toBeGreaterThanOrEqual(N * 0.95);
   });
 });
 
@@ -62,7 +65,8 @@ describe('item lookup by SGTIN', () => {
   it('the duplicate-serial check of registerBatch is an index query on both columns too', async () => {
     const explained = await sql<Record<string, string>>`EXPLAIN ${existingSerialsSql(GTIN, ['S00001', 'S09999', 'NOPE'])}`.execute(db.db);
     const text = explained.rows.map((r) => Object.values(r)[0]).join('\n');
-    expect(text).toMatch(/Index (Only )?Scan using items_gtin_serial_key on items/);
+    // An index scan, or a bitmap scan of the same index (PostgreSQL picks either for a few keys, by its statistics).
+    expect(text).toMatch(/Index (Only )?Scan using items_gtin_serial_key on items|Bitmap Index Scan on items_gtin_serial_key/);
     const cond = /Index Cond: \((.*)\)/.exec(text)?.[1] ?? '';
     expect(cond).toMatch(/gtin = /);
     expect(cond).toMatch(/serial = ANY/);
