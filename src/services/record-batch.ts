@@ -190,11 +190,15 @@ class RecordBatcher {
     // Only the pending events it moved leave dead rows in pending_events.
     if (round) afterIntegration(this.db, round, round.integrated - own);
     this.queue.unshift(...jobs.filter((_, i) => outcomes[i]!.kind === 'deferred'));
-    // A replay of an event still pending (written alone, not yet integrated) answers once that event is logged.
-    if (outcome.pending.length > 0) await awaitIntegration(jobs[0]!.deps, outcome.pending).catch(() => {});
+    // A replay of an event still pending (written alone, not yet integrated) answers once that event is logged; if
+    // that integration fails, those replays fail with it (the event stays pending for the sweeper).
+    let integrationError: { error: unknown } | null = null;
+    if (outcome.pending.length > 0) await awaitIntegration(jobs[0]!.deps, outcome.pending).catch((error) => (integrationError = { error }));
     jobs.forEach((job, i) => {
       const o = outcomes[i]!;
-      if (o.kind === 'done') job.resolve(o.result);
+      if (o.kind !== 'done') return;
+      if (integrationError && o.result.kind === 'ok' && o.result.event.leaf_index < 0) job.reject(integrationError.error);
+      else job.resolve(o.result);
     });
   }
 }
