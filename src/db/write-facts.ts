@@ -24,69 +24,40 @@ export interface WriteFacts {
   items: ItemWithFacts[];
 }
 
-type FactsRow = ItemWithFacts & {
-  grants: GrantJson[] | null;
-  counterparty: { roles: string[]; isOperator: boolean } | null;
-  idem_operation: string | null;
-  idem_request_hash: Uint8Array | null;
-  idem_response: unknown;
-  /** Null when no reference matched: the row then only carries the writer's facts. */
-  id: string | null;
-};
-
 /**
- * The statement behind {@link loadWriteFacts}, exported so a test can EXPLAIN it: the writer's grants, the counterparty
- * and the idempotency row on the first row, then one row per matched item (product owner and the writer's custody
- * history joined in). Items are found through their primary key or the (gtin, serial) index (keys as char(14), the
- * column's type), so each reference is a point query whatever the ledger size.
+ * Loads, in one statement, what a write decides on before writing: the writer's grants (all of them: core judges
+ * which are in force), the counterparty (`counterpartyId` must be a UUID or null), the stored request under
+ * `idempotencyKey`, and the items referenced by id (`ids` must be UUIDs) or by (gtin, serial). A missing and an
+ * invisible item cost the same: the caller judges visibility from these facts without another query. The statement
+ * of a batch of writes ({@link loadBatchWriteFacts}) for one writer.
  */
-export const writeFactsSql = (q: {
+export async function loadWriteFacts(trx: Trx, q: {
   actorId: string;
   counterpartyId: string | null;
   idempotencyKey: string | null;
   ids: readonly string[];
   keys: readonly { gtin: string; serial: string }[];
-}) => sql<FactsRow>`
-  WITH k AS (
-    SELECT i.* FROM unnest(${q.keys.map((k) => k.gtin)}::char(14)[], ${q.keys.map((k) => k.serial)}::text[]) AS k(gtin, serial)
-      JOIN items i ON i.gtin = k.gtin AND i.serial = k.serial
-    UNION ALL
-    SELECT i.* FROM items i WHERE i.id = ANY(${q.ids}::uuid[])
-  ), f AS (
-    SELECT
-      ${grantsJsonOf(sql`${q.actorId}::uuid`)} AS grants,
-      (SELECT json_build_object('roles', a.roles, 'isOperator', a.is_operator) FROM actors a WHERE a.id = ${q.counterpartyId}::uuid) AS counterparty,
-      ik.operation AS idem_operation, ik.request_hash AS idem_request_hash, ik.response AS idem_response
-    FROM (SELECT 1) one
-      LEFT JOIN idempotency_keys ik ON ik.actor_id = ${q.actorId} AND ik.key = ${q.idempotencyKey}::text
-  )
-  SELECT CASE WHEN row_number() OVER () = 1 THEN f.grants END AS grants,
-    f.counterparty, f.idem_operation, f.idem_request_hash, f.idem_response,
-    k.*, p.owner_id AS brand_owner_id,
-    EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = k.id AND cs.actor_id = ${q.actorId}) AS held
-  FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`;
+}): Promise<WriteFacts> {
+  const facts = await loadBatchWriteFacts(trx, {
+    actorIds: [q.actorId],
+    counterpartyIds: q.counterpartyId ? [q.counterpartyId] : [],
+    idempotency: q.idempotencyKey !== null ? [{ actorId: q.actorId, key: q.idempotencyKey }] : [],
+    ids: q.ids.map((id) => ({ actorId: q.actorId, id })),
+    keys: q.keys.map((k) => ({ actorId: q.actorId, gtin: k.gtin, serial: k.serial })),
+  });
+  return factsOfWriter(facts, q.actorId, q.counterpartyId, q.idempotencyKey);
+}
 
 /**
- * Loads, in one statement, what a write decides on before writing: the writer's grants (all of them: core judges
- * which are in force), the counterparty (`counterpartyId` must be a UUID or null), the stored request under
- * `idempotencyKey`, and the items referenced by id (`ids` must be UUIDs) or by (gtin, serial). A missing and an
- * invisible item cost the same: the caller judges visibility from these facts without another query.
+ * One writer's facts cut from a batch's: its grants, the counterparty and stored request it named, and every item
+ * any of its writes referenced (a decision picks the ones its own references name).
  */
-export async function loadWriteFacts(trx: Trx, q: Parameters<typeof writeFactsSql>[0]): Promise<WriteFacts> {
-  const { rows } = await writeFactsSql(q).execute(trx);
-  const first = rows[0]!;
-  const grants = grantFactsFromJson(first.grants);
-  const items: ItemWithFacts[] = [];
-  for (const r of rows) {
-    if (r.id === null) continue;
-    const { grants: _g, counterparty: _c, idem_operation: _o, idem_request_hash: _h, idem_response: _r, ...item } = r;
-    items.push(item as ItemWithFacts);
-  }
+export function factsOfWriter(facts: BatchWriteFacts, actorId: string, counterpartyId: string | null, idempotencyKey: string | null): WriteFacts {
   return {
-    grants,
-    counterparty: first.counterparty,
-    idempotency: first.idem_operation !== null ? { operation: first.idem_operation, requestHash: first.idem_request_hash!, response: first.idem_response } : null,
-    items,
+    grants: facts.grantsOf.get(actorId) ?? [],
+    counterparty: counterpartyId ? facts.counterparties.get(counterpartyId) ?? null : null,
+    idempotency: idempotencyKey !== null ? facts.idempotency.get(`${actorId} ${idempotencyKey}`) ?? null : null,
+    items: facts.itemsOf.get(actorId) ?? [],
   };
 }
 
@@ -107,25 +78,26 @@ type BatchFactRow =
   | { t: 'party'; k1: string; k2: null; j: { roles: string[]; isOperator: boolean } }
   | { t: 'idem'; k1: string; k2: string; j: { operation: string; requestHash: string; response: unknown } };
 
-/**
- * The facts of several writes in one statement, whatever their number: each writer's grants, the named
- * counterparties, stored idempotency rows, and the referenced items with each writer's custody history (a point query per reference, as {@link writeFactsSql}). `counterpartyIds` and every `id` must be UUIDs.
- */
-export async function loadBatchWriteFacts(trx: Trx, q: {
+/** What {@link loadBatchWriteFacts} is asked for. */
+export interface BatchFactsQuery {
   actorIds: readonly string[];
   counterpartyIds: readonly string[];
   idempotency: readonly { actorId: string; key: string }[];
   ids: readonly { actorId: string; id: string }[];
   keys: readonly { actorId: string; gtin: string; serial: string }[];
-}): Promise<BatchWriteFacts> {
-  const actors = [...new Set(q.actorIds)];
-  // One row of writer facts (grants, counterparties, stored requests) as JSON beside the first item row; the
-  // LEFT JOIN keeps that row when no reference matches.
-  const { rows } = await prepared(sql<ItemWithFacts & { for_actor: string | null; facts: BatchFactRow[] | null; id: string | null }>`
+}
+
+/**
+ * The statement behind {@link loadBatchWriteFacts}, exported so a test can EXPLAIN it. One row of writer facts (grants,
+ * counterparties, stored requests) as JSON beside the first item row (the LEFT JOIN keeps that row when no reference
+ * matches), then one row per matched item and writer. Items are found through their primary key or the (gtin, serial)
+ * index (keys as char(14), the column's type), so each reference is a point query whatever the ledger size.
+ */
+export const batchWriteFactsSql = (q: BatchFactsQuery) => sql<ItemWithFacts & { for_actor: string | null; facts: BatchFactRow[] | null; id: string | null }>`
     WITH f AS (
       SELECT json_agg(x) AS facts FROM (
         SELECT 'grants' AS t, a.id::text AS k1, NULL::text AS k2, ${grantsJsonOf(sql`a.id`)} AS j
-          FROM unnest(${actors}::uuid[]) AS a(id)
+          FROM unnest(${[...new Set(q.actorIds)]}::uuid[]) AS a(id)
         UNION ALL
         SELECT 'party', c.id::text, NULL, json_build_object('roles', c.roles, 'isOperator', c.is_operator)
           FROM actors c WHERE c.id = ANY(${[...new Set(q.counterpartyIds)]}::uuid[])
@@ -143,7 +115,15 @@ export async function loadBatchWriteFacts(trx: Trx, q: {
     )
     SELECT CASE WHEN row_number() OVER () = 1 THEN f.facts END AS facts, k.*, p.owner_id AS brand_owner_id,
       EXISTS (SELECT 1 FROM custody_starts cs WHERE cs.item_id = k.id AND cs.actor_id = k.for_actor) AS held
-    FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`).execute(trx);
+    FROM f LEFT JOIN k ON true LEFT JOIN products p ON p.gtin = k.gtin`;
+
+/**
+ * The facts of several writes in one statement, whatever their number: each writer's grants, the named
+ * counterparties, stored idempotency rows, and the referenced items with each writer's custody history (a point query per reference). `counterpartyIds` and every `id` must be UUIDs.
+ */
+export async function loadBatchWriteFacts(trx: Trx, q: BatchFactsQuery): Promise<BatchWriteFacts> {
+  const actors = [...new Set(q.actorIds)];
+  const { rows } = await prepared(batchWriteFactsSql(q)).execute(trx);
   const out: BatchWriteFacts = { grantsOf: new Map(actors.map((a) => [a, []])), counterparties: new Map(), idempotency: new Map(), itemsOf: new Map() };
   for (const r of rows[0]?.facts ?? []) {
     if (r.t === 'grants') out.grantsOf.set(r.k1, grantFactsFromJson(r.j));

@@ -1,9 +1,10 @@
 /**
  * Group commit of lifecycle writes (DESIGN.md "Write pipeline"): concurrent `recordEvent` calls of one process are
- * decided and written together in ONE transaction (one facts read for all of them, then one multi-row insert per
- * table), and their events are then integrated under one checkpoint by the integrator (integrate.ts). A single write
- * that arrives while nothing is in flight runs at once as a batch of one; writes arriving meanwhile wait for the
- * batch in flight and form the next one, so the batch size follows the load and latency stays one or two batches.
+ * decided and written together in ONE transaction (one facts statement for all of them, one statement writing their
+ * links, head moves and keys), which then logs their events after whatever is pending, under one checkpoint
+ * (integrate.ts `integrateIn`), before it commits. A single write that arrives while nothing is in flight runs at
+ * once as a batch of one; writes arriving meanwhile wait for the batch in flight and form the next one, so the batch
+ * size follows the load and latency stays one or two batches.
  *
  * Each write is decided exactly as alone (`decideRecordEvent`, the same core decisions and failures): a write that
  * fails its checks gets its failure and writes nothing while the others of its batch proceed. Writes of one batch touch
@@ -19,7 +20,7 @@ import type { Db, Trx } from '../db/connection.ts';
 import { hex } from '../db/ledger.ts';
 import type { LogSigner } from '../db/log.ts';
 import type { ActorRow, EventRow } from '../db/types.ts';
-import { type BatchWriteFacts, loadBatchWriteFacts, type WriteFacts } from '../db/write-facts.ts';
+import { factsOfWriter, loadBatchWriteFacts } from '../db/write-facts.ts';
 import { isUuid } from '../db/ids.ts';
 import { appendEvents, prepareEvent, type PreparedWrite } from './append-event.ts';
 import type { LedgerDeps } from './deps.ts';
@@ -47,19 +48,6 @@ interface Job {
 }
 
 type Outcome = { kind: 'deferred' } | { kind: 'done'; result: RecordEventResult };
-
-/** The facts of one write, cut from its batch's facts. */
-function factsOf(job: Job, facts: BatchWriteFacts): WriteFacts {
-  const key = job.input.idempotencyKey ?? null;
-  const counterpartyId = job.input.counterpartyId ?? null;
-  return {
-    grants: facts.grantsOf.get(job.caller.id) ?? [],
-    counterparty: counterpartyId ? facts.counterparties.get(counterpartyId) ?? null : null,
-    idempotency: key ? facts.idempotency.get(`${job.caller.id} ${key}`) ?? null : null,
-    // Every item any write of this actor named; the decision picks the ones this write's references name.
-    items: facts.itemsOf.get(job.caller.id) ?? [],
-  };
-}
 
 /**
  * Decides every write of `jobs` on facts read once, writes the accepted ones with multi-row inserts and logs them
@@ -99,7 +87,7 @@ async function decideAndWrite(
       }
       claimedKeys.add(k);
     }
-    const decided = await decideRecordEvent(trx, job.deps, job.caller, job.input, job.checked, factsOf(job, facts));
+    const decided = await decideRecordEvent(trx, job.deps, job.caller, job.input, job.checked, factsOfWriter(facts, job.caller.id, job.input.counterpartyId ?? null, job.input.idempotencyKey ?? null));
     if (decided.kind !== 'decided') {
       outcomes.push({ kind: 'done', result: decided });
       continue;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findActorsByIds } from '../../src/db/actors.ts';
 import type { Db } from '../../src/db/connection.ts';
 import type { ActorRow } from '../../src/db/types.ts';
-import { writeFactsSql } from '../../src/db/write-facts.ts';
+import { batchWriteFactsSql } from '../../src/db/write-facts.ts';
 import type { LedgerDeps } from '../../src/services/deps.ts';
 import { recordEventIn, type RecordEventInput } from '../../src/services/record-event.ts';
 import { awaitIntegration, withRetries } from '../../src/services/transaction.ts';
@@ -108,9 +108,9 @@ describe('the writer transaction of a single-item write', () => {
   });
 
   it('finds items through the (gtin, serial) index and the primary key: point queries whatever the ledger size', async () => {
-    const explained = await sql<Record<string, string>>`EXPLAIN ${writeFactsSql({
-      actorId: makerRow.id, counterpartyId: null, idempotencyKey: null,
-      ids: ['00000000-0000-4000-8000-000000000002'], keys: [{ gtin: GTIN, serial: 'W00500' }],
+    const explained = await sql<Record<string, string>>`EXPLAIN ${batchWriteFactsSql({
+      actorIds: [makerRow.id], counterpartyIds: [], idempotency: [],
+      ids: [{ actorId: makerRow.id, id: '00000000-0000-4000-8000-000000000002' }], keys: [{ actorId: makerRow.id, gtin: GTIN, serial: 'W00500' }],
     })}`.execute(db.db);
     const text = explained.rows.map((r) => Object.values(r)[0]).join('\n');
     expect(text).toMatch(/Index Scan using items_gtin_serial_key on items/);
