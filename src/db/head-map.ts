@@ -107,24 +107,10 @@ export const headInBatchEntry = (h: HeadInBatch, sha256?: Sha256) => ({
 });
 
 /**
- * The latest link of each item touched by the events `eventIds` (the integrator's batch), with the state after it.
- * No sort in SQL (a 100,000-item event would spill one to disk): the latest link per item is picked here.
+ * The heads a set of links leaves, as one JSON text, over `chain_links l JOIN items i` (decode with
+ * {@link collectLatestHeads}): one row to transfer and parse, not one per link. No sort in SQL (a 100,000-item event
+ * would spill one to disk): the latest link per item is picked while decoding.
  */
-export async function headsAfterEvents(trx: Trx, eventIds: readonly string[]): Promise<HeadInBatch[]> {
-  const latest = new Map<string, HeadInBatch>();
-  for (let i = 0; i < eventIds.length; i += CHUNK) {
-    // One JSON text for the whole chunk: a 100,000-item event is one row to transfer and one JSON.parse, not 100,000
-    // rows of five fields each through the driver's per-field parsing (most of the query's cost on PGlite).
-    const r = await sql<{ heads: string | null }>`
-      SELECT ${HEADS_JSON} AS heads
-      FROM chain_links l JOIN items i ON i.id = l.item_id
-      WHERE l.event_id = ANY(${eventIds.slice(i, i + CHUNK)}::uuid[])`.execute(trx);
-    collectLatestHeads(r.rows[0]?.heads ?? null, latest);
-  }
-  return [...latest.values()];
-}
-
-/** The aggregate `headsAfterEvents` reads over `chain_links l JOIN items i` (decode with {@link collectLatestHeads}). */
 export const HEADS_JSON = sql.raw(
   "json_agg(json_build_array(i.sgtin, l.seq, encode(l.hash, 'hex'), coalesce(l.stage, i.stage), coalesce(l.recalled, i.recalled)))::text",
 );
@@ -155,11 +141,6 @@ export async function loggedHeadOf(db: DbOrTrx, itemId: string, treeSize: number
     FROM chain_links l JOIN items i ON i.id = l.item_id JOIN events e ON e.id = l.event_id
     WHERE l.item_id = ${itemId} AND e.leaf_index < ${treeSize} ORDER BY l.seq DESC LIMIT 1`.execute(db);
   return rows.rows[0];
-}
-
-/** Whether the map has no node yet. */
-export async function headMapEmpty(db: DbOrTrx): Promise<boolean> {
-  return (await db.selectFrom('head_map_nodes').select('depth').where('depth', '=', 0).limit(1).executeTakeFirst()) === undefined;
 }
 
 /** Bytes of one stored head-map entry of a pending event: key (32), value (32), the item's seq after it (u32 big-endian). */

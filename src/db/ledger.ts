@@ -153,18 +153,23 @@ export async function insertLinks(trx: Trx, eventId: string, links: readonly New
 
 /** Appends the chain links of many events (each link names its event); same key rule as {@link insertLinks}. */
 export async function insertEventLinks(trx: Trx, links: readonly (NewLink & { eventId: string })[]): Promise<void> {
-  for (let i = 0; i < links.length; i += CHUNK) {
-    const part = links.slice(i, i + CHUNK);
-    const c = linkColumns(part);
-    await sql`
+  for (let i = 0; i < links.length; i += CHUNK) await eventLinksInsertSql(links.slice(i, i + CHUNK)).execute(trx);
+}
+
+/**
+ * The INSERT of chain links of several events, as a statement to run or to embed in a data-modifying CTE (a batch
+ * write: db/pending.ts `writePendingBatch`). At most `CHUNK` links a statement keeps its parameters a few MB.
+ */
+export function eventLinksInsertSql(part: readonly (NewLink & { eventId: string })[]) {
+  const c = linkColumns(part);
+  return sql`
       INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
       SELECT t.item_id, t.seq, t.event_id,
              substring(b.hash from (t.k::int - 1) * 32 + 1 for 32), t.stage, t.recalled, decode(t.salt, 'hex'), t.position
       FROM (SELECT decode(${c.hash}, 'base64') AS hash) b CROSS JOIN unnest(string_to_array(${c.ids}, E'\n')::uuid[], string_to_array(${c.seqs}, ',')::int[], string_to_array(${lines(part.map((l) => l.eventId))}, E'\n')::uuid[],
                   string_to_array(${c.stages}, E'\n'), string_to_array(${c.recalled}, ',')::bool[], string_to_array(${c.salts}, ',', ''),
                   string_to_array(${c.positions}, ',', '')::int[])
-        WITH ORDINALITY AS t(item_id, seq, event_id, stage, recalled, salt, position, k)`.execute(trx);
-  }
+        WITH ORDINALITY AS t(item_id, seq, event_id, stage, recalled, salt, position, k)`;
 }
 
 /** A COMMISSION's new items (`insertCommissionedItems`): the i-th id, serial, SGTIN, link hash, salt and position go together. */
@@ -219,18 +224,22 @@ export async function insertCommissionedItems(trx: Trx, c: CommissionedItems): P
 export async function moveItemHeads(trx: Trx, moves: readonly (ItemAdvance & { headSeq: number })[]): Promise<number> {
   let updated = 0;
   for (let i = 0; i < moves.length; i += CHUNK) {
-    const part = moves.slice(i, i + CHUNK);
-    const res = await sql`
+    const res = await itemHeadMovesSql(moves.slice(i, i + CHUNK)).execute(trx);
+    updated += Number(res.numAffectedRows ?? 0);
+  }
+  return updated;
+}
+
+/** The UPDATE behind {@link moveItemHeads}, as a statement to run or to embed in a data-modifying CTE. */
+export function itemHeadMovesSql(part: readonly (ItemAdvance & { headSeq: number })[]) {
+  return sql`
       UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
         recalled = u.recalled, head_seq = u.head_seq, head_hash = decode(u.head_hash, 'hex')
       FROM unnest(${part.map((a) => a.id)}::uuid[], ${part.map((a) => a.expectedSeq)}::int[], ${part.map((a) => a.headSeq)}::int[],
                   ${part.map((a) => a.stage)}::text[], ${part.map((a) => a.custodianId)}::uuid[], ${part.map((a) => a.pendingReceiverId)}::uuid[],
                   ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => hex(a.headHash))}::text[])
         AS u(id, expected_seq, head_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
-      WHERE items.id = u.id AND items.head_seq = u.expected_seq`.execute(trx);
-    updated += Number(res.numAffectedRows ?? 0);
-  }
-  return updated;
+      WHERE items.id = u.id AND items.head_seq = u.expected_seq`;
 }
 
 export interface ItemAdvance {
@@ -241,27 +250,6 @@ export interface ItemAdvance {
   pendingReceiverId: string | null;
   recalled: boolean;
   headHash: Uint8Array;
-}
-
-/**
- * Moves each item's head from `expectedSeq` to `expectedSeq + 1`. Returns how many rows matched; fewer than
- * `advances.length` means another writer moved a head first (the caller must roll back).
- */
-export async function advanceItems(trx: Trx, advances: readonly ItemAdvance[]): Promise<number> {
-  let updated = 0;
-  for (let i = 0; i < advances.length; i += CHUNK) {
-    const part = advances.slice(i, i + CHUNK);
-    const res = await sql`
-      UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
-        recalled = u.recalled, head_seq = u.expected_seq + 1, head_hash = decode(u.head_hash, 'hex')
-      FROM unnest(${part.map((a) => a.id)}::uuid[], ${part.map((a) => a.expectedSeq)}::int[], ${part.map((a) => a.stage)}::text[],
-                  ${part.map((a) => a.custodianId)}::uuid[], ${part.map((a) => a.pendingReceiverId)}::uuid[],
-                  ${part.map((a) => a.recalled)}::bool[], ${part.map((a) => hex(a.headHash))}::text[])
-        AS u(id, expected_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
-      WHERE items.id = u.id AND items.head_seq = u.expected_seq`.execute(trx);
-    updated += Number(res.numAffectedRows ?? 0);
-  }
-  return updated;
 }
 
 export async function findItemsByIds(db: DbOrTrx, ids: readonly string[]): Promise<ItemRow[]> {
@@ -332,12 +320,14 @@ export async function findChainWithEvents(db: DbOrTrx, itemId: string) {
 
 /** Records custody changes (item, seq of the event, new custodian); append-only. */
 export async function insertCustodyStarts(trx: Trx, starts: readonly { itemId: string; seq: number; actorId: string }[]): Promise<void> {
-  for (let i = 0; i < starts.length; i += CHUNK) {
-    const part = starts.slice(i, i + CHUNK);
-    await sql`
+  for (let i = 0; i < starts.length; i += CHUNK) await custodyStartsInsertSql(starts.slice(i, i + CHUNK)).execute(trx);
+}
+
+/** The INSERT behind {@link insertCustodyStarts}, as a statement to run or to embed in a data-modifying CTE. */
+export function custodyStartsInsertSql(part: readonly { itemId: string; seq: number; actorId: string }[]) {
+  return sql`
       INSERT INTO custody_starts (item_id, seq, actor_id)
-      SELECT * FROM unnest(${part.map((s) => s.itemId)}::uuid[], ${part.map((s) => s.seq)}::int[], ${part.map((s) => s.actorId)}::uuid[])`.execute(trx);
-  }
+      SELECT * FROM unnest(${part.map((s) => s.itemId)}::uuid[], ${part.map((s) => s.seq)}::int[], ${part.map((s) => s.actorId)}::uuid[])`;
 }
 
 /** Marks batch `batchId` recalled at `at` for `reason` (the RECALL event is written by the caller, in the same transaction). */

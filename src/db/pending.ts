@@ -2,7 +2,8 @@ import { sql } from 'kysely';
 import { prepared, type DbOrTrx, type Trx } from './connection.ts';
 import type { EventRow } from './types.ts';
 import { encodeFieldSalts } from './event-content.ts';
-import { hex } from './ledger.ts';
+import { custodyStartsInsertSql, eventLinksInsertSql, hex, type ItemAdvance, itemHeadMovesSql, type NewLink } from './ledger.ts';
+import { idempotencyKeysInsertSql, type NewIdempotencyKey } from './idempotency.ts';
 import { collectLatestHeads, HEADS_JSON, type HeadInBatch } from './head-map.ts';
 
 /** Every column of a new event but its leaf index; field salts as name → hex salt (stored compactly). */
@@ -24,7 +25,7 @@ export async function insertPendingEvent(trx: Trx, e: NewPendingEvent): Promise<
       erased: e.erased === null ? null : JSON.stringify(e.erased),
     })
     .execute();
-  return { ...e, data: e.data as EventRow['data'], field_salts: storedSalts(e.field_salts), leaf_index: -1 };
+  return writtenEventRow(e);
 }
 
 /** The columns an event row has besides its leaf index (pending and integrated alike). */
@@ -51,11 +52,6 @@ export async function leafIndexesOf(db: DbOrTrx, ids: readonly string[]): Promis
   if (ids.length === 0) return new Map();
   const rows = await db.selectFrom('events').select(['id', 'leaf_index']).where(sql<boolean>`id = ANY(${ids}::uuid[])`).execute();
   return new Map(rows.map((r) => [r.id, Number(r.leaf_index)]));
-}
-
-/** The oldest pending events (id and content hash) in sequence order, at most `limit`. */
-export async function oldestPending(trx: Trx, limit: number): Promise<{ id: string; content_hash: Uint8Array }[]> {
-  return trx.selectFrom('pending_events').select(['id', 'content_hash']).orderBy('pending_seq').limit(limit).execute();
 }
 
 /**
@@ -88,23 +84,6 @@ export async function pendingBatchWithHeads(trx: Trx, limit: number): Promise<{
 /** Whether any event waits for integration (cheap: no lock). */
 export async function hasPending(db: DbOrTrx): Promise<boolean> {
   return (await db.selectFrom('pending_events').select('id').limit(1).executeTakeFirst()) !== undefined;
-}
-
-/**
- * Moves pending events into `events`, the i-th id at leaf `firstLeaf + i`, and deletes them from `pending_events`: one
- * statement, so an event is either pending or logged, never both or neither. Caller holds the log lock.
- */
-export async function movePendingToLog(trx: Trx, ids: readonly string[], firstLeaf: number): Promise<void> {
-  if (ids.length === 0) return;
-  const leaves = ids.map((_, i) => firstLeaf + i);
-  const res = await sql`
-    WITH moved AS (DELETE FROM pending_events WHERE id = ANY(${ids}::uuid[]) RETURNING *)
-    INSERT INTO events (id, leaf_index, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count,
-                        format, field_salts, erased, pad_key, item_tree_top)
-    SELECT m.id, u.leaf, m.kind, m.actor_id, m.occurred_at, m.tz_offset, m.recorded_at, m.location, m.counterparty_id, m.data, m.body, m.content_hash, m.signature, m.item_count,
-           m.format, m.field_salts, m.erased, m.pad_key, m.item_tree_top
-    FROM moved m JOIN unnest(${ids}::uuid[], ${leaves}::int8[]) AS u(id, leaf) ON u.id = m.id`.execute(trx);
-  if (Number(res.numAffectedRows ?? ids.length) !== ids.length) throw new Error(`integration moved ${res.numAffectedRows} of ${ids.length} pending events`);
 }
 
 /** Takes the row locks of `itemIds` (in id order, so concurrent writers cannot deadlock on them). */
@@ -170,17 +149,6 @@ export const EVENT_INSERT_COLUMNS = sql.raw(
   'id, kind, actor_id, occurred_at, tz_offset, recorded_at, location, counterparty_id, data, body, content_hash, signature, item_count, format, field_salts, erased, pad_key, item_tree_top',
 );
 
-/** A chain link of a batch write (see {@link writePendingBatch}). */
-export interface BatchLink {
-  eventId: string; itemId: string; seq: number; prevHash: Uint8Array; hash: Uint8Array; stage: string; recalled: boolean;
-  entrySalt?: string; entryPosition?: number;
-}
-
-/** A head move of a batch write: the item's head from `expectedSeq` to `headSeq`. */
-export interface BatchHeadMove {
-  id: string; expectedSeq: number; headSeq: number; stage: string; custodianId: string; pendingReceiverId: string | null; recalled: boolean; headHash: Uint8Array;
-}
-
 /**
  * Everything a batch of lifecycle writes stores, in ONE statement (data-modifying CTEs): the pending events in the
  * given order (their `pending_seq`, hence their leaf order, follows it), their chain links, custody starts and
@@ -190,46 +158,21 @@ export interface BatchHeadMove {
  */
 export async function writePendingBatch(trx: Trx, w: {
   events: readonly NewPendingEvent[];
-  links: readonly BatchLink[];
+  links: readonly (NewLink & { eventId: string })[];
   starts: readonly { itemId: string; seq: number; actorId: string }[];
-  moves: readonly BatchHeadMove[];
-  idempotency: readonly { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown }[];
+  moves: readonly (ItemAdvance & { headSeq: number })[];
+  idempotency: readonly NewIdempotencyKey[];
 }): Promise<number> {
-  const ln = <T>(f: (l: BatchLink) => T) => w.links.map(f);
-  const mv = <T>(f: (m: BatchHeadMove) => T) => w.moves.map(f);
+  // Each part is the statement its own insert function runs (db/ledger.ts, db/idempotency.ts), here as one CTE each.
   const { rows } = await prepared(sql<{ moved: number }>`
     WITH e AS (
       INSERT INTO pending_events (${EVENT_INSERT_COLUMNS}) SELECT ${EVENT_INSERT_COLUMNS} FROM (${eventRowsSql(w.events)}) r ORDER BY n
-      RETURNING 1
-    ), l AS (
-      INSERT INTO chain_links (item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
-      SELECT item_id, seq, event_id, decode(hash, 'hex'), stage, recalled, decode(entry_salt, 'hex'), entry_position
-      FROM unnest(${ln((l) => l.itemId)}::uuid[], ${ln((l) => l.seq)}::int[], ${ln((l) => l.eventId)}::uuid[], ${ln((l) => hex(l.hash))}::text[],
-                  ${ln((l) => l.stage)}::text[], ${ln((l) => l.recalled)}::bool[], ${ln((l) => l.entrySalt ?? null)}::text[],
-                  ${ln((l) => l.entryPosition ?? null)}::int[])
-        AS t(item_id, seq, event_id, hash, stage, recalled, entry_salt, entry_position)
-      RETURNING 1
-    ), c AS (
-      INSERT INTO custody_starts (item_id, seq, actor_id)
-      SELECT * FROM unnest(${w.starts.map((s) => s.itemId)}::uuid[], ${w.starts.map((s) => s.seq)}::int[], ${w.starts.map((s) => s.actorId)}::uuid[])
-      RETURNING 1
-    ), k AS (
-      INSERT INTO idempotency_keys (actor_id, key, operation, request_hash, response)
-      SELECT actor_id, key, operation, decode(request_hash, 'hex'), response::jsonb
-      FROM unnest(${w.idempotency.map((i) => i.actorId)}::uuid[], ${w.idempotency.map((i) => i.key)}::text[], ${w.idempotency.map((i) => i.operation)}::text[],
-                  ${w.idempotency.map((i) => hex(i.requestHash))}::text[], ${w.idempotency.map((i) => JSON.stringify(i.response))}::text[])
-        AS t(actor_id, key, operation, request_hash, response)
-      RETURNING 1
-    ), u AS (
-      UPDATE items SET stage = u.stage, custodian_id = u.custodian_id, pending_receiver_id = u.pending_receiver_id,
-        recalled = u.recalled, head_seq = u.head_seq, head_hash = decode(u.head_hash, 'hex')
-      FROM unnest(${mv((m) => m.id)}::uuid[], ${mv((m) => m.expectedSeq)}::int[], ${mv((m) => m.headSeq)}::int[],
-                  ${mv((m) => m.stage)}::text[], ${mv((m) => m.custodianId)}::uuid[], ${mv((m) => m.pendingReceiverId)}::uuid[],
-                  ${mv((m) => m.recalled)}::bool[], ${mv((m) => hex(m.headHash))}::text[])
-        AS u(id, expected_seq, head_seq, stage, custodian_id, pending_receiver_id, recalled, head_hash)
-      WHERE items.id = u.id AND items.head_seq = u.expected_seq
+    ), l AS (${eventLinksInsertSql(w.links)}
+    ), c AS (${custodyStartsInsertSql(w.starts)}
+    ), k AS (${idempotencyKeysInsertSql(w.idempotency)}
+    ), u AS (${itemHeadMovesSql(w.moves)}
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM u)::int AS moved, (SELECT count(*) FROM e) + (SELECT count(*) FROM l) + (SELECT count(*) FROM c) + (SELECT count(*) FROM k) AS written`).execute(trx);
+    SELECT (SELECT count(*) FROM u)::int AS moved`).execute(trx);
   return rows[0]!.moved;
 }

@@ -12,9 +12,9 @@ import type { Stage } from '../core/lifecycle.ts';
 import { headKey, headValue } from '../core/v2/head-map.ts';
 import type { Trx } from '../db/connection.ts';
 import { PENDING_HEAD_BYTES, insertPendingHeads } from '../db/head-map.ts';
-import { advanceItems, insertCommissionedItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
-import { type BatchHeadMove, type BatchLink, insertPendingEvent, insertPendingEvents, type NewPendingEvent, writePendingBatch, writtenEventRow } from '../db/pending.ts';
-import { insertIdempotencyKeys } from '../db/idempotency.ts';
+import { insertCommissionedItems, insertCustodyStarts, insertEventLinks, insertLinks, type ItemAdvance, moveItemHeads, type NewLink } from '../db/ledger.ts';
+import { insertPendingEvent, insertPendingEvents, type NewPendingEvent, writePendingBatch, writtenEventRow } from '../db/pending.ts';
+import { insertIdempotencyKeys, type NewIdempotencyKey } from '../db/idempotency.ts';
 import type { EventRow } from '../db/types.ts';
 import { HeadMovedError, writeAttemptOf } from './transaction.ts';
 
@@ -217,9 +217,9 @@ export async function appendEvent(
   }
   const starts = steps.filter((s) => s.custodyChanged && s.head).map((s) => ({ itemId: s.id, seq: s.head!.seq + 1, actorId: s.next.custodianId }));
   await insertCustodyStarts(trx, starts);
-  const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headHash: linkHashes.get(s.id)! }));
+  const advances = steps.filter((s) => s.head).map((s) => ({ ...s.next, id: s.id, expectedSeq: s.head!.seq, headSeq: s.head!.seq + 1, headHash: linkHashes.get(s.id)! }));
   if (advances.length > 0) {
-    const moved = await advanceItems(trx, advances);
+    const moved = await moveItemHeads(trx, advances);
     if (moved !== advances.length) throw new HeadMovedError(`expected to advance ${advances.length} item heads, advanced ${moved}`);
   }
   return { event, linkHashes };
@@ -266,14 +266,14 @@ export async function appendEvents(
   trx: Trx,
   prepared: readonly Omit<PreparedWrite, 'prepared'>[],
   /** Idempotency rows to store with the events (a batch of writes: record-batch.ts), in the same statement. */
-  idempotency: readonly { actorId: string; key: string; operation: string; requestHash: Uint8Array; response: unknown }[] = [],
+  idempotency: readonly NewIdempotencyKey[] = [],
   /** false: write links, head moves and idempotency rows only; the caller logs the events in the same transaction. */
   asPending = true,
 ): Promise<EventRow[]> {
   const attempt = writeAttemptOf(trx);
-  const links: BatchLink[] = [];
+  const links: (NewLink & { eventId: string })[] = [];
   const starts: { itemId: string; seq: number; actorId: string }[] = [];
-  const moves = new Map<string, BatchHeadMove>();
+  const moves = new Map<string, ItemAdvance & { headSeq: number }>();
   for (const p of prepared) {
     for (const l of p.links) links.push({ ...l, eventId: p.row.id });
     for (const s of p.steps) {
