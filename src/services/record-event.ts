@@ -7,6 +7,7 @@ import { canSeeItem, type GrantFact, grantStatus, readScope, type ReadScope } fr
 import { isParty } from '../core/party.ts';
 import { parseOccurrenceTime } from '../core/time.ts';
 import { DEFAULT_FIELD_LIMITS, checkEventContent, checkOptionalText } from '../core/text.ts';
+import { checkIdempotencyKey } from '../core/write-input.ts';
 import { kindData } from '../core/event-data.ts';
 import type { Trx } from '../db/connection.ts';
 import { findItemsByIds, findItemsOfBatch } from '../db/ledger.ts';
@@ -195,10 +196,13 @@ export function checkRecordInput(deps: LedgerDeps, input: RecordEventInput): Che
   const shaped = kindData(input.kind, input.data ?? {});
   if (!shaped.ok) return invalid(shaped.error[0]!.field, shaped.error[0]!.message);
   // What is hashed must be what is stored: valid Unicode, no NUL, bounded (core/text.ts).
-  const textProblem = checkEventContent(location, shaped.value, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS)
-    ?? checkOptionalText(input.idempotencyKey, 'idempotencyKey', { min: 1, max: 200 })
-    ?? checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
-  if (textProblem) return invalid(textProblem.field, textProblem.message);
+  const contentProblem = checkEventContent(location, shaped.value, deps.fieldLimits ?? DEFAULT_FIELD_LIMITS);
+  if (contentProblem) return invalid(contentProblem.field, contentProblem.message);
+  // The one key rule of every write (core/write-input.ts); composed writes (recordEventIn) are checked here too.
+  const keyProblem = checkIdempotencyKey(input.idempotencyKey);
+  if (keyProblem) return keyProblem;
+  const lotProblem = checkOptionalText(input.items.batch?.lot, 'batch.lot', { max: 200 });
+  if (lotProblem) return invalid(lotProblem.field, lotProblem.message);
   return { occurred: occurred.value, location, data: shaped.value };
 }
 
