@@ -5,6 +5,7 @@
 import { preparedSweepCutoff } from '../core/signed-submit.ts';
 import type { Db } from '../db/connection.ts';
 import { deleteExpiredPreparedEvents } from '../db/prepared-events.ts';
+import { runPeriodically } from './periodic.ts';
 
 /**
  * Deletes the prepared signed events that expired more than PREPARED_EVENT_RETENTION_MS before `now` (a submit of
@@ -21,18 +22,5 @@ export function sweepExpiredPreparations(db: Db, now: Date): Promise<number> {
  * Errors go to `onError` and the next round tries again. `stop()` waits for a round in progress.
  */
 export function startHousekeeping(db: Db, opts: { now: () => Date; onError: (e: unknown) => void; intervalMs?: number }): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(() => (stopped ? 0 : sweepExpiredPreparations(db, opts.now()))).catch(opts.onError);
-  }, opts.intervalMs ?? 60_000);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runPeriodically(() => sweepExpiredPreparations(db, opts.now()), opts.intervalMs ?? 60_000, opts.onError);
 }

@@ -20,6 +20,7 @@ import { allLoggedHeads, type HeadInBatch, headInBatchEntry, headMapEntry, type 
 import { appendToLog, type LogHead, lockLog, type LogSigner } from '../db/log.ts';
 import { hasPending, leafIndexesOf, type NewPendingEvent, pendingBatchWithHeads } from '../db/pending.ts';
 import { noteChurn } from '../db/statistics.ts';
+import { runPeriodically } from './periodic.ts';
 
 /** Most events one integration moves into the log (one checkpoint each batch). */
 export const MAX_INTEGRATION_BATCH = 5_000;
@@ -216,18 +217,5 @@ export async function integrateAll(db: Db, signer: LogSigner): Promise<number> {
  * open). `stop()` waits for a sweep in progress.
  */
 export function startSweeper(db: Db, signer: LogSigner, onError: (e: unknown) => void, intervalMs = 1_000): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const timer = setInterval(() => {
-    if (stopped) return;
-    running = running.then(() => (stopped ? 0 : integrateAll(db, signer))).catch(onError);
-  }, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runPeriodically(() => integrateAll(db, signer), intervalMs, onError);
 }
